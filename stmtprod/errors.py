@@ -1,0 +1,48 @@
+"""Errors the line raises and the exit codes the nightly job reports for them.
+
+Operators script on exit codes, so each outcome has its own, documented in the README.
+"""
+from __future__ import annotations
+
+EXIT_RELEASED = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+EXIT_HALTED = 4
+
+
+class StmtprodError(Exception):
+    """Base of every error the line reports to an operator."""
+
+    exit_code = EXIT_INTERNAL
+
+
+class ConfigError(StmtprodError):
+    """A layout, catalog or option is wrong: the operator must fix configuration."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
+        self.file, self.key = file, key
+        where = ": ".join(p for p in (file, key) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UsageError(StmtprodError):
+    """The command was called wrongly (missing input file, unknown region...)."""
+
+    exit_code = EXIT_USAGE
+
+
+class Halt(StmtprodError):
+    """The line stopped itself: something produced is not provably right. Nothing is released."""
+
+    exit_code = EXIT_HALTED
+
+    def __init__(self, reason: str, **details: object):
+        self.reason = reason
+        self.details = details
+        super().__init__(reason)
+
+    def as_dict(self) -> dict:
+        return {"reason": self.reason, **{k: v for k, v in self.details.items() if v is not None}}

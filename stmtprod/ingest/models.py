@@ -1,0 +1,134 @@
+"""The cycle extract's schema (../shared/formats.md), as pydantic models.
+
+Strict where money is concerned: amounts must arrive as decimal strings (a JSON number is refused,
+since it may already have passed through a float), must use exactly the currency's minor unit, and
+the balance must add up. A record that does not conform is rejected, never "fixed".
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from stmtprod.regions import CURRENCY, MINOR_UNITS, Region
+
+_MAX_TEXT = 120
+
+
+def _decimal_string(value: object) -> Decimal:
+    if not isinstance(value, str):
+        raise ValueError("amount must be a decimal string, not " + type(value).__name__)
+    text = value.strip()
+    if text != value or not text:
+        raise ValueError(f"amount {value!r} is not a plain decimal string")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"amount {value!r} is not a decimal number") from None
+    if not amount.is_finite() or "e" in text.lower():
+        raise ValueError(f"amount {value!r} is not a plain decimal number")
+    return amount
+
+
+def _clean_text(value: str) -> str:
+    """Control characters would corrupt print streams and logs; refuse rather than strip silently."""
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise ValueError("contains control characters")
+    if not value.strip():
+        raise ValueError("is empty")
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_decimal_string)]
+Text = Annotated[str, Field(max_length=_MAX_TEXT), AfterValidator(_clean_text)]
+OptionalText = Annotated[str, Field(max_length=_MAX_TEXT)]
+
+
+class RuleError(ValueError):
+    """A cross-field rule broken; carries the field to name in the quarantine row."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Address(_Strict):
+    lines: Annotated[list[Text], Field(min_length=1, max_length=4)]
+    city: Text
+    state: OptionalText = ""
+    postcode: OptionalText = ""
+    country: Region
+
+
+class Transaction(_Strict):
+    date: dt.date
+    description: Text
+    amount: Money
+
+
+class StatementRecord(_Strict):
+    account_id: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{3,31}$")]
+    region: Region
+    product: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    language: Literal["en", "ja", "zh-Hant", "ms", "id"]
+    delivery: Literal["paper", "paperless"]
+    name: Text
+    address: Address
+    card_last5: Annotated[str, Field(pattern=r"^[0-9]{5}$")]
+    period_start: dt.date
+    period_end: dt.date
+    due_date: dt.date
+    currency: Literal["AUD", "NZD", "JPY", "MYR", "IDR", "SGD", "HKD"]
+    previous_balance: Money
+    payments: Money
+    credits: Money
+    fees: Money
+    interest: Money
+    new_balance: Money
+    minimum_due: Money
+    transactions: Annotated[list[Transaction], Field(max_length=2000)] = []
+    segments: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]] = []
+    points: Annotated[int, Field(ge=0, strict=True)] = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "StatementRecord":
+        if self.address.country != self.region:
+            raise RuleError("address.country", f"address.country {self.address.country} does not equal region {self.region}")
+        if self.currency != CURRENCY[self.region]:
+            raise RuleError("currency", f"currency {self.currency} is not {CURRENCY[self.region]}, the currency of region {self.region}")
+        if not self.period_start <= self.period_end <= self.due_date:
+            raise RuleError("period_start", "dates out of order: need period_start <= period_end <= due_date")
+        places = MINOR_UNITS[self.currency]
+        for field, amount in self.amounts():
+            exponent = amount.as_tuple().exponent
+            if -exponent > places or (places and -exponent != places):
+                raise RuleError(field, f"{field} {amount} must have exactly {places} decimal places in {self.currency}")
+        expected = (self.previous_balance + self.payments + self.credits + self.fees + self.interest
+                    + self.new_charges)
+        if expected != self.new_balance:
+            raise RuleError("new_balance", f"new_balance {self.new_balance} does not equal the sum of its parts {expected}")
+        if self.minimum_due < 0:
+            raise RuleError("minimum_due", "minimum_due is negative")
+        return self
+
+    def amounts(self):
+        """Every money field with its dotted path, for precise error messages."""
+        for name in ("previous_balance", "payments", "credits", "fees", "interest", "new_balance", "minimum_due"):
+            yield name, getattr(self, name)
+        for i, t in enumerate(self.transactions):
+            yield f"transactions.{i}.amount", t.amount
+
+    @property
+    def new_charges(self) -> Decimal:
+        return sum((t.amount for t in self.transactions), Decimal(0))
+
+    @property
+    def spend(self) -> Decimal:
+        """Purchases in the period (refunds excluded): what spend-based insert rules look at."""
+        return sum((t.amount for t in self.transactions if t.amount > 0), Decimal(0))
