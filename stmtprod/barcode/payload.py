@@ -23,13 +23,13 @@ Any other version, or any change to the layout, bumps `PAYLOAD_VERSION`.
 
 from __future__ import annotations
 
-from stmtprod.regions import REGIONS as ALL_REGIONS
-
 import re
 import string
 from dataclasses import dataclass
 
 from stdnum.iso7064 import mod_37_36
+
+from stmtprod.regions import REGIONS as ALL_REGIONS
 
 PAYLOAD_VERSION = "1"
 PAYLOAD_LENGTH = 23

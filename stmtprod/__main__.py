@@ -1,0 +1,3 @@
+from stmtprod.cli import main
+
+main()

@@ -1,0 +1,140 @@
+"""`stmtprod`: the command line, a thin layer over the library.
+
+Exit codes: 0 released, 2 bad usage, 3 bad configuration, 4 halted, 1 an unexpected internal error.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from stmtprod import errors
+from stmtprod.config import BuildOptions, default_catalog_file, default_layouts_dir
+from stmtprod.regions import parse_regions
+
+log = logging.getLogger("stmtprod")
+
+
+class Progress:
+    """Build events to a progress bar on a terminal, or to plain log lines for the nightly logs."""
+
+    def __init__(self, interactive: bool):
+        self.interactive = interactive
+        self.bar = None
+
+    def __call__(self, event: str, **data: object) -> None:
+        if event == "render" and self.interactive:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=data["pieces"], unit="piece", desc="render", file=sys.stderr, leave=False)
+        elif event == "render":
+            log.info("rendering %s pieces in %s batches", data["pieces"], data["batches"])
+        elif event == "batch" and self.bar is not None:
+            self.bar.update(data["pieces"])
+        elif event == "batch":
+            log.info("batch %s: %s pieces, %s sheets", data["batch"], data["pieces"], data["sheets"])
+        elif event == "step":
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+            log.info("step: %s", data["step"])
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _fail(exc: errors.StmtprodError, as_json: bool) -> None:
+    click.echo(f"stmtprod: {exc}", err=True)
+    if as_json:
+        click.echo(json.dumps({"error": str(exc), "exit_code": exc.exit_code}))
+    sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def main(verbose: bool) -> None:
+    """stmtprod: statement and card production line controller."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+
+
+def _regions(_ctx, _param, value):
+    try:
+        return parse_regions(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command()
+@click.option("--input", "input_", required=True, type=click.Path(path_type=Path), help="Cycle extract (JSONL).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--regions", callback=_regions, help="Comma-separated regions, e.g. JP,AU (default: all).")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Pieces per batch.")
+@click.option("--workers", default=os.cpu_count() or 1, show_default=True, type=click.IntRange(min=1),
+              help="Rendering processes.")
+@click.option("--run-id", help="Override the derived run id (YYYYMMDD-XXXXXX).")
+@click.option("--reject-threshold", default=0.05, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of rejected records above which the run halts.")
+@click.option("--layouts", type=click.Path(file_okay=False, path_type=Path), default=default_layouts_dir,
+              help="Folder of region layouts.")
+@click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), default=default_catalog_file,
+              help="Insert catalog TOML.")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line on stdout.")
+def build(input_, out, regions, batch_size, workers, run_id, reject_threshold, layouts, catalog, as_json):
+    """Run the nightly line over a cycle extract: ingest, plan, render, verify, release."""
+    from stmtprod.pipeline import build as run_build
+
+    options = BuildOptions(input=input_, out=out, regions=regions, batch_size=batch_size, workers=workers,
+                           run_id=run_id, reject_threshold=reject_threshold, layouts_dir=layouts,
+                           catalog_file=catalog)
+    progress = Progress(sys.stderr.isatty())
+    try:
+        summary = run_build(options, progress)
+    except errors.StmtprodError as exc:
+        progress.close()
+        _fail(exc, as_json)
+    progress.close()
+    _report(summary)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, sort_keys=True))
+    sys.exit(errors.EXIT_RELEASED if summary["state"] == "RELEASED" else errors.EXIT_HALTED)
+
+
+def _report(summary: dict) -> None:
+    counts = summary["counts"]
+    lines = [
+        f"run {summary['run_id']}: {summary['state']}",
+        f"  input {counts['input']} = produced {counts['produced']} + quarantined {counts['quarantined']}"
+        f" + suppressed {counts['suppressed']}" + (f" + not released {counts['not_released']}" if counts["not_released"] else "")
+        + ("  (reconciled)" if summary["reconciled"] else "  (DOES NOT RECONCILE)"),
+        f"  sheets {counts['sheets']}; regions " + ", ".join(f"{r} {n}" for r, n in summary["regions"].items()),
+        f"  run folder {summary['run_dir']}",
+    ]
+    if "halt" in summary:
+        halt = summary["halt"]
+        lines.append(f"  HALTED: {halt['reason']}")
+        lines += [f"    {k}: {v}" for k, v in halt.items() if k != "reason"]
+    click.echo("\n".join(lines), err=True)
+
+
+@main.command()
+@click.option("--accounts", default=300, show_default=True, type=click.IntRange(min=0), help="How many accounts.")
+@click.option("--seed", default=7, show_default=True, type=int, help="Random seed: same seed, same bytes.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSONL file to write.")
+@click.option("--bad", default=0, show_default=True, type=click.IntRange(min=0),
+              help="How many deliberately invalid records to include.")
+def samples(accounts, seed, out, bad):
+    """Generate a realistic cycle extract deterministically from a seed."""
+    from stmtprod.generate import write_extract
+
+    counts = write_extract(out, accounts, seed, bad=bad)
+    click.echo(json.dumps({"file": str(out.resolve()), **counts}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Market conventions for what is printed: money, dates, addresses, bilingual labels.
+
+Pure functions of a layout and a value, shared by the renderer and by the composition inspector
+(which must know what the page should say without trusting what the renderer did).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from stmtprod.ingest.models import Address
+from stmtprod.layout import Labels, Layout
+
+
+def money(layout: Layout, amount: Decimal) -> str:
+    """`-¥120,000`, `RM1,234.56`, `Rp1.234.567`: the minor unit, grouping and symbol of the market."""
+    cur = layout.currency
+    quantum = Decimal(1).scaleb(-cur.minor_units)
+    value = abs(amount.quantize(quantum))
+    whole, _, fraction = f"{value:f}".partition(".")
+    groups = []
+    while len(whole) > 3:
+        whole, groups = whole[:-3], [whole[-3:], *groups]
+    number = cur.group_separator.join([whole, *groups])
+    if cur.minor_units:
+        number += cur.decimal_separator + fraction
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{cur.symbol}{' ' if cur.symbol_space else ''}{number}"
+
+
+def date(layout: Layout, value: dt.date) -> str:
+    return layout.date_format.format(year=value.year, month=value.month, day=value.day, date=value)
+
+
+def address_lines(layout: Layout, name: str, address: Address) -> list[str]:
+    """The address block as printed in the envelope window, in the market's order."""
+    postcode = f"{layout.address.postcode_prefix}{address.postcode}" if address.postcode else ""
+    if layout.address.order == "postcode_first":
+        head = [postcode] if postcode else []
+        return [*head, address.state + address.city + address.lines[0], *address.lines[1:], f"{name} 様"]
+    locality = " ".join(p for p in (address.city, address.state, postcode) if p)
+    return [name, *address.lines, locality]
+
+
+class LabelSet:
+    """Labels in English, plus the record's language where the layout has it: `新残高 / New balance`."""
+
+    def __init__(self, layout: Layout, language: str):
+        self.en: Labels = layout.labels["en"]
+        self.local: Labels | None = layout.labels.get(language) if language != "en" else None
+
+    def __call__(self, key: str) -> str:
+        english = getattr(self.en, key)
+        return f"{getattr(self.local, key)} / {english}" if self.local else english
+
+    def page(self, n: int, m: int) -> str:
+        english = self.en.page.format(n=n, m=m)
+        return f"{self.local.page.format(n=n, m=m)}  {english}" if self.local else english

@@ -1,0 +1,203 @@
+"""Drawing one statement onto a ReportLab canvas, sheet by sheet.
+
+Low-level canvas calls only (no markup parser): untrusted text is passed to `drawString`, which
+writes it as literal text, so a name like `<b>O'Brien & Sons</b>` prints exactly as given.
+Positions are in millimetres from the page's top-left, converted once here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+
+from stmtprod.barcode import symbol
+from stmtprod.barcode.payload import build
+from stmtprod.layout import Layout
+from stmtprod.plan import Piece
+from stmtprod.render import fonts as font_registry
+from stmtprod.render.formatting import LabelSet, address_lines, date, money
+
+ROW_MM = 5.0
+FIRST_TABLE_TOP_MM = 158.0
+NEXT_TABLE_TOP_MM = 50.0
+TABLE_BOTTOM_MM = 256.0
+TABLE_FONT = 8.5
+MIN_FONT = 5.5
+GREY = (0.45, 0.45, 0.45)
+
+
+def _slots(top_mm: float) -> int:
+    return int((TABLE_BOTTOM_MM - top_mm) // ROW_MM)
+
+
+# A page's table holds a header row and a closing row (carried forward or total); later pages also
+# open with the amount brought forward.
+FIRST_PAGE_ROWS = _slots(FIRST_TABLE_TOP_MM) - 2
+NEXT_PAGE_ROWS = _slots(NEXT_TABLE_TOP_MM) - 3
+
+
+def paginate(transactions: int) -> list[range]:
+    """Which transactions go on which sheet; always at least one sheet."""
+    pages = [range(0, min(transactions, FIRST_PAGE_ROWS))]
+    while pages[-1].stop < transactions:
+        start = pages[-1].stop
+        pages.append(range(start, min(transactions, start + NEXT_PAGE_ROWS)))
+    return pages
+
+
+def sheet_count(transactions: int) -> int:
+    extra = max(0, transactions - FIRST_PAGE_ROWS)
+    return 1 + math.ceil(extra / NEXT_PAGE_ROWS)
+
+
+@dataclass
+class StatementPainter:
+    """Draws statements for one layout; fonts are registered once per process."""
+
+    layout: Layout
+    run_id: str
+
+    def __post_init__(self) -> None:
+        self.regular, self.bold = font_registry.register(self.layout.fonts)
+        self.width_mm, self.height_mm = self.layout.page.size_mm
+        self.left = self.layout.page.margin_mm
+        self.right = self.width_mm - self.layout.page.margin_mm
+        bc = self.layout.barcode
+        self.spec = symbol.SymbolSpec(bc.narrow_bar_mm, bc.height_mm, bc.quiet_zone_modules)
+
+    def _y(self, top_mm: float) -> float:
+        return (self.height_mm - top_mm) * mm
+
+    def _text(self, c: Canvas, x_mm: float, top_mm: float, text: str, size: float = 8.5, bold: bool = False,
+              align: str = "left", max_mm: float | None = None) -> None:
+        """One line of literal text; shrunk (never below MIN_FONT) to fit `max_mm` when given."""
+        face = self.bold if bold else self.regular
+        if max_mm is not None:
+            width = stringWidth(text, face, size)
+            if width > max_mm * mm:
+                size = max(MIN_FONT, size * max_mm * mm / width)
+                while stringWidth(text, face, size) > max_mm * mm and len(text) > 1:
+                    text = text[:-2] + "…"
+        c.setFont(face, size)
+        x, y = x_mm * mm, self._y(top_mm)
+        if align == "right":
+            c.drawRightString(x, y, text)
+        else:
+            c.drawString(x, y, text)
+
+    def payloads(self, piece: Piece) -> list[str]:
+        sheets = sheet_count(len(piece.record.transactions))
+        return [build(piece.record.region, self.run_id, piece.sequence, n, sheets, set(piece.hoppers))
+                for n in range(1, sheets + 1)]
+
+    def draw(self, c: Canvas, piece: Piece, insert_titles: dict[str, str]) -> list[str]:
+        """Draw every sheet of the piece; returns the barcode payload of each sheet in order."""
+        rec, lay = piece.record, self.layout
+        label = LabelSet(lay, rec.language)
+        pages = paginate(len(rec.transactions))
+        payloads = self.payloads(piece)
+        running = Decimal(0)
+        for index, rows in enumerate(pages):
+            n = index + 1
+            self._header(c, piece, label)
+            if n == 1:
+                self._address(c, piece)
+                self._summary(c, piece, label, insert_titles)
+                top = FIRST_TABLE_TOP_MM
+            else:
+                top = NEXT_TABLE_TOP_MM
+            running = self._table(c, piece, label, rows, top, running, first=n == 1, last=n == len(pages))
+            self._footer(c, label, n, len(pages))
+            bc = lay.barcode
+            symbol.draw(c, payloads[index], bc.x_mm, self.height_mm - bc.y_mm - bc.height_mm, self.spec)
+            c.showPage()
+        return payloads
+
+    def _header(self, c: Canvas, piece: Piece, label: LabelSet) -> None:
+        lay, rec = self.layout, piece.record
+        self._text(c, self.left, 18, lay.issuer_name, 14, bold=True, max_mm=100)
+        self._text(c, self.right, 18, label("statement_title"), 11, bold=True, align="right", max_mm=80)
+        for i, line in enumerate(lay.return_address):
+            self._text(c, self.left, 24 + i * 3.4, line, 7, max_mm=95)
+        self._text(c, self.right, 24, f"{label('account')}: {rec.account_id}", 8, align="right", max_mm=80)
+        self._text(c, self.right, 28, f"{label('card')}: **** {rec.card_last5}", 8, align="right", max_mm=80)
+
+    def _address(self, c: Canvas, piece: Piece) -> None:
+        win = self.layout.window
+        lines = address_lines(self.layout, piece.record.name, piece.record.address)
+        leading = min(4.4, (win.height_mm - 4) / len(lines))
+        for i, line in enumerate(lines):
+            self._text(c, win.x_mm + 4, win.y_mm + 5 + i * leading, line, 9.5, max_mm=win.width_mm - 8)
+
+    def _summary(self, c: Canvas, piece: Piece, label: LabelSet, insert_titles: dict[str, str]) -> None:
+        lay, rec = self.layout, piece.record
+        x = 118.0
+        info = [("statement_date", date(lay, rec.period_end)),
+                ("period", f"{date(lay, rec.period_start)} - {date(lay, rec.period_end)}"),
+                ("due_date", date(lay, rec.due_date))]
+        for i, (key, value) in enumerate(info):
+            self._text(c, x, 46 + i * 9, label(key), 7, max_mm=self.right - x)
+            self._text(c, self.right, 50 + i * 9, value, 9, align="right", max_mm=self.right - x)
+        self._text(c, self.left, 92, label("summary"), 10, bold=True, max_mm=95)
+        rows = [("previous_balance", rec.previous_balance), ("payments", rec.payments), ("credits", rec.credits),
+                ("new_charges", rec.new_charges), ("fees", rec.fees), ("interest", rec.interest)]
+        for i, (key, amount) in enumerate(rows):
+            self._text(c, self.left, 99 + i * 5, label(key), 8.5, max_mm=60)
+            self._text(c, 105, 99 + i * 5, money(lay, amount), 8.5, align="right", max_mm=35)
+        c.setLineWidth(0.5)
+        c.line(self.left * mm, self._y(130.5), 105 * mm, self._y(130.5))
+        self._text(c, self.left, 135, label("new_balance"), 9.5, bold=True, max_mm=55)
+        self._text(c, 105, 135, money(lay, rec.new_balance), 9.5, bold=True, align="right", max_mm=40)
+        c.setStrokeColorRGB(*GREY)
+        c.rect(x * mm, self._y(136), (self.right - x) * mm, 40 * mm, stroke=1, fill=0)
+        c.setStrokeColorRGB(0, 0, 0)
+        boxed = [("new_balance", money(lay, rec.new_balance), 12), ("minimum_due", money(lay, rec.minimum_due), 11),
+                 ("due_date", date(lay, rec.due_date), 11), ("points", f"{rec.points:,}", 9)]
+        for i, (key, value, size) in enumerate(boxed):
+            self._text(c, x + 3, 103 + i * 9, label(key), 7.5, max_mm=self.right - x - 6)
+            self._text(c, self.right - 3, 107.5 + i * 9, value, size, bold=True, align="right", max_mm=self.right - x - 6)
+        if piece.inserts:
+            names = ", ".join(f"{code} {insert_titles.get(code, '')}".strip() for code in piece.inserts)
+            self._text(c, self.left, 143, f"{label('enclosures')}: {names}", 7, max_mm=self.right - self.left)
+
+    def _table(self, c: Canvas, piece: Piece, label: LabelSet, rows: range, top: float, running: Decimal,
+               first: bool, last: bool) -> Decimal:
+        lay, rec = self.layout, piece.record
+        amount_x, desc_x, desc_w = self.right, self.left + 32, self.right - self.left - 32 - 34
+        self._text(c, self.left, top - 6, label("transactions"), 10, bold=True, max_mm=120)
+        self._text(c, self.left, top, label("date"), 7.5, bold=True, max_mm=31)
+        self._text(c, desc_x, top, label("description"), 7.5, bold=True, max_mm=desc_w)
+        self._text(c, amount_x, top, label("amount"), 7.5, bold=True, align="right", max_mm=33)
+        c.setLineWidth(0.3)
+        c.line(self.left * mm, self._y(top + 1.5), self.right * mm, self._y(top + 1.5))
+        y = top + ROW_MM
+        if not first:
+            self._text(c, desc_x, y, label("brought_forward"), TABLE_FONT, max_mm=desc_w)
+            self._text(c, amount_x, y, money(lay, running), TABLE_FONT, align="right", max_mm=33)
+            y += ROW_MM
+        if not rec.transactions:
+            self._text(c, desc_x, y, label("no_transactions"), TABLE_FONT, max_mm=desc_w)
+            y += ROW_MM
+        for i in rows:
+            t = rec.transactions[i]
+            running += t.amount
+            self._text(c, self.left, y, date(lay, t.date), TABLE_FONT, max_mm=31)
+            self._text(c, desc_x, y, t.description, TABLE_FONT, max_mm=desc_w)
+            self._text(c, amount_x, y, money(lay, t.amount), TABLE_FONT, align="right", max_mm=33)
+            y += ROW_MM
+        c.line(self.left * mm, self._y(y - ROW_MM + 1.5), self.right * mm, self._y(y - ROW_MM + 1.5))
+        key = "total_new_charges" if last else "carried_forward"
+        self._text(c, desc_x, y, label(key), TABLE_FONT, bold=True, max_mm=desc_w)
+        self._text(c, amount_x, y, money(lay, running), TABLE_FONT, bold=True, align="right", max_mm=33)
+        return running
+
+    def _footer(self, c: Canvas, label: LabelSet, n: int, m: int) -> None:
+        lay = self.layout
+        for i, line in enumerate(lay.footer):
+            self._text(c, self.left, 262 + i * 3.3, line, 6.5, max_mm=self.right - self.left)
+        self._text(c, self.left, 270.5, lay.hotline, 7, max_mm=90)
+        self._text(c, self.right, 283, label.page(n, m), 8, align="right", max_mm=80)
