@@ -1,0 +1,153 @@
+"""Ingest: every line accounted for; rejects named by line, field and reason; the reject threshold."""
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stmtprod.config import BuildOptions
+from stmtprod.ingest.models import StatementRecord
+from stmtprod.pipeline import build
+
+GOOD = {
+    "account_id": "JP0000012345", "region": "JP", "product": "gold", "language": "ja", "delivery": "paper",
+    "name": "山田 太郎",
+    "address": {"lines": ["虎ノ門4-1-1", "神谷町トラストタワー"], "city": "港区", "state": "東京都",
+                "postcode": "105-0001", "country": "JP"},
+    "card_last5": "41005", "period_start": "2026-10-21", "period_end": "2026-11-20", "due_date": "2026-12-10",
+    "currency": "JPY", "previous_balance": "120000", "payments": "-120000", "credits": "0", "fees": "0",
+    "interest": "0", "new_balance": "43500", "minimum_due": "4350",
+    "transactions": [{"date": "2026-10-22", "description": "ANA 羽田空港", "amount": "38000"},
+                     {"date": "2026-11-02", "description": "STARBUCKS SHIBUYA", "amount": "5500"}],
+    "segments": ["travel", "dining"], "points": 4350,
+}
+
+
+def variant(**changes) -> dict:
+    rec = copy.deepcopy(GOOD)
+    for path, value in changes.items():
+        target = rec
+        keys = path.split("__")
+        for k in keys[:-1]:
+            target = target[int(k)] if k.isdigit() else target[k]
+        if value is KeyError:
+            del target[keys[-1]]
+        else:
+            target[keys[-1]] = value
+    return rec
+
+
+def test_formats_md_example_is_accepted():
+    rec = StatementRecord.model_validate_json(json.dumps(GOOD))
+    assert str(rec.new_balance) == "43500" and rec.new_charges == 43500
+
+
+CASES = [
+    (variant(new_balance="43501"), "new_balance", "does not equal"),
+    (variant(payments=-120000), "payments", "decimal string"),
+    (variant(transactions__0__amount=38000.0), "transactions.0.amount", "decimal string"),
+    (variant(address__country="AU"), "address.country", "does not equal region"),
+    (variant(region="XX"), "region", "'AU'"),
+    (variant(currency="USD"), "currency", "'JPY'"),
+    (variant(currency="AUD"), "currency", "currency of region JP"),
+    (variant(fees="0.50", new_balance="43500.50"), "fees", "0 decimal places"),
+    (variant(name=KeyError), "name", "missing"),
+    (variant(due_date="2026-02-30"), "due_date", "date"),
+    (variant(address__postcode="1050001"), "address.postcode", "does not match JP shape"),
+    (variant(delivery="email"), "delivery", "'paper'"),
+    (variant(card_last5="4100"), "card_last5", "pattern"),
+    (variant(name="Bad\x07Name"), "name", "control characters"),
+    (variant(unexpected="x"), "unexpected", "Extra inputs"),
+    (variant(period_start="2026-11-21"), "period_start", "out of order"),
+]
+
+
+def _run(tmp_path: Path, lines: list[str], **options) -> dict:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    extract = tmp_path / "extract.jsonl"
+    extract.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return build(BuildOptions(input=extract, out=tmp_path / "out", workers=1, **options))
+
+
+def test_each_kind_of_bad_record_is_quarantined_with_its_field(tmp_path):
+    lines = [json.dumps(GOOD, ensure_ascii=False)] * 3 + [json.dumps(c[0], ensure_ascii=False) for c in CASES]
+    lines.append('{"account_id": "JP1", "region": "JP", truncated')
+    summary = _run(tmp_path, lines, reject_threshold=1.0)
+    rows = [json.loads(x) for x in Path(summary["quarantine_file"]).read_text(encoding="utf-8").splitlines()]
+    assert summary["counts"]["quarantined"] == len(CASES) + 1 == len(rows)
+    for row, (_rec, field, reason) in zip(rows, CASES):
+        assert row["field"] == field, row
+        assert reason in row["reason"], row
+        assert row["account_id"] == "JP0000012345"
+    assert rows[-1]["line"] == len(lines) and rows[-1]["field"] == "(record)" and rows[-1]["account_id"] is None
+    assert [r["line"] for r in rows] == list(range(4, len(lines) + 1))
+    assert summary["counts"]["produced"] == 3
+
+
+def test_paperless_is_suppressed_and_counted(tmp_path):
+    summary = _run(tmp_path, [json.dumps(GOOD), json.dumps(variant(delivery="paperless"))])
+    assert summary["counts"] == {"input": 2, "produced": 1, "quarantined": 0, "suppressed": 1,
+                                 "sheets": 1, "not_released": 0}
+    assert summary["suppressed_by_reason"] == {"paperless": 1}
+
+
+def test_region_selection_is_accounted_as_suppressed(tmp_path):
+    au = variant(account_id="AU0000000001", region="AU", currency="AUD", name="Jane Citizen",
+                 address={"lines": ["1 Martin Place"], "city": "Sydney", "state": "NSW", "postcode": "2000",
+                          "country": "AU"},
+                 previous_balance="0.00", payments="0.00", credits="0.00", fees="0.00", interest="0.00",
+                 new_balance="10.00", minimum_due="10.00",
+                 transactions=[{"date": "2026-11-01", "description": "Cafe", "amount": "10.00"}])
+    summary = _run(tmp_path, [json.dumps(GOOD), json.dumps(au)], regions=("JP",))
+    assert summary["regions"] == {"JP": 1}
+    assert summary["suppressed_by_reason"] == {"region not selected": 1}
+    assert summary["reconciled"]
+
+
+def test_text_the_layout_font_cannot_print_is_quarantined(tmp_path):
+    au = variant(account_id="AU0000000001", region="AU", currency="AUD", name="陳大文",
+                 address={"lines": ["1 Martin Place"], "city": "Sydney", "state": "NSW", "postcode": "2000",
+                          "country": "AU"},
+                 previous_balance="0.00", payments="0.00", credits="0.00", fees="0.00", interest="0.00",
+                 new_balance="0.00", minimum_due="0.00", transactions=[])
+    summary = _run(tmp_path, [json.dumps(GOOD)] * 20 + [json.dumps(au, ensure_ascii=False)])
+    row = json.loads(Path(summary["quarantine_file"]).read_text(encoding="utf-8"))
+    assert row["field"] == "name" and "U+9673" in row["reason"] and row["kind"] == "glyph"
+
+
+def test_rejects_above_the_threshold_halt_the_run_and_release_nothing(tmp_path):
+    lines = [json.dumps(GOOD)] * 18 + [json.dumps(variant(new_balance="1"))] * 2
+    summary = _run(tmp_path, lines)
+    assert summary["state"] == "HALTED" and "threshold" in summary["halt"]["reason"]
+    run_dir = Path(summary["run_dir"])
+    assert not (run_dir / "release").exists() and summary["print_files"] == []
+    assert json.loads((run_dir / "run.json").read_text())["state"] == "HALTED"
+    assert summary["counts"]["input"] == 20 and summary["reconciled"]
+    lenient = _run(tmp_path / "again", lines, reject_threshold=0.10)
+    assert lenient["state"] == "RELEASED" and lenient["counts"]["produced"] == 18
+
+
+def test_cli_exit_codes_halted_usage_and_configuration(tmp_path):
+    extract = tmp_path / "x.jsonl"
+    extract.write_text(json.dumps(GOOD) + "\n" + json.dumps(variant(new_balance="1")) + "\n")
+    base = [sys.executable, "-m", "stmtprod", "build", "--input", str(extract), "--workers", "1"]
+    halted = subprocess.run(base + ["--out", str(tmp_path / "a"), "--json"], capture_output=True, text=True)
+    assert halted.returncode == 4
+    assert json.loads(halted.stdout.splitlines()[-1])["state"] == "HALTED"
+    usage = subprocess.run(base + ["--out", str(tmp_path / "b"), "--batch-size", "0"], capture_output=True, text=True)
+    assert usage.returncode == 2
+    layouts = tmp_path / "layouts"
+    layouts.mkdir()
+    root = Path(__file__).resolve().parent.parent / "layouts"
+    for f in root.glob("*.toml"):
+        (layouts / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    broken = (layouts / "SG.toml").read_text(encoding="utf-8").replace("narrow_bar_mm = 0.33", "narrow_bar_mm = 0.1")
+    (layouts / "SG.toml").write_text(broken, encoding="utf-8")
+    config = subprocess.run(base + ["--out", str(tmp_path / "c"), "--layouts", str(layouts)],
+                            capture_output=True, text=True)
+    assert config.returncode == 3
+    assert "SG.toml" in config.stderr and "barcode.narrow_bar_mm" in config.stderr

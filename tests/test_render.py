@@ -1,0 +1,122 @@
+"""Rendering details read back from real PDFs: continuation pages, escaping, labels, inserts."""
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from stmtprod.catalog import load_catalog, select_inserts
+from stmtprod.config import BuildOptions, default_catalog_file
+from stmtprod.errors import ConfigError
+from stmtprod.ingest.models import StatementRecord
+from stmtprod.layout import load_layout
+from stmtprod.pipeline import build
+from stmtprod.render.statement import FIRST_PAGE_ROWS, NEXT_PAGE_ROWS
+from tests.conftest import manifest_rows
+
+AU = {
+    "account_id": "AU0000000001", "region": "AU", "product": "gold", "language": "en", "delivery": "paper",
+    "name": "Jane Citizen",
+    "address": {"lines": ["Level 3, 1 Martin Place"], "city": "Sydney", "state": "NSW", "postcode": "2000",
+                "country": "AU"},
+    "card_last5": "10005", "period_start": "2026-10-21", "period_end": "2026-11-20", "due_date": "2026-12-10",
+    "currency": "AUD", "previous_balance": "0.00", "payments": "0.00", "credits": "0.00", "fees": "0.00",
+    "interest": "0.00", "new_balance": "0.00", "minimum_due": "0.00", "transactions": [], "segments": [],
+    "points": 0,
+}
+
+
+def account(n_transactions: int, **changes) -> dict:
+    rec = copy.deepcopy(AU) | changes
+    rec["transactions"] = [{"date": "2026-11-01", "description": f"Purchase {i:03d}", "amount": f"{i + 1}.25"}
+                           for i in range(n_transactions)]
+    total = sum(Decimal(t["amount"]) for t in rec["transactions"])
+    rec["new_balance"] = f"{total:.2f}"
+    return rec
+
+
+def render(tmp_path: Path, *records: dict) -> tuple[dict, list[dict]]:
+    extract = tmp_path / "x.jsonl"
+    extract.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    summary = build(BuildOptions(input=extract, out=tmp_path / "out", workers=1))
+    assert summary["state"] == "RELEASED", summary.get("halt")
+    return summary, manifest_rows(summary)
+
+
+def test_long_statement_continues_with_carried_forward_subtotals(tmp_path):
+    n = FIRST_PAGE_ROWS + NEXT_PAGE_ROWS + 5
+    summary, rows = render(tmp_path, account(n))
+    assert rows[0]["sheets"] == 3
+    pages = [p.extract_text() for p in pypdf.PdfReader(summary["print_files"][0]).pages]
+    assert len(pages) == 3
+    first_page_total = sum(Decimal(f"{i + 1}.25") for i in range(FIRST_PAGE_ROWS))
+    assert f"Carried forward" in pages[0] and f"${first_page_total:,.2f}" in pages[0]
+    assert "Brought forward" in pages[1] and f"${first_page_total:,.2f}" in pages[1]
+    grand = sum(Decimal(f"{i + 1}.25") for i in range(n))
+    assert "Total new charges" in pages[2] and f"${grand:,.2f}" in pages[2]
+    for i, text in enumerate(pages, 1):
+        assert f"Page {i} of 3" in text
+    every_description = "".join(pages)
+    assert all(f"Purchase {i:03d}" in every_description for i in range(n))
+
+
+def test_untrusted_text_prints_literally(tmp_path):
+    name = "<b>O'Brien & Sons</b> <font size=40>"
+    summary, _rows = render(tmp_path, account(1, name=name))
+    text = pypdf.PdfReader(summary["print_files"][0]).pages[0].extract_text()
+    assert name in text
+
+
+def test_statement_never_prints_more_than_the_last_five_card_digits(tmp_path):
+    summary, _rows = render(tmp_path, account(0))
+    text = pypdf.PdfReader(summary["print_files"][0]).pages[0].extract_text()
+    assert "**** 10005" in text and "No transactions this period" in text
+
+
+def test_bilingual_labels_follow_the_record_language(sample_run, sample_records):
+    rows = manifest_rows(sample_run)
+    for region, language, label in [("MY", "ms", "Baki baharu / New balance"), ("ID", "id", "Saldo baru / New balance"),
+                                    ("JP", "ja", "今回ご請求額 / New balance"), ("HK", "zh-Hant", "本期結欠 / New balance")]:
+        row = next(r for r in rows if r["region"] == region and sample_records[r["account_id"]]["language"] == language)
+        path = next(p for p in sample_run["print_files"] if p.endswith(row["file"]))
+        assert label in pypdf.PdfReader(path).pages[row["first_page"] - 1].extract_text()
+
+
+def test_insert_selection_follows_rules_priority_and_the_envelope_limit():
+    catalog, _ = load_catalog(default_catalog_file())
+    rec = StatementRecord.model_validate(account(2, product="gold", segments=["travel", "dining", "new_member"]))
+    chosen = [i.code for i in select_inserts(catalog, rec)]
+    # WELCOME (priority 5) before TRVL26 (10) before DINE26 (20); at most three.
+    assert chosen == ["WELCOME", "TRVL26", "DINE26"]
+    spender = account(0, product="gold", segments=[])
+    spender["transactions"] = [{"date": "2026-11-01", "description": "TV", "amount": "2500.00"}]
+    spender["new_balance"] = "2500.00"
+    assert [i.code for i in select_inserts(catalog, StatementRecord.model_validate(spender))] == ["PLAT-UP"]
+    late = account(0, segments=["dining"], period_end="2027-01-05", due_date="2027-01-25")
+    assert [i.code for i in select_inserts(catalog, StatementRecord.model_validate(late))] == []
+
+
+def test_inserts_land_in_manifest_and_barcode(tmp_path):
+    _summary, rows = render(tmp_path, account(1, segments=["travel"]), account(1, account_id="AU0000000002"))
+    by_id = {r["account_id"]: r for r in rows}
+    assert by_id["AU0000000001"]["inserts"] == ["TRVL26"] and by_id["AU0000000001"]["hoppers"] == [1]
+    assert by_id["AU0000000001"]["payloads"][0][20:22] == "01"
+    assert by_id["AU0000000002"]["inserts"] == [] and by_id["AU0000000002"]["payloads"][0][20:22] == "00"
+
+
+def test_layout_errors_name_the_file_and_key(tmp_path):
+    source = Path(__file__).resolve().parent.parent / "layouts" / "JP.toml"
+    bad = tmp_path / "JP.toml"
+    bad.write_text(source.read_text(encoding="utf-8").replace('code = "JPY"', 'code = "AUD"'), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_layout(bad)
+    assert "JP.toml" in str(err.value) and "currency" in str(err.value)
+    bad.write_text(source.read_text(encoding="utf-8").replace("[window]\nx_mm = 22", "[window]\nx_mm = -3"),
+                   encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_layout(bad)
+    assert err.value.key == "window.x_mm"
