@@ -24,6 +24,7 @@ from stmtprod.fsutil import fsync_dir, write_json
 from stmtprod.ingest.reader import IngestResult, ingest
 from stmtprod.layout import load_layouts
 from stmtprod.plan import BatchRef, plan_region
+from stmtprod.regions import REGIONS
 from stmtprod.render.batch import BatchJob, render_batch
 from stmtprod.runstate import RunRecord
 
@@ -198,9 +199,8 @@ def _summary(run_id: str, run_dir: Path, ingested: IngestResult, jobs: list[Batc
              released: bool = False) -> dict:
     release = run_dir / "release"
     produced = sum(r["pieces"] for r in results) if released else 0
-    regions: dict[str, int] = {}
-    for r in results:
-        regions[r["region"]] = regions.get(r["region"], 0) + r["pieces"]
+    regions = {region: sum(r["pieces"] for r in results if r["region"] == region) for region in REGIONS}
+    regions = {region: pieces for region, pieces in regions.items() if pieces}
     pending = sum(len(v) for v in ingested.accepted.values()) if not released else 0
     counts = {"input": ingested.input, "produced": produced, "quarantined": ingested.quarantined,
               "suppressed": sum(ingested.suppressed.values()), "sheets": sum(r["sheets"] for r in results),
