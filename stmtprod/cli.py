@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from stmtprod import errors
+from stmtprod.drills import DRILLS
 from stmtprod.config import BuildOptions, default_catalog_file, default_layouts_dir
 from stmtprod.regions import parse_regions
 
@@ -84,14 +85,15 @@ def _regions(_ctx, _param, value):
               help="Folder of region layouts.")
 @click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), default=default_catalog_file,
               help="Insert catalog TOML.")
+@click.option("--drill", type=click.Choice(sorted(DRILLS)), help="Inject one fault to prove the line halts (training, tests).")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line on stdout.")
-def build(input_, out, regions, batch_size, workers, run_id, reject_threshold, layouts, catalog, as_json):
+def build(input_, out, regions, batch_size, workers, run_id, reject_threshold, layouts, catalog, drill, as_json):
     """Run the nightly line over a cycle extract: ingest, plan, render, verify, release."""
     from stmtprod.pipeline import build as run_build
 
     options = BuildOptions(input=input_, out=out, regions=regions, batch_size=batch_size, workers=workers,
                            run_id=run_id, reject_threshold=reject_threshold, layouts_dir=layouts,
-                           catalog_file=catalog)
+                           catalog_file=catalog, drill=drill)
     progress = Progress(sys.stderr.isatty())
     try:
         summary = run_build(options, progress)
@@ -115,11 +117,36 @@ def _report(summary: dict) -> None:
         f"  sheets {counts['sheets']}; regions " + ", ".join(f"{r} {n}" for r, n in summary["regions"].items()),
         f"  run folder {summary['run_dir']}",
     ]
-    if "halt" in summary:
-        halt = summary["halt"]
-        lines.append(f"  HALTED: {halt['reason']}")
-        lines += [f"    {k}: {v}" for k, v in halt.items() if k != "reason"]
     click.echo("\n".join(lines), err=True)
+    if "halt" in summary:
+        from stmtprod.halt_report import describe
+
+        click.echo(describe(summary["run_id"], summary["halt"]), err=True, nl=False)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--workers", default=os.cpu_count() or 1, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def verify(run_dir, workers, as_json):
+    """Re-verify every sheet of a run's print files against its manifests and records."""
+    from stmtprod.halt_report import describe
+    from stmtprod.verify import verify_run
+
+    try:
+        result = verify_run(run_dir, workers)
+    except errors.Halt as halt:
+        run_id = run_dir.resolve().name
+        click.echo(describe(run_id, halt.as_dict()), err=True, nl=False)
+        if as_json:
+            click.echo(json.dumps({"run_id": run_id, "ok": False, "halt": halt.as_dict()}, ensure_ascii=False))
+        sys.exit(errors.EXIT_HALTED)
+    except errors.StmtprodError as exc:
+        _fail(exc, as_json)
+    click.echo(f"run {result['run_id']}: all {result['sheets']} sheets of {result['pieces']} pieces in "
+               f"{result['files']} print files verified", err=True)
+    if as_json:
+        click.echo(json.dumps(result))
 
 
 @main.command()

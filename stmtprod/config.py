@@ -29,6 +29,7 @@ class BuildOptions:
     reject_threshold: float = 0.05
     layouts_dir: Path = field(default_factory=default_layouts_dir)
     catalog_file: Path = field(default_factory=default_catalog_file)
+    drill: str | None = None
 
     def fingerprint(self) -> str:
         """What, besides the input and configuration files, changes the output bytes."""

@@ -378,12 +378,9 @@ _CN_LATIN_GIVEN = (
 _IN_MALE = ("Rajesh", "Muthu", "Arjun", "Suresh", "Ganesh", "Vijay")
 _IN_FEMALE = ("Priya", "Kavitha", "Lakshmi", "Devi", "Anitha", "Meena")
 _IN_FATHER = ("Subramaniam", "Krishnan", "Velu", "Raman", "Ramasamy", "Muniandy")
-_ID_GIVEN = (
-    "Budi Siti Agus Dewi Eko Rina Muhammad Putri Andi Sri Yusuf Indah Hendra Fitri Dian Rudi"
-).split()
+_ID_GIVEN = ("Budi Siti Agus Dewi Eko Rina Muhammad Putri Andi Sri Yusuf Indah Hendra Fitri Dian Rudi").split()
 _ID_FAMILY = (
-    "Santoso Rahayu Setiawan Lestari Prasetyo Wulandari Rizki Hidayat Saputra Kurniawan Susanti "
-    "Nugroho Siregar Wijaya"
+    "Santoso Rahayu Setiawan Lestari Prasetyo Wulandari Rizki Hidayat Saputra Kurniawan Susanti Nugroho Siregar Wijaya"
 ).split()
 _ID_SINGLE = ("Sutrisno", "Mulyadi", "Suparman", "Suharti", "Wagiman")
 # Names that break naive markup: & < > ' " (about 1 record in 200).

@@ -16,17 +16,20 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
 
+from stmtprod import drills, halt_report
 from stmtprod.barcode.payload import run_tag
 from stmtprod.catalog import load_catalog
 from stmtprod.config import BuildOptions
 from stmtprod.errors import Halt, UsageError
 from stmtprod.fsutil import fsync_dir, write_json
 from stmtprod.ingest.reader import IngestResult, ingest
+from stmtprod.inserter import Inserter, write_envelope_log
 from stmtprod.layout import load_layouts
 from stmtprod.plan import BatchRef, plan_region
 from stmtprod.regions import REGIONS
 from stmtprod.render.batch import BatchJob, render_batch
 from stmtprod.runstate import RunRecord
+from stmtprod.verify import PrintFile, read_all, verify_files
 
 Events = Callable[..., None]
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -90,6 +93,23 @@ def _reconcile(jobs: list[BatchJob], batches: list[BatchRef]) -> None:
             expected += 1
 
 
+def insert_lots(files: list[PrintFile], decoded: dict[str, list[list[str]]], catalog, run_id: str,
+                folder: Path, inventory: dict[str, int] | None = None) -> dict:
+    """Run each region's lot through the simulated inserter by its barcodes alone; one envelope log per lot.
+
+    Insert inventory is carried from lot to lot within the run.
+    """
+    counts = {}
+    for region in dict.fromkeys(f.region for f in files):
+        machine = Inserter(catalog, run_id, inventory=inventory)
+        for f in (f for f in files if f.region == region):
+            for page, texts in enumerate(decoded[f.batch], 1):
+                machine.feed(texts[0], batch=f.batch, page=page)
+        counts[region] = write_envelope_log(folder / f"{region}.jsonl", machine.finish())
+        inventory = machine.inventory
+    return {"envelopes": counts, "inventory_left": inventory or {}}
+
+
 def _prepare_run_dir(out: Path, run_id: str, work: Path) -> Path:
     run_dir = out / run_id
     if run_dir.exists():
@@ -114,6 +134,7 @@ def build(options: BuildOptions, events: Events = _quiet) -> dict:
         raise UsageError(f"input file {options.input} does not exist")
     if options.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    drills.check(options.drill)
     layouts = load_layouts(options.layouts_dir)
     catalog, catalog_version = load_catalog(options.catalog_file)
     out = options.out.resolve()
@@ -134,6 +155,7 @@ def build(options: BuildOptions, events: Events = _quiet) -> dict:
     run = RunRecord(run_dir, run_id, {
         "input": str(options.input.resolve()), "input_sha256": ingested.input_sha256,
         "layouts_version": layouts.version, "catalog_version": catalog_version,
+        "layouts_dir": str(Path(options.layouts_dir).resolve()), "catalog_file": str(Path(options.catalog_file).resolve()),
         "options": options.fingerprint(),
     })
     summary = _summary(run_id, run_dir, ingested, [], [])
@@ -155,6 +177,7 @@ def build(options: BuildOptions, events: Events = _quiet) -> dict:
                                catalog, sequence, options.batch_size, run_dir / "work" / "batches")
             sequence += sum(r.pieces for r in refs)
             batches.extend(refs)
+        drills.corrupt_plan(options.drill, batches)
         run.transition("PLANNED", pieces=sequence - 1, batches=len(batches))
         timings["plan"] = time.perf_counter() - t
 
@@ -163,13 +186,27 @@ def build(options: BuildOptions, events: Events = _quiet) -> dict:
         events("render", pieces=sequence - 1, batches=len(batches))
         jobs = _jobs(batches, run_id, run_dir, options)
         results = _render(jobs, options.workers, events)
+        if jobs:
+            drills.damage_print_file(options.drill, Path(jobs[0].pdf_file), Path(jobs[0].manifest_file),
+                                     layouts[jobs[0].region])
         timings["render"] = time.perf_counter() - t
 
         t = time.perf_counter()
         run.transition("VERIFYING")
         events("step", step="verify")
         _reconcile(jobs, batches)
+        files = [PrintFile(j.name, j.region, Path(j.pdf_file), Path(j.manifest_file)) for j in jobs]
+        decoded = read_all(files, layouts, options.workers)
+        verified = verify_files(files, decoded, run_id, catalog, run_dir / "work" / "accepted")
+        run.update(verified=verified)
         timings["verify"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        events("step", step="inserter")
+        envelopes = insert_lots(files, decoded, catalog, run_id, run_dir / "staging" / "envelopes",
+                                drills.inventory(options.drill, catalog))
+        run.update(envelopes=envelopes)
+        timings["inserter"] = time.perf_counter() - t
 
         t = time.perf_counter()
         events("step", step="release")
@@ -187,7 +224,7 @@ def build(options: BuildOptions, events: Events = _quiet) -> dict:
     except Halt as halt:
         summary["state"] = "HALTED"
         summary["halt"] = halt.as_dict()
-        write_json(run_dir / "halt.json", summary["halt"])
+        halt_report.write(run_dir, run_id, summary["halt"])
         run.transition("HALTED", **summary["halt"])
     timings["total"] = time.perf_counter() - started
     summary["timings"] = {k: round(v, 3) for k, v in timings.items()}

@@ -27,6 +27,23 @@ class Piece(BaseModel):
     record: StatementRecord
 
 
+class SpillRow(BaseModel):
+    """An accepted record as spilled by ingest: the input line's own JSON and its line number."""
+
+    line: int
+    record: StatementRecord
+
+
+def spill_offsets(spill: Path) -> dict[int, int]:
+    """Input line number -> byte offset in a spill file, for reading source records back one by one."""
+    offsets, position = {}, 0
+    with open(spill, "rb") as fh:
+        for raw in fh:
+            offsets[int(raw[8:raw.index(b",")])] = position
+            position += len(raw)
+    return offsets
+
+
 @dataclass(frozen=True)
 class BatchRef:
     region: str
@@ -70,7 +87,7 @@ def plan_region(region: str, accepted: list[Accepted], spill: Path, catalog: Cat
             with atomic_open(ref.path) as fh:
                 for offset, item in enumerate(chunk):
                     source.seek(item.offset)
-                    record = StatementRecord.model_validate_json(source.readline())
+                    record = SpillRow.model_validate_json(source.readline()).record
                     inserts = select_inserts(catalog, record)
                     piece = Piece(sequence=ref.first_sequence + offset, line=item.line,
                                   inserts=tuple(i.code for i in inserts),

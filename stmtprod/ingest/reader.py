@@ -129,7 +129,7 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
                     continue
                 spill = spills[record.region]
                 result.accepted[record.region].append(Accepted(presort_key(record), number, spill.tell()))
-                spill.write(raw.rstrip(b"\r\n") + b"\n")
+                spill.write(b'{"line":%d,"record":%s}\n' % (number, raw.strip()))
                 if result.cycle_end is None or record.period_end > result.cycle_end:
                     result.cycle_end = record.period_end
     finally:

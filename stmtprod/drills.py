@@ -1,0 +1,121 @@
+"""Fault drills: inject one real fault into a real run, to prove the line stops and to train operators.
+
+`stmtprod build --drill KIND` runs the line as usual and injects the fault at the point it would
+happen in a print room: print files are edited after rendering (pages swapped, dropped, duplicated,
+replaced, or over-printed with a different barcode), the plan is corrupted before rendering, or a
+hopper is emptied. Each drill must halt the run with its own reason; a drill that does not halt is
+itself a failure.
+"""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from stdnum.iso7064 import mod_37_36
+
+from stmtprod.barcode import symbol
+from stmtprod.barcode.payload import ALPHABET, parse
+from stmtprod.errors import UsageError
+from stmtprod.fsutil import atomic_open, write_bytes
+from stmtprod.layout import Layout
+from stmtprod.plan import BatchRef
+
+DRILLS = {
+    "wrong-region": "one sheet's barcode over-printed with another region",
+    "sheets-swapped": "two sheets of a print file swapped",
+    "sheet-missing": "one sheet dropped from a print file",
+    "piece-duplicated": "one piece's sheets printed twice",
+    "wrong-insert-bit": "one piece planned with an insert its record is not eligible for",
+    "corrupted-payload": "one sheet's barcode over-printed with a bad check character",
+    "insert-out-of-stock": "the hopper of an insert in use runs empty",
+    "foreign-sheet": "one sheet's barcode over-printed with another run's",
+}
+
+
+def check(drill: str | None) -> None:
+    if drill is not None and drill not in DRILLS:
+        raise UsageError(f"unknown drill {drill!r}; known: {', '.join(sorted(DRILLS))}")
+
+
+def corrupt_plan(drill: str | None, batches: list[BatchRef]) -> None:
+    """wrong-insert-bit: flip hopper 8 (never loaded by an eligible insert) on the first piece."""
+    if drill != "wrong-insert-bit" or not batches:
+        return
+    path = batches[0].path
+    lines = path.read_text(encoding="utf-8").splitlines()
+    piece = json.loads(lines[0])
+    piece["hoppers"] = sorted(set(piece["hoppers"]) ^ {8})
+    lines[0] = json.dumps(piece, ensure_ascii=False)
+    with atomic_open(path) as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def _overprint(page, layout: Layout, text: str) -> None:
+    """Blank the barcode area and draw `text` as the sheet's barcode, as a misprint would."""
+    width, height = layout.page.size_mm
+    bc = layout.barcode
+    spec = symbol.SymbolSpec(bc.narrow_bar_mm, bc.height_mm, bc.quiet_zone_modules)
+    buffer = io.BytesIO()
+    c = Canvas(buffer, pagesize=(width * mm, height * mm), invariant=1)
+    c.setFillColorRGB(1, 1, 1)
+    bottom = height - bc.y_mm - bc.height_mm
+    c.rect((bc.x_mm - 1) * mm, (bottom - 1) * mm, 120 * mm, (bc.height_mm + 2) * mm, stroke=0, fill=1)
+    symbol.draw(c, text, bc.x_mm, bottom, spec)
+    c.save()
+    page.merge_page(PdfReader(buffer).pages[0])
+
+
+def _multi_sheet_piece(manifest: Path) -> dict:
+    rows = [json.loads(x) for x in manifest.read_text(encoding="utf-8").splitlines()]
+    return next((r for r in rows if r["sheets"] > 1), rows[0])
+
+
+def damage_print_file(drill: str | None, pdf: Path, manifest: Path, layout: Layout) -> None:
+    """Edit one staged print file the way the drill's fault would have produced it."""
+    if drill not in {"wrong-region", "sheets-swapped", "sheet-missing", "piece-duplicated", "corrupted-payload",
+                     "foreign-sheet"}:
+        return
+    writer = PdfWriter(clone_from=PdfReader(pdf))
+    order = list(range(len(writer.pages)))
+    row = _multi_sheet_piece(manifest)
+    first = row["first_page"] - 1
+    original = row["payloads"][0]
+    if drill == "sheets-swapped":
+        other = first + 1 if row["sheets"] > 1 else min(first + 1, len(order) - 1)
+        order[first], order[other] = order[other], order[first]
+    elif drill == "sheet-missing":
+        del order[first]
+    elif drill == "piece-duplicated":
+        order[first:first] = order[first:row["last_page"]]
+    else:
+        _overprint(writer.pages[first], layout, _misprint(drill, original))
+    result = PdfWriter()
+    for index in order:
+        result.add_page(writer.pages[index])
+    buffer = io.BytesIO()
+    result.write(buffer)
+    write_bytes(pdf, buffer.getvalue())
+
+
+def _misprint(drill: str, original: str) -> str:
+    """The payload a faulty sheet carries instead of `original`."""
+    body = original[:22]
+    if drill == "corrupted-payload":
+        return body + ALPHABET[(ALPHABET.index(original[22]) + 1) % 36]
+    if drill == "wrong-region":
+        body = body[0] + ("NZ" if parse(original).region != "NZ" else "AU") + body[3:]
+    else:
+        body = body[:3] + "".join(ALPHABET[(ALPHABET.index(ch) + 1) % 36] for ch in body[3:9]) + body[9:]
+    return body + mod_37_36.calc_check_digit(body)
+
+
+def inventory(drill: str | None, catalog) -> dict[str, int] | None:
+    """insert-out-of-stock: every hopper holds a single insert, so the second envelope that wants one stops."""
+    if drill != "insert-out-of-stock":
+        return None
+    return {i.code: 1 for i in catalog.insert}

@@ -1,0 +1,229 @@
+"""Verification of every sheet: barcodes read back optically from the print files themselves.
+
+Nothing here trusts the code that drew the bars. Each sheet's barcode strip is rasterised with
+pdfium and decoded by zxing-cpp, as the inserter's camera would see it, then checked against the
+manifest and against a recomputation from the source record (region and country, the insert rules
+applied afresh, the number of sheets). Sequences must run 1..N across the whole run with no gap or
+duplicate. The first mismatch raises `Halt` naming batch, piece, sheet, field, expected and found.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pypdfium2 as pdfium
+
+from stmtprod.barcode import symbol
+from stmtprod.barcode.payload import PayloadError, build, parse
+from stmtprod.barcode.reader import read_page_barcodes
+from stmtprod.catalog import Catalog, hoppers_of, select_inserts
+from stmtprod.errors import Halt
+from stmtprod.layout import Layout, LayoutSet
+from stmtprod.plan import SpillRow, spill_offsets
+from stmtprod.render.statement import sheet_count
+
+DPI = 200
+_STRIP_MARGIN_MM = 2.0
+
+
+@dataclass(frozen=True)
+class PrintFile:
+    """One batch's print file and manifest, as verification sees them."""
+
+    batch: str
+    region: str
+    pdf: Path
+    manifest: Path
+
+
+def barcode_strip(layout: Layout) -> tuple[float, float, float, float]:
+    """Where the camera looks: the symbol's box plus a margin, in mm from the page's bottom-left."""
+    bc = layout.barcode
+    width_mm, height_mm = layout.page.size_mm
+    spec = symbol.SymbolSpec(bc.narrow_bar_mm, bc.height_mm, bc.quiet_zone_modules)
+    longest = spec.width_mm(build("AU", "00000000-ZZZZZZ", 9999999, 99, 99, set(range(1, 9))))
+    x = max(0.0, bc.x_mm - _STRIP_MARGIN_MM)
+    bottom = max(0.0, height_mm - bc.y_mm - bc.height_mm - _STRIP_MARGIN_MM)
+    return (x, bottom, min(width_mm - x, longest + 2 * _STRIP_MARGIN_MM + 10),
+            min(height_mm - bottom, bc.height_mm + 2 * _STRIP_MARGIN_MM))
+
+
+def read_file(pdf: str, strip: tuple[float, float, float, float]) -> list[list[str]]:
+    """Decoded barcode texts per page of one print file (runs in a worker process)."""
+    return read_page_barcodes(pdf, dpi=DPI, region_mm=strip)
+
+
+def page_count(pdf: Path) -> int:
+    doc = pdfium.PdfDocument(str(pdf))
+    try:
+        return len(doc)
+    finally:
+        doc.close()
+
+
+def read_all(files: list[PrintFile], layouts: LayoutSet, workers: int) -> dict[str, list[list[str]]]:
+    """Read every sheet of every print file, in parallel processes (pdfium is not thread-safe)."""
+    args = [(str(f.pdf), barcode_strip(layouts[f.region])) for f in files]
+    if workers <= 1 or len(files) <= 1:
+        decoded = [read_file(*a) for a in args]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            decoded = list(pool.map(read_file, *zip(*args)))
+    return {f.batch: d for f, d in zip(files, decoded)}
+
+
+class _Sources:
+    """Source records read back from the run's spill of accepted input lines, by line number."""
+
+    def __init__(self, accepted_dir: Path):
+        self.dir = accepted_dir
+        self.offsets: dict[str, dict[int, int]] = {}
+
+    def get(self, region: str, line: int):
+        path = self.dir / f"{region}.jsonl"
+        if region not in self.offsets:
+            self.offsets[region] = spill_offsets(path) if path.exists() else {}
+        offset = self.offsets[region].get(line)
+        if offset is None:
+            return None
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return SpillRow.model_validate_json(fh.readline()).record
+
+
+def mismatch(expected: str, found: str, seen: set[str], later: list[list[str]]) -> tuple[str, str]:
+    """(field, reason) for a sheet whose barcode is not the one the manifest expects there.
+
+    `seen` holds the sheets read so far in the run and `later` the rest of this print file, which
+    tells a duplicate from a swap from a missing sheet.
+    """
+    want, got = parse(expected), parse(found)
+    if got.run_tag != want.run_tag:
+        return "run_tag", "a sheet from another run"
+    if got.region != want.region:
+        return "region", "a sheet of the wrong region"
+    if found in seen:
+        return "sequence", f"duplicate sheet: piece {got.sequence} sheet {got.sheet} was already read"
+    if any(expected in texts for texts in later):
+        return "sheet", (f"sheets out of order: piece {want.sequence} sheet {want.sheet} comes after "
+                         f"piece {got.sequence} sheet {got.sheet}")
+    if (got.sequence, got.sheet) > (want.sequence, want.sheet):
+        return "sheet", f"sheet missing: piece {want.sequence} sheet {want.sheet} of {want.sheets} is not there"
+    for name in ("sheets", "hoppers"):
+        if getattr(want, name) != getattr(got, name):
+            return name, f"barcode {name} differ from the manifest"
+    return "payload", "barcode differs from the manifest"
+
+
+def verify_files(files: list[PrintFile], decoded: dict[str, list[list[str]]], run_id: str,
+                 catalog: Catalog, accepted_dir: Path) -> dict:
+    """Check every decoded sheet; returns counts, or raises Halt at the first mismatch."""
+    sources = _Sources(accepted_dir)
+    tag = run_id[-6:]
+    next_sequence, sheets, pieces = 1, 0, 0
+    seen: set[str] = set()
+    for f in files:
+        rows = [json.loads(line) for line in f.manifest.read_text(encoding="utf-8").splitlines()]
+        expected = [(row, n, payload) for row in rows for n, payload in enumerate(row["payloads"], 1)]
+        pages = decoded[f.batch]
+        here = {"step": "verify", "batch": f.batch}
+        for page, (found, (row, n, payload)) in enumerate(zip(pages, expected), 1):
+            at = {**here, "page": page, "piece": row["sequence"], "sheet": n}
+            if len(found) != 1:
+                raise Halt("no readable barcode on the sheet" if not found else "more than one barcode on the sheet",
+                           **at, field="barcode", expected=payload, found=found or None,
+                           action="inspect the sheet; re-render the batch")
+            text = found[0]
+            try:
+                parsed = parse(text)
+            except PayloadError as exc:
+                raise Halt(f"malformed barcode payload: {exc}", **at, field="payload", expected=payload,
+                           found=text, action="re-render the batch; check the printer and the file") from None
+            if text != payload:
+                field, reason = mismatch(payload, text, seen, pages[page:])
+                raise Halt(reason, **at, field=field, expected=payload, found=text,
+                           action="pull the batch from the printer queue, re-render it and re-verify")
+            if (parsed.sequence, parsed.sheet, parsed.sheets) != (row["sequence"], n, row["sheets"]):
+                raise Halt("manifest row disagrees with its own payloads", **at, field="sequence",
+                           expected=f"piece {row['sequence']} sheet {n} of {row['sheets']}",
+                           found=f"piece {parsed.sequence} sheet {parsed.sheet} of {parsed.sheets}",
+                           action="the manifest was altered: re-render the batch")
+            if parsed.run_tag != tag:
+                raise Halt("a sheet from another run", **at, field="run_tag", expected=tag, found=parsed.run_tag,
+                           action="remove foreign sheets; re-render the batch")
+            seen.add(text)
+        if len(pages) != len(expected):
+            extra = len(pages) > len(expected)
+            raise Halt(f"{'extra sheets' if extra else 'sheets missing'} at the end of the print file", **here,
+                       page=min(len(pages), len(expected)) + 1, field="sheets", expected=len(expected),
+                       found=len(pages), action="re-render the batch and check the file transfer")
+        for row in rows:
+            at = {**here, "piece": row["sequence"]}
+            if row["sequence"] != next_sequence:
+                raise Halt("piece sequence has a gap or a duplicate", **at, field="sequence",
+                           expected=next_sequence, found=row["sequence"], action="re-plan and re-render the run")
+            next_sequence += 1
+            _check_source(row, f.region, sources, catalog, at)
+            pieces += 1
+            sheets += row["sheets"]
+    return {"pieces": pieces, "sheets": sheets}
+
+
+def _check_source(row: dict, region: str, sources: _Sources, catalog: Catalog, at: dict) -> None:
+    """The piece against its source record, recomputed from scratch."""
+    record = sources.get(region, row["line"])
+    if record is None or record.account_id != row["account_id"]:
+        raise Halt("piece has no matching source record in its region", **at, field="account_id",
+                   expected=row["account_id"], found=record.account_id if record else None,
+                   action="the manifest does not belong to this run's input: re-render the run")
+    first = parse(row["payloads"][0])
+    if not first.region == region == record.region == record.address.country:
+        raise Halt("region differs between barcode, batch and address country", **at, field="region",
+                   expected=f"{record.region}/{record.address.country}", found=f"{first.region} in batch {region}",
+                   action="correct the plan or layout and re-render")
+    hoppers = hoppers_of(select_inserts(catalog, record))
+    if first.hoppers != hoppers:
+        raise Halt("insert bitmap differs from the eligibility rules applied afresh", **at, field="hoppers",
+                   expected=sorted(hoppers), found=sorted(first.hoppers),
+                   action="check the catalog version used by the run; re-plan and re-render")
+    if row["sheets"] != sheet_count(len(record.transactions)) or first.sheets != row["sheets"]:
+        raise Halt("sheet count differs from the statement's pagination", **at, field="sheets",
+                   expected=sheet_count(len(record.transactions)), found=row["sheets"], action="re-render the batch")
+
+
+def verify_run(run_dir: Path, workers: int = 1) -> dict:
+    """Re-verify a finished run's print files (released, else staged) against its manifests and records.
+
+    Uses the layouts and catalog the run recorded, and refuses if they changed since.
+    """
+    from stmtprod.catalog import load_catalog
+    from stmtprod.errors import ConfigError, UsageError
+    from stmtprod.layout import load_layouts
+    from stmtprod.runstate import RunRecord
+
+    try:
+        run = RunRecord.load(run_dir).data
+    except FileNotFoundError:
+        raise UsageError(f"{run_dir} is not a run folder (no run.json)") from None
+    layouts = load_layouts(Path(run["layouts_dir"]))
+    catalog, catalog_version = load_catalog(Path(run["catalog_file"]))
+    for name, now, then in (("layouts", layouts.version, run["layouts_version"]),
+                            ("catalog", catalog_version, run["catalog_version"])):
+        if now != then:
+            raise ConfigError(f"{name} changed since run {run['run_id']} (version {then}, now {now}); "
+                              "restore the configuration the run used")
+    folder = run_dir / "release" if (run_dir / "release").exists() else run_dir / "staging"
+    manifests = sorted((folder / "manifest").glob("*.jsonl"))
+    if not manifests:
+        raise UsageError(f"no manifests under {folder}")
+    files = [PrintFile(m.stem, m.stem[:2], folder / "print" / f"{m.stem}.pdf", m) for m in manifests]
+    files.sort(key=lambda f: json.loads(f.manifest.open(encoding="utf-8").readline())["sequence"])
+    for f in files:
+        if not f.pdf.exists():
+            raise Halt("print file missing", step="verify", batch=f.batch, field="file", expected=str(f.pdf),
+                       found=None, action="restore the print file from the run folder or re-render")
+    decoded = read_all(files, layouts, workers)
+    counts = verify_files(files, decoded, run["run_id"], catalog, run_dir / "work" / "accepted")
+    return {"run_id": run["run_id"], "ok": True, "folder": str(folder), "files": len(files), **counts}

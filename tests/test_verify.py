@@ -1,0 +1,111 @@
+"""The line stops by itself: every drill halts with its own reason; `stmtprod verify` re-checks runs."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader, PdfWriter
+
+from stmtprod.config import BuildOptions
+from stmtprod.generate import write_extract
+from stmtprod.pipeline import build
+from tests.conftest import SAMPLES, manifest_rows, volume
+
+DRILL_REASONS = {
+    "wrong-region": ("region", "wrong region"),
+    "sheets-swapped": ("sheet", "out of order"),
+    "sheet-missing": ("sheet", "sheet missing"),
+    "piece-duplicated": ("sequence", "duplicate sheet"),
+    "wrong-insert-bit": ("hoppers", "eligibility rules applied afresh"),
+    "corrupted-payload": ("payload", "bad check character"),
+    "insert-out-of-stock": ("inventory", "ran out of inserts"),
+    "foreign-sheet": ("run_tag", "another run"),
+}
+
+
+@pytest.mark.parametrize("drill", sorted(DRILL_REASONS))
+def test_each_drill_halts_with_its_own_reason_and_releases_nothing(drill, tmp_path):
+    summary = build(BuildOptions(input=SAMPLES, out=tmp_path, regions=("AU", "NZ"), workers=1, drill=drill))
+    assert summary["state"] == "HALTED"
+    field, words = DRILL_REASONS[drill]
+    halt = summary["halt"]
+    assert halt["field"] == field and words in halt["reason"], halt
+    assert halt.get("action") and halt.get("piece") is not None
+    run_dir = Path(summary["run_dir"])
+    assert not (run_dir / "release").exists() and summary["print_files"] == []
+    assert json.loads((run_dir / "run.json").read_text())["state"] == "HALTED"
+    assert json.loads((run_dir / "halt.json").read_text())["reason"] == halt["reason"]
+    assert "Nothing was released." in (run_dir / "halt.txt").read_text()
+
+
+def test_clean_run_feeds_the_inserter_one_envelope_per_piece(sample_run):
+    rows = manifest_rows(sample_run)
+    envelope_dir = Path(sample_run["run_dir"]) / "release" / "envelopes"
+    envelopes = [json.loads(x) for f in sorted(envelope_dir.glob("*.jsonl"))
+                 for x in f.read_text(encoding="utf-8").splitlines()]
+    assert sorted(e["sequence"] for e in envelopes) == sorted(r["sequence"] for r in rows)
+    by_seq = {r["sequence"]: r for r in rows}
+    for e in envelopes:
+        assert e["sheets"] == by_seq[e["sequence"]]["sheets"]
+        assert e["inserts"] == sorted(by_seq[e["sequence"]]["inserts"], key=lambda c: e["inserts"].index(c))
+        assert e["hoppers"] == by_seq[e["sequence"]]["hoppers"]
+
+
+def _verify(run_dir: str) -> tuple[int, dict]:
+    proc = subprocess.run([sys.executable, "-m", "stmtprod", "verify", run_dir, "--json", "--workers", "1"],
+                          capture_output=True, text=True)
+    return proc.returncode, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _edit(path: Path, order: list[int], replace: tuple[int, Path, int] | None = None) -> None:
+    reader = PdfReader(path)
+    writer = PdfWriter()
+    for index in order:
+        if replace and index == replace[0]:
+            writer.add_page(PdfReader(replace[1]).pages[replace[2]])
+        else:
+            writer.add_page(reader.pages[index])
+    with open(path, "wb") as fh:
+        writer.write(fh)
+
+
+@pytest.fixture
+def released_copy(tmp_path) -> dict:
+    return build(BuildOptions(input=SAMPLES, out=tmp_path, regions=("AU", "NZ", "SG"), workers=1))
+
+
+def test_verify_passes_an_untouched_run(released_copy):
+    code, result = _verify(released_copy["run_dir"])
+    assert code == 0 and result["ok"] and result["sheets"] == released_copy["counts"]["sheets"]
+
+
+@pytest.mark.parametrize("damage,field", [("swap", "sheet"), ("drop", "sheet"), ("foreign-region", "region")])
+def test_verify_fails_a_damaged_released_file(released_copy, damage, field):
+    au = Path(released_copy["print_files"][0])
+    pages = len(PdfReader(au).pages)
+    order = list(range(pages))
+    if damage == "swap":
+        order[4], order[5] = order[5], order[4]
+        _edit(au, order)
+    elif damage == "drop":
+        del order[4]
+        _edit(au, order)
+    else:
+        _edit(au, order, replace=(4, Path(released_copy["print_files"][1]), 0))
+    code, result = _verify(released_copy["run_dir"])
+    assert code == 4 and not result["ok"]
+    assert result["halt"]["batch"] == "AU-0001" and result["halt"]["page"] == 5
+    assert result["halt"]["field"] == field
+
+
+@pytest.mark.volume
+def test_no_false_stop_over_a_large_generated_extract(tmp_path):
+    accounts = volume(1500, 10_000)
+    extract = tmp_path / "big.jsonl"
+    write_extract(extract, accounts, seed=11)
+    summary = build(BuildOptions(input=extract, out=tmp_path / "out", workers=2))
+    assert summary["state"] == "RELEASED", summary.get("halt")
+    assert summary["counts"]["produced"] + summary["counts"]["suppressed"] == accounts
