@@ -86,17 +86,24 @@ def _regions(_ctx, _param, value):
 @click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), default=default_catalog_file,
               help="Insert catalog TOML.")
 @click.option("--drill", type=click.Choice(sorted(DRILLS)), help="Inject one fault to prove the line halts (training, tests).")
+@click.option("--force", is_flag=True, help="Make a new run even if this cycle already has one.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line on stdout.")
-def build(input_, out, regions, batch_size, workers, run_id, reject_threshold, layouts, catalog, drill, as_json):
+def build(input_, out, regions, batch_size, workers, run_id, reject_threshold, layouts, catalog, drill, force,
+          as_json):
     """Run the nightly line over a cycle extract: ingest, plan, render, verify, release."""
     from stmtprod.pipeline import build as run_build
 
     options = BuildOptions(input=input_, out=out, regions=regions, batch_size=batch_size, workers=workers,
                            run_id=run_id, reject_threshold=reject_threshold, layouts_dir=layouts,
                            catalog_file=catalog, drill=drill)
+    _run_line(lambda progress: run_build(options, progress, force=force), as_json)
+
+
+def _run_line(call, as_json: bool) -> None:
+    """Run build or resume with progress, print the summary, exit with the state's code."""
     progress = Progress(sys.stderr.isatty())
     try:
-        summary = run_build(options, progress)
+        summary = call(progress)
     except errors.StmtprodError as exc:
         progress.close()
         _fail(exc, as_json)
@@ -105,6 +112,75 @@ def build(input_, out, regions, batch_size, workers, run_id, reject_threshold, l
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, sort_keys=True))
     sys.exit(errors.EXIT_RELEASED if summary["state"] == "RELEASED" else errors.EXIT_HALTED)
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--workers", type=click.IntRange(min=1), help="Rendering processes (default: as the run was built).")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line on stdout.")
+def resume(run_id, out, workers, as_json):
+    """Continue a crashed or halted run, redoing only what is not already proven good."""
+    from stmtprod.pipeline import resume as run_resume
+
+    _run_line(lambda progress: run_resume(run_id, out, progress, workers=workers), as_json)
+
+
+def _ledger(out: Path):
+    from stmtprod.ledger import LEDGER_FILE, Ledger
+
+    if not (out / LEDGER_FILE).exists():
+        raise click.UsageError(f"{out} has no ledger ({LEDGER_FILE})")
+    return Ledger(out)
+
+
+@main.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def runs(out, as_json):
+    """List the runs in an output folder's ledger, oldest first."""
+    ledger = _ledger(out)
+    rows = []
+    for run in ledger.runs():
+        rows.append({"run_id": run["run_id"], "state": run["state"], "created_at": run["created_at"],
+                     "updated_at": run["updated_at"], "input": run["input_path"], "counts": run["counts"],
+                     "halts": len(ledger.halts(run["run_id"]))})
+    ledger.close()
+    if as_json:
+        click.echo(json.dumps({"runs": rows}, ensure_ascii=False))
+        return
+    for r in rows:
+        counts = r["counts"] or {}
+        click.echo(f"{r['run_id']}  {r['state']:<10} {r['created_at']}  produced {counts.get('produced', '-')}"
+                   f"  sheets {counts.get('sheets', '-')}  halts {r['halts']}")
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def show(run_id, out, as_json):
+    """One run in full: record, history, batches, halts, inspection decisions."""
+    ledger = _ledger(out)
+    run = ledger.run(run_id)
+    if run is None:
+        ledger.close()
+        raise click.UsageError(f"run {run_id} is not in the ledger of {out}")
+    detail = {**run, "history": ledger.history(run_id), "batches": list(ledger.batches(run_id).values()),
+              "halts": ledger.halts(run_id), "stages": ledger.stages(run_id), "pieces": ledger.piece_count(run_id)}
+    ledger.close()
+    if as_json:
+        click.echo(json.dumps(detail, ensure_ascii=False, default=str))
+        return
+    click.echo(f"run {run_id}: {run['state']}  input {run['input_path']} (sha256 {run['input_sha256'][:12]})")
+    click.echo(f"  layouts {run['layouts_version']}  catalog {run['catalog_version']}  pieces {detail['pieces']}")
+    for h in detail["history"]:
+        click.echo(f"  {h['at']}  {h['state']}")
+    for b in detail["batches"]:
+        click.echo(f"  batch {b['batch']}: {b['pieces']} pieces, {b['sheets']} sheets, "
+                   f"rendered {b['rendered_at'] or '-'}, verified {b['verified_at'] or '-'}")
+    for halt in detail["halts"]:
+        click.echo(f"  HALT {halt['at']}: {halt['reason']}")
 
 
 def _report(summary: dict) -> None:

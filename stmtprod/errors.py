@@ -9,6 +9,7 @@ EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_HALTED = 4
+EXIT_BUSY = 5
 
 
 class StmtprodError(Exception):
@@ -46,3 +47,9 @@ class Halt(StmtprodError):
 
     def as_dict(self) -> dict:
         return {"reason": self.reason, **{k: v for k, v in self.details.items() if v is not None}}
+
+
+class BusyError(StmtprodError):
+    """Another build or resume holds the output folder."""
+
+    exit_code = EXIT_BUSY

@@ -1,14 +1,16 @@
-"""The build line end to end: ingest, plan, render, reconcile, release.
+"""The build line end to end: ingest, plan, render, verify, insert, release; resumable at every step.
 
-Library entry point `build(options, events)`; the CLI is a thin layer over it. Every step writes
-into the run folder; nothing reaches `release/` unless every step before it proved its output, and
-a halt leaves `release/` absent.
+Library entry points `build(options, events)` and `resume(run_id, out, events)`; the CLI is a thin
+layer over them. The line is incremental: each batch's render and verification are recorded in the
+ledger with the hashes of what they proved, so a resumed run redoes only what is not already proven
+good, and its output is byte-identical to a run that never stopped. Nothing reaches `release/`
+unless every step before it passed; a halt leaves `release/` absent.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -16,19 +18,20 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
 
-from stmtprod import drills, halt_report
+from stmtprod import crashpoints, drills, halt_report
 from stmtprod.barcode.payload import run_tag
-from stmtprod.catalog import load_catalog
+from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import BuildOptions
 from stmtprod.errors import Halt, UsageError
-from stmtprod.fsutil import fsync_dir, write_json
+from stmtprod.fsutil import fsync_dir, sha256_file, write_json
 from stmtprod.ingest.reader import IngestResult, ingest
 from stmtprod.inserter import Inserter, write_envelope_log
-from stmtprod.layout import load_layouts
+from stmtprod.layout import LayoutSet, load_layouts
+from stmtprod.ledger import Ledger
+from stmtprod.lock import OutputLock
 from stmtprod.plan import BatchRef, plan_region
 from stmtprod.regions import REGIONS
 from stmtprod.render.batch import BatchJob, render_batch
-from stmtprod.runstate import RunRecord
 from stmtprod.verify import PrintFile, read_all, verify_files
 
 Events = Callable[..., None]
@@ -39,9 +42,15 @@ def _quiet(_event: str, **_data: object) -> None:
     """Default event sink: the library itself never prints."""
 
 
-def make_run_id(ingested: IngestResult, layouts_version: str, catalog_version: str, options: BuildOptions) -> str:
-    """`YYYYMMDD-XXXXXX`: the cycle's end date and a hash of the input and everything that shapes output."""
+def make_run_id(ingested: IngestResult, layouts_version: str, catalog_version: str, options: BuildOptions,
+                salt: int = 0) -> str:
+    """`YYYYMMDD-XXXXXX`: the cycle's end date and a hash of the input and everything that shapes output.
+
+    `salt` > 0 gives the further runs of the same cycle that `--force` asks for.
+    """
     basis = "|".join([ingested.input_sha256, layouts_version, catalog_version, options.fingerprint()])
+    if salt:
+        basis += f"|force={salt}"
     number = int(hashlib.sha256(basis.encode()).hexdigest(), 16)
     tag = ""
     for _ in range(6):
@@ -49,6 +58,131 @@ def make_run_id(ingested: IngestResult, layouts_version: str, catalog_version: s
         tag += _ALPHABET[digit]
     cycle = ingested.cycle_end.strftime("%Y%m%d") if ingested.cycle_end else "00000000"
     return f"{cycle}-{tag}"
+
+
+def _options_record(options: BuildOptions) -> dict:
+    return {"input": str(options.input.resolve()), "regions": list(options.regions),
+            "batch_size": options.batch_size, "reject_threshold": options.reject_threshold,
+            "layouts_dir": str(Path(options.layouts_dir).resolve()),
+            "catalog_file": str(Path(options.catalog_file).resolve()), "workers": options.workers}
+
+
+def _options_from(record: dict, out: Path, workers: int | None) -> BuildOptions:
+    return BuildOptions(input=Path(record["input"]), out=out, regions=tuple(record["regions"]),
+                        batch_size=record["batch_size"], reject_threshold=record["reject_threshold"],
+                        layouts_dir=Path(record["layouts_dir"]), catalog_file=Path(record["catalog_file"]),
+                        workers=workers or record["workers"])
+
+
+def _check(options: BuildOptions) -> tuple[LayoutSet, Catalog, str]:
+    if not options.input.is_file():
+        raise UsageError(f"input file {options.input} does not exist")
+    if options.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    drills.check(options.drill)
+    layouts = load_layouts(options.layouts_dir)
+    catalog, catalog_version = load_catalog(options.catalog_file)
+    return layouts, catalog, catalog_version
+
+
+def _ingest_into(options: BuildOptions, layouts: LayoutSet, folder: Path) -> tuple[Path, IngestResult]:
+    work = Path(tempfile.mkdtemp(prefix=".ingest-", dir=folder))
+    try:
+        return work, ingest(options.input, layouts, options.regions, work / "accepted", work / "quarantine.jsonl")
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def build(options: BuildOptions, events: Events = _quiet, force: bool = False) -> dict:
+    """Run the line over one cycle extract; returns the run summary (state RELEASED or HALTED).
+
+    Refuses a cycle whose run already exists (released: nothing to do; otherwise: resume it), unless
+    `force`, which starts a new run with a new id.
+    """
+    started = time.perf_counter()
+    layouts, catalog, catalog_version = _check(options)
+    out = options.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out):
+        for stale in out.glob(".ingest-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        ledger = Ledger(out)
+        try:
+            events("step", step="ingest")
+            work, ingested = _ingest_into(options, layouts, out)
+            base_id = make_run_id(ingested, layouts.version, catalog_version, options)
+            run_id = _choose_run_id(ledger, options, base_id, ingested, layouts, catalog_version, force, work)
+            run_dir = out / run_id
+            if run_dir.exists():
+                shutil.rmtree(run_dir)
+            run_dir.mkdir()
+            (work / "quarantine.jsonl").rename(run_dir / "quarantine.jsonl")
+            (run_dir / "work").mkdir()
+            (work / "accepted").rename(run_dir / "work" / "accepted")
+            shutil.rmtree(work)
+            fsync_dir(out)
+            ledger.create_run(run_id, base_id, str(options.input.resolve()), ingested.input_sha256, layouts.version,
+                              catalog_version, _options_record(options))
+            return _continue(ledger, run_id, run_dir, options, layouts, catalog, ingested, events,
+                             {"ingest": time.perf_counter() - started}, started)
+        finally:
+            ledger.close()
+
+
+def _choose_run_id(ledger: Ledger, options: BuildOptions, base_id: str, ingested: IngestResult,
+                   layouts: LayoutSet, catalog_version: str, force: bool, work: Path) -> str:
+    existing = ledger.runs(base_id)
+    if options.run_id:
+        run_tag(options.run_id)
+        if ledger.run(options.run_id):
+            shutil.rmtree(work, ignore_errors=True)
+            raise UsageError(f"run id {options.run_id} is already in the ledger")
+        return options.run_id
+    if existing and not force:
+        shutil.rmtree(work, ignore_errors=True)
+        latest = existing[-1]
+        if latest["state"] == "RELEASED":
+            raise UsageError(f"this cycle was already released as run {latest['run_id']}; "
+                             "use --force to make a new run with a new id")
+        raise UsageError(f"run {latest['run_id']} for this cycle exists in state {latest['state']}; "
+                         f"'stmtprod resume {latest['run_id']}' continues it, --force starts a new run")
+    return make_run_id(ingested, layouts.version, catalog_version, options, salt=len(existing)) if existing else base_id
+
+
+def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None = None) -> dict:
+    """Continue a crashed or halted run, redoing only what is not already proven good."""
+    started = time.perf_counter()
+    out = Path(out).resolve()
+    if not (out / "ledger.sqlite").exists():
+        raise UsageError(f"{out} has no ledger: nothing to resume")
+    with OutputLock(out):
+        ledger = Ledger(out)
+        try:
+            run = ledger.run(run_id)
+            if run is None:
+                raise UsageError(f"run {run_id} is not in the ledger of {out}")
+            if run["state"] == "RELEASED":
+                return run["summary"] | {"resumed": False}
+            options = _options_from(run["options"], out, workers)
+            layouts, catalog, catalog_version = _check(options)
+            run_dir = out / run_id
+            run_dir.mkdir(exist_ok=True)
+            events("step", step="ingest")
+            work, ingested = _ingest_into(options, layouts, run_dir)
+            (work / "quarantine.jsonl").replace(run_dir / "quarantine.jsonl")
+            (run_dir / "work").mkdir(exist_ok=True)
+            shutil.rmtree(run_dir / "work" / "accepted", ignore_errors=True)
+            (work / "accepted").rename(run_dir / "work" / "accepted")
+            shutil.rmtree(work)
+            ledger.update_run(run_id, input_sha256=ingested.input_sha256, layouts_version=layouts.version,
+                              catalog_version=catalog_version)
+            ledger.transition(run_id, "RESUMED")
+            summary = _continue(ledger, run_id, run_dir, options, layouts, catalog, ingested, events,
+                                {"ingest": time.perf_counter() - started}, started)
+            return summary | {"resumed": True}
+        finally:
+            ledger.close()
 
 
 def _jobs(batches: list[BatchRef], run_id: str, run_dir: Path, options: BuildOptions) -> list[BatchJob]:
@@ -59,19 +193,22 @@ def _jobs(batches: list[BatchRef], run_id: str, run_dir: Path, options: BuildOpt
                      manifest_file=str(staging / "manifest" / f"{b.name}.jsonl")) for b in batches]
 
 
-def _render(jobs: list[BatchJob], workers: int, events: Events) -> list[dict]:
-    results = []
+def _proven(record: dict, job: BatchJob, stamp: str) -> bool:
+    """The batch's files are on disk exactly as the ledger recorded them when `stamp` was set."""
+    return bool(record.get(stamp)) and all(
+        Path(path).exists() and sha256_file(path) == record[key]
+        for path, key in ((job.pdf_file, "pdf_sha256"), (job.manifest_file, "manifest_sha256")))
+
+
+def _render(jobs: list[BatchJob], workers: int, done: Callable[[BatchJob, dict], None]) -> None:
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
-            results.append(render_batch(job))
-            events("batch", **results[-1])
-        return results
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(render_batch, job) for job in jobs]
+            done(job, render_batch(job))
+        return
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        futures = {pool.submit(render_batch, job): job for job in jobs}
         for future in as_completed(futures):
-            results.append(future.result())
-            events("batch", **results[-1])
-    return sorted(results, key=lambda r: r["batch"])
+            done(futures[future], future.result())
 
 
 def _reconcile(jobs: list[BatchJob], batches: list[BatchRef]) -> None:
@@ -81,19 +218,16 @@ def _reconcile(jobs: list[BatchJob], batches: list[BatchRef]) -> None:
         with open(job.manifest_file, encoding="utf-8") as fh:
             rows = [json.loads(line) for line in fh]
         if len(rows) != batch.pieces:
-            raise Halt("manifest does not hold every planned piece", batch=job.name,
-                       expected=batch.pieces, found=len(rows))
+            raise Halt("manifest does not hold every planned piece", step="verify", batch=job.name,
+                       field="pieces", expected=batch.pieces, found=len(rows), action="re-render the batch")
         for row in rows:
             if row["sequence"] != expected:
-                raise Halt("piece sequence gap or duplicate", batch=job.name, piece=row["sequence"],
-                           expected=expected, found=row["sequence"])
-            if len(row["payloads"]) != row["sheets"]:
-                raise Halt("sheet count differs from payloads", batch=job.name, piece=row["sequence"],
-                           expected=row["sheets"], found=len(row["payloads"]))
+                raise Halt("piece sequence gap or duplicate", step="verify", batch=job.name, piece=row["sequence"],
+                           field="sequence", expected=expected, found=row["sequence"], action="re-render the batch")
             expected += 1
 
 
-def insert_lots(files: list[PrintFile], decoded: dict[str, list[list[str]]], catalog, run_id: str,
+def insert_lots(files: list[PrintFile], decoded: dict[str, list[list[str]]], catalog: Catalog, run_id: str,
                 folder: Path, inventory: dict[str, int] | None = None) -> dict:
     """Run each region's lot through the simulated inserter by its barcodes alone; one envelope log per lot.
 
@@ -110,64 +244,22 @@ def insert_lots(files: list[PrintFile], decoded: dict[str, list[list[str]]], cat
     return {"envelopes": counts, "inventory_left": inventory or {}}
 
 
-def _prepare_run_dir(out: Path, run_id: str, work: Path) -> Path:
-    run_dir = out / run_id
-    if run_dir.exists():
-        try:
-            state = RunRecord.load(run_dir).state
-        except (OSError, ValueError, KeyError):
-            state = None
-        if state == "RELEASED":
-            shutil.rmtree(work, ignore_errors=True)
-            raise UsageError(f"run {run_id} for this input and configuration is already released in {run_dir}")
-        shutil.rmtree(run_dir)
-    work.rename(run_dir)
-    fsync_dir(out)
-    return run_dir
-
-
-def build(options: BuildOptions, events: Events = _quiet) -> dict:
-    """Run the line over one cycle extract; returns the run summary (state RELEASED or HALTED)."""
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    if not options.input.is_file():
-        raise UsageError(f"input file {options.input} does not exist")
-    if options.batch_size < 1:
-        raise UsageError("--batch-size must be at least 1")
-    drills.check(options.drill)
-    layouts = load_layouts(options.layouts_dir)
-    catalog, catalog_version = load_catalog(options.catalog_file)
-    out = options.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-
-    work = Path(tempfile.mkdtemp(prefix=".ingest-", dir=out))
-    events("step", step="ingest")
-    try:
-        ingested = ingest(options.input, layouts, options.regions, work / "work" / "accepted",
-                          work / "quarantine.jsonl")
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    timings["ingest"] = time.perf_counter() - started
-    run_id = options.run_id or make_run_id(ingested, layouts.version, catalog_version, options)
-    run_tag(run_id)
-    run_dir = _prepare_run_dir(out, run_id, work)
-    run = RunRecord(run_dir, run_id, {
-        "input": str(options.input.resolve()), "input_sha256": ingested.input_sha256,
-        "layouts_version": layouts.version, "catalog_version": catalog_version,
-        "layouts_dir": str(Path(options.layouts_dir).resolve()), "catalog_file": str(Path(options.catalog_file).resolve()),
-        "options": options.fingerprint(),
-    })
-    summary = _summary(run_id, run_dir, ingested, [], [])
-    summary.update(layouts_version=layouts.version, catalog_version=catalog_version,
+def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions, layouts: LayoutSet,
+              catalog: Catalog, ingested: IngestResult, events: Events, timings: dict, started: float) -> dict:
+    """Everything after ingest. Safe to run again on a partly done run: proven batches are kept."""
+    summary = _summary(run_id, run_dir, ingested, [], released=False)
+    summary.update(layouts_version=layouts.version, catalog_version=ledger.run(run_id)["catalog_version"],
                    input_sha256=ingested.input_sha256)
+    staging, release = run_dir / "staging", run_dir / "release"
+    if release.exists() and not staging.exists():
+        release.rename(staging)
     try:
         share = ingested.quarantined / ingested.input if ingested.input else 0.0
         if share > options.reject_threshold:
             raise Halt(f"{ingested.quarantined} of {ingested.input} records rejected ({share:.1%}), above the "
                        f"{options.reject_threshold:.1%} threshold", step="ingest",
                        expected=f"<= {options.reject_threshold:.1%}", found=f"{share:.1%}",
-                       action="inspect quarantine.jsonl, correct the extract upstream and rebuild")
+                       action="inspect quarantine.jsonl, correct the extract upstream, then resume the run")
         events("step", step="plan")
         t = time.perf_counter()
         batches: list[BatchRef] = []
@@ -178,81 +270,121 @@ def build(options: BuildOptions, events: Events = _quiet) -> dict:
             sequence += sum(r.pieces for r in refs)
             batches.extend(refs)
         drills.corrupt_plan(options.drill, batches)
-        run.transition("PLANNED", pieces=sequence - 1, batches=len(batches))
+        ledger.plan_batches(run_id, [{"batch": b.name, "region": b.region, "pieces": b.pieces,
+                                      "batch_sha256": sha256_file(b.path)} for b in batches])
+        ledger.transition(run_id, "PLANNED", pieces=sequence - 1, batches=len(batches))
         timings["plan"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        run.transition("RENDERING")
-        events("render", pieces=sequence - 1, batches=len(batches))
+        ledger.transition(run_id, "RENDERING")
         jobs = _jobs(batches, run_id, run_dir, options)
-        results = _render(jobs, options.workers, events)
-        if jobs:
-            drills.damage_print_file(options.drill, Path(jobs[0].pdf_file), Path(jobs[0].manifest_file),
-                                     layouts[jobs[0].region])
+        known = ledger.batches(run_id)
+        todo = [j for j in jobs if not _proven(known[j.name], j, "rendered_at")]
+        events("render", pieces=sum(b.pieces for b in batches if b.name in {j.name for j in todo}),
+               batches=len(todo), kept=len(jobs) - len(todo))
+
+        def rendered(job: BatchJob, result: dict) -> None:
+            rows = [json.loads(x) for x in Path(job.manifest_file).read_text(encoding="utf-8").splitlines()]
+            ledger.batch_rendered(run_id, job.name, result["sheets"], sha256_file(job.pdf_file),
+                                  sha256_file(job.manifest_file), rows)
+            events("batch", **result)
+            crashpoints.reached("render:batch")
+
+        _render(todo, options.workers, rendered)
+        if todo and options.drill:
+            drills.damage_print_file(options.drill, Path(todo[0].pdf_file), Path(todo[0].manifest_file),
+                                     layouts[todo[0].region])
         timings["render"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        run.transition("VERIFYING")
+        ledger.transition(run_id, "VERIFYING")
         events("step", step="verify")
         _reconcile(jobs, batches)
         files = [PrintFile(j.name, j.region, Path(j.pdf_file), Path(j.manifest_file)) for j in jobs]
-        decoded = read_all(files, layouts, options.workers)
+        known = ledger.batches(run_id)
+        fresh = [f for f, j in zip(files, jobs) if not _proven(known[j.name], j, "verified_at")]
+        decoded = read_all(fresh, layouts, options.workers)
+        crashpoints.reached("verify:read")
+        for f in files:
+            if f.batch not in decoded:
+                decoded[f.batch] = [[p] for line in f.manifest.read_text(encoding="utf-8").splitlines()
+                                    for p in json.loads(line)["payloads"]]
         verified = verify_files(files, decoded, run_id, catalog, run_dir / "work" / "accepted")
-        run.update(verified=verified)
+        ledger.batches_verified(run_id, [f.batch for f in fresh])
+        ledger.record_verification(run_id, True, verified["pieces"], verified["sheets"],
+                                   {"read_optically": len(fresh), "kept": len(files) - len(fresh)})
         timings["verify"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        ledger.transition(run_id, "INSPECTING")
         events("step", step="inserter")
-        envelopes = insert_lots(files, decoded, catalog, run_id, run_dir / "staging" / "envelopes",
+        envelopes = insert_lots(files, decoded, catalog, run_id, staging / "envelopes",
                                 drills.inventory(options.drill, catalog))
-        run.update(envelopes=envelopes)
+        crashpoints.reached("inspect")
         timings["inserter"] = time.perf_counter() - t
 
         t = time.perf_counter()
         events("step", step="release")
-        staging, release = run_dir / "staging", run_dir / "release"
-        if jobs:
-            staging.rename(release)
-        else:
-            (release / "print").mkdir(parents=True)
-            (release / "manifest").mkdir()
+        if not jobs:
+            (staging / "print").mkdir(parents=True, exist_ok=True)
+            (staging / "manifest").mkdir(exist_ok=True)
+        crashpoints.reached("release:before")
+        staging.rename(release)
         fsync_dir(run_dir)
+        crashpoints.reached("release:after")
         timings["release"] = time.perf_counter() - t
-        summary = _summary(run_id, run_dir, ingested, jobs, results, released=True) | {
-            k: summary[k] for k in ("layouts_version", "catalog_version", "input_sha256")}
-        run.transition("RELEASED", counts=summary["counts"])
+        batch_info = list(ledger.batches(run_id).values())
+        summary = _summary(run_id, run_dir, ingested, [dataclasses.asdict(j) for j in jobs], released=True,
+                           batches=batch_info) | {k: summary[k] for k in ("layouts_version", "catalog_version",
+                                                                         "input_sha256")}
+        summary["envelopes"] = envelopes
+        timings["total"] = time.perf_counter() - started
+        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        write_json(run_dir / "summary.json", summary)
+        ledger.record_release(run_id, summary["print_files"] + summary["manifest_files"], summary["counts"], summary)
     except Halt as halt:
         summary["state"] = "HALTED"
         summary["halt"] = halt.as_dict()
         halt_report.write(run_dir, run_id, summary["halt"])
-        run.transition("HALTED", **summary["halt"])
-    timings["total"] = time.perf_counter() - started
-    summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
-    write_json(run_dir / "summary.json", summary)
+        ledger.record_halt(run_id, summary["halt"])
+        timings["total"] = time.perf_counter() - started
+        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        write_json(run_dir / "summary.json", summary)
+    _mirror(ledger, run_id, run_dir)
     return summary
 
 
-def _summary(run_id: str, run_dir: Path, ingested: IngestResult, jobs: list[BatchJob], results: list[dict],
-             released: bool = False) -> dict:
+def _mirror(ledger: Ledger, run_id: str, run_dir: Path) -> None:
+    """`run.json`: a readable copy of the run's ledger record for people and for `stmtprod verify`."""
+    run = ledger.run(run_id)
+    write_json(run_dir / "run.json", {
+        "run_id": run_id, "state": run["state"], "input": run["input_path"], "input_sha256": run["input_sha256"],
+        "layouts_version": run["layouts_version"], "catalog_version": run["catalog_version"],
+        "layouts_dir": run["options"]["layouts_dir"], "catalog_file": run["options"]["catalog_file"],
+        "options": run["options"], "history": ledger.history(run_id), "halts": ledger.halts(run_id)})
+
+
+def _summary(run_id: str, run_dir: Path, ingested: IngestResult, jobs: list[dict], released: bool,
+             batches: list[dict] | None = None) -> dict:
     release = run_dir / "release"
-    produced = sum(r["pieces"] for r in results) if released else 0
-    regions = {region: sum(r["pieces"] for r in results if r["region"] == region) for region in REGIONS}
-    regions = {region: pieces for region, pieces in regions.items() if pieces}
-    pending = sum(len(v) for v in ingested.accepted.values()) if not released else 0
+    batches = batches or []
+    produced = sum(b["pieces"] for b in batches) if released else 0
+    regions = {region: sum(b["pieces"] for b in batches if b["region"] == region) for region in REGIONS}
+    pending = 0 if released else sum(len(v) for v in ingested.accepted.values())
     counts = {"input": ingested.input, "produced": produced, "quarantined": ingested.quarantined,
-              "suppressed": sum(ingested.suppressed.values()), "sheets": sum(r["sheets"] for r in results),
-              "not_released": pending}
+              "suppressed": sum(ingested.suppressed.values()),
+              "sheets": sum(b["sheets"] or 0 for b in batches) if released else 0, "not_released": pending}
     reconciled = counts["input"] == counts["produced"] + counts["quarantined"] + counts["suppressed"] + pending
     return {
         "run_id": run_id,
         "state": "RELEASED" if released else "HALTED",
         "run_dir": str(run_dir),
-        "print_files": [str(release / "print" / Path(j.pdf_file).name) for j in jobs] if released else [],
-        "manifest_files": [str(release / "manifest" / Path(j.manifest_file).name) for j in jobs] if released else [],
+        "print_files": [str(release / "print" / Path(j["pdf_file"]).name) for j in jobs] if released else [],
+        "manifest_files": [str(release / "manifest" / Path(j["manifest_file"]).name) for j in jobs] if released else [],
         "quarantine_file": str(run_dir / "quarantine.jsonl"),
         "counts": counts,
         "reconciled": reconciled,
-        "regions": regions,
+        "regions": {r: n for r, n in regions.items() if n} if released else {},
         "suppressed_by_reason": dict(sorted(ingested.suppressed.items())),
         "quarantined_by_kind": dict(sorted(ingested.quarantined_by_kind.items())),
         "blank_lines": ingested.blank_lines,

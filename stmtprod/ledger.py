@@ -1,0 +1,248 @@
+"""The run ledger: one SQLite database (WAL) per output folder, behind this one module.
+
+It records every run, its transitions, batches (with the hashes that prove them good), pieces,
+verification, inspection decisions and samples, halts and releases, with timestamps, plus the
+input file's hash and the layout and catalog versions each run used. Schema changes are numbered
+migrations applied in order (`PRAGMA user_version`). Every write is one transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+LEDGER_FILE = "ledger.sqlite"
+
+MIGRATIONS = [
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY, base_id TEXT NOT NULL, state TEXT NOT NULL, input_path TEXT NOT NULL,
+        input_sha256 TEXT NOT NULL, layouts_version TEXT NOT NULL, catalog_version TEXT NOT NULL,
+        options TEXT NOT NULL, counts TEXT, summary TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE TABLE transitions (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(run_id), state TEXT NOT NULL,
+        at TEXT NOT NULL, details TEXT);
+    CREATE TABLE batches (
+        run_id TEXT NOT NULL REFERENCES runs(run_id), batch TEXT NOT NULL, region TEXT NOT NULL,
+        pieces INTEGER NOT NULL, sheets INTEGER, batch_sha256 TEXT NOT NULL, pdf_sha256 TEXT,
+        manifest_sha256 TEXT, rendered_at TEXT, verified_at TEXT, PRIMARY KEY (run_id, batch));
+    CREATE TABLE pieces (
+        run_id TEXT NOT NULL REFERENCES runs(run_id), sequence INTEGER NOT NULL, account_id TEXT NOT NULL,
+        region TEXT NOT NULL, batch TEXT NOT NULL, line INTEGER NOT NULL, sheets INTEGER NOT NULL,
+        inserts TEXT NOT NULL, PRIMARY KEY (run_id, sequence));
+    CREATE TABLE verifications (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(run_id), at TEXT NOT NULL,
+        ok INTEGER NOT NULL, pieces INTEGER, sheets INTEGER, detail TEXT);
+    CREATE TABLE stage_decisions (
+        run_id TEXT NOT NULL REFERENCES runs(run_id), stage INTEGER NOT NULL, lot TEXT NOT NULL,
+        lot_size INTEGER NOT NULL, plan TEXT NOT NULL, seed TEXT NOT NULL, sample TEXT NOT NULL,
+        defects TEXT, decision TEXT, inspector TEXT, at TEXT NOT NULL, PRIMARY KEY (run_id, stage, lot));
+    CREATE TABLE switching (
+        region TEXT NOT NULL, stage INTEGER NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL,
+        PRIMARY KEY (region, stage));
+    CREATE TABLE halts (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(run_id), at TEXT NOT NULL,
+        step TEXT, reason TEXT NOT NULL, details TEXT NOT NULL);
+    CREATE TABLE releases (
+        run_id TEXT PRIMARY KEY REFERENCES runs(run_id), at TEXT NOT NULL, files TEXT NOT NULL);
+    """,
+]
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+class Ledger:
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / LEDGER_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction() as db:
+                for statement in filter(str.strip, script.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    # runs -----------------------------------------------------------------------------------------
+    def create_run(self, run_id: str, base_id: str, input_path: str, input_sha256: str, layouts_version: str,
+                   catalog_version: str, options: dict) -> None:
+        stamp = now()
+        with self.transaction() as db:
+            db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,NULL,NULL,?,?)",
+                       (run_id, base_id, "PLANNED", input_path, input_sha256, layouts_version, catalog_version,
+                        _dumps(options), stamp, stamp))
+            db.execute("INSERT INTO transitions (run_id, state, at, details) VALUES (?,?,?,?)",
+                       (run_id, "CREATED", stamp, None))
+
+    def run(self, run_id: str) -> dict | None:
+        row = self.db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return _run_dict(row) if row else None
+
+    def runs(self, base_id: str | None = None) -> list[dict]:
+        if base_id is None:
+            rows = self.db.execute("SELECT * FROM runs ORDER BY created_at, run_id").fetchall()
+        else:
+            rows = self.db.execute("SELECT * FROM runs WHERE base_id = ? ORDER BY created_at, run_id",
+                                   (base_id,)).fetchall()
+        return [_run_dict(r) for r in rows]
+
+    def transition(self, run_id: str, state: str, **details: object) -> None:
+        stamp = now()
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET state = ?, updated_at = ? WHERE run_id = ?", (state, stamp, run_id))
+            db.execute("INSERT INTO transitions (run_id, state, at, details) VALUES (?,?,?,?)",
+                       (run_id, state, stamp, _dumps(details) if details else None))
+
+    def update_run(self, run_id: str, **fields: object) -> None:
+        allowed = {"input_sha256", "layouts_version", "catalog_version", "counts", "summary", "input_path"}
+        assert set(fields) <= allowed, fields
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        values = [_dumps(v) if k in ("counts", "summary") else v for k, v in fields.items()]
+        with self.transaction() as db:
+            db.execute(f"UPDATE runs SET {sets}, updated_at = ? WHERE run_id = ?", (*values, now(), run_id))
+
+    def history(self, run_id: str) -> list[dict]:
+        rows = self.db.execute("SELECT state, at, details FROM transitions WHERE run_id = ? ORDER BY id", (run_id,))
+        return [{"state": r["state"], "at": r["at"], **(json.loads(r["details"]) if r["details"] else {})}
+                for r in rows]
+
+    # batches and pieces ---------------------------------------------------------------------------
+    def plan_batches(self, run_id: str, batches: list[dict]) -> None:
+        """Record the plan; a batch whose input changed loses its proofs (rendered/verified)."""
+        with self.transaction() as db:
+            known = {r["batch"]: r["batch_sha256"] for r in
+                     db.execute("SELECT batch, batch_sha256 FROM batches WHERE run_id = ?", (run_id,))}
+            names = {b["batch"] for b in batches}
+            for stale in set(known) - names:
+                db.execute("DELETE FROM batches WHERE run_id = ? AND batch = ?", (run_id, stale))
+            for b in batches:
+                if known.get(b["batch"]) == b["batch_sha256"]:
+                    continue
+                db.execute("INSERT OR REPLACE INTO batches (run_id, batch, region, pieces, batch_sha256) "
+                           "VALUES (?,?,?,?,?)", (run_id, b["batch"], b["region"], b["pieces"], b["batch_sha256"]))
+
+    def batches(self, run_id: str) -> dict[str, dict]:
+        rows = self.db.execute("SELECT * FROM batches WHERE run_id = ? ORDER BY batch", (run_id,))
+        return {r["batch"]: dict(r) for r in rows}
+
+    def batch_rendered(self, run_id: str, batch: str, sheets: int, pdf_sha256: str, manifest_sha256: str,
+                       pieces: list[dict]) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE batches SET sheets = ?, pdf_sha256 = ?, manifest_sha256 = ?, rendered_at = ?, "
+                       "verified_at = NULL WHERE run_id = ? AND batch = ?",
+                       (sheets, pdf_sha256, manifest_sha256, now(), run_id, batch))
+            db.execute("DELETE FROM pieces WHERE run_id = ? AND batch = ?", (run_id, batch))
+            db.executemany("INSERT OR REPLACE INTO pieces VALUES (?,?,?,?,?,?,?,?)",
+                           [(run_id, p["sequence"], p["account_id"], p["region"], batch, p["line"], p["sheets"],
+                             _dumps(p["inserts"])) for p in pieces])
+
+    def batches_verified(self, run_id: str, batches: list[str]) -> None:
+        stamp = now()
+        with self.transaction() as db:
+            db.executemany("UPDATE batches SET verified_at = ? WHERE run_id = ? AND batch = ?",
+                           [(stamp, run_id, b) for b in batches])
+
+    def piece_count(self, run_id: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM pieces WHERE run_id = ?", (run_id,)).fetchone()[0]
+
+    # verification, halts, releases ----------------------------------------------------------------
+    def record_verification(self, run_id: str, ok: bool, pieces: int | None, sheets: int | None,
+                            detail: object = None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO verifications (run_id, at, ok, pieces, sheets, detail) VALUES (?,?,?,?,?,?)",
+                       (run_id, now(), int(ok), pieces, sheets, _dumps(detail) if detail is not None else None))
+
+    def record_halt(self, run_id: str, halt: dict) -> None:
+        stamp = now()
+        with self.transaction() as db:
+            db.execute("INSERT INTO halts (run_id, at, step, reason, details) VALUES (?,?,?,?,?)",
+                       (run_id, stamp, halt.get("step"), halt["reason"], _dumps(halt)))
+            db.execute("UPDATE runs SET state = 'HALTED', updated_at = ? WHERE run_id = ?", (stamp, run_id))
+            db.execute("INSERT INTO transitions (run_id, state, at, details) VALUES (?,?,?,?)",
+                       (run_id, "HALTED", stamp, _dumps(halt)))
+
+    def halts(self, run_id: str) -> list[dict]:
+        rows = self.db.execute("SELECT at, details FROM halts WHERE run_id = ? ORDER BY id", (run_id,))
+        return [{"at": r["at"], **json.loads(r["details"])} for r in rows]
+
+    def record_release(self, run_id: str, files: list[str], counts: dict, summary: dict) -> None:
+        stamp = now()
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO releases VALUES (?,?,?)", (run_id, stamp, _dumps(files)))
+            db.execute("UPDATE runs SET state = 'RELEASED', counts = ?, summary = ?, updated_at = ? "
+                       "WHERE run_id = ?", (_dumps(counts), _dumps(summary), stamp, run_id))
+            db.execute("INSERT INTO transitions (run_id, state, at, details) VALUES (?,?,?,?)",
+                       (run_id, "RELEASED", stamp, _dumps({"counts": counts})))
+
+    # inspection -----------------------------------------------------------------------------------
+    def record_stage(self, run_id: str, stage: int, lot: str, lot_size: int, plan: dict, seed: str,
+                     sample: list[int], defects: list[dict] | None, decision: str | None,
+                     inspector: str | None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO stage_decisions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       (run_id, stage, lot, lot_size, _dumps(plan), seed, _dumps(sample),
+                        _dumps(defects) if defects is not None else None, decision, inspector, now()))
+
+    def stages(self, run_id: str | None = None) -> list[dict]:
+        sql = "SELECT * FROM stage_decisions" + (" WHERE run_id = ?" if run_id else "") + " ORDER BY at, stage, lot"
+        rows = self.db.execute(sql, (run_id,) if run_id else ())
+        out = []
+        for r in rows:
+            d = dict(r)
+            for key in ("plan", "sample", "defects"):
+                d[key] = json.loads(d[key]) if d[key] is not None else None
+            out.append(d)
+        return out
+
+    def switching_state(self, region: str, stage: int) -> dict | None:
+        row = self.db.execute("SELECT state FROM switching WHERE region = ? AND stage = ?", (region, stage)).fetchone()
+        return json.loads(row["state"]) if row else None
+
+    def save_switching_state(self, region: str, stage: int, state: dict) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO switching VALUES (?,?,?,?)", (region, stage, _dumps(state), now()))
+
+    def all_switching(self) -> list[dict]:
+        rows = self.db.execute("SELECT * FROM switching ORDER BY region, stage")
+        return [{"region": r["region"], "stage": r["stage"], "updated_at": r["updated_at"],
+                 **json.loads(r["state"])} for r in rows]
+
+
+def _run_dict(row: sqlite3.Row) -> dict:
+    d = dict(row)
+    for key in ("options", "counts", "summary"):
+        d[key] = json.loads(d[key]) if d[key] else None
+    return d
