@@ -239,5 +239,9 @@ def samples(accounts, seed, out, bad):
     click.echo(json.dumps({"file": str(out.resolve()), **counts}))
 
 
+from stmtprod.sampling.commands import qa  # noqa: E402  (registered after the core commands)
+
+main.add_command(qa)
+
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ import json
 import shutil
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +33,7 @@ from stmtprod.plan import BatchRef, plan_region
 from stmtprod.regions import REGIONS
 from stmtprod.render.batch import BatchJob, render_batch
 from stmtprod.verify import PrintFile, read_all, verify_files
+from stmtprod.workers import pool as worker_pool
 
 Events = Callable[..., None]
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -205,7 +206,7 @@ def _render(jobs: list[BatchJob], workers: int, done: Callable[[BatchJob, dict],
         for job in jobs:
             done(job, render_batch(job))
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+    with worker_pool(min(workers, len(jobs))) as pool:
         futures = {pool.submit(render_batch, job): job for job in jobs}
         for future in as_completed(futures):
             done(futures[future], future.result())

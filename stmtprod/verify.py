@@ -9,7 +9,6 @@ duplicate. The first mismatch raises `Halt` naming batch, piece, sheet, field, e
 from __future__ import annotations
 
 import json
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from stmtprod.errors import Halt
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import SpillRow, spill_offsets
 from stmtprod.render.statement import sheet_count
+from stmtprod.workers import pool as worker_pool
 
 DPI = 200
 _STRIP_MARGIN_MM = 2.0
@@ -69,7 +69,7 @@ def read_all(files: list[PrintFile], layouts: LayoutSet, workers: int) -> dict[s
     if workers <= 1 or len(files) <= 1:
         decoded = [read_file(*a) for a in args]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with worker_pool(min(workers, len(files))) as pool:
             decoded = list(pool.map(read_file, *zip(*args)))
     return {f.batch: d for f, d in zip(files, decoded)}
 
