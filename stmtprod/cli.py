@@ -241,7 +241,10 @@ def samples(accounts, seed, out, bad):
 
 from stmtprod.sampling.commands import qa  # noqa: E402  (registered after the core commands)
 
+from stmtprod.proof_commands import proof  # noqa: E402
+
 main.add_command(qa)
+main.add_command(proof)
 
 if __name__ == "__main__":
     main()
