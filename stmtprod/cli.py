@@ -14,7 +14,7 @@ import click
 
 from stmtprod import errors
 from stmtprod.drills import DRILLS
-from stmtprod.config import BuildOptions, default_catalog_file, default_layouts_dir
+from stmtprod.config import BuildOptions, default_catalog_file, default_inspection_file, default_layouts_dir
 from stmtprod.regions import parse_regions
 
 log = logging.getLogger("stmtprod")
@@ -85,17 +85,19 @@ def _regions(_ctx, _param, value):
               help="Folder of region layouts.")
 @click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), default=default_catalog_file,
               help="Insert catalog TOML.")
+@click.option("--inspection", type=click.Path(dir_okay=False, path_type=Path), default=default_inspection_file,
+              help="Inspection configuration TOML (AQL, level, mode per stage).")
 @click.option("--drill", type=click.Choice(sorted(DRILLS)), help="Inject one fault to prove the line halts (training, tests).")
 @click.option("--force", is_flag=True, help="Make a new run even if this cycle already has one.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line on stdout.")
-def build(input_, out, regions, batch_size, workers, run_id, reject_threshold, layouts, catalog, drill, force,
-          as_json):
+def build(input_, out, regions, batch_size, workers, run_id, reject_threshold, layouts, catalog, inspection, drill,
+          force, as_json):
     """Run the nightly line over a cycle extract: ingest, plan, render, verify, release."""
     from stmtprod.pipeline import build as run_build
 
     options = BuildOptions(input=input_, out=out, regions=regions, batch_size=batch_size, workers=workers,
                            run_id=run_id, reject_threshold=reject_threshold, layouts_dir=layouts,
-                           catalog_file=catalog, drill=drill)
+                           catalog_file=catalog, inspection_file=inspection, drill=drill)
     _run_line(lambda progress: run_build(options, progress, force=force), as_json)
 
 
@@ -111,7 +113,8 @@ def _run_line(call, as_json: bool) -> None:
     _report(summary)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, sort_keys=True))
-    sys.exit(errors.EXIT_RELEASED if summary["state"] == "RELEASED" else errors.EXIT_HALTED)
+    sys.exit({"RELEASED": errors.EXIT_RELEASED, "INSPECTING": errors.EXIT_WAITING}.get(summary["state"],
+                                                                                     errors.EXIT_HALTED))
 
 
 @main.command()
@@ -190,10 +193,13 @@ def _report(summary: dict) -> None:
         f"  input {counts['input']} = produced {counts['produced']} + quarantined {counts['quarantined']}"
         f" + suppressed {counts['suppressed']}" + (f" + not released {counts['not_released']}" if counts["not_released"] else "")
         + ("  (reconciled)" if summary["reconciled"] else "  (DOES NOT RECONCILE)"),
-        f"  sheets {counts['sheets']}; regions " + ", ".join(f"{r} {n}" for r, n in summary["regions"].items()),
+        f"  sheets {counts['sheets']}" + ("; regions " + ", ".join(f"{r} {n}" for r, n in summary["regions"].items())
+                                          if summary["regions"] else ""),
         f"  run folder {summary['run_dir']}",
     ]
     click.echo("\n".join(lines), err=True)
+    if "waiting" in summary:
+        click.echo(f"  WAITING: {summary['waiting']['message']}", err=True)
     if "halt" in summary:
         from stmtprod.halt_report import describe
 
@@ -239,6 +245,7 @@ def samples(accounts, seed, out, bad):
     click.echo(json.dumps({"file": str(out.resolve()), **counts}))
 
 
+from stmtprod.inspect import commands as _qa_commands  # noqa: E402,F401  (adds draw/record/status/restore)
 from stmtprod.sampling.commands import qa  # noqa: E402  (registered after the core commands)
 
 from stmtprod.proof_commands import proof  # noqa: E402

@@ -14,6 +14,10 @@ def default_layouts_dir() -> Path:
     return Path(os.environ.get("STMTPROD_LAYOUTS", PROJECT_ROOT / "layouts"))
 
 
+def default_inspection_file() -> Path:
+    return Path(os.environ.get("STMTPROD_INSPECTION", PROJECT_ROOT / "inspection.toml"))
+
+
 def default_catalog_file() -> Path:
     return Path(os.environ.get("STMTPROD_CATALOG", PROJECT_ROOT / "inserts" / "catalog.toml"))
 
@@ -29,6 +33,7 @@ class BuildOptions:
     reject_threshold: float = 0.05
     layouts_dir: Path = field(default_factory=default_layouts_dir)
     catalog_file: Path = field(default_factory=default_catalog_file)
+    inspection_file: Path = field(default_factory=default_inspection_file)
     drill: str | None = None
 
     def fingerprint(self) -> str:

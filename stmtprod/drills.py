@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from decimal import Decimal
 from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
@@ -20,10 +22,12 @@ from stdnum.iso7064 import mod_37_36
 
 from stmtprod.barcode import symbol
 from stmtprod.barcode.payload import ALPHABET, parse
+from stmtprod.catalog import Catalog
 from stmtprod.errors import UsageError
 from stmtprod.fsutil import atomic_open, write_bytes
 from stmtprod.layout import Layout
 from stmtprod.plan import BatchRef
+from stmtprod.regions import MINOR_UNITS
 
 DRILLS = {
     "wrong-region": "one sheet's barcode over-printed with another region",
@@ -34,6 +38,10 @@ DRILLS = {
     "corrupted-payload": "one sheet's barcode over-printed with a bad check character",
     "insert-out-of-stock": "the hopper of an insert in use runs empty",
     "foreign-sheet": "one sheet's barcode over-printed with another run's",
+    "amount-misprinted": "the first batch's balances printed one minor unit too high (stage 1 finds it)",
+    "barcode-too-thin": "the first batch's barcodes drawn with 0.27 mm bars (stage 2 finds it)",
+    "hopper-misloaded": "hoppers 1 and 2 loaded with each other's inserts (stage 3 finds it)",
+    "wrong-tray": "the first lot's envelopes put in another country's tray (stage 4 finds it)",
 }
 
 
@@ -43,16 +51,52 @@ def check(drill: str | None) -> None:
 
 
 def corrupt_plan(drill: str | None, batches: list[BatchRef]) -> None:
-    """wrong-insert-bit: flip hopper 8 (never loaded by an eligible insert) on the first piece."""
-    if drill != "wrong-insert-bit" or not batches:
+    """wrong-insert-bit: flip hopper 8 (never loaded by an eligible insert) on the first piece.
+    amount-misprinted: raise every balance of the first batch by one minor unit, consistently, so
+    only a comparison with the source record can tell."""
+    if drill not in ("wrong-insert-bit", "amount-misprinted") or not batches:
         return
     path = batches[0].path
-    lines = path.read_text(encoding="utf-8").splitlines()
-    piece = json.loads(lines[0])
-    piece["hoppers"] = sorted(set(piece["hoppers"]) ^ {8})
-    lines[0] = json.dumps(piece, ensure_ascii=False)
+    pieces = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    if drill == "wrong-insert-bit":
+        pieces[0]["hoppers"] = sorted(set(pieces[0]["hoppers"]) ^ {8})
+    else:
+        for piece in pieces:
+            record = piece["record"]
+            unit = Decimal(1).scaleb(-MINOR_UNITS[record["currency"]])
+            for key in ("previous_balance", "new_balance"):
+                record[key] = str(Decimal(record[key]) + unit)
     with atomic_open(path) as fh:
-        fh.write("\n".join(lines) + "\n")
+        fh.write("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pieces))
+
+
+def layouts_for(drill: str | None, layouts_dir: Path, region: str, work: Path) -> Path:
+    """barcode-too-thin: the first region renders from a copy of the layouts with thinner bars."""
+    if drill != "barcode-too-thin":
+        return layouts_dir
+    folder = work / "drill-layouts"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in Path(layouts_dir).glob("*.toml"):
+        text = source.read_text(encoding="utf-8")
+        if source.stem == region:
+            text = re.sub(r"narrow_bar_mm = [0-9.]+", "narrow_bar_mm = 0.27", text)
+        (folder / source.name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def inserter_catalog(drill: str | None, catalog: Catalog) -> Catalog:
+    """hopper-misloaded: the machine's hoppers 1 and 2 hold each other's inserts."""
+    if drill != "hopper-misloaded":
+        return catalog
+    swapped = [i.model_copy(update={"hopper": {1: 2, 2: 1}.get(i.hopper, i.hopper)}) for i in catalog.insert]
+    return catalog.model_copy(update={"insert": swapped})
+
+
+def misroute(drill: str | None, rows: list[dict]) -> list[dict]:
+    """wrong-tray: every envelope of the lot goes into another country's tray."""
+    if drill != "wrong-tray":
+        return rows
+    return [{**row, "tray": "NZ" if row["tray"] != "NZ" else "AU"} for row in rows]
 
 
 def _overprint(page, layout: Layout, text: str) -> None:

@@ -10,6 +10,7 @@ EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_HALTED = 4
 EXIT_BUSY = 5
+EXIT_WAITING = 6
 
 
 class StmtprodError(Exception):

@@ -55,6 +55,15 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
         raise
 
 
+def remove_temporaries(folder: Path) -> int:
+    """Delete the temporary files of atomic writes that a crash interrupted; returns how many."""
+    count = 0
+    for path in Path(folder).rglob(".*.tmp"):
+        path.unlink(missing_ok=True)
+        count += 1
+    return count
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_open(path, "wb") as fh:
         fh.write(data)

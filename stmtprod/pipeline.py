@@ -23,12 +23,16 @@ from stmtprod.barcode.payload import run_tag
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import BuildOptions
 from stmtprod.errors import Halt, UsageError
-from stmtprod.fsutil import fsync_dir, sha256_file, write_json
+from stmtprod.fsutil import fsync_dir, remove_temporaries, sha256_file, write_json
 from stmtprod.ingest.reader import IngestResult, ingest
+from stmtprod.inspect.config import load_inspection
+from stmtprod.inspect.context import InspectionContext
+from stmtprod.inspect.stages import AwaitingInspection, run_stages
 from stmtprod.inserter import Inserter, write_envelope_log
 from stmtprod.layout import LayoutSet, load_layouts
 from stmtprod.ledger import Ledger
 from stmtprod.lock import OutputLock
+from stmtprod.mailing import mailing_rows, write_mailing
 from stmtprod.plan import BatchRef, plan_region
 from stmtprod.regions import REGIONS
 from stmtprod.render.batch import BatchJob, render_batch
@@ -65,17 +69,19 @@ def _options_record(options: BuildOptions) -> dict:
     return {"input": str(options.input.resolve()), "regions": list(options.regions),
             "batch_size": options.batch_size, "reject_threshold": options.reject_threshold,
             "layouts_dir": str(Path(options.layouts_dir).resolve()),
-            "catalog_file": str(Path(options.catalog_file).resolve()), "workers": options.workers}
+            "catalog_file": str(Path(options.catalog_file).resolve()),
+            "inspection_file": str(Path(options.inspection_file).resolve()), "workers": options.workers}
 
 
 def _options_from(record: dict, out: Path, workers: int | None) -> BuildOptions:
     return BuildOptions(input=Path(record["input"]), out=out, regions=tuple(record["regions"]),
                         batch_size=record["batch_size"], reject_threshold=record["reject_threshold"],
                         layouts_dir=Path(record["layouts_dir"]), catalog_file=Path(record["catalog_file"]),
-                        workers=workers or record["workers"])
+                        inspection_file=Path(record["inspection_file"]), workers=workers or record["workers"])
 
 
 def _check(options: BuildOptions) -> tuple[LayoutSet, Catalog, str]:
+    """Validate options and every configuration file before any work starts."""
     if not options.input.is_file():
         raise UsageError(f"input file {options.input} does not exist")
     if options.batch_size < 1:
@@ -83,6 +89,7 @@ def _check(options: BuildOptions) -> tuple[LayoutSet, Catalog, str]:
     drills.check(options.drill)
     layouts = load_layouts(options.layouts_dir)
     catalog, catalog_version = load_catalog(options.catalog_file)
+    load_inspection(options.inspection_file)
     return layouts, catalog, catalog_version
 
 
@@ -188,8 +195,11 @@ def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None 
 
 def _jobs(batches: list[BatchRef], run_id: str, run_dir: Path, options: BuildOptions) -> list[BatchJob]:
     staging = run_dir / "staging"
+    first = batches[0].region if batches else ""
     return [BatchJob(name=b.name, region=b.region, run_id=run_id, batch_file=str(b.path),
-                     layouts_dir=str(options.layouts_dir), catalog_file=str(options.catalog_file),
+                     layouts_dir=str(drills.layouts_for(options.drill, options.layouts_dir, first, run_dir / "work")
+                                     if b.region == first else options.layouts_dir),
+                     catalog_file=str(options.catalog_file),
                      pdf_file=str(staging / "print" / f"{b.name}.pdf"),
                      manifest_file=str(staging / "manifest" / f"{b.name}.jsonl")) for b in batches]
 
@@ -254,6 +264,8 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
     staging, release = run_dir / "staging", run_dir / "release"
     if release.exists() and not staging.exists():
         release.rename(staging)
+    if staging.exists():
+        remove_temporaries(staging)
     try:
         share = ingested.quarantined / ingested.input if ingested.input else 0.0
         if share > options.reject_threshold:
@@ -319,10 +331,17 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         t = time.perf_counter()
         ledger.transition(run_id, "INSPECTING")
         events("step", step="inserter")
-        envelopes = insert_lots(files, decoded, catalog, run_id, staging / "envelopes",
-                                drills.inventory(options.drill, catalog))
-        crashpoints.reached("inspect")
+        envelopes = insert_lots(files, decoded, drills.inserter_catalog(options.drill, catalog), run_id,
+                                staging / "envelopes", drills.inventory(options.drill, catalog))
         timings["inserter"] = time.perf_counter() - t
+        t = time.perf_counter()
+        _write_mailing(run_id, staging, run_dir, layouts, catalog, options.drill)
+        timings["mailing"] = time.perf_counter() - t
+        events("step", step="inspection")
+        inspection_config, _version = load_inspection(options.inspection_file)
+        ctx = InspectionContext(run_id, staging, run_dir / "work" / "accepted", layouts, catalog)
+        crashpoints.reached("inspect")
+        run_stages(ledger, inspection_config, ctx, run_dir, timings)
 
         t = time.perf_counter()
         events("step", step="release")
@@ -343,6 +362,12 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
         write_json(run_dir / "summary.json", summary)
         ledger.record_release(run_id, summary["print_files"] + summary["manifest_files"], summary["counts"], summary)
+    except AwaitingInspection as waiting:
+        summary["state"] = "INSPECTING"
+        summary["waiting"] = {"stage": waiting.stage, "lots": waiting.lots, "message": str(waiting)}
+        timings["total"] = time.perf_counter() - started
+        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        write_json(run_dir / "summary.json", summary)
     except Halt as halt:
         summary["state"] = "HALTED"
         summary["halt"] = halt.as_dict()
@@ -353,6 +378,16 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         write_json(run_dir / "summary.json", summary)
     _mirror(ledger, run_id, run_dir)
     return summary
+
+
+def _write_mailing(run_id: str, staging: Path, run_dir: Path, layouts: LayoutSet, catalog: Catalog,
+                   drill: str | None) -> None:
+    """The mailing manifest per lot, from the inserter's envelope log and the source records."""
+    ctx = InspectionContext(run_id, staging, run_dir / "work" / "accepted", layouts, catalog)
+    for index, path in enumerate(sorted((staging / "envelopes").glob("*.jsonl"))):
+        envelopes = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        rows = mailing_rows(envelopes, {e["sequence"]: ctx.record(e["sequence"]) for e in envelopes})
+        write_mailing(staging / "mailing" / path.name, drills.misroute(drill, rows) if index == 0 else rows)
 
 
 def _mirror(ledger: Ledger, run_id: str, run_dir: Path) -> None:

@@ -81,8 +81,8 @@ _FONTS = {"R": "Helvetica", "B": "Helvetica-Bold", "M": "Courier"}
 def stage_sample_sequences(run_dir: Path, stage: int) -> list[int]:
     """The piece sequences of the sample drawn for inspection stage `stage` (1-4) of a run.
 
-    Contract (until the sampling module provides it): the sample is read from
-    ``run_dir/inspection/stage{K}.json``, a JSON object whose key ``"sample"`` is a list of piece
+    The line writes ``run_dir/inspection/stage{K}.json`` when it draws a stage's samples
+    (`stmtprod.inspect.stages`): a JSON object whose key ``"sample"`` is the list of piece
     sequences (integers; numeric strings and objects with a ``"sequence"`` key are accepted too).
     If the file or the key is absent, no sample has been drawn: `UsageError("stage K has no sample
     drawn yet")`. The order of the list does not matter (proofs run in sequence order);

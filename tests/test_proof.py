@@ -163,8 +163,12 @@ def test_selection_errors(run, tmp_path):
 
 
 def test_stage_sample(run, artwork_pages, tmp_path):
+    drawn = json.loads((run["dir"] / "inspection" / "stage2.json").read_text())
+    assert stage_sample_sequences(run["dir"], 2) == drawn["sample"]
+    assert drawn["sample"] == sorted(s for lot in drawn["lots"].values() for s in lot["sample"])
     run_dir = tmp_path / run["dir"].name
     shutil.copytree(run["dir"], run_dir)
+    shutil.rmtree(run_dir / "inspection")
     with pytest.raises(UsageError, match="stage 2 has no sample drawn yet"):
         stage_sample_sequences(run_dir, 2)
     with pytest.raises(UsageError, match="stage 2 has no sample drawn yet"):
@@ -252,6 +256,8 @@ def test_cli(run, artwork_pages, tmp_path):
     bad = runner.invoke(proof_command, [str(run["dir"]), "--pieces", "999999", "--out", str(tmp_path / "n.pdf"), "--json"])
     assert bad.exit_code == 2 and json.loads(bad.stdout.strip().splitlines()[-1])["exit_code"] == 2
     assert runner.invoke(proof_command, [str(run["dir"]), "--region", "XX", "--out", str(out)]).exit_code == 2
-    assert runner.invoke(proof_command, [str(run["dir"]), "--stage", "3", "--out", str(out)]).exit_code == 2
+    staged = runner.invoke(proof_command, [str(run["dir"]), "--stage", "3", "--out", str(out), "--json"])
+    assert staged.exit_code == 0
+    assert json.loads(staged.stdout.strip().splitlines()[-1])["sequences"] == stage_sample_sequences(run["dir"], 3)
     assert runner.invoke(proof_command, [str(run["dir"]), "--stage", "5", "--out", str(out)]).exit_code == 2
     assert not (tmp_path / "n.pdf").exists()

@@ -79,6 +79,7 @@ def test_kill_at_an_arbitrary_moment_during_rendering(extract, reference, tmp_pa
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert _released(tmp_path / reference["summary"]["run_id"]) == reference["files"]
+    assert not list((tmp_path / reference["summary"]["run_id"]).rglob(".*.tmp"))
 
 
 def test_resume_after_a_halt_redoes_only_the_damaged_batch(extract, reference, tmp_path):

@@ -1,0 +1,313 @@
+"""Inspection stage 1, composition: the text of each sampled statement against its source record.
+
+The text of every sheet of the piece is extracted from the print file itself (pdfium's text page) and
+compared with expectations computed afresh from the source record and the layout (`expect.py`): the
+name and the address block, the account, the dates, every amount of the summary and of the
+transaction table with its totals, and the "Page n of m" marker of every sheet.
+
+Comparisons ignore whitespace (`expect.squash`), since text extraction may break a line at a space or
+join two words; they never ignore a character. A printed value is read in context, right after its
+label (`New balance` then `¥114,581`), so a right amount on the wrong line is still a defect.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pypdfium2 as pdfium
+
+from stmtprod.ingest.models import StatementRecord
+from stmtprod.inspect import expect
+from stmtprod.inspect.context import InspectionContext
+from stmtprod.layout import Layout
+
+_LINES = re.compile(r"\r\n|\r|\n")
+_EVIDENCE_CHARS = 24
+
+
+@dataclass(frozen=True)
+class Row:
+    """One transaction row as printed (squashed text) and the sheet it is on (1-based)."""
+
+    date: str
+    description: str
+    amount: str
+    sheet: int
+
+
+def _defect(sequence: int, kind: str, evidence: str) -> dict:
+    return {"piece": sequence, "kind": kind, "evidence": evidence}
+
+
+def sheet_texts(pdf: pdfium.PdfDocument, first_page: int, last_page: int) -> list[str]:
+    """The extracted text of pages first_page..last_page (1-based, inclusive) that the file has."""
+    texts = []
+    for index in range(first_page - 1, min(last_page, len(pdf))):
+        page = pdf[index]
+        try:
+            textpage = page.get_textpage()
+            try:
+                texts.append(textpage.get_text_range())
+            finally:
+                textpage.close()
+        finally:
+            page.close()
+    return texts
+
+
+class _Patterns:
+    """The transaction-row pattern (over squashed text) for one layout's dates and money, built once."""
+
+    def __init__(self, layout: Layout):
+        cur = layout.currency
+        parts, pos = [], 0
+        fmt = expect.squash(layout.date_format)
+        for m in re.finditer(r"\{(year|month|day|date)(?::[^}]*)?\}", fmt):
+            parts.append(re.escape(fmt[pos:m.start()]))
+            parts.append({"year": r"\d{4}", "month": r"\d{1,2}", "day": r"\d{1,2}"}.get(m.group(1), r".+?"))
+            pos = m.end()
+        parts.append(re.escape(fmt[pos:]))
+        self.date = "".join(parts)
+        # A transaction row: date, description, amount, nothing else on the line. The amount is read
+        # loosely (any digits and separators after the symbol) so a misprinted one is reported as a
+        # wrong amount rather than as a missing row.
+        loose = "-?" + re.escape(expect.squash(cur.symbol)) + r"[0-9][0-9.,]*"
+        self.row = re.compile(f"^({self.date})(.*?)({loose})$")
+
+
+_PATTERNS: dict[tuple, _Patterns] = {}
+
+
+def _patterns(layout: Layout) -> _Patterns:
+    key = (layout.date_format, layout.currency)  # by content: a layout object's id may be reused
+    if key not in _PATTERNS:
+        _PATTERNS[key] = _Patterns(layout)
+    return _PATTERNS[key]
+
+
+class Flat:
+    """A sheet's extracted text without whitespace, remembering where each character came from, so a
+    search ignores whitespace but can still tell whether a value runs on into more digits."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.where = [i for i, c in enumerate(text) if not c.isspace()]
+        self.flat = "".join(text[i] for i in self.where)
+
+    def find_all(self, needle: str) -> list[int]:
+        """Start offsets (in the flat text) of every occurrence of the squashed needle."""
+        found, start = [], self.flat.find(needle)
+        while start >= 0:
+            found.append(start)
+            start = self.flat.find(needle, start + 1)
+        return found
+
+    def ends_cleanly(self, end: int) -> bool:
+        """Whether the flat text's [..end) is not followed directly (no space) by more of a number."""
+        if end <= 0 or end >= len(self.flat):
+            return True
+        after = self.where[end - 1] + 1
+        text = self.text
+        if after >= len(text):
+            return True
+        if text[after].isdigit():
+            return False
+        return not (text[after] in ".," and after + 1 < len(text) and text[after + 1].isdigit())
+
+    def after(self, end: int) -> str:
+        """A few characters of the original text from flat offset `end`, for evidence."""
+        start = self.where[end] if end < len(self.where) else len(self.text)
+        return expect.normalise(self.text[start:start + _EVIDENCE_CHARS])
+
+
+def _labelled(text: Flat, head: str, value: str, times: int) -> str | None:
+    """None when `head` followed by `value` occurs at least `times` times in the extracted text
+    (whitespace ignored, the value not running on into more digits); otherwise what was found there,
+    for the evidence."""
+    head, value = expect.squash(head), expect.squash(value)
+    heads = text.find_all(head)
+    good = [h for h in heads if text.flat.startswith(value, h + len(head))
+            and text.ends_cleanly(h + len(head) + len(value))]
+    found = len(good)
+    if found >= times:
+        return None
+    if not heads:
+        return f"label {head!r} not found"
+    shown = [text.after(h + len(head)) for h in heads if h not in good] or [text.after(h + len(head)) for h in heads]
+    return f"found {found} of {times} after the label; it reads " + " | ".join(repr(a) for a in shown[:3])
+
+
+def _rows(layout: Layout, texts: list[str]) -> list[Row]:
+    pattern = _patterns(layout).row
+    rows = []
+    for sheet, text in enumerate(texts, 1):
+        for line in _LINES.split(text):
+            m = pattern.match(expect.squash(line))
+            if m:
+                rows.append(Row(m.group(1), m.group(2), m.group(3), sheet))
+    return rows
+
+
+def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts: list[str],
+                        flats: list[Flat]) -> list[dict]:
+    cur, fmt = layout.currency, layout.date_format
+    want = [(expect.squash(expect.date(fmt, t.date)), t.description, expect.squash(expect.money(cur, t.amount)))
+            for t in record.transactions]
+    rows = _rows(layout, texts)
+    defects = []
+
+    def same(e, r: Row) -> bool:
+        return e[0] == r.date and e[2] == r.amount and expect.description_matches(e[1], r.description)
+
+    def show(r: Row) -> str:
+        return f"{r.date} {r.description} {r.amount} (sheet {r.sheet})"
+
+    def missing(i: int) -> None:
+        e = want[i]
+        defects.append(_defect(seq, "missing-transaction",
+                               f"transaction {i + 1} of {len(want)} ({e[0]} {e[1]} {e[2]}) is not printed"))
+
+    i = j = 0
+    while i < len(want) and j < len(rows):
+        if same(want[i], rows[j]):
+            i, j = i + 1, j + 1
+            continue
+        k = next((k for k in range(j + 1, len(rows)) if same(want[i], rows[k])), None)
+        lk = next((lk for lk in range(i + 1, len(want)) if same(want[lk], rows[j])), None)
+        if lk is not None and (k is None or lk - i <= k - j):
+            for x in range(i, lk):
+                missing(x)
+            i = lk
+            continue
+        if k is not None:
+            for x in range(j, k):
+                defects.append(_defect(seq, "extra-transaction",
+                                       f"printed row {show(rows[x])} is not in the source record"))
+            j = k
+            continue
+        e, r = want[i], rows[j]
+        where = f"transaction {i + 1} of {len(want)} on sheet {r.sheet}"
+        if e[0] != r.date:
+            defects.append(_defect(seq, "wrong-date", f"{where}: expected date {e[0]}, found {r.date}"))
+        if not expect.description_matches(e[1], r.description):
+            defects.append(_defect(seq, "wrong-description",
+                                   f"{where}: expected description {e[1]!r}, found {r.description!r}"))
+        if e[2] != r.amount:
+            defects.append(_defect(seq, "wrong-amount", f"{where}: expected amount {e[2]}, found {r.amount}"))
+        i, j = i + 1, j + 1
+    for x in range(i, len(want)):
+        missing(x)
+    for x in range(j, len(rows)):
+        defects.append(_defect(seq, "extra-transaction", f"printed row {show(rows[x])} is not in the source record"))
+
+    # Running totals: carried forward at the foot of sheet k, brought forward at the head of k+1,
+    # and the total of new charges on the last sheet.
+    lang = record.language
+    per_sheet = [sum(1 for r in rows if r.sheet == n) for n in range(1, len(texts) + 1)]
+    running, done = Decimal(0), 0
+    for n in range(1, len(texts) + 1):
+        done += per_sheet[n - 1]
+        running = sum((t.amount for t in record.transactions[:done]), Decimal(0))
+        value = expect.money(cur, running)
+        if n < len(texts):
+            checks = [("carried_forward", value, "carried forward", flats[n - 1]),
+                      ("brought_forward", value, f"brought forward on sheet {n + 1}", flats[n])]
+        else:
+            checks = [("total_new_charges", expect.money(cur, record.new_charges), "total new charges",
+                       flats[n - 1])]
+        for key, amount, what, where in checks:
+            found = _labelled(where, expect.label(layout, lang, key), amount, 1)
+            if found:
+                defects.append(_defect(seq, "wrong-amount", f"{what} (sheet {n}): expected {amount}, {found}"))
+    return defects
+
+
+def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, texts: list[str]) -> list[dict]:
+    """Every composition defect of one piece, given the extracted text of each of its sheets."""
+    defects: list[dict] = []
+    sheets = piece["sheets"]
+    if len(texts) != sheets or piece["last_page"] - piece["first_page"] + 1 != sheets:
+        defects.append(_defect(seq, "wrong-page-count",
+                               f"manifest says {sheets} sheets on pages {piece['first_page']}-{piece['last_page']}"
+                               f" of {piece['file']}; the file has {len(texts)} of them"))
+    page_word = re.escape(layout.labels["en"].page).replace(r"\{n\}", r"(\d+)").replace(r"\{m\}", r"(\d+)")
+    page_re = re.compile(expect.squash(page_word.replace("\\ ", " ")))
+    flats = [Flat(t) for t in texts]
+    for n, text in enumerate(texts, 1):
+        flat = flats[n - 1].flat
+        marker = expect.squash(expect.page_marker(layout, n, sheets))
+        if marker not in flat:
+            seen = [f"{a} of {b}" for a, b in page_re.findall(flat)]
+            defects.append(_defect(seq, "wrong-page-count", f"sheet {n}: expected marker "
+                                   f"{expect.page_marker(layout, n, sheets)!r}, found {seen or 'none'}"))
+    if not texts:
+        return defects
+
+    first = flats[0].flat
+    lang, cur, fmt = record.language, layout.currency, layout.date_format
+
+    # Name and address: the whole block, contiguous and in the market's order.
+    block = expect.address_block(layout, record)
+    if expect.squash("".join(block)) not in first:
+        name_line = next(line for line in block if record.name in line)
+        missing = [line for line in block if expect.squash(line) not in first]
+        if expect.squash(name_line) not in first:
+            defects.append(_defect(seq, "wrong-name", f"expected name {name_line!r} on sheet 1, not found"))
+        others = [line for line in missing if line != name_line]
+        if others or not missing:
+            detail = (f"lines not found: {others}" if others
+                      else "every line is there but not as one block in order")
+            defects.append(_defect(seq, "wrong-address", f"expected address block {block}; {detail}"))
+
+    # Account and masked card number in the header.
+    for key, value in (("account", record.account_id), ("card", "**** " + record.card_last5)):
+        found = _labelled(flats[0], expect.label(layout, lang, key) + ":", value, 1)
+        if found:
+            defects.append(_defect(seq, "wrong-account", f"{key}: expected {value}, {found}"))
+
+    # Dates, each after its label: statement date, period, due date (info block and summary box).
+    dates = [("statement_date", expect.date(fmt, record.period_end), 1),
+             ("period", f"{expect.date(fmt, record.period_start)} - {expect.date(fmt, record.period_end)}", 1),
+             ("due_date", expect.date(fmt, record.due_date), 2)]
+    for key, value, times in dates:
+        found = _labelled(flats[0], expect.label(layout, lang, key), value, times)
+        if found:
+            defects.append(_defect(seq, "wrong-date", f"{key}: expected {value}, {found}"))
+
+    # Summary amounts, each after its label; the new balance twice (summary and box).
+    amounts = [("previous_balance", record.previous_balance, 1), ("payments", record.payments, 1),
+               ("credits", record.credits, 1), ("new_charges", record.new_charges, 1), ("fees", record.fees, 1),
+               ("interest", record.interest, 1), ("new_balance", record.new_balance, 2),
+               ("minimum_due", record.minimum_due, 1)]
+    for key, amount, times in amounts:
+        value = expect.money(cur, amount)
+        found = _labelled(flats[0], expect.label(layout, lang, key), value, times)
+        if found:
+            defects.append(_defect(seq, "wrong-amount", f"{key}: expected {value}, {found}"))
+
+    defects += _check_transactions(seq, layout, record, texts, flats)
+    return defects
+
+
+def inspect(ctx: InspectionContext, lot: str, sample: list[int]) -> list[dict]:
+    """Composition defects of the sampled pieces of one lot (each print file opened once)."""
+    defects: list[dict] = []
+    docs: dict[str, pdfium.PdfDocument] = {}
+    try:
+        for seq in sample:
+            piece = ctx.piece(seq)
+            layout = ctx.layouts[piece["region"]]
+            path = ctx.pdf(seq)
+            key = str(path)
+            if key not in docs:
+                if not path.exists():
+                    defects.append(_defect(seq, "wrong-page-count", f"print file {piece['file']} is missing"))
+                    continue
+                docs[key] = pdfium.PdfDocument(key)
+            texts = sheet_texts(docs[key], piece["first_page"], piece["last_page"])
+            defects += check_piece(seq, layout, ctx.record(seq), piece, texts)
+    finally:
+        for doc in docs.values():
+            doc.close()
+    return defects

@@ -1,0 +1,109 @@
+"""What a statement should say, computed by the inspectors on their own.
+
+Deliberately shares no code with `stmtprod.render.formatting`: the composition inspector compares the
+printed text with these expectations, so a formatting bug in the renderer cannot be hidden by the same
+bug here. Only the layout's configuration (currency, date format, address rules, labels) is common,
+since that is the market's specification both sides must meet.
+
+Text comparisons go through `squash` (all whitespace removed): PDF text extraction may split a line
+at a space or join two words, and neither is a defect of what was printed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import ROUND_HALF_UP, Decimal
+
+from stmtprod.ingest.models import StatementRecord
+from stmtprod.layout import Currency, Layout
+
+ELLIPSIS = "…"
+_WS = re.compile(r"\s+")
+_TOKEN = re.compile(r"\{(year|month|day|date)(?::([^}]*))?\}")
+JP_HONORIFIC = "様"
+
+
+def squash(text: str) -> str:
+    """The text without any whitespace: the form every comparison uses."""
+    return _WS.sub("", text)
+
+
+def normalise(text: str) -> str:
+    """Runs of whitespace (line breaks included) collapsed to one space, for evidence messages."""
+    return _WS.sub(" ", text).strip()
+
+
+def money(currency: Currency, amount: Decimal) -> str:
+    """The market's money text: `-¥120,000`, `Rp1.234.567`, `HK$12,345.60`, `-$0.50`.
+
+    Works in integer minor units; an amount with more places than the currency's minor unit is
+    rounded half-up, which never happens to a validated record.
+    """
+    scale = 10 ** currency.minor_units
+    units = int((abs(amount) * scale).to_integral_value(rounding=ROUND_HALF_UP))
+    whole, fraction = divmod(units, scale)
+    digits = str(whole)
+    groups = []
+    while digits:
+        groups.insert(0, digits[-3:])
+        digits = digits[:-3]
+    text = currency.group_separator.join(groups)
+    if currency.minor_units:
+        text += currency.decimal_separator + str(fraction).rjust(currency.minor_units, "0")
+    sign = "-" if amount < 0 and units else ""
+    return sign + currency.symbol + (" " if currency.symbol_space else "") + text
+
+
+def date(date_format: str, value: dt.date) -> str:
+    """The layout's date format filled in by token substitution (`{day:02d}`, `{month}`, `{year}`,
+    `{date:%d %b %Y}`), without going through `str.format`."""
+
+    def fill(match: re.Match) -> str:
+        name, spec = match.group(1), match.group(2) or ""
+        if name == "date":
+            return value.strftime(spec) if spec else value.isoformat()
+        number = {"year": value.year, "month": value.month, "day": value.day}[name]
+        width = re.fullmatch(r"0?(\d*)d?", spec)
+        if width is None:
+            raise ValueError(f"unsupported date format spec {spec!r} in {date_format!r}")
+        return str(number).rjust(int(width.group(1) or 0), "0")
+
+    return _TOKEN.sub(fill, date_format).replace("{{", "{").replace("}}", "}")
+
+
+def address_block(layout: Layout, record: StatementRecord) -> list[str]:
+    """The lines the envelope window must show, in the market's order.
+
+    western: name, street lines, then "city state postcode"; postcode_first (Japan): the prefixed
+    postcode, state+city+first street line, further street lines, then the name with the honorific.
+    """
+    rules, addr = layout.address, record.address
+    postcode = rules.postcode_prefix + addr.postcode if addr.postcode else ""
+    if rules.order == "postcode_first":
+        lines = [postcode] if postcode else []
+        lines.append(addr.state + addr.city + addr.lines[0])
+        lines += list(addr.lines[1:])
+        lines.append(record.name + " " + JP_HONORIFIC)
+        return lines
+    return [record.name, *addr.lines, " ".join(p for p in (addr.city, addr.state, postcode) if p)]
+
+
+def label(layout: Layout, language: str, key: str) -> str:
+    """A printed label: the English one, preceded by the record's language when the layout has it."""
+    english = getattr(layout.labels["en"], key)
+    local = layout.labels.get(language) if language != "en" else None
+    return f"{getattr(local, key)} / {english}" if local is not None else english
+
+
+def page_marker(layout: Layout, n: int, m: int) -> str:
+    """The English "Page n of m" every sheet carries (the local form may precede it)."""
+    return layout.labels["en"].page.replace("{n}", str(n)).replace("{m}", str(m))
+
+
+def description_matches(expected: str, printed: str) -> bool:
+    """The printed description is the record's, or (too long even at the smallest font size) a prefix
+    of it ending with an ellipsis."""
+    want, got = squash(expected), squash(printed)
+    if got == want:
+        return True
+    return got.endswith(ELLIPSIS) and want.startswith(got[: -len(ELLIPSIS)])

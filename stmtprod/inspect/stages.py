@@ -1,0 +1,145 @@
+"""The four inspection stages: per lot, a Z1.4 plan at the switching state's severity, a seeded
+sample, an inspection (automatic, or recorded by a person), a decision, and a halt on rejection.
+
+A lot is one region's pieces in one run. Decisions, plans, seeds and samples go to the ledger, the
+switching state per region and stage too, so it carries across runs. A decision stays valid while
+none of the lot's batches is rendered again after it.
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+from stmtprod.errors import EXIT_WAITING, Halt, StmtprodError
+from stmtprod.fsutil import write_json
+from stmtprod.inspect.config import STAGE_NAMES, InspectionConfig
+from stmtprod.inspect.context import InspectionContext
+from stmtprod.ledger import Ledger
+from stmtprod.sampling.draw import redraw
+from stmtprod.sampling.plans import Plan, plan as make_plan
+from stmtprod.sampling.switching import SwitchingState
+
+_INSPECTORS = {1: "composition", 2: "printing", 3: "insertion", 4: "dispatch"}
+
+
+class AwaitingInspection(StmtprodError):
+    """A manual stage has samples waiting for an inspector's findings."""
+
+    exit_code = EXIT_WAITING
+
+    def __init__(self, stage: int, lots: list[str], run_dir: Path):
+        self.stage, self.lots = stage, lots
+        super().__init__(f"stage {stage} ({STAGE_NAMES[stage]}) waits for an inspector: lots {', '.join(lots)}; "
+                         f"see 'stmtprod qa draw {run_dir} --stage {stage}', record with 'stmtprod qa record', "
+                         "then 'stmtprod resume'")
+
+
+def inspector(stage: int):
+    return importlib.import_module(f"stmtprod.inspect.{_INSPECTORS[stage]}").inspect
+
+
+def switching_state(ledger: Ledger, region: str, stage: int) -> SwitchingState:
+    stored = ledger.switching_state(region, stage)
+    return SwitchingState.from_dict(stored) if stored else SwitchingState()
+
+
+def lot_sample(run_id: str, stage: int, region: str, sequences: list[int], plan: Plan) -> tuple[int, list[int]]:
+    return redraw(run_id, stage, region, sequences, plan.effective_sample_size)
+
+
+def decide(ledger: Ledger, config: InspectionConfig, run_id: str, stage: int, region: str, plan: Plan, seed: int,
+           sample: list[int], defects: list[dict], inspector_name: str) -> dict:
+    """Count defective pieces, decide, record the lot and move the switching state on."""
+    defective = sorted({d["piece"] for d in defects})
+    accepted = plan.accepts(len(defective))
+    decision = "accepted" if accepted else "rejected"
+    ledger.record_stage(run_id, stage, region, plan.lot_size, plan.as_dict(), str(seed), sample, defects, decision,
+                        inspector_name)
+    sw = config.switching
+    state = switching_state(ledger, region, stage).record(
+        accepted, len(defective), plan, sw.steady_production, sw.approved_for_reduced, sw.use_limit_numbers,
+        limit_number=sw.limit_number, lot=f"{run_id}/{region}")
+    ledger.save_switching_state(region, stage, state.to_dict())
+    return {"stage": stage, "lot": region, "decision": decision, "defective": len(defective),
+            "sample": len(sample), "plan": plan.as_dict(), "defects": defects, "severity_next": state.severity}
+
+
+def _halt_for(stage: int, result: dict) -> Halt:
+    plan, first = result["plan"], result["defects"][0]
+    return Halt(f"inspection stage {stage} ({STAGE_NAMES[stage]}) rejected lot {result['lot']}: "
+                f"{result['defective']} defective pieces in a sample of {result['sample']} (reject at {plan['reject']})",
+                step=f"inspection-{stage}", lot=result["lot"], piece=first["piece"], field=first["kind"],
+                expected=f"fewer than {plan['reject']} defective", found=result["defective"],
+                evidence=first["evidence"],
+                action=f"correct the cause ({first['kind']}), re-render if needed, then 'stmtprod resume'")
+
+
+def run_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext, run_dir: Path,
+               timings: dict | None = None) -> list[dict]:
+    """Inspect every lot at stages 1..4 in order; returns the decisions; raises Halt or AwaitingInspection.
+
+    `timings` receives the seconds each stage took, keyed `stage1`..`stage4`.
+    """
+    timings = {} if timings is None else timings
+    run_id = ctx.run_id
+    lots = ctx.lots()
+    rendered = {}
+    for batch in ledger.batches(run_id).values():
+        rendered[batch["region"]] = max(rendered.get(batch["region"], ""), batch["rendered_at"] or "")
+    recorded = {(s["stage"], s["lot"]): s for s in ledger.stages(run_id)}
+    results = []
+    for stage in (1, 2, 3, 4):
+        started = time.perf_counter()
+        stage_config = config.for_stage(stage)
+        waiting, drawn = [], {}
+        for region, sequences in lots.items():
+            previous = recorded.get((stage, region))
+            current = previous is not None and previous["at"] > rendered.get(region, "")
+            if current and previous["decision"] == "accepted":
+                results.append({"stage": stage, "lot": region, "decision": "accepted", "kept": True})
+                drawn[region] = previous
+                continue
+            if current and stage_config.mode == "manual" and previous["decision"] is None:
+                waiting.append(region)
+                drawn[region] = previous
+                continue
+            if current and stage_config.mode == "manual" and previous["decision"] == "rejected":
+                raise _halt_for(stage, {"lot": region, "plan": previous["plan"], "defects": previous["defects"],
+                                        "defective": len({d["piece"] for d in previous["defects"]}),
+                                        "sample": len(previous["sample"])})
+            state = switching_state(ledger, region, stage)
+            if state.halted:
+                raise Halt(f"inspection discontinued for lot stream {region} stage {stage} after repeated rejections "
+                           "on tightened inspection", step=f"inspection-{stage}", lot=region, field="switching",
+                           expected="normal, tightened or reduced", found="discontinued",
+                           action=f"correct the process, then 'stmtprod qa restore --out {run_dir.parent} "
+                                  f"--region {region} --stage {stage} --reason ...'")
+            plan = make_plan(len(sequences), stage_config.aql, stage_config.level, state.severity)
+            seed, sample = lot_sample(run_id, stage, region, sequences, plan)
+            if stage_config.mode == "manual":
+                ledger.record_stage(run_id, stage, region, plan.lot_size, plan.as_dict(), str(seed), sample, None,
+                                    None, None)
+                waiting.append(region)
+                drawn[region] = {"plan": plan.as_dict(), "seed": str(seed), "sample": sample}
+                continue
+            result = decide(ledger, config, run_id, stage, region, plan, seed, sample,
+                            inspector(stage)(ctx, region, sample), "automatic")
+            drawn[region] = {"plan": result["plan"], "seed": str(seed), "sample": sample}
+            results.append(result)
+            if result["decision"] == "rejected":
+                _write_stage_file(run_dir, stage, drawn)
+                raise _halt_for(stage, result)
+        _write_stage_file(run_dir, stage, drawn)
+        timings[f"stage{stage}"] = time.perf_counter() - started
+        if waiting:
+            raise AwaitingInspection(stage, waiting, run_dir)
+    return results
+
+
+def _write_stage_file(run_dir: Path, stage: int, drawn: dict) -> None:
+    """`inspection/stageK.json`: each lot's plan, seed and sample, for inspectors and proofs."""
+    lots = {lot: {"plan": d["plan"], "seed": d["seed"], "sample": d["sample"]} for lot, d in drawn.items()}
+    write_json(run_dir / "inspection" / f"stage{stage}.json",
+               {"stage": stage, "name": STAGE_NAMES[stage], "lots": lots,
+                "sample": sorted(s for d in lots.values() for s in d["sample"])})
