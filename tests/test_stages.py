@@ -1,0 +1,98 @@
+"""The four staged inspections in real runs: seeded defects found and halted, clean runs accepted,
+samples redrawable from the ledger, manual stages, switching state kept across runs."""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stmtprod.cli import main
+from stmtprod.config import BuildOptions
+from stmtprod.ledger import Ledger
+from stmtprod.pipeline import build, resume
+from tests.conftest import ROOT, SAMPLES, manifest_rows
+
+STAGE_DRILLS = {"amount-misprinted": (1, "wrong-amount"), "barcode-too-thin": (2, "bar-width"),
+                "hopper-misloaded": (3, "insert-not-allowed"), "wrong-tray": (4, "wrong-tray")}
+
+
+@pytest.mark.parametrize("drill", sorted(STAGE_DRILLS))
+def test_each_inspector_finds_its_seeded_defect_and_halts(drill, tmp_path):
+    stage, kind = STAGE_DRILLS[drill]
+    summary = build(BuildOptions(input=SAMPLES, out=tmp_path, regions=("AU", "NZ"), workers=1, drill=drill))
+    assert summary["state"] == "HALTED", summary.get("halt")
+    halt = summary["halt"]
+    assert halt["step"] == f"inspection-{stage}" and halt["field"] == kind and halt["lot"] == "AU"
+    assert not (Path(summary["run_dir"]) / "release").exists()
+    ledger = Ledger(tmp_path)
+    decisions = {(s["stage"], s["lot"]): s for s in ledger.stages(summary["run_id"])}
+    ledger.close()
+    rejected = decisions[(stage, "AU")]
+    assert rejected["decision"] == "rejected" and any(d["kind"] == kind for d in rejected["defects"])
+    assert all(decisions[(earlier, "AU")]["decision"] == "accepted" for earlier in range(1, stage))
+
+
+def _redraw(run_id: str, stage: int, lot: str, population: list[int], n: int) -> list[int]:
+    """The recipe from stmtprod/sampling/draw.py, written out independently."""
+    seed = int.from_bytes(hashlib.sha256(f"{run_id}\n{stage}\n{lot}".encode()).digest()[:8], "big")
+    units = sorted(set(population))
+    return units if n >= len(units) else sorted(random.Random(seed).sample(units, n))
+
+
+def test_clean_run_accepts_every_lot_and_samples_can_be_redrawn(sample_run):
+    out = Path(sample_run["run_dir"]).parent
+    ledger = Ledger(out)
+    stages = ledger.stages(sample_run["run_id"])
+    ledger.close()
+    rows = manifest_rows(sample_run)
+    lots = {region: sorted(r["sequence"] for r in rows if r["region"] == region) for region in sample_run["regions"]}
+    assert {(s["stage"], s["lot"]) for s in stages} == {(k, r) for k in (1, 2, 3, 4) for r in lots}
+    for s in stages:
+        assert s["decision"] == "accepted" and s["defects"] == [] and s["inspector"] == "automatic"
+        assert s["lot_size"] == len(lots[s["lot"]])
+        assert s["sample"] == _redraw(sample_run["run_id"], s["stage"], s["lot"], lots[s["lot"]],
+                                      s["plan"]["effective_sample_size"])
+        result = CliRunner().invoke(main, ["qa", "plan", "--lot-size", str(s["lot_size"]), "--aql",
+                                           str(s["plan"]["aql"]), "--json"])
+        assert json.loads(result.output)["sample_size"] == s["plan"]["sample_size"]
+
+
+def test_a_manual_stage_waits_for_the_inspector_then_resumes(tmp_path):
+    config = tmp_path / "inspection.toml"
+    text = (ROOT / "inspection.toml").read_text(encoding="utf-8")
+    config.write_text(text.replace('name = "print"\naql = 0.10\nlevel = "II"\nmode = "auto"',
+                                   'name = "print"\naql = 0.10\nlevel = "II"\nmode = "manual"'), encoding="utf-8")
+    out = tmp_path / "out"
+    waiting = build(BuildOptions(input=SAMPLES, out=out, regions=("SG",), workers=1, inspection_file=config))
+    assert waiting["state"] == "INSPECTING" and waiting["waiting"]["stage"] == 2
+    assert not (Path(waiting["run_dir"]) / "release").exists()
+    runner = CliRunner()
+    drawn = json.loads(runner.invoke(main, ["qa", "draw", waiting["run_dir"], "--stage", "2", "--json"]).output)
+    sample = drawn["lots"]["SG"]["sample"]
+    assert sample and drawn["lots"]["SG"]["recorded"]
+    refused = runner.invoke(main, ["qa", "record", waiting["run_dir"], "--stage", "2"])
+    assert refused.exit_code == 2 and "--accept-clean" in refused.output
+    recorded = runner.invoke(main, ["qa", "record", waiting["run_dir"], "--stage", "2", "--accept-clean",
+                                    "--inspector", "k.tanaka", "--json"])
+    assert recorded.exit_code == 0 and json.loads(recorded.output)["results"][0]["decision"] == "accepted"
+    done = resume(waiting["run_id"], out)
+    assert done["state"] == "RELEASED"
+    ledger = Ledger(out)
+    stage2 = next(s for s in ledger.stages(waiting["run_id"]) if s["stage"] == 2)
+    ledger.close()
+    assert stage2["inspector"] == "k.tanaka" and stage2["sample"] == sample
+
+
+def test_switching_state_carries_across_runs(tmp_path):
+    options = dict(input=SAMPLES, out=tmp_path, regions=("AU",), workers=1, drill="amount-misprinted")
+    first = build(BuildOptions(**options))
+    second = build(BuildOptions(**options), force=True)
+    assert first["state"] == second["state"] == "HALTED" and first["run_id"] != second["run_id"]
+    status = json.loads(CliRunner().invoke(main, ["qa", "status", "--out", str(tmp_path), "--json"]).output)
+    au1 = next(s for s in status["switching"] if s["region"] == "AU" and s["stage"] == 1)
+    assert au1["severity"] == "tightened" and len(au1["history"]) == 2
+    assert "tightened" in au1["history"][-1]["reason"]
