@@ -35,6 +35,7 @@ from stmtprod.lock import OutputLock
 from stmtprod.mailing import mailing_rows, write_mailing
 from stmtprod.plan import BatchRef, plan_region
 from stmtprod.regions import REGIONS
+from stmtprod.report import write_report
 from stmtprod.render.batch import BatchJob, render_batch
 from stmtprod.verify import PrintFile, read_all, verify_files
 from stmtprod.workers import pool as worker_pool
@@ -376,6 +377,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         timings["total"] = time.perf_counter() - started
         summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
         write_json(run_dir / "summary.json", summary)
+    write_report(ledger, run_id, run_dir, summary, catalog)
     _mirror(ledger, run_id, run_dir)
     return summary
 

@@ -1,0 +1,170 @@
+"""The run report, written to the run folder at release, halt or wait: `report.json` and `report.pdf`.
+
+Everything in it is read from the ledger and the run's own files (summary, quarantine, envelope
+logs), so its numbers are the ledger's: counts per region and their reconciliation, quarantine
+reasons by kind, each inspection lot's plan, sample, defects and decision with the plan's
+operating-characteristic curve, halts, insert consumption against inventory, timings per step, and
+the layout and catalog versions.
+"""
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+from reportlab.graphics.charts.lineplots import LinePlot
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from xml.sax.saxutils import escape
+
+from stmtprod.catalog import Catalog
+from stmtprod.fsutil import write_bytes, write_json
+from stmtprod.inspect.config import STAGE_NAMES
+from stmtprod.ledger import Ledger
+from stmtprod.render.fonts import find_font
+from stmtprod.sampling.oc import binomial_pa, default_ps
+
+
+def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, catalog: Catalog) -> dict:
+    run = ledger.run(run_id)
+    batches = list(ledger.batches(run_id).values())
+    regions = {}
+    for b in batches:
+        r = regions.setdefault(b["region"], {"batches": 0, "pieces": 0, "sheets": 0})
+        r["batches"] += 1
+        r["pieces"] += b["pieces"]
+        r["sheets"] += b["sheets"] or 0
+    quarantine = Path(summary["quarantine_file"])
+    reasons = Counter()
+    if quarantine.exists():
+        for line in quarantine.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            reasons[(row["kind"], row["field"])] += 1
+    consumed = Counter()
+    for folder in ("release", "staging"):
+        for path in sorted((run_dir / folder / "envelopes").glob("*.jsonl")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                consumed.update(json.loads(line)["inserts"])
+    lots = []
+    for s in ledger.stages(run_id):
+        plan = s["plan"]
+        lots.append({"stage": s["stage"], "name": STAGE_NAMES[s["stage"]], "lot": s["lot"], "lot_size": s["lot_size"],
+                     "severity": plan["severity"], "code_letter": plan["code_letter"], "aql": plan["aql"],
+                     "sample_size": len(s["sample"]), "accept": plan["accept"], "reject": plan["reject"],
+                     "seed": s["seed"], "defects": s["defects"],
+                     "defective": len({d["piece"] for d in s["defects"] or []}) if s["defects"] is not None else None,
+                     "decision": s["decision"], "inspector": s["inspector"], "at": s["at"]})
+    return {
+        "run_id": run_id, "state": run["state"], "input": run["input_path"], "input_sha256": run["input_sha256"],
+        "layouts_version": run["layouts_version"], "catalog_version": run["catalog_version"],
+        "counts": summary["counts"], "reconciled": summary["reconciled"], "regions": regions,
+        "suppressed_by_reason": summary["suppressed_by_reason"],
+        "quarantined_by_kind": summary["quarantined_by_kind"],
+        "quarantine_reasons": [{"kind": k, "field": f, "count": n} for (k, f), n in sorted(reasons.items())],
+        "inspection": lots,
+        "halts": ledger.halts(run_id),
+        "inserts": [{"code": i.code, "hopper": i.hopper, "title": i.title, "inventory": i.inventory,
+                     "consumed": consumed.get(i.code, 0), "left": i.inventory - consumed.get(i.code, 0)}
+                    for i in sorted(catalog.insert, key=lambda i: i.hopper)],
+        "timings": summary.get("timings", {}),
+        "history": ledger.history(run_id),
+    }
+
+
+def _oc_drawing(plans: list[tuple[int, int]], title: str) -> Drawing:
+    """Pa against p for each distinct (n, Ac) plan of a stage, drawn as vector lines."""
+    drawing = Drawing(170 * mm, 55 * mm)
+    chart = LinePlot()
+    chart.x, chart.y, chart.width, chart.height = 12 * mm, 8 * mm, 150 * mm, 40 * mm
+    top = max(max(default_ps(n, c, 11)) for n, c in plans) or 1.0
+    grid = [top * i / 40 for i in range(41)]
+    chart.data = [[(p * 100, binomial_pa(n, c, p)) for p in grid] for n, c in plans]
+    palette = [colors.HexColor(c) for c in ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")]
+    for i in range(len(plans)):
+        chart.lines[i].strokeColor = palette[i % len(palette)]
+        chart.lines[i].strokeWidth = 1.2
+    chart.xValueAxis.valueMin, chart.xValueAxis.valueMax = 0, top * 100
+    chart.yValueAxis.valueMin, chart.yValueAxis.valueMax, chart.yValueAxis.valueStep = 0, 1, 0.25
+    chart.xValueAxis.labelTextFormat = "%.1f%%"
+    drawing.add(chart)
+    drawing.add(String(12 * mm, 50 * mm, title, fontSize=8))
+    for i, (n, c) in enumerate(plans):
+        drawing.add(String(120 * mm, (44 - 4 * i) * mm, f"n={n} Ac={c}", fontSize=7,
+                           fillColor=palette[i % len(palette)]))
+    return drawing
+
+
+def render_pdf(report: dict) -> bytes:
+    font = "DejaVuSans"
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if font not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(font, str(find_font("DejaVuSans.ttf"))))
+    body = ParagraphStyle("body", fontName=font, fontSize=8.5, leading=11)
+    head = ParagraphStyle("head", fontName=font, fontSize=12, leading=16, spaceBefore=8)
+    title = ParagraphStyle("title", fontName=font, fontSize=16, leading=20)
+    style = TableStyle([("FONT", (0, 0), (-1, -1), font, 7.5), ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
+                        ("VALIGN", (0, 0), (-1, -1), "TOP")])
+
+    def table(rows: list[list]) -> Table:
+        return Table([[escape(str(c)) if isinstance(c, str) else c for c in row] for row in rows],
+                     style=style, hAlign="LEFT", repeatRows=1)
+
+    counts = report["counts"]
+    story = [Paragraph(f"Run report {escape(report['run_id'])}: {report['state']}", title),
+             Paragraph(f"Input {escape(report['input'])} (SHA-256 {report['input_sha256'][:16]}…); layouts "
+                       f"{report['layouts_version']}, catalog {report['catalog_version']}", body),
+             Paragraph("Counts and reconciliation", head),
+             Paragraph(f"input {counts['input']} = produced {counts['produced']} + quarantined "
+                       f"{counts['quarantined']} + suppressed {counts['suppressed']}"
+                       + (f" + not released {counts['not_released']}" if counts.get("not_released") else "")
+                       + (" — reconciled" if report["reconciled"] else " — DOES NOT RECONCILE")
+                       + f"; sheets {counts['sheets']}", body),
+             table([["region", "batches", "pieces", "sheets"]]
+                   + [[r, v["batches"], v["pieces"], v["sheets"]] for r, v in report["regions"].items()]),
+             Paragraph("Quarantine reasons", head),
+             table([["kind", "field", "records"]]
+                   + [[q["kind"], q["field"], q["count"]] for q in report["quarantine_reasons"]]),
+             Paragraph("Suppressed: " + escape(", ".join(f"{k} {v}" for k, v in report["suppressed_by_reason"].items())
+                                               or "none"), body),
+             Paragraph("Inspection", head),
+             table([["stage", "lot", "lot size", "severity", "letter", "AQL", "n", "Ac", "Re", "defective",
+                     "decision", "inspector"]]
+                   + [[f"{x['stage']} {x['name']}", x["lot"], x["lot_size"], x["severity"], x["code_letter"], x["aql"],
+                       x["sample_size"], x["accept"], x["reject"],
+                       "-" if x["defective"] is None else x["defective"], x["decision"] or "pending",
+                       x["inspector"] or "-"] for x in report["inspection"]])]
+    for stage in (1, 2, 3, 4):
+        plans = sorted({(x["sample_size"], x["accept"]) for x in report["inspection"] if x["stage"] == stage})
+        if plans:
+            story.append(_oc_drawing(plans, f"Stage {stage} ({STAGE_NAMES[stage]}): operating characteristic, "
+                                            "probability of acceptance against % nonconforming"))
+    story += [Paragraph("Halts", head)]
+    story += [Paragraph(escape(f"{h['at']}: {h['reason']} (step {h.get('step')}, piece {h.get('piece')}, field "
+                               f"{h.get('field')}, expected {h.get('expected')}, found {h.get('found')})"), body)
+              for h in report["halts"]] or [Paragraph("none", body)]
+    story += [Paragraph("Inserts", head),
+              table([["hopper", "code", "title", "inventory", "consumed", "left"]]
+                    + [[i["hopper"], i["code"], i["title"], i["inventory"], i["consumed"], i["left"]]
+                       for i in report["inserts"]]),
+              Paragraph("Timings (seconds)", head),
+              table([["step", "seconds"]] + [[k, v] for k, v in report["timings"].items()]),
+              Spacer(1, 4 * mm)]
+    buffer = io.BytesIO()
+    SimpleDocTemplate(buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
+                      bottomMargin=15 * mm, title=f"Run report {report['run_id']}").build(story)
+    return buffer.getvalue()
+
+
+def write_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, catalog: Catalog) -> dict:
+    report = build_report(ledger, run_id, run_dir, summary, catalog)
+    write_json(run_dir / "report.json", report)
+    write_bytes(run_dir / "report.pdf", render_pdf(report))
+    return report
