@@ -6,18 +6,15 @@ verifier applies it afresh to the source record to prove the barcode's hopper bi
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from stmtprod.errors import ConfigError
 from stmtprod.ingest.models import StatementRecord
-from stmtprod.layout import config_error
 from stmtprod.regions import Region
+from stmtprod.tomlconfig import load_model
 
 
 def _money(value: object) -> Decimal:
@@ -108,14 +105,4 @@ def hoppers_of(inserts: tuple[Insert, ...]) -> frozenset[int]:
 
 def load_catalog(path: Path) -> tuple[Catalog, str]:
     """The catalog and its version (a hash of the file), which the run records."""
-    try:
-        raw = Path(path).read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("insert catalog is missing", file=str(path)) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
-    try:
-        return Catalog.model_validate(data), hashlib.sha256(raw).hexdigest()[:16]
-    except ValidationError as exc:
-        raise config_error(exc, Path(path)) from None
+    return load_model(path, Catalog, "insert catalog")

@@ -20,10 +20,11 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Iterator
+
+from stmtprod.fsutil import atomic_open
 
 __all__ = [
     "BAD_KINDS",
@@ -1022,42 +1023,20 @@ def write_extract(
     ``records`` counts every line written (good and bad), ``paperless`` the good records with
     paperless delivery (bad records are always "paper"), ``bad`` the invalid lines.
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     records = paperless = nbad = 0
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            buf: list[bytes] = []
-            for text, record, kind in extract_lines(count, seed, bad, cycle_end):
-                buf.append(text.encode("utf-8") + b"\n")
-                records += 1
-                if kind is not None:
-                    nbad += 1
-                elif record["delivery"] == "paperless":
-                    paperless += 1
-                if len(buf) >= 512:
-                    fh.write(b"".join(buf))
-                    buf.clear()
-            fh.write(b"".join(buf))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:  # pragma: no cover - platforms without directory fsync
-        pass
+    with atomic_open(path, "wb") as fh:
+        buf: list[bytes] = []
+        for text, record, kind in extract_lines(count, seed, bad, cycle_end):
+            buf.append(text.encode("utf-8") + b"\n")
+            records += 1
+            if kind is not None:
+                nbad += 1
+            elif record["delivery"] == "paperless":
+                paperless += 1
+            if len(buf) >= 512:
+                fh.write(b"".join(buf))
+                buf.clear()
+        fh.write(b"".join(buf))
     return {"records": records, "paperless": paperless, "bad": nbad}
 
 

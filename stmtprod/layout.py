@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from stmtprod.errors import ConfigError
 from stmtprod.regions import CURRENCY, MINOR_UNITS, REGIONS, Region
+from stmtprod.tomlconfig import config_error, load_model  # noqa: F401  (config_error re-exported)
 
 PAGE_SIZES_MM = {"A4": (210.0, 297.0), "LETTER": (215.9, 279.4)}
 LABEL_KEYS = (
@@ -192,25 +192,8 @@ class LayoutSet:
         return self.layouts[region]
 
 
-def config_error(exc: ValidationError, file: Path) -> ConfigError:
-    """Turn pydantic's errors into one ConfigError naming the file and the first bad key."""
-    errors = exc.errors()
-    keys = [".".join(str(p) for p in err["loc"]) or "(top level)" for err in errors]
-    message = errors[0]["msg"] + "".join(f"; also {k}: {e['msg']}" for k, e in zip(keys[1:], errors[1:]))
-    return ConfigError(message, file=str(file), key=keys[0])
-
-
 def load_layout(path: Path) -> Layout:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("layout file is missing", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
-    try:
-        layout = Layout.model_validate(data)
-    except ValidationError as exc:
-        raise config_error(exc, path) from None
+    layout, _version = load_model(path, Layout, "layout file")
     if layout.region != path.stem:
         raise ConfigError(f"region {layout.region} does not match the file name", file=str(path), key="region")
     return layout

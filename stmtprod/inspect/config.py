@@ -1,16 +1,13 @@
 """Inspection configuration (`inspection.toml`): AQL, level and mode per stage, switching options."""
 from __future__ import annotations
 
-import hashlib
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from stmtprod.errors import ConfigError
-from stmtprod.layout import config_error
 from stmtprod.sampling.plans import normalize_aql, normalize_level
+from stmtprod.tomlconfig import load_model
 
 STAGE_NAMES = {1: "composition", 2: "print", 3: "insertion", 4: "dispatch"}
 
@@ -57,14 +54,4 @@ class InspectionConfig(_Config):
 
 
 def load_inspection(path: Path) -> tuple[InspectionConfig, str]:
-    try:
-        raw = Path(path).read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("inspection configuration is missing", file=str(path)) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
-    try:
-        return InspectionConfig.model_validate(data), hashlib.sha256(raw).hexdigest()[:16]
-    except ValidationError as exc:
-        raise config_error(exc, Path(path)) from None
+    return load_model(path, InspectionConfig, "inspection configuration")
