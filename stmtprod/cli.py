@@ -248,10 +248,12 @@ def samples(accounts, seed, out, bad):
 from stmtprod.inspect import commands as _qa_commands  # noqa: E402,F401  (adds draw/record/status/restore)
 from stmtprod.sampling.commands import qa  # noqa: E402  (registered after the core commands)
 
+from stmtprod.cards.commands import cards  # noqa: E402
 from stmtprod.proof_commands import proof  # noqa: E402
 
 main.add_command(qa)
 main.add_command(proof)
+main.add_command(cards)
 
 if __name__ == "__main__":
     main()

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from stmtprod.errors import ConfigError
 from stmtprod.regions import CURRENCY, MINOR_UNITS, REGIONS, Region
-from stmtprod.tomlconfig import config_error, load_model  # noqa: F401  (config_error re-exported)
+from stmtprod.tomlconfig import load_model
 
 PAGE_SIZES_MM = {"A4": (210.0, 297.0), "LETTER": (215.9, 279.4)}
 LABEL_KEYS = (

@@ -165,6 +165,12 @@ def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None 
     out = Path(out).resolve()
     if not (out / "ledger.sqlite").exists():
         raise UsageError(f"{out} has no ledger: nothing to resume")
+    if _line_of(out, run_id) == "cards":
+        from stmtprod.cards.keys import resolve_key
+        from stmtprod.cards.line import resume_cards
+
+        key, demo = resolve_key()
+        return resume_cards(run_id, out, key=key, demo=demo, workers=workers, events=events)
     with OutputLock(out):
         ledger = Ledger(out)
         try:
@@ -192,6 +198,16 @@ def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None 
             return summary | {"resumed": True}
         finally:
             ledger.close()
+
+
+def _line_of(out: Path, run_id: str) -> str:
+    """Which line made a run: "statements", or "cards" for the card line's runs."""
+    ledger = Ledger(out)
+    try:
+        run = ledger.run(run_id)
+    finally:
+        ledger.close()
+    return ((run or {}).get("options") or {}).get("line", "statements")
 
 
 def _jobs(batches: list[BatchRef], run_id: str, run_dir: Path, options: BuildOptions) -> list[BatchJob]:

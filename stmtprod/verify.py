@@ -207,6 +207,10 @@ def verify_run(run_dir: Path, workers: int = 1) -> dict:
         run = RunRecord.load(run_dir).data
     except FileNotFoundError:
         raise UsageError(f"{run_dir} is not a run folder (no run.json)") from None
+    if run.get("line") == "cards":
+        from stmtprod.cards.line import verify_card_run
+
+        return verify_card_run(run_dir, workers)
     layouts = load_layouts(Path(run["layouts_dir"]))
     catalog, catalog_version = load_catalog(Path(run["catalog_file"]))
     for name, now, then in (("layouts", layouts.version, run["layouts_version"]),

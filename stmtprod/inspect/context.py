@@ -42,10 +42,11 @@ class InspectionContext:
             self._mailing.setdefault(row["tray"], []).append(row)
 
     def lots(self) -> dict[str, list[int]]:
-        """Region -> the sequences of its pieces (a lot is one region's pieces in this run)."""
+        """Lot -> the sequences of its pieces (a lot is one region's pieces in this run; card lots are
+        named by the manifest's `lot`)."""
         lots: dict[str, list[int]] = {}
         for seq, row in sorted(self._manifest.items()):
-            lots.setdefault(row["region"], []).append(seq)
+            lots.setdefault(row.get("lot", row["region"]), []).append(seq)
         return lots
 
     def piece(self, sequence: int) -> dict:

@@ -1,0 +1,165 @@
+"""Streaming ingest of a card order file: every line ends accepted or quarantined.
+
+Each line is validated on its own (schema, Luhn, expiry, region and country, postcode shape of the
+market, glyphs the market's font can print, one order per card id and per card number). An accepted
+order is turned at once into a sanitized `CardRecord` (token and last five digits; no number, no
+expiry) and only that is spilled to `accepted/<REGION>.jsonl`. A rejected line becomes a quarantine
+row `{line, card_id, field, kind, reason}`; neither the raw line nor any message quoting the card
+number is ever written, so no work file, spill or quarantine row holds a card number.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from stmtprod.cards.keys import CardKey
+from stmtprod.cards.models import CardOrder, CardRecord, digit_runs
+from stmtprod.fsutil import atomic_open
+from stmtprod.ingest.models import RuleError
+from stmtprod.layout import LayoutSet
+from stmtprod.regions import REGIONS
+from stmtprod.render.fonts import coverage
+
+
+@dataclass
+class Reject(Exception):
+    field: str
+    reason: str
+    kind: str
+
+
+@dataclass
+class CardIngest:
+    input_sha256: str = ""
+    input: int = 0
+    blank_lines: int = 0
+    quarantined: int = 0
+    accepted: dict[str, list[int]] = field(default_factory=dict)   # region -> input line numbers, file order
+    quarantined_by_kind: Counter = field(default_factory=Counter)
+    suppressed: Counter = field(default_factory=Counter)
+
+    @property
+    def accepted_count(self) -> int:
+        return sum(len(v) for v in self.accepted.values())
+
+
+def _reject_from(exc: ValidationError) -> Reject:
+    """The first error as a quarantine reason; built from message and path only, never the input value."""
+    err = exc.errors()[0]
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, RuleError):
+        return Reject(cause.field, str(cause), "rule")
+    if err["type"] == "json_invalid":
+        return Reject("(record)", f"not valid JSON: {err['ctx'].get('error', err['msg'])}", "json")
+    path = ".".join(str(p) for p in err["loc"]) or "(record)"
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "missing":
+        return Reject(path, f"required field {path} is missing", "missing")
+    if path in ("region", "address.country") and isinstance(err.get("input"), str) and len(err["input"]) <= 8 \
+            and not any(c.isdigit() for c in err["input"]):
+        message = f"unknown region {err['input']!r}; expected one of {' '.join(REGIONS)}"
+    kinds = {"pan": "pan", "expiry": "expiry", "region": "region", "embossed_name": "emboss"}
+    return Reject(path, message, kinds.get(path, "field"))
+
+
+def _printable(record: CardOrder, covered: frozenset[int], region: str) -> None:
+    texts = [("name", record.name), ("embossed_name", record.embossed_name), ("address.city", record.address.city),
+             ("address.state", record.address.state), ("address.postcode", record.address.postcode)]
+    texts += [(f"address.lines.{i}", t) for i, t in enumerate(record.address.lines)]
+    for path, text in texts:
+        for ch in text:
+            if ord(ch) not in covered:
+                raise Reject(path, f"character {ch!r} (U+{ord(ch):04X}) cannot be printed with the {region} "
+                                   "layout's font", "glyph")
+
+
+def _check(raw: bytes, layouts: LayoutSet) -> CardOrder:
+    try:
+        order = CardOrder.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _reject_from(exc) from None
+    layout = layouts[order.region]
+    postcode = order.address.postcode
+    if (postcode or layout.address.postcode_required) and not layout.postcode_re.fullmatch(postcode):
+        raise Reject("address.postcode", f"postcode {postcode!r} does not match {order.region} shape "
+                                         f"{layout.address.postcode_pattern}", "postcode")
+    _printable(order, coverage(layout.fonts), order.region)
+    return order
+
+
+def safe_card_id(raw: bytes) -> str | None:
+    """The line's card id for the quarantine row, if readable and free of long digit runs."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    card_id = value.get("card_id") if isinstance(value, dict) else None
+    if not isinstance(card_id, str) or len(card_id) > 40 or digit_runs(card_id):
+        return None
+    return card_id
+
+
+def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path, quarantine_path: Path) -> CardIngest:
+    """Validate every order; spill sanitized records per region; quarantine rejects with line and reason."""
+    digest = hashlib.sha256()
+    result = CardIngest()
+    result.accepted = {r: [] for r in REGIONS}
+    spill_dir.mkdir(parents=True, exist_ok=True)
+    seen_ids: dict[str, int] = {}
+    seen_tokens: dict[str, int] = {}
+    with ExitStack() as stack:
+        spills = {r: stack.enter_context(atomic_open(spill_dir / f"{r}.jsonl")) for r in REGIONS}
+        source = stack.enter_context(open(path, "rb"))
+        quarantine = stack.enter_context(atomic_open(quarantine_path))
+        for number, raw in enumerate(source, start=1):
+            digest.update(raw)
+            if not raw.strip():
+                result.blank_lines += 1
+                continue
+            result.input += 1
+            try:
+                order = _check(raw, layouts)
+                token = key.token(order.pan)
+                if order.card_id in seen_ids:
+                    raise Reject("card_id", f"card id {order.card_id} was already ordered on line "
+                                            f"{seen_ids[order.card_id]}", "duplicate")
+                if token in seen_tokens:
+                    raise Reject("pan", f"the same card number was already ordered on line {seen_tokens[token]} "
+                                        f"({token})", "duplicate")
+                record: CardRecord = order.record(token)
+                del order
+            except Reject as rej:
+                result.quarantined += 1
+                result.quarantined_by_kind[rej.kind] += 1
+                card_id = safe_card_id(raw)
+                row = {"line": number, "card_id": card_id, "account_id": card_id, "field": rej.field,
+                       "kind": rej.kind, "reason": rej.reason}
+                quarantine.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+                continue
+            seen_ids[record.card_id] = number
+            seen_tokens[record.token] = number
+            result.accepted[record.region].append(number)
+            spills[record.region].write(json.dumps({"line": number, "record": record.model_dump(mode="json")},
+                                                   ensure_ascii=False, sort_keys=True) + "\n")
+    result.input_sha256 = digest.hexdigest()
+    return result
+
+
+def read_spill(path: Path) -> dict[int, CardRecord]:
+    """Input line number -> sanitized record, from one region's spill."""
+    from stmtprod.cards.models import CardSpillRow
+
+    out: dict[int, CardRecord] = {}
+    if not path.exists():
+        return out
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            row = CardSpillRow.model_validate_json(line)
+            out[row.line] = row.record
+    return out

@@ -1,0 +1,252 @@
+"""Sampling inspection of the card run, with the statement line's plans, seeds, ledger and QA CLI.
+
+A lot is one region's carriers in one run, named `CARDS-<REGION>` so that its switching state
+(normal, tightened, reduced) is its own stream, apart from the same region's statements. Plans
+(ANSI/ASQ Z1.4 by lot size, AQL and level from `inspection.toml`), seeded samples, decisions and
+switching go through the same functions and ledger tables as statement runs, so `stmtprod qa record`,
+`qa status` and `stmtprod proof RUN --stage K` work on card runs. Stages:
+
+1. **composition**: each sampled carrier's text, extracted from the print file, against its
+   sanitized order: address block, greeting, embossed name, masked number, activation hotline of
+   the product, enclosures; and no run of 12 or more digits anywhere on the sheet.
+2. **print**: each sampled sheet rasterised whole (not just the barcode strip) and decoded: exactly one symbol, the
+   manifest's payload, sitting in the bottom margin where the inserter camera looks.
+3. **insertion (card match)**: each sampled carrier against the card that the personalisation log
+   puts in its slot (card id, last five digits, embossed name) and its inserts against the
+   welcome-kit eligibility applied afresh.
+
+Stage 4 (dispatch) belongs to mailing and is not run for card carriers yet.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stmtprod.barcode.reader import read_page_barcodes
+from stmtprod.cards.eligibility import select_card_inserts
+from stmtprod.cards.ingest import read_spill
+from stmtprod.cards.models import CardRecord, PersonalisationEntry, digit_runs
+from stmtprod.cards.render import lot_name
+from stmtprod.cards.texts import CarrierSet
+from stmtprod.catalog import Catalog, hoppers_of
+from stmtprod.errors import Halt
+from stmtprod.fsutil import write_json
+from stmtprod.inspect.config import STAGE_NAMES, InspectionConfig
+from stmtprod.inspect.stages import AwaitingInspection, decide, lot_sample, switching_state
+from stmtprod.layout import LayoutSet
+from stmtprod.ledger import Ledger
+from stmtprod.sampling.plans import plan as make_plan
+
+CARD_STAGES = (1, 2, 3)
+PRINT_DPI = 200        # the whole sheet, not just the strip the 100% read-back looks at
+CARD_NUMBER_MIN = 13   # card numbers have 13 to 19 digits; company registration numbers 12 at most
+_WS = re.compile(r"\s+")
+
+
+def squash(text: str) -> str:
+    return _WS.sub("", text)
+
+
+@dataclass
+class CardContext:
+    run_id: str
+    folder: Path                      # staging/ or release/
+    accepted_dir: Path
+    layouts: LayoutSet
+    carriers: CarrierSet
+    catalog: Catalog
+    production_date: dt.date
+    log: list[PersonalisationEntry] = field(default_factory=list)
+    _manifest: dict[int, dict] = field(default_factory=dict, init=False)
+    _records: dict[str, dict[int, CardRecord]] = field(default_factory=dict, init=False)
+    _readers: dict[str, object] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        for path in sorted((self.folder / "manifest").glob("*.jsonl")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                self._manifest[row["sequence"]] = row
+
+    def lots(self) -> dict[str, list[int]]:
+        lots: dict[str, list[int]] = {}
+        for seq, row in sorted(self._manifest.items()):
+            lots.setdefault(lot_name(row["region"]), []).append(seq)
+        return lots
+
+    def piece(self, sequence: int) -> dict:
+        return self._manifest[sequence]
+
+    def record(self, sequence: int) -> CardRecord:
+        row = self._manifest[sequence]
+        if row["region"] not in self._records:
+            self._records[row["region"]] = read_spill(self.accepted_dir / f"{row['region']}.jsonl")
+        return self._records[row["region"]][row["line"]]
+
+    def page_text(self, sequence: int) -> str:
+        from pypdf import PdfReader
+
+        row = self._manifest[sequence]
+        if row["file"] not in self._readers:
+            self._readers[row["file"]] = PdfReader(self.folder / "print" / row["file"])
+        return self._readers[row["file"]].pages[row["page"] - 1].extract_text() or ""
+
+
+def _address_block(ctx: CardContext, record: CardRecord) -> list[str]:
+    """The window's lines, computed here from the layout's rules (not by the renderer's function)."""
+    rules, addr = ctx.layouts[record.region].address, record.address
+    postcode = rules.postcode_prefix + addr.postcode if addr.postcode else ""
+    if rules.order == "postcode_first":
+        return ([postcode] if postcode else []) + [addr.state + addr.city + addr.lines[0], *addr.lines[1:],
+                                                   record.name + " 様"]
+    return [record.name, *addr.lines, " ".join(p for p in (addr.city, addr.state, postcode) if p)]
+
+
+def inspect_composition(ctx: CardContext, sample: list[int]) -> list[dict]:
+    defects = []
+    for seq in sample:
+        record, row = ctx.record(seq), ctx.piece(seq)
+        texts = ctx.carriers[record.region]
+        langs = [texts.text[record.language]] if record.language != "en" and record.language in texts.text else []
+        langs.append(texts.text["en"])
+        page = ctx.page_text(seq)
+        flat = squash(page)
+        expected = [("address", line) for line in _address_block(ctx, record)]
+        expected += [("embossed-name", record.embossed_name)]
+        expected += [("masked-number", t.card_ending.format(last5=record.last5)) for t in langs]
+        expected += [("greeting", t.greeting.format(name=record.name)) for t in langs]
+        expected += [("hotline", t.hotline.format(hotline=texts.hotline_for(record.product))) for t in langs]
+        expected += [("activation", t.activation_title) for t in langs]
+        expected += [("enclosures", code) for code in row["inserts"]]
+        for kind, text in expected:
+            if squash(text) not in flat:
+                defects.append({"piece": seq, "kind": kind, "evidence": f"{text!r} is not on the carrier"})
+                break
+        else:
+            if digit_runs(page, CARD_NUMBER_MIN):
+                defects.append({"piece": seq, "kind": "card-number-shape",
+                                "evidence": f"a run of {CARD_NUMBER_MIN} or more digits (a card number's shape) "
+                                            "is printed on the carrier"})
+    return defects
+
+
+def inspect_print(ctx: CardContext, sample: list[int]) -> list[dict]:
+    defects = []
+    by_file: dict[str, list[int]] = {}
+    for seq in sample:
+        by_file.setdefault(ctx.piece(seq)["file"], []).append(seq)
+    for name, seqs in sorted(by_file.items()):
+        found = read_page_barcodes(ctx.folder / "print" / name, page_indexes=[ctx.piece(s)["page"] - 1 for s in seqs],
+                                   dpi=PRINT_DPI)
+        for seq, texts in zip(seqs, found):
+            want = ctx.piece(seq)["payload"]
+            if texts != [want]:
+                defects.append({"piece": seq, "kind": "barcode",
+                                "evidence": f"whole sheet read at {PRINT_DPI} dpi gives {texts}, manifest says {want}"})
+    return defects
+
+
+def inspect_match(ctx: CardContext, sample: list[int]) -> list[dict]:
+    defects = []
+    by_slot = {e.slot: e for e in ctx.log}
+    for seq in sample:
+        record, row = ctx.record(seq), ctx.piece(seq)
+        entry = by_slot.get(seq)
+        if entry is None:
+            defects.append({"piece": seq, "kind": "no-card", "evidence": f"no card in slot {seq}"})
+            continue
+        for kind, want, got in (("card-id", record.card_id, entry.card_id), ("last5", record.last5, entry.pan_last5),
+                                ("embossed-name", record.embossed_name, entry.embossed_name)):
+            if want != got:
+                defects.append({"piece": seq, "kind": kind, "evidence": f"slot {seq}: card {got}, carrier {want}"})
+                break
+        else:
+            kit = ctx.carriers[record.region].welcome_kit
+            hoppers = sorted(hoppers_of(select_card_inserts(ctx.catalog, record, kit, ctx.production_date)))
+            if hoppers != row["hoppers"]:
+                defects.append({"piece": seq, "kind": "inserts",
+                                "evidence": f"hoppers {row['hoppers']}, eligibility says {hoppers}"})
+    return defects
+
+
+INSPECTORS = {1: inspect_composition, 2: inspect_print, 3: inspect_match}
+
+
+def _halt_for(stage: int, result: dict) -> Halt:
+    plan, first = result["plan"], result["defects"][0]
+    return Halt(f"inspection stage {stage} ({STAGE_NAMES[stage]}) rejected lot {result['lot']}: "
+                f"{result['defective']} defective carriers in a sample of {result['sample']} "
+                f"(reject at {plan['reject']})", step=f"inspection-{stage}", lot=result["lot"], piece=first["piece"],
+                field=first["kind"], expected=f"fewer than {plan['reject']} defective", found=result["defective"],
+                evidence=first["evidence"],
+                action=f"correct the cause ({first['kind']}), re-render if needed, then resume the card run")
+
+
+def _write_stage_file(run_dir: Path, stage: int, drawn: dict) -> None:
+    lots = {lot: {"plan": d["plan"], "seed": d["seed"], "sample": d["sample"]} for lot, d in drawn.items()}
+    write_json(run_dir / "inspection" / f"stage{stage}.json",
+               {"stage": stage, "name": STAGE_NAMES[stage], "lots": lots,
+                "sample": sorted(s for d in lots.values() for s in d["sample"])})
+
+
+def run_card_stages(ledger: Ledger, config: InspectionConfig, ctx: CardContext, run_dir: Path,
+                    timings: dict | None = None) -> list[dict]:
+    """Inspect every lot at the card stages in order; raises Halt (rejected) or AwaitingInspection (manual)."""
+    timings = {} if timings is None else timings
+    run_id = ctx.run_id
+    lots = ctx.lots()
+    rendered: dict[str, str] = {}
+    for batch in ledger.batches(run_id).values():
+        lot = lot_name(batch["region"])
+        rendered[lot] = max(rendered.get(lot, ""), batch["rendered_at"] or "")
+    recorded = {(s["stage"], s["lot"]): s for s in ledger.stages(run_id)}
+    results = []
+    for stage in CARD_STAGES:
+        started = time.perf_counter()
+        stage_config = config.for_stage(stage)
+        waiting, drawn = [], {}
+        for lot, sequences in lots.items():
+            previous = recorded.get((stage, lot))
+            current = previous is not None and previous["at"] > rendered.get(lot, "")
+            if current and previous["decision"] == "accepted":
+                results.append({"stage": stage, "lot": lot, "decision": "accepted", "kept": True})
+                drawn[lot] = previous
+                continue
+            if current and stage_config.mode == "manual" and previous["decision"] is None:
+                waiting.append(lot)
+                drawn[lot] = previous
+                continue
+            if current and stage_config.mode == "manual" and previous["decision"] == "rejected":
+                raise _halt_for(stage, {"lot": lot, "plan": previous["plan"], "defects": previous["defects"],
+                                        "defective": len({d["piece"] for d in previous["defects"]}),
+                                        "sample": len(previous["sample"])})
+            state = switching_state(ledger, lot, stage)
+            if state.halted:
+                raise Halt(f"inspection discontinued for lot stream {lot} stage {stage} after repeated rejections "
+                           "on tightened inspection", step=f"inspection-{stage}", lot=lot, field="switching",
+                           expected="normal, tightened or reduced", found="discontinued",
+                           action=f"correct the process, then 'stmtprod qa restore --out {run_dir.parent} "
+                                  f"--region {lot} --stage {stage} --reason ...'")
+            plan = make_plan(len(sequences), stage_config.aql, stage_config.level, state.severity)
+            seed, sample = lot_sample(run_id, stage, lot, sequences, plan)
+            if stage_config.mode == "manual":
+                ledger.record_stage(run_id, stage, lot, plan.lot_size, plan.as_dict(), str(seed), sample, None,
+                                    None, None)
+                waiting.append(lot)
+                drawn[lot] = {"plan": plan.as_dict(), "seed": str(seed), "sample": sample}
+                continue
+            result = decide(ledger, config, run_id, stage, lot, plan, seed, sample,
+                            INSPECTORS[stage](ctx, sample), "automatic")
+            drawn[lot] = {"plan": result["plan"], "seed": str(seed), "sample": sample}
+            results.append(result)
+            if result["decision"] == "rejected":
+                _write_stage_file(run_dir, stage, drawn)
+                raise _halt_for(stage, result)
+        _write_stage_file(run_dir, stage, drawn)
+        timings[f"stage{stage}"] = time.perf_counter() - started
+        if waiting:
+            raise AwaitingInspection(stage, waiting, run_dir)
+    return results

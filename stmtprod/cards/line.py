@@ -1,0 +1,525 @@
+"""The card line end to end: ingest, plan, render, verify, match, inspect, release; resumable.
+
+Organised like the statement line (`stmtprod.pipeline`) and sharing its ledger, lock, halt reports,
+run folder shape and summary, so `stmtprod runs`, `show`, `qa` and `proof` see card runs too:
+
+    out/<run_id>/
+      run.json, summary.json, quarantine.jsonl, halt.json/halt.txt (when halted)
+      inspection/stageK.json      each lot's plan, seed and sample
+      work/accepted/<R>.jsonl     sanitized orders (token + last five digits; never a card number)
+      work/batches/<R>-NNNN.jsonl the batch files rendering reads
+      staging/ -> release/        print/<R>-NNNN.pdf, manifest/<R>-NNNN.jsonl, sealing/sealing.jsonl
+
+Nothing is renamed from `staging/` to `release/` (released for sealing) unless every carrier's
+barcode was read back and checked, the personalisation log matched the carriers slot by slot, and
+the inspection lots were accepted. A halted run keeps `staging/` and has no `release/`.
+
+The card number is read only by ingest, which tokenises it at once with the keyed HMAC
+(`stmtprod.cards.keys`); no file this module writes, nor the ledger, ever holds it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from concurrent.futures import as_completed
+from pathlib import Path
+from typing import Callable
+
+from stmtprod import halt_report
+from stmtprod.barcode.payload import run_tag
+from stmtprod.cards.ingest import CardIngest, ingest_orders, read_spill
+from stmtprod.cards.inspection import CardContext, run_card_stages
+from stmtprod.cards.keys import CardKey, card_key
+from stmtprod.cards.match import Carrier, match, read_log
+from stmtprod.cards.plan import CardBatch, plan_carriers
+from stmtprod.cards.render import CarrierJob, render_carrier_batch
+from stmtprod.cards.texts import CarrierSet, load_carrier_set
+from stmtprod.cards.verify import verify_carriers
+from stmtprod.catalog import Catalog, load_catalog
+from stmtprod.config import PROJECT_ROOT, default_catalog_file, default_inspection_file, default_layouts_dir
+from stmtprod.errors import ConfigError, Halt, UsageError
+from stmtprod.fsutil import fsync_dir, sha256_file, write_json, write_jsonl
+from stmtprod.inspect.config import load_inspection
+from stmtprod.inspect.stages import AwaitingInspection
+from stmtprod.layout import LayoutSet, load_layouts
+from stmtprod.ledger import Ledger
+from stmtprod.lock import OutputLock
+from stmtprod.regions import REGIONS
+from stmtprod.verify import PrintFile, read_all
+from stmtprod.workers import pool as worker_pool
+
+Events = Callable[..., None]
+LINE = "cards"
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def default_cards_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("STMTPROD_CARD_LAYOUTS", PROJECT_ROOT / "layouts" / "cards"))
+
+
+def _quiet(_event: str, **_data: object) -> None:
+    """Default event sink: the library itself never prints."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CardOptions:
+    orders: Path
+    personalisation: Path
+    out: Path
+    batch_size: int = 1000
+    workers: int = 1
+    production_date: dt.date = dataclasses.field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).date())
+    reject_threshold: float = 0.05
+    layouts_dir: Path = dataclasses.field(default_factory=default_layouts_dir)
+    cards_dir: Path = dataclasses.field(default_factory=default_cards_dir)
+    catalog_file: Path = dataclasses.field(default_factory=default_catalog_file)
+    inspection_file: Path = dataclasses.field(default_factory=default_inspection_file)
+    run_id: str | None = None
+
+    def fingerprint(self) -> str:
+        return (f"line=cards;batch={self.batch_size};threshold={self.reject_threshold};"
+                f"date={self.production_date.isoformat()}")
+
+    def record(self, key: CardKey) -> dict:
+        return {"line": LINE, "orders": str(self.orders.resolve()), "personalisation": str(self.personalisation.resolve()),
+                "batch_size": self.batch_size,
+                "reject_threshold": self.reject_threshold, "production_date": self.production_date.isoformat(),
+                "layouts_dir": str(Path(self.layouts_dir).resolve()), "cards_dir": str(Path(self.cards_dir).resolve()),
+                "catalog_file": str(Path(self.catalog_file).resolve()),
+                "inspection_file": str(Path(self.inspection_file).resolve()), "workers": self.workers,
+                "key": key.mode, "key_id": key.key_id}
+
+
+@dataclasses.dataclass
+class _Config:
+    layouts: LayoutSet
+    catalog: Catalog
+    catalog_version: str
+    carriers: CarrierSet
+
+    @property
+    def layouts_version(self) -> str:
+        """Region layouts and carrier texts together: a change to either shows."""
+        return hashlib.sha256(f"{self.layouts.version}|cards={self.carriers.version}".encode()).hexdigest()[:16]
+
+
+def _check(options: CardOptions) -> _Config:
+    """Validate inputs and every configuration file before any work starts."""
+    if not Path(options.orders).is_file():
+        raise UsageError(f"card order file {options.orders} does not exist")
+    if not Path(options.personalisation).is_file():
+        raise UsageError(f"personalisation log {options.personalisation} does not exist")
+    if options.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    layouts = load_layouts(options.layouts_dir)
+    catalog, catalog_version = load_catalog(options.catalog_file)
+    carriers = load_carrier_set(options.cards_dir, layouts, catalog)
+    load_inspection(options.inspection_file)
+    return _Config(layouts, catalog, catalog_version, carriers)
+
+
+def make_run_id(ingested: CardIngest, config: _Config, options: CardOptions, key: CardKey, salt: int = 0) -> str:
+    """`YYYYMMDD-XXXXXX`: production date and a hash of the orders, the key id and the configuration."""
+    basis = "|".join([ingested.input_sha256, key.key_id, config.layouts_version, config.catalog_version,
+                      options.fingerprint()])
+    if salt:
+        basis += f"|force={salt}"
+    number = int(hashlib.sha256(basis.encode()).hexdigest(), 16)
+    tag = ""
+    for _ in range(6):
+        number, digit = divmod(number, 36)
+        tag += _ALPHABET[digit]
+    return f"{options.production_date.strftime('%Y%m%d')}-{tag}"
+
+
+def _ingest_into(options: CardOptions, config: _Config, key: CardKey, folder: Path) -> tuple[Path, CardIngest]:
+    work = Path(tempfile.mkdtemp(prefix=".cards-ingest-", dir=folder))
+    try:
+        return work, ingest_orders(options.orders, config.layouts, key, work / "accepted", work / "quarantine.jsonl")
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | None, demo: bool, workers: int = 1,
+              events: Events = _quiet, batch_size: int = 1000, production_date: dt.date | None = None,
+              reject_threshold: float = 0.05, layouts_dir: Path | None = None, cards_dir: Path | None = None,
+              catalog_file: Path | None = None, inspection_file: Path | None = None, run_id: str | None = None,
+              force: bool = False) -> dict:
+    """Run the card line over one order file and its personalisation log; returns the run summary.
+
+    `key` is the tokenisation key (bytes, at least 16); `demo=True` uses the published demo key
+    instead (samples and tests; the summary says `"key": "DEMO"`). Neither: ConfigError.
+    State RELEASED (carriers released for sealing), HALTED or INSPECTING (a manual stage waits).
+    """
+    started = time.perf_counter()
+    card = card_key(key, demo)
+    fields = {k: v for k, v in {"batch_size": batch_size, "workers": workers, "production_date": production_date,
+                                "reject_threshold": reject_threshold, "layouts_dir": layouts_dir,
+                                "cards_dir": cards_dir, "catalog_file": catalog_file,
+                                "inspection_file": inspection_file, "run_id": run_id}.items() if v is not None}
+    options = CardOptions(orders=Path(orders), personalisation=Path(personalisation), out=Path(out), **fields)
+    config = _check(options)
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out):
+        for stale in out.glob(".cards-ingest-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        ledger = Ledger(out)
+        try:
+            events("step", step="ingest")
+            work, ingested = _ingest_into(options, config, card, out)
+            base_id = make_run_id(ingested, config, options, card)
+            chosen = _choose_run_id(ledger, options, base_id, ingested, config, card, force, work)
+            run_dir = out / chosen
+            if run_dir.exists():
+                shutil.rmtree(run_dir)
+            run_dir.mkdir()
+            (work / "quarantine.jsonl").rename(run_dir / "quarantine.jsonl")
+            (run_dir / "work").mkdir()
+            (work / "accepted").rename(run_dir / "work" / "accepted")
+            shutil.rmtree(work)
+            fsync_dir(out)
+            ledger.create_run(chosen, base_id, str(options.orders.resolve()), ingested.input_sha256,
+                              config.layouts_version, config.catalog_version, options.record(card))
+            return _continue(ledger, chosen, run_dir, options, config, card, ingested, options.personalisation,
+                             events, {"ingest": time.perf_counter() - started}, started)
+        finally:
+            ledger.close()
+
+
+def _choose_run_id(ledger: Ledger, options: CardOptions, base_id: str, ingested: CardIngest, config: _Config,
+                   key: CardKey, force: bool, work: Path) -> str:
+    existing = ledger.runs(base_id)
+    if options.run_id:
+        try:
+            run_tag(options.run_id)
+        except ValueError as exc:
+            shutil.rmtree(work, ignore_errors=True)
+            raise UsageError(str(exc)) from None
+        if ledger.run(options.run_id):
+            shutil.rmtree(work, ignore_errors=True)
+            raise UsageError(f"run id {options.run_id} is already in the ledger")
+        return options.run_id
+    if existing and not force:
+        shutil.rmtree(work, ignore_errors=True)
+        latest = existing[-1]
+        if latest["state"] == "RELEASED":
+            raise UsageError(f"these card orders were already released as run {latest['run_id']}; "
+                             "use --force to make a new run with a new id")
+        raise UsageError(f"card run {latest['run_id']} for these orders exists in state {latest['state']}; "
+                         f"resume it ('stmtprod cards --resume {latest['run_id']} --out ...'), or --force a new run")
+    return make_run_id(ingested, config, options, key, salt=len(existing)) if existing else base_id
+
+
+def _latest_log(ledger: Ledger, run_id: str, recorded: str) -> Path:
+    for event in reversed(ledger.history(run_id)):
+        if event.get("personalisation"):
+            return Path(event["personalisation"])
+    return Path(recorded)
+
+
+def resume_cards(run_id: str, out: Path, *, key: bytes | None = None, demo: bool = False,
+                 personalisation: Path | None = None, workers: int | None = None, events: Events = _quiet) -> dict:
+    """Continue a crashed or halted card run, redoing only what is not already proven good.
+
+    `personalisation` gives a new log (after cards were re-made); by default the last one used.
+    The key must be the one the run was made with (a demo run resumes with the demo key).
+    """
+    started = time.perf_counter()
+    out = Path(out).resolve()
+    if not (out / "ledger.sqlite").exists():
+        raise UsageError(f"{out} has no ledger: nothing to resume")
+    with OutputLock(out):
+        ledger = Ledger(out)
+        try:
+            run = ledger.run(run_id)
+            if run is None:
+                raise UsageError(f"run {run_id} is not in the ledger of {out}")
+            recorded = run["options"]
+            if recorded.get("line") != LINE:
+                raise UsageError(f"run {run_id} is not a card run")
+            if run["state"] == "RELEASED":
+                return run["summary"] | {"resumed": False}
+            if recorded["key"] == "DEMO" and key is None:
+                demo = True
+            card = card_key(key, demo)
+            if card.key_id != recorded["key_id"]:
+                raise ConfigError(f"the card key ({card.mode}, id {card.key_id}) is not the one run {run_id} was made "
+                                  f"with ({recorded['key']}, id {recorded['key_id']})", key="card key")
+            log = Path(personalisation) if personalisation else _latest_log(ledger, run_id, recorded["personalisation"])
+            options = CardOptions(orders=Path(recorded["orders"]), personalisation=log, out=out,
+                                  batch_size=recorded["batch_size"], workers=workers or recorded["workers"],
+                                  production_date=dt.date.fromisoformat(recorded["production_date"]),
+                                  reject_threshold=recorded["reject_threshold"],
+                                  layouts_dir=Path(recorded["layouts_dir"]), cards_dir=Path(recorded["cards_dir"]),
+                                  catalog_file=Path(recorded["catalog_file"]),
+                                  inspection_file=Path(recorded["inspection_file"]))
+            config = _check(options)
+            run_dir = out / run_id
+            run_dir.mkdir(exist_ok=True)
+            events("step", step="ingest")
+            work, ingested = _ingest_into(options, config, card, run_dir)
+            (work / "quarantine.jsonl").replace(run_dir / "quarantine.jsonl")
+            (run_dir / "work").mkdir(exist_ok=True)
+            shutil.rmtree(run_dir / "work" / "accepted", ignore_errors=True)
+            (work / "accepted").rename(run_dir / "work" / "accepted")
+            shutil.rmtree(work)
+            ledger.update_run(run_id, input_sha256=ingested.input_sha256, layouts_version=config.layouts_version,
+                              catalog_version=config.catalog_version)
+            ledger.transition(run_id, "RESUMED", personalisation=str(log.resolve()))
+            summary = _continue(ledger, run_id, run_dir, options, config, card, ingested, log, events,
+                                {"ingest": time.perf_counter() - started}, started)
+            return summary | {"resumed": True}
+        finally:
+            ledger.close()
+
+
+def _jobs(batches: list[CardBatch], run_id: str, run_dir: Path, options: CardOptions) -> list[CarrierJob]:
+    staging = run_dir / "staging"
+    return [CarrierJob(name=b.name, region=b.region, run_id=run_id, batch_file=str(b.path),
+                       layouts_dir=str(options.layouts_dir), cards_dir=str(options.cards_dir),
+                       catalog_file=str(options.catalog_file), pdf_file=str(staging / "print" / f"{b.name}.pdf"),
+                       manifest_file=str(staging / "manifest" / f"{b.name}.jsonl")) for b in batches]
+
+
+def _proven(record: dict, job: CarrierJob, stamp: str) -> bool:
+    return bool(record.get(stamp)) and all(
+        Path(path).exists() and sha256_file(path) == record[key]
+        for path, key in ((job.pdf_file, "pdf_sha256"), (job.manifest_file, "manifest_sha256")))
+
+
+def _render(jobs: list[CarrierJob], workers: int, done: Callable[[CarrierJob, dict], None]) -> None:
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            done(job, render_carrier_batch(job))
+        return
+    with worker_pool(min(workers, len(jobs))) as pool:
+        futures = {pool.submit(render_carrier_batch, job): job for job in jobs}
+        for future in as_completed(futures):
+            done(futures[future], future.result())
+
+
+def _rows(path: str | Path) -> list[dict]:
+    return [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines()]
+
+
+def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, config: _Config, key: CardKey,
+              ingested: CardIngest, log_path: Path, events: Events, timings: dict, started: float) -> dict:
+    """Everything after ingest. Safe to run again on a partly done run: proven batches are kept."""
+    summary = _summary(run_id, run_dir, ingested, [], [], released=False)
+    summary.update(_identity(options, config, key, ingested, log_path))
+    staging, release = run_dir / "staging", run_dir / "release"
+    if release.exists() and not staging.exists():
+        release.rename(staging)
+    try:
+        share = ingested.quarantined / ingested.input if ingested.input else 0.0
+        if share > options.reject_threshold:
+            raise Halt(f"{ingested.quarantined} of {ingested.input} card orders rejected ({share:.1%}), above the "
+                       f"{options.reject_threshold:.1%} threshold", step="ingest",
+                       expected=f"<= {options.reject_threshold:.1%}", found=f"{share:.1%}",
+                       action="inspect quarantine.jsonl, correct the orders upstream, then resume the card run")
+        events("step", step="plan")
+        t = time.perf_counter()
+        accepted_dir = run_dir / "work" / "accepted"
+        batches = plan_carriers(ingested.accepted, accepted_dir, config.catalog, config.carriers,
+                                options.production_date, options.batch_size, run_dir / "work" / "batches")
+        ledger.plan_batches(run_id, [{"batch": b.name, "region": b.region, "pieces": b.pieces,
+                                      "batch_sha256": sha256_file(b.path)} for b in batches])
+        ledger.transition(run_id, "PLANNED", pieces=sum(b.pieces for b in batches), batches=len(batches))
+        timings["plan"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        ledger.transition(run_id, "RENDERING")
+        jobs = _jobs(batches, run_id, run_dir, options)
+        known = ledger.batches(run_id)
+        todo = [j for j in jobs if not _proven(known[j.name], j, "rendered_at")]
+        events("render", pieces=sum(b.pieces for b in batches if b.name in {j.name for j in todo}),
+               batches=len(todo), kept=len(jobs) - len(todo))
+
+        def rendered(job: CarrierJob, result: dict) -> None:
+            ledger.batch_rendered(run_id, job.name, result["sheets"], sha256_file(job.pdf_file),
+                                  sha256_file(job.manifest_file), _rows(job.manifest_file))
+            events("batch", **result)
+
+        _render(todo, options.workers, rendered)
+        timings["render"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        ledger.transition(run_id, "VERIFYING")
+        events("step", step="verify")
+        for job, batch in zip(jobs, batches):
+            found = len(_rows(job.manifest_file))
+            if found != batch.pieces:
+                raise Halt("manifest does not hold every planned carrier", step="verify", batch=job.name,
+                           field="pieces", expected=batch.pieces, found=found, action="re-render the batch")
+        files = [PrintFile(j.name, j.region, Path(j.pdf_file), Path(j.manifest_file)) for j in jobs]
+        known = ledger.batches(run_id)
+        fresh = [f for f, j in zip(files, jobs) if not _proven(known[j.name], j, "verified_at")]
+        decoded = read_all(fresh, config.layouts, options.workers)
+        for f in files:
+            if f.batch not in decoded:
+                decoded[f.batch] = [[r["payload"]] for r in _rows(f.manifest)]
+        verified = verify_carriers(files, decoded, run_id, config.catalog, config.carriers, accepted_dir,
+                                   options.production_date)
+        ledger.batches_verified(run_id, [f.batch for f in fresh])
+        ledger.record_verification(run_id, True, verified["pieces"], verified["sheets"],
+                                   {"read_optically": len(fresh), "kept": len(files) - len(fresh)})
+        timings["verify"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        events("step", step="match")
+        entries, log_sha = read_log(log_path)
+        records = {r: read_spill(accepted_dir / f"{r}.jsonl") for r in REGIONS}
+        carriers = []
+        for f in files:
+            for row in _rows(f.manifest):
+                record = records[row["region"]][row["line"]]
+                carriers.append(Carrier(row["sequence"], row["card_id"], row["last5"], record.embossed_name,
+                                        row["token"], row["file"], row["page"]))
+        carriers.sort(key=lambda c: c.sequence)
+        summary["personalisation"].update(sha256=log_sha, slots=len(entries))
+        sealing = match(carriers, entries)
+        write_jsonl(staging / "sealing" / "sealing.jsonl", sealing)
+        ledger.record_verification(run_id, True, len(sealing), None,
+                                   {"match": {"personalisation": str(Path(log_path).resolve()), "sha256": log_sha,
+                                              "slots": len(entries), "carriers": len(carriers)}})
+        timings["match"] = time.perf_counter() - t
+
+        ledger.transition(run_id, "INSPECTING")
+        events("step", step="inspection")
+        inspection_config, _version = load_inspection(options.inspection_file)
+        ctx = CardContext(run_id, staging, accepted_dir, config.layouts, config.carriers, config.catalog,
+                          options.production_date, entries)
+        run_card_stages(ledger, inspection_config, ctx, run_dir, timings)
+
+        t = time.perf_counter()
+        events("step", step="release")
+        if not jobs:
+            (staging / "print").mkdir(parents=True, exist_ok=True)
+            (staging / "manifest").mkdir(exist_ok=True)
+        staging.rename(release)
+        fsync_dir(run_dir)
+        timings["release"] = time.perf_counter() - t
+        batch_info = list(ledger.batches(run_id).values())
+        identity = {k: summary[k] for k in _IDENTITY_KEYS}
+        summary = _summary(run_id, run_dir, ingested, [dataclasses.asdict(j) for j in jobs], batch_info,
+                           released=True) | identity
+        summary["sealing_file"] = str(release / "sealing" / "sealing.jsonl")
+        summary["match"] = {"slots": len(sealing), "ok": True}
+        timings["total"] = time.perf_counter() - started
+        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        write_json(run_dir / "summary.json", summary)
+        ledger.record_release(run_id, summary["print_files"] + summary["manifest_files"] + [summary["sealing_file"]],
+                              summary["counts"], summary)
+    except AwaitingInspection as waiting:
+        summary["state"] = "INSPECTING"
+        summary["waiting"] = {"stage": waiting.stage, "lots": waiting.lots, "message": str(waiting)}
+        timings["total"] = time.perf_counter() - started
+        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        write_json(run_dir / "summary.json", summary)
+    except Halt as halt:
+        summary["state"] = "HALTED"
+        summary["halt"] = halt.as_dict()
+        halt_report.write(run_dir, run_id, summary["halt"])
+        ledger.record_halt(run_id, summary["halt"])
+        timings["total"] = time.perf_counter() - started
+        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        write_json(run_dir / "summary.json", summary)
+    _mirror(ledger, run_id, run_dir)
+    return summary
+
+
+_IDENTITY_KEYS = ("line", "key", "key_id", "production_date", "layouts_version", "catalog_version", "input_sha256",
+                  "personalisation")
+
+
+def _identity(options: CardOptions, config: _Config, key: CardKey, ingested: CardIngest, log_path: Path) -> dict:
+    return {"line": LINE, "key": key.mode, "key_id": key.key_id, "production_date": options.production_date.isoformat(),
+            "layouts_version": config.layouts_version, "catalog_version": config.catalog_version,
+            "input_sha256": ingested.input_sha256,
+            "personalisation": {"file": str(Path(log_path).resolve()), "sha256": None, "slots": None}}
+
+
+def _mirror(ledger: Ledger, run_id: str, run_dir: Path) -> None:
+    """`run.json`: the run's ledger record for people and for `stmtprod qa` / `proof` (same keys as statements)."""
+    run = ledger.run(run_id)
+    write_json(run_dir / "run.json", {
+        "run_id": run_id, "line": LINE, "state": run["state"], "input": run["input_path"],
+        "input_sha256": run["input_sha256"], "layouts_version": run["layouts_version"],
+        "catalog_version": run["catalog_version"], "layouts_dir": run["options"]["layouts_dir"],
+        "cards_dir": run["options"]["cards_dir"], "catalog_file": run["options"]["catalog_file"],
+        "options": run["options"], "history": ledger.history(run_id), "halts": ledger.halts(run_id)})
+
+
+def _summary(run_id: str, run_dir: Path, ingested: CardIngest, jobs: list[dict], batches: list[dict],
+             released: bool) -> dict:
+    release = run_dir / "release"
+    produced = sum(b["pieces"] for b in batches) if released else 0
+    regions = {region: sum(b["pieces"] for b in batches if b["region"] == region) for region in REGIONS}
+    pending = 0 if released else ingested.accepted_count
+    counts = {"input": ingested.input, "produced": produced, "quarantined": ingested.quarantined,
+              "suppressed": sum(ingested.suppressed.values()),
+              "sheets": sum(b["sheets"] or 0 for b in batches) if released else 0, "not_released": pending}
+    reconciled = counts["input"] == counts["produced"] + counts["quarantined"] + counts["suppressed"] + pending
+    return {
+        "run_id": run_id,
+        "state": "RELEASED" if released else "HALTED",
+        "run_dir": str(run_dir),
+        "print_files": [str(release / "print" / Path(j["pdf_file"]).name) for j in jobs] if released else [],
+        "manifest_files": [str(release / "manifest" / Path(j["manifest_file"]).name) for j in jobs] if released else [],
+        "quarantine_file": str(run_dir / "quarantine.jsonl"),
+        "counts": counts,
+        "reconciled": reconciled,
+        "regions": {r: n for r, n in regions.items() if n} if released else {},
+        "suppressed_by_reason": dict(sorted(ingested.suppressed.items())),
+        "quarantined_by_kind": dict(sorted(ingested.quarantined_by_kind.items())),
+        "blank_lines": ingested.blank_lines,
+    }
+
+
+def verify_card_run(run_dir: Path, workers: int = 1) -> dict:
+    """Re-verify a finished card run's carriers (released, else staged) against manifests and orders.
+
+    For `stmtprod verify RUN_DIR` on a card run. Refuses if the configuration changed since the run.
+    """
+    from stmtprod.runstate import RunRecord
+
+    try:
+        run = RunRecord.load(Path(run_dir)).data
+    except FileNotFoundError:
+        raise UsageError(f"{run_dir} is not a run folder (no run.json)") from None
+    opts = run["options"]
+    if opts.get("line") != LINE:
+        raise UsageError(f"{run_dir} is not a card run")
+    layouts = load_layouts(Path(opts["layouts_dir"]))
+    catalog, catalog_version = load_catalog(Path(opts["catalog_file"]))
+    carriers = load_carrier_set(Path(opts["cards_dir"]), layouts, catalog)
+    config = _Config(layouts, catalog, catalog_version, carriers)
+    for name, now, then in (("layouts", config.layouts_version, run["layouts_version"]),
+                            ("catalog", catalog_version, run["catalog_version"])):
+        if now != then:
+            raise ConfigError(f"{name} changed since run {run['run_id']} (version {then}, now {now}); "
+                              "restore the configuration the run used")
+    run_dir = Path(run_dir)
+    folder = run_dir / "release" if (run_dir / "release").exists() else run_dir / "staging"
+    manifests = sorted((folder / "manifest").glob("*.jsonl"))
+    if not manifests:
+        raise UsageError(f"no manifests under {folder}")
+    files = [PrintFile(m.stem, m.stem[:2], folder / "print" / f"{m.stem}.pdf", m) for m in manifests]
+    files.sort(key=lambda f: json.loads(f.manifest.open(encoding="utf-8").readline())["sequence"])
+    for f in files:
+        if not f.pdf.exists():
+            raise Halt("print file missing", step="verify", batch=f.batch, field="file", expected=str(f.pdf),
+                       found=None, action="restore the print file from the run folder or re-render")
+    decoded = read_all(files, layouts, workers)
+    counts = verify_carriers(files, decoded, run["run_id"], catalog, carriers, run_dir / "work" / "accepted",
+                             dt.date.fromisoformat(opts["production_date"]))
+    return {"run_id": run["run_id"], "ok": True, "folder": str(folder), "files": len(files), **counts}

@@ -1,0 +1,65 @@
+"""Planning the card run: accepted orders become carriers with a sequence, inserts and a batch.
+
+Carriers are sequenced region by region in the line's fixed region order and, within a region, in
+the order file's order, so sequences run 1..N without gap. That sequence is the production order:
+the personalisation machine must make the cards in it (slot k = carrier k), and the sealing machine
+pairs card k with carrier k. Each batch (one region, up to the batch size) is written to its own
+JSONL file of sanitized records, so rendering it is a pure function of that file.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from stmtprod.cards.eligibility import select_card_inserts
+from stmtprod.cards.ingest import read_spill
+from stmtprod.cards.models import CarrierPiece
+from stmtprod.cards.texts import CarrierSet
+from stmtprod.catalog import Catalog, hoppers_of
+from stmtprod.fsutil import atomic_open
+from stmtprod.regions import REGIONS
+
+
+@dataclass(frozen=True)
+class CardBatch:
+    region: str
+    number: int
+    path: Path
+    first_sequence: int
+    pieces: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.region}-{self.number:04d}"
+
+
+def plan_carriers(accepted: dict[str, list[int]], spill_dir: Path, catalog: Catalog, carriers: CarrierSet,
+                  production_date: dt.date, batch_size: int, folder: Path) -> list[CardBatch]:
+    batches: list[CardBatch] = []
+    sequence = 1
+    for region in REGIONS:
+        lines = accepted.get(region) or []
+        if not lines:
+            continue
+        records = read_spill(spill_dir / f"{region}.jsonl")
+        kit = carriers[region].welcome_kit
+        for number, start in enumerate(range(0, len(lines), batch_size), start=1):
+            chunk = lines[start:start + batch_size]
+            ref = CardBatch(region, number, folder / f"{region}-{number:04d}.jsonl", sequence, len(chunk))
+            with atomic_open(ref.path) as fh:
+                for line in chunk:
+                    record = records[line]
+                    inserts = select_card_inserts(catalog, record, kit, production_date)
+                    piece = CarrierPiece(sequence=sequence, line=line, inserts=tuple(i.code for i in inserts),
+                                         hoppers=tuple(sorted(hoppers_of(inserts))), record=record)
+                    fh.write(piece.model_dump_json() + "\n")
+                    sequence += 1
+            batches.append(ref)
+    return batches
+
+
+def read_carrier_batch(path: Path) -> list[CarrierPiece]:
+    with open(path, encoding="utf-8") as fh:
+        return [CarrierPiece.model_validate(json.loads(line)) for line in fh]

@@ -1,0 +1,289 @@
+"""Drawing card carriers, and rendering one batch of them into one print file and one manifest.
+
+A carrier is one A4 sheet: the issuer's header and return address, the cardholder's address in the
+region layout's envelope window, the welcome letter (the record's language, then English), a
+dashed card attach area where the sealing machine affixes the card, the embossed name and the
+masked number ("Card ending 10005": the last five digits, never more), the activation steps and the
+product's hotline, the enclosures, the market's regulatory footer and one Code 128 barcode under the
+sheet contract (`stmtprod.barcode.payload`). The carrier never knows the card number: it is drawn
+from the sanitized record (token and last five digits).
+
+Low-level canvas calls only: untrusted text goes through `drawString` as literal text. A batch is a
+pure function of its batch file and configuration (`invariant=1`), so it re-renders to the same bytes.
+"""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+
+from stmtprod.barcode import symbol
+from stmtprod.barcode.payload import build
+from stmtprod.cards.models import CarrierPiece
+from stmtprod.cards.plan import read_carrier_batch
+from stmtprod.cards.texts import CarrierText, CarrierTexts, load_carrier_texts
+from stmtprod.catalog import load_catalog
+from stmtprod.fsutil import write_bytes, write_jsonl
+from stmtprod.layout import Layout, load_layout
+from stmtprod.render import fonts as font_registry
+from stmtprod.render.formatting import address_lines
+
+GREY = (0.45, 0.45, 0.45)
+MIN_FONT = 5.5
+LETTER_TOP_MM = 100.0
+ENCLOSURES_MM = 252.0
+
+_CJK = "\u2e80-\u2fff\u3000-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+_TOKENS = re.compile(rf"\s+|[{_CJK}]|[^\s{_CJK}]+")
+# Characters that must not open a line (kinsoku): they hang at the end of the previous one instead.
+_NO_START = set("、。，．・：；？！）」』】〕〉》”’ーぁぃぅぇぉっゃゅょァィゥェォッャュョ,.;:!?)")
+
+
+def wrap(text: str, face: str, size: float, width_pt: float) -> list[str]:
+    """Greedy line breaking: at spaces for Latin text, between characters for CJK text."""
+    def fits(s: str) -> bool:
+        return stringWidth(s, face, size) <= width_pt
+
+    lines, line = [], ""
+    for tok in _TOKENS.findall(text):
+        if tok.isspace():
+            if line and not line.endswith(" "):
+                line += " "
+            continue
+        if fits(line + tok) or (len(tok) == 1 and tok in _NO_START and line):
+            line += tok
+            continue
+        if line.strip():
+            lines.append(line.rstrip())
+        while len(tok) > 1 and not fits(tok):
+            k = len(tok) - 1
+            while k > 1 and not fits(tok[:k]):
+                k -= 1
+            lines.append(tok[:k])
+            tok = tok[k:]
+        line = tok
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines or [""]
+
+
+def masked(texts: list[CarrierText], last5: str) -> str:
+    """`カード番号末尾 10005 / Card ending 10005`: the last five digits at most."""
+    return " / ".join(t.card_ending.format(last5=last5) for t in texts)
+
+
+def bilingual(texts: list[CarrierText], key: str) -> str:
+    return " / ".join(getattr(t, key) for t in texts)
+
+
+@dataclass
+class CarrierPainter:
+    layout: Layout
+    texts: CarrierTexts
+    run_id: str
+
+    def __post_init__(self) -> None:
+        self.regular, self.bold = font_registry.register(self.layout.fonts)
+        self.width_mm, self.height_mm = self.layout.page.size_mm
+        self.left = self.layout.page.margin_mm
+        self.right = self.width_mm - self.layout.page.margin_mm
+        bc = self.layout.barcode
+        self.spec = symbol.SymbolSpec(bc.narrow_bar_mm, bc.height_mm, bc.quiet_zone_modules)
+
+    def _y(self, top_mm: float) -> float:
+        return (self.height_mm - top_mm) * mm
+
+    def _text(self, c: Canvas, x_mm: float, top_mm: float, text: str, size: float = 8.5, bold: bool = False,
+              align: str = "left", max_mm: float | None = None, grey: bool = False) -> None:
+        face = self.bold if bold else self.regular
+        if max_mm is not None:
+            width = stringWidth(text, face, size)
+            if width > max_mm * mm:
+                size = max(MIN_FONT, size * max_mm * mm / width)
+                while stringWidth(text, face, size) > max_mm * mm and len(text) > 1:
+                    text = text[:-2] + "…"
+        c.setFont(face, size)
+        if grey:
+            c.setFillColorRGB(*GREY)
+        x, y = x_mm * mm, self._y(top_mm)
+        if align == "right":
+            c.drawRightString(x, y, text)
+        else:
+            c.drawString(x, y, text)
+        if grey:
+            c.setFillColorRGB(0, 0, 0)
+
+    def _block(self, c: Canvas, x_mm: float, top_mm: float, width_mm: float, bottom_mm: float,
+               paragraphs: list[tuple[str, bool, float, float]], size: float = 8.5) -> float:
+        """Paragraphs (text, bold, size factor, space after in mm) wrapped into the box, shrunk to fit."""
+        while True:
+            laid, height = [], 0.0
+            for text, bold, factor, gap in paragraphs:
+                s = size * factor
+                lines = wrap(text, self.bold if bold else self.regular, s, width_mm * mm)
+                leading = s * 1.3 / mm
+                laid.append((lines, bold, s, leading, gap))
+                height += len(lines) * leading + gap
+            if top_mm + height <= bottom_mm or size <= MIN_FONT:
+                break
+            size -= 0.25
+        y = top_mm
+        for lines, bold, s, leading, gap in laid:
+            for line in lines:
+                y += leading
+                self._text(c, x_mm, y, line, s, bold=bold)
+            y += gap
+        return y
+
+    def payload(self, piece: CarrierPiece) -> str:
+        return build(piece.record.region, self.run_id, piece.sequence, 1, 1, set(piece.hoppers))
+
+    def draw(self, c: Canvas, piece: CarrierPiece, insert_titles: dict[str, str]) -> str:
+        """Draw the carrier's one sheet; returns its barcode payload."""
+        rec, lay, tx = piece.record, self.layout, self.texts
+        langs = tx.languages(rec.language)
+        hotline = tx.hotline_for(rec.product)
+        payload = self.payload(piece)
+
+        # Header: issuer, return address, reference and masked number.
+        self._text(c, self.left, 18, lay.issuer_name, 14, bold=True, max_mm=110)
+        for i, line in enumerate(lay.return_address):
+            self._text(c, self.left, 24 + i * 3.4, line, 7, max_mm=95)
+        self._text(c, self.right, 24, f"{bilingual(langs, 'reference')}: {rec.card_id}", 8, align="right", max_mm=80)
+        self._text(c, self.right, 28, masked(langs, rec.last5), 8, align="right", max_mm=80)
+
+        # The envelope window.
+        win = lay.window
+        lines = address_lines(lay, rec.name, rec.address)
+        leading = min(4.4, (win.height_mm - 4) / len(lines))
+        for i, line in enumerate(lines):
+            self._text(c, win.x_mm + 4, win.y_mm + 5 + i * leading, line, 9.5, max_mm=win.width_mm - 8)
+
+        # Beside the window: the card as it is embossed.
+        x = max(118.0, win.x_mm + win.width_mm + 6)
+        self._text(c, x, 50, bilingual(langs, "name_on_card"), 7, max_mm=self.right - x, grey=True)
+        self._text(c, x, 55, rec.embossed_name, 10, bold=True, max_mm=self.right - x)
+        for i, t in enumerate(langs):
+            self._text(c, x, 62 + i * 4.5, t.card_ending.format(last5=rec.last5), 9, max_mm=self.right - x)
+
+        # Title and letter.
+        area = tx.attach_area
+        for i, t in enumerate(langs):
+            self._text(c, self.left, 90 + i * 6, t.title, 12 if i == 0 else 10.5, bold=True,
+                       max_mm=self.right - self.left)
+        paragraphs = []
+        for t in langs:
+            paragraphs.append((t.greeting.format(name=rec.name), False, 1.0, 1.0))
+            paragraphs.append((t.intro[rec.reason], False, 1.0, 0.8))
+            paragraphs += [(p, False, 1.0, 0.8) for p in t.body]
+            paragraphs[-1] = (*paragraphs[-1][:3], 2.5)
+        self._block(c, self.left, LETTER_TOP_MM + (len(langs) - 1) * 6, self.right - self.left, area.y_mm - 3,
+                    paragraphs, size=8.5)
+
+        # The card attach area.
+        c.saveState()
+        c.setStrokeColorRGB(*GREY)
+        c.setLineWidth(0.6)
+        c.setDash(4, 2.5)
+        c.rect(area.x_mm * mm, self._y(area.y_mm + area.height_mm), area.width_mm * mm, area.height_mm * mm,
+               stroke=1, fill=0)
+        c.restoreState()
+        self._text(c, area.x_mm + 3, area.y_mm + 5, bilingual(langs, "attach_here"), 7, max_mm=area.width_mm - 6,
+                   grey=True)
+        below = area.y_mm + area.height_mm
+        self._text(c, area.x_mm, below + 5, f"{bilingual(langs, 'name_on_card')}: {rec.embossed_name}", 8,
+                   max_mm=area.width_mm)
+        self._text(c, area.x_mm, below + 9.5, masked(langs, rec.last5), 8, max_mm=area.width_mm)
+
+        # Activation, beside the attach area.
+        column = area.x_mm - 6 - self.left
+        steps = []
+        for t in langs:
+            steps.append((t.activation_title, True, 1.15, 1.2))
+            steps += [(f"{n}. {s}", False, 1.0, 0.6) for n, s in enumerate(t.activation_steps, 1)]
+            steps.append((t.hotline.format(hotline=hotline), True, 1.0, 3.0))
+        self._block(c, self.left, area.y_mm, column, ENCLOSURES_MM - 6, steps, size=8.5)
+
+        # Enclosures, footer, barcode.
+        if piece.inserts:
+            names = ", ".join(f"{code} {insert_titles.get(code, '')}".strip() for code in piece.inserts)
+            self._text(c, self.left, ENCLOSURES_MM, f"{bilingual(langs, 'enclosures')}: {names}", 7,
+                       max_mm=self.right - self.left)
+        for i, line in enumerate(lay.footer):
+            self._text(c, self.left, 262 + i * 3.3, line, 6.5, max_mm=self.right - self.left)
+        self._text(c, self.left, 270.5, langs[-1].hotline.format(hotline=hotline), 7, max_mm=120)
+        bc = lay.barcode
+        symbol.draw(c, payload, bc.x_mm, self.height_mm - bc.y_mm - bc.height_mm, self.spec)
+        c.showPage()
+        return payload
+
+
+@dataclass(frozen=True)
+class CarrierJob:
+    """Everything a worker needs, as plain strings so it pickles to any executor."""
+
+    name: str
+    region: str
+    run_id: str
+    batch_file: str
+    layouts_dir: str
+    cards_dir: str
+    catalog_file: str
+    pdf_file: str
+    manifest_file: str
+
+
+@lru_cache(maxsize=None)
+def _painter(layouts_dir: str, cards_dir: str, region: str, run_id: str) -> CarrierPainter:
+    return CarrierPainter(load_layout(Path(layouts_dir) / f"{region}.toml"),
+                          load_carrier_texts(Path(cards_dir) / f"{region}.toml"), run_id)
+
+
+@lru_cache(maxsize=None)
+def _titles(catalog_file: str) -> dict[str, str]:
+    catalog, _version = load_catalog(Path(catalog_file))
+    return {i.code: i.title for i in catalog.insert}
+
+
+def lot_name(region: str) -> str:
+    """The inspection lot of a region's carriers: its own stream, apart from the region's statements."""
+    return f"CARDS-{region}"
+
+
+def render_pdf(job: CarrierJob) -> tuple[bytes, list[dict]]:
+    painter = _painter(job.layouts_dir, job.cards_dir, job.region, job.run_id)
+    titles = _titles(job.catalog_file)
+    width, height = painter.layout.page.size_mm
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(width * mm, height * mm), invariant=1, pageCompression=1,
+                    initialFontName=painter.regular)
+    canvas.setTitle(f"stmtprod cards {job.run_id} {job.name}")
+    canvas.setAuthor(painter.layout.issuer_name)
+    canvas.setCreator("stmtprod")
+    rows = []
+    pdf_name = Path(job.pdf_file).name
+    for page, piece in enumerate(read_carrier_batch(Path(job.batch_file)), start=1):
+        payload = painter.draw(canvas, piece, titles)
+        rec = piece.record
+        rows.append({
+            "sequence": piece.sequence, "card_id": rec.card_id, "account_id": rec.card_id, "token": rec.token,
+            "last5": rec.last5, "region": rec.region, "lot": lot_name(rec.region), "line": piece.line,
+            "sheets": 1, "inserts": list(piece.inserts), "hoppers": list(piece.hoppers), "payload": payload,
+            "payloads": [payload], "file": pdf_name, "page": page, "first_page": page, "last_page": page,
+        })
+    canvas.save()
+    return buffer.getvalue(), rows
+
+
+def render_carrier_batch(job: CarrierJob) -> dict:
+    """Render and write the batch's print file and manifest atomically; returns its counts."""
+    pdf, rows = render_pdf(job)
+    write_bytes(job.pdf_file, pdf)
+    write_jsonl(job.manifest_file, rows)
+    return {"batch": job.name, "region": job.region, "pieces": len(rows), "sheets": len(rows), "bytes": len(pdf)}

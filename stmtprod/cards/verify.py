@@ -1,0 +1,114 @@
+"""Verification of every carrier: its barcode read back optically from the print file itself.
+
+Every sheet is rasterised and decoded (`stmtprod.verify.read_all`: pdfium + zxing-cpp, in worker
+processes) and checked against the manifest and against a recomputation from the sanitized source
+record: exactly one symbol per sheet; the payload the manifest names for that page; one sheet per
+carrier; sequences 1..N across the run with no gap or duplicate; the region of barcode, batch,
+record and address country alike; the card id, token and last five digits of the manifest equal to
+the record's; the hopper bitmap equal to the welcome-kit eligibility applied afresh.
+The first mismatch raises `Halt` naming batch, page, carrier (piece), field, expected and found.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from stmtprod.barcode.payload import PayloadError, parse
+from stmtprod.cards.eligibility import select_card_inserts
+from stmtprod.cards.ingest import read_spill
+from stmtprod.cards.models import CardRecord
+from stmtprod.cards.texts import CarrierSet
+from stmtprod.catalog import Catalog, hoppers_of
+from stmtprod.errors import Halt
+from stmtprod.verify import PrintFile, mismatch
+
+
+class _Records:
+    def __init__(self, accepted_dir: Path):
+        self.dir, self.cache = accepted_dir, {}
+
+    def get(self, region: str, line: int) -> CardRecord | None:
+        if region not in self.cache:
+            self.cache[region] = read_spill(self.dir / f"{region}.jsonl")
+        return self.cache[region].get(line)
+
+
+def verify_carriers(files: list[PrintFile], decoded: dict[str, list[list[str]]], run_id: str, catalog: Catalog,
+                    carriers: CarrierSet, accepted_dir: Path, production_date: dt.date) -> dict:
+    """Check every decoded sheet; returns counts, or raises Halt at the first mismatch."""
+    records = _Records(accepted_dir)
+    tag = run_id[-6:]
+    next_sequence, pieces = 1, 0
+    seen: set[str] = set()
+    for f in files:
+        rows = [json.loads(line) for line in f.manifest.read_text(encoding="utf-8").splitlines()]
+        pages = decoded[f.batch]
+        here = {"step": "verify", "batch": f.batch}
+        for page, (found, row) in enumerate(zip(pages, rows), 1):
+            payload = row["payloads"][0]
+            at = {**here, "page": page, "piece": row["sequence"], "card": row["card_id"]}
+            if row["sheets"] != 1 or row["payloads"] != [row["payload"]] or row["page"] != page:
+                raise Halt("manifest row does not describe one carrier sheet on its page", **at, field="sheets",
+                           expected=f"1 sheet on page {page}", found=f"{row['sheets']} sheets on page {row['page']}",
+                           action="the manifest was altered: re-render the batch")
+            if len(found) != 1:
+                raise Halt("no readable barcode on the carrier" if not found else "more than one barcode on the carrier",
+                           **at, field="barcode", expected=payload, found=found or None,
+                           action="inspect the carrier; re-render the batch")
+            text = found[0]
+            try:
+                parsed = parse(text)
+            except PayloadError as exc:
+                raise Halt(f"malformed barcode payload: {exc}", **at, field="payload", expected=payload, found=text,
+                           action="re-render the batch; check the printer and the file") from None
+            if text != payload:
+                field, reason = mismatch(payload, text, seen, pages[page:])
+                raise Halt(reason, **at, field=field, expected=payload, found=text,
+                           action="pull the batch from the printer queue, re-render it and re-verify")
+            if (parsed.sequence, parsed.sheet, parsed.sheets) != (row["sequence"], 1, 1):
+                raise Halt("manifest row disagrees with its own payload", **at, field="sequence",
+                           expected=f"carrier {row['sequence']} sheet 1 of 1",
+                           found=f"piece {parsed.sequence} sheet {parsed.sheet} of {parsed.sheets}",
+                           action="the manifest was altered: re-render the batch")
+            if parsed.run_tag != tag:
+                raise Halt("a carrier from another run", **at, field="run_tag", expected=tag, found=parsed.run_tag,
+                           action="remove foreign sheets; re-render the batch")
+            seen.add(text)
+        if len(pages) != len(rows):
+            extra = len(pages) > len(rows)
+            raise Halt(f"{'extra sheets' if extra else 'sheets missing'} at the end of the print file", **here,
+                       page=min(len(pages), len(rows)) + 1, field="sheets", expected=len(rows), found=len(pages),
+                       action="re-render the batch and check the file transfer")
+        for row in rows:
+            at = {**here, "piece": row["sequence"], "card": row["card_id"]}
+            if row["sequence"] != next_sequence:
+                raise Halt("carrier sequence has a gap or a duplicate", **at, field="sequence",
+                           expected=next_sequence, found=row["sequence"], action="re-plan and re-render the run")
+            next_sequence += 1
+            _check_source(row, f.region, records, catalog, carriers, production_date, at)
+            pieces += 1
+    return {"pieces": pieces, "sheets": pieces}
+
+
+def _check_source(row: dict, region: str, records: _Records, catalog: Catalog, carriers: CarrierSet,
+                  production_date: dt.date, at: dict) -> None:
+    record = records.get(region, row["line"])
+    if record is None or record.card_id != row["card_id"]:
+        raise Halt("carrier has no matching card order in its region", **at, field="card_id",
+                   expected=row["card_id"], found=record.card_id if record else None,
+                   action="the manifest does not belong to this run's orders: re-render the run")
+    for name, mine in (("token", record.token), ("last5", record.last5)):
+        if row[name] != mine:
+            raise Halt(f"manifest {name} differs from the card order", **at, field=name, expected=mine,
+                       found=row[name], action="re-render the batch")
+    first = parse(row["payloads"][0])
+    if not first.region == region == record.region == record.address.country:
+        raise Halt("region differs between barcode, batch and address country", **at, field="region",
+                   expected=f"{record.region}/{record.address.country}", found=f"{first.region} in batch {region}",
+                   action="correct the plan or layout and re-render")
+    hoppers = hoppers_of(select_card_inserts(catalog, record, carriers[region].welcome_kit, production_date))
+    if first.hoppers != hoppers:
+        raise Halt("insert bitmap differs from the welcome-kit eligibility applied afresh", **at, field="hoppers",
+                   expected=sorted(hoppers), found=sorted(first.hoppers),
+                   action="check the catalog and carrier texts used by the run; re-plan and re-render")
