@@ -35,6 +35,8 @@ class BuildOptions:
     catalog_file: Path = field(default_factory=default_catalog_file)
     inspection_file: Path = field(default_factory=default_inspection_file)
     drill: str | None = None
+    executor: str = "local"
+    scheduler: str | None = None
 
     def fingerprint(self) -> str:
         """What, besides the input and configuration files, changes the output bytes."""

@@ -52,6 +52,16 @@ MIGRATIONS = [
 ]
 
 
+def files_proven(batch: dict, pdf_file: str, manifest_file: str, stamp: str) -> bool:
+    """A batch's `stamp` ("rendered_at" or "verified_at") holds, and its files on disk are exactly
+    those the ledger recorded then: the test for "already proven good" that resume relies on."""
+    from stmtprod.fsutil import sha256_file
+
+    return bool(batch.get(stamp)) and all(
+        Path(path).exists() and sha256_file(path) == batch[key]
+        for path, key in ((pdf_file, "pdf_sha256"), (manifest_file, "manifest_sha256")))
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 

@@ -14,7 +14,6 @@ import json
 import shutil
 import tempfile
 import time
-from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +22,7 @@ from stmtprod.barcode.payload import run_tag
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import BuildOptions
 from stmtprod.errors import Halt, UsageError
+from stmtprod.executors import run_batches
 from stmtprod.fsutil import fsync_dir, remove_temporaries, sha256_file, write_json
 from stmtprod.ingest.reader import IngestResult, ingest
 from stmtprod.inspect.config import load_inspection
@@ -30,15 +30,14 @@ from stmtprod.inspect.context import InspectionContext
 from stmtprod.inspect.stages import AwaitingInspection, run_stages
 from stmtprod.inserter import Inserter, write_envelope_log
 from stmtprod.layout import LayoutSet, load_layouts
-from stmtprod.ledger import Ledger
+from stmtprod.ledger import Ledger, files_proven
 from stmtprod.lock import OutputLock
 from stmtprod.mailing import mailing_rows, write_mailing
 from stmtprod.plan import BatchRef, plan_region
 from stmtprod.regions import REGIONS
+from stmtprod.render.batch import BatchJob
 from stmtprod.report import write_report
-from stmtprod.render.batch import BatchJob, render_batch
 from stmtprod.verify import PrintFile, read_all, verify_files
-from stmtprod.workers import pool as worker_pool
 
 Events = Callable[..., None]
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -71,14 +70,16 @@ def _options_record(options: BuildOptions) -> dict:
             "batch_size": options.batch_size, "reject_threshold": options.reject_threshold,
             "layouts_dir": str(Path(options.layouts_dir).resolve()),
             "catalog_file": str(Path(options.catalog_file).resolve()),
-            "inspection_file": str(Path(options.inspection_file).resolve()), "workers": options.workers}
+            "inspection_file": str(Path(options.inspection_file).resolve()), "workers": options.workers,
+            "executor": options.executor, "scheduler": options.scheduler}
 
 
 def _options_from(record: dict, out: Path, workers: int | None) -> BuildOptions:
     return BuildOptions(input=Path(record["input"]), out=out, regions=tuple(record["regions"]),
                         batch_size=record["batch_size"], reject_threshold=record["reject_threshold"],
                         layouts_dir=Path(record["layouts_dir"]), catalog_file=Path(record["catalog_file"]),
-                        inspection_file=Path(record["inspection_file"]), workers=workers or record["workers"])
+                        inspection_file=Path(record["inspection_file"]), workers=workers or record["workers"],
+                        executor=record.get("executor", "local"), scheduler=record.get("scheduler"))
 
 
 def _check(options: BuildOptions) -> tuple[LayoutSet, Catalog, str]:
@@ -221,24 +222,6 @@ def _jobs(batches: list[BatchRef], run_id: str, run_dir: Path, options: BuildOpt
                      manifest_file=str(staging / "manifest" / f"{b.name}.jsonl")) for b in batches]
 
 
-def _proven(record: dict, job: BatchJob, stamp: str) -> bool:
-    """The batch's files are on disk exactly as the ledger recorded them when `stamp` was set."""
-    return bool(record.get(stamp)) and all(
-        Path(path).exists() and sha256_file(path) == record[key]
-        for path, key in ((job.pdf_file, "pdf_sha256"), (job.manifest_file, "manifest_sha256")))
-
-
-def _render(jobs: list[BatchJob], workers: int, done: Callable[[BatchJob, dict], None]) -> None:
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            done(job, render_batch(job))
-        return
-    with worker_pool(min(workers, len(jobs))) as pool:
-        futures = {pool.submit(render_batch, job): job for job in jobs}
-        for future in as_completed(futures):
-            done(futures[future], future.result())
-
-
 def _reconcile(jobs: list[BatchJob], batches: list[BatchRef]) -> None:
     """Manifests against the plan: every planned piece once, in sequence, with its sheets."""
     expected = 1
@@ -309,7 +292,8 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         ledger.transition(run_id, "RENDERING")
         jobs = _jobs(batches, run_id, run_dir, options)
         known = ledger.batches(run_id)
-        todo = [j for j in jobs if not _proven(known[j.name], j, "rendered_at")]
+        todo = [j for j in jobs
+                if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "rendered_at")]
         events("render", pieces=sum(b.pieces for b in batches if b.name in {j.name for j in todo}),
                batches=len(todo), kept=len(jobs) - len(todo))
 
@@ -320,7 +304,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
             events("batch", **result)
             crashpoints.reached("render:batch")
 
-        _render(todo, options.workers, rendered)
+        run_batches(todo, rendered, executor=options.executor, workers=options.workers, scheduler=options.scheduler)
         if todo and options.drill:
             drills.damage_print_file(options.drill, Path(todo[0].pdf_file), Path(todo[0].manifest_file),
                                      layouts[todo[0].region])
@@ -332,7 +316,8 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         _reconcile(jobs, batches)
         files = [PrintFile(j.name, j.region, Path(j.pdf_file), Path(j.manifest_file)) for j in jobs]
         known = ledger.batches(run_id)
-        fresh = [f for f, j in zip(files, jobs) if not _proven(known[j.name], j, "verified_at")]
+        fresh = [f for f, j in zip(files, jobs)
+                 if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "verified_at")]
         decoded = read_all(fresh, layouts, options.workers)
         crashpoints.reached("verify:read")
         for f in files:

@@ -26,7 +26,6 @@ import json
 import shutil
 import tempfile
 import time
-from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Callable
 
@@ -38,6 +37,7 @@ from stmtprod.cards.keys import CardKey, card_key
 from stmtprod.cards.match import Carrier, match, read_log
 from stmtprod.cards.plan import CardBatch, plan_carriers
 from stmtprod.cards.render import CarrierJob, render_carrier_batch
+from stmtprod.executors import run_batches
 from stmtprod.cards.texts import CarrierSet, load_carrier_set
 from stmtprod.cards.verify import verify_carriers
 from stmtprod.catalog import Catalog, load_catalog
@@ -47,11 +47,10 @@ from stmtprod.fsutil import fsync_dir, sha256_file, write_json, write_jsonl
 from stmtprod.inspect.config import load_inspection
 from stmtprod.inspect.stages import AwaitingInspection
 from stmtprod.layout import LayoutSet, load_layouts
-from stmtprod.ledger import Ledger
+from stmtprod.ledger import Ledger, files_proven
 from stmtprod.lock import OutputLock
 from stmtprod.regions import REGIONS
 from stmtprod.verify import PrintFile, read_all
-from stmtprod.workers import pool as worker_pool
 
 Events = Callable[..., None]
 LINE = "cards"
@@ -290,23 +289,6 @@ def _jobs(batches: list[CardBatch], run_id: str, run_dir: Path, options: CardOpt
                        manifest_file=str(staging / "manifest" / f"{b.name}.jsonl")) for b in batches]
 
 
-def _proven(record: dict, job: CarrierJob, stamp: str) -> bool:
-    return bool(record.get(stamp)) and all(
-        Path(path).exists() and sha256_file(path) == record[key]
-        for path, key in ((job.pdf_file, "pdf_sha256"), (job.manifest_file, "manifest_sha256")))
-
-
-def _render(jobs: list[CarrierJob], workers: int, done: Callable[[CarrierJob, dict], None]) -> None:
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            done(job, render_carrier_batch(job))
-        return
-    with worker_pool(min(workers, len(jobs))) as pool:
-        futures = {pool.submit(render_carrier_batch, job): job for job in jobs}
-        for future in as_completed(futures):
-            done(futures[future], future.result())
-
-
 def _rows(path: str | Path) -> list[dict]:
     return [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines()]
 
@@ -340,7 +322,8 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
         ledger.transition(run_id, "RENDERING")
         jobs = _jobs(batches, run_id, run_dir, options)
         known = ledger.batches(run_id)
-        todo = [j for j in jobs if not _proven(known[j.name], j, "rendered_at")]
+        todo = [j for j in jobs
+                if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "rendered_at")]
         events("render", pieces=sum(b.pieces for b in batches if b.name in {j.name for j in todo}),
                batches=len(todo), kept=len(jobs) - len(todo))
 
@@ -349,7 +332,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
                                   sha256_file(job.manifest_file), _rows(job.manifest_file))
             events("batch", **result)
 
-        _render(todo, options.workers, rendered)
+        run_batches(todo, rendered, workers=options.workers, render=render_carrier_batch)
         timings["render"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -362,7 +345,8 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
                            field="pieces", expected=batch.pieces, found=found, action="re-render the batch")
         files = [PrintFile(j.name, j.region, Path(j.pdf_file), Path(j.manifest_file)) for j in jobs]
         known = ledger.batches(run_id)
-        fresh = [f for f, j in zip(files, jobs) if not _proven(known[j.name], j, "verified_at")]
+        fresh = [f for f, j in zip(files, jobs)
+                 if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "verified_at")]
         decoded = read_all(fresh, config.layouts, options.workers)
         for f in files:
             if f.batch not in decoded:

@@ -1,0 +1,447 @@
+"""Benchmark of the whole statement line against a bare ReportLab ceiling, measured side by side.
+
+    python benchmarks/line.py [--accounts 10000] [--workers 2] [--seed 7] [--out DIR] [--keep]
+
+1. Generates N accounts with `stmtprod samples` (not timed as part of the line).
+2. Runs `python -m stmtprod build ... --json` as a subprocess: wall time, CPU time of the process
+   tree, and (with psutil) its RSS sampled every 50 ms: the parent's peak and the largest single
+   worker's peak, overall and per step (steps located by the line's log lines and timings).
+3. Reads the per-step `timings` from the run summary.
+4. The ceiling, in the same run: bare ReportLab canvas code in `--workers` processes drawing the same
+   number of A4 pages with about a statement page's content (60 strings in embedded DejaVu Sans, one
+   barcode path of 70 bars), invariant=1, pageCompression=1, one PDF per batch-sized chunk of pages.
+5. Prints one table, the ratios against the targets of issue #8, and PASS/FAIL per target. It also
+   says how much CPU other processes took meanwhile (a busy machine skews every figure) and gives
+   the line/ceiling ratio in sheets per CPU-second, which such load disturbs much less.
+
+`--json-out FILE` saves the results; `--rss-baseline FILE` (the saved results of another size)
+checks that the peak memory is flat (within 20%). See benchmarks/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import multiprocessing
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+try:
+    import psutil
+except ImportError:  # peak RSS then comes from getrusage: the largest process only
+    psutil = None
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = ("ingest", "plan", "render", "verify", "inserter", "mailing", "stage1", "stage2", "stage3", "stage4",
+         "release")
+STAGE_NAMES = {"stage1": "stage1 composition", "stage2": "stage2 print", "stage3": "stage3 insertion",
+               "stage4": "stage4 dispatch"}
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+NIGHT_BUDGET_S = 4 * 3600  # "well inside a night": half of an 8-hour night window
+TARGET_CEILING_RATIO = 0.8
+TARGET_STEP_SHARE = 0.10
+TARGET_RSS_FLAT = 0.20
+OTHERS_WARN_CORES = 0.2
+
+
+class CpuMeter:
+    """How much CPU others took while we measured: machine busy time minus ours, in cores on average.
+
+    Ours is this process and every descendant it has waited for (getrusage counts grandchildren too).
+    Linux only (/proc/stat); None elsewhere.
+    """
+
+    def start(self) -> "CpuMeter":
+        self.t0, self.busy0, self.own0 = time.perf_counter(), _machine_busy(), _own_cpu()
+        return self
+
+    def stop(self) -> dict:
+        """`cpu`: CPU seconds we used; `others`: cores others used on average (None if unknown)."""
+        busy, own = _machine_busy(), _own_cpu() - self.own0
+        wall = time.perf_counter() - self.t0
+        others = None
+        if busy is not None and self.busy0 is not None and wall:
+            others = max(0.0, (busy - self.busy0) - own) / wall
+        return {"cpu": own, "others": others}
+
+
+def _machine_busy() -> float | None:
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+# -- the line ---------------------------------------------------------------------------------------
+
+class TreeSampler(threading.Thread):
+    """Polls a process and its descendants every `interval` s; keeps the parent's and the largest child's peak RSS."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.parent_peak = self.child_peak = self.tree_peak = 0
+        self.children_seen: set[int] = set()
+        self.samples: list[tuple[float, int, int]] = []  # (time.time(), parent RSS, largest child RSS)
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            proc = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._done.is_set():
+            try:
+                parent = proc.memory_info().rss
+            except psutil.Error:
+                return
+            tree, largest = parent, 0
+            for child in proc.children(recursive=True):
+                try:
+                    rss = child.memory_info().rss
+                except psutil.Error:
+                    continue
+                self.children_seen.add(child.pid)
+                largest = max(largest, rss)
+                tree += rss
+            self.samples.append((time.time(), parent, largest))
+            self.child_peak = max(self.child_peak, largest)
+            self.parent_peak = max(self.parent_peak, parent)
+            self.tree_peak = max(self.tree_peak, tree)
+            self._done.wait(self.interval)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+# Where each step starts: the line's plain log line, else the previous step's start plus its duration.
+_STEP_LOG = {"ingest": "step: ingest", "plan": "step: plan", "render": "rendering ", "verify": "step: verify",
+             "inserter": "step: inserter", "stage1": "step: inspection", "release": "step: release"}
+_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \S+ (.*)$")
+
+
+def step_peaks(samples: list[tuple[float, int, int]], log: Path, timings: dict, launched: float) -> dict:
+    """Peak RSS of the parent and of the largest child during each step, from the sampled timeline."""
+    marks: dict[str, float] = {}
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = _LOG_LINE.match(line)
+        if not m:
+            continue
+        for step, text in _STEP_LOG.items():
+            if step not in marks and m.group(2).startswith(text):
+                marks[step] = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    starts, previous = [], None
+    for step in STEPS:
+        if step not in timings:
+            continue
+        start = marks.get(step)
+        if start is None:
+            start = previous[1] + timings[previous[0]] if previous else launched
+        starts.append((step, start))
+        previous = (step, start)
+    peaks = {}
+    for i, (step, start) in enumerate(starts):
+        end = starts[i + 1][1] if i + 1 < len(starts) else float("inf")
+        inside = [x for x in samples if start <= x[0] < end]
+        if inside:
+            peaks[step] = {"parent": max(x[1] for x in inside), "worker": max(x[2] for x in inside)}
+    return peaks
+
+
+def generate(accounts: int, seed: int, path: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "stmtprod", "samples", "--accounts", str(accounts), "--seed", str(seed),
+                    "--out", str(path)], check=True, cwd=ROOT)
+    return time.perf_counter() - started
+
+
+def run_line(extract: Path, out: Path, workers: int, extra: list[str]) -> dict:
+    """Run the line as the nightly job does; returns its summary, wall time and peak memory."""
+    log = out.parent / "build.log"
+    command = [sys.executable, "-m", "stmtprod", "build", "--input", str(extract), "--out", str(out),
+               "--workers", str(workers), "--json", *extra]
+    meter = CpuMeter().start()
+    started, launched = time.perf_counter(), time.time()
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=err)
+        sampler = TreeSampler(proc.pid) if psutil else None
+        if sampler:
+            sampler.start()
+        stdout, _ = proc.communicate()
+        wall = time.perf_counter() - started
+        if sampler:
+            sampler.stop()
+    lines = stdout.decode("utf-8").strip().splitlines()
+    if not lines:
+        sys.exit(f"stmtprod build printed nothing (exit {proc.returncode}); see {log}")
+    summary = json.loads(lines[-1])
+    if "error" in summary:
+        sys.exit(f"stmtprod build failed (exit {proc.returncode}): {summary['error']}")
+    if sampler:
+        memory = {"parent": sampler.parent_peak, "worker": sampler.child_peak, "tree": sampler.tree_peak,
+                  "processes": len(sampler.children_seen), "source": "psutil, 50 ms"}
+    else:  # Linux reports ru_maxrss in KiB: the largest single descendant, parent included
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        memory = {"parent": None, "worker": None, "tree": None, "largest": peak, "source": "getrusage"}
+    used = meter.stop()
+    if sampler:
+        memory["steps"] = step_peaks(sampler.samples, log, summary.get("timings", {}), launched)
+    return {"summary": summary, "wall": wall, "exit_code": proc.returncode, "memory": memory, "log": str(log),
+            "others": used["others"], "cpu": used["cpu"]}
+
+
+# -- the ceiling ------------------------------------------------------------------------------------
+
+def _ceiling_chunk(task: tuple[int, int, str]) -> int:
+    """Draw `pages` statement-like A4 pages into one PDF with nothing around ReportLab; returns its size."""
+    first, pages, path = task
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen.canvas import Canvas
+
+    if "BenchSans" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("BenchSans", str(FONT)))
+    width, height = A4
+    c = Canvas(path, pagesize=A4, invariant=1, pageCompression=1)
+    for page in range(first, first + pages):
+        # header, address, summary: 24 strings of mixed sizes
+        c.setFont("BenchSans", 14)
+        c.drawString(15 * mm, height - 18 * mm, "Southern Cross Card Services")
+        c.setFont("BenchSans", 8)
+        for i in range(11):
+            c.drawString(15 * mm, height - (24 + 3.4 * i) * mm, f"Account {page:08d}-{i} Street {i * 7 + page % 97}")
+            c.drawRightString(width - 15 * mm, height - (24 + 3.4 * i) * mm, f"{(page * 31 + i) % 100000:,}.{i:02d}")
+        c.setFont("BenchSans", 9.5)
+        c.drawString(20 * mm, height - 60 * mm, f"MS CUSTOMER {page} SURNAME")
+        c.drawRightString(width - 15 * mm, height - 135 * mm, f"AUD {page % 9999:,}.{page % 100:02d}")
+        # transaction table: 12 rows of date, description, amount
+        c.setFont("BenchSans", 8.5)
+        for row in range(12):
+            y = height - (158 + 5 * row) * mm
+            c.drawString(15 * mm, y, f"{row + 1:02d}/11/2026")
+            c.drawString(47 * mm, y, f"PURCHASE MERCHANT {(page * 13 + row) % 997} SYDNEY")
+            c.drawRightString(width - 15 * mm, y, f"{(page + row * 17) % 5000:,}.{row:02d}")
+        c.line(15 * mm, height - 150 * mm, width - 15 * mm, height - 150 * mm)
+        # barcode-like path: 70 bars
+        bars = c.beginPath()
+        x = 15 * mm
+        for bar in range(70):
+            w = (1 + (page + bar) % 3) * 0.33 * mm
+            bars.rect(x, 8 * mm, w, 10 * mm)
+            x += w + 0.33 * mm * (1 + bar % 2)
+        c.drawPath(bars, stroke=0, fill=1)
+        c.setFont("BenchSans", 8)
+        c.drawRightString(width - 15 * mm, 14 * mm, f"Page 1 of 1  {page}")
+        c.showPage()
+    c.save()
+    return os.path.getsize(path)
+
+
+def run_ceiling(sheets: int, per_pdf: int, workers: int, folder: Path) -> dict:
+    """The same pages as PDFs of about `per_pdf` pages, as many per process (the ceiling has no stragglers)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = max(1, math.ceil(sheets / per_pdf))
+    files = math.ceil(files / workers) * workers
+    tasks, first = [], 0
+    for n in range(files):
+        pages = sheets // files + (1 if n < sheets % files else 0)
+        tasks.append((first, pages, str(folder / f"ceiling-{n:04d}.pdf")))
+        first += pages
+    tasks = [t for t in tasks if t[1]]
+    per_pdf = max(t[1] for t in tasks) if tasks else 0
+    meter = CpuMeter().start()
+    started = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        sizes = pool.map(_ceiling_chunk, tasks, chunksize=1)
+    wall = time.perf_counter() - started
+    used = meter.stop()
+    return {"others": used["others"], "cpu": used["cpu"], "sheets": sheets, "files": len(tasks), "pages_per_pdf": per_pdf, "wall": wall,
+            "sheets_per_s": sheets / wall if wall else 0.0, "bytes_per_sheet": sum(sizes) / sheets if sheets else 0}
+
+
+def _count_staged(summary: dict) -> None:
+    """A run that did not release reports no sheets: count what it rendered into staging instead."""
+    staging = Path(summary["run_dir"]) / "staging"
+    pieces = sheets = 0
+    for manifest in sorted((staging / "manifest").glob("*.jsonl")):
+        for row in manifest.read_text(encoding="utf-8").splitlines():
+            pieces, sheets = pieces + 1, sheets + json.loads(row)["sheets"]
+    summary["counts"].update(produced=pieces, sheets=sheets)
+    summary["print_files"] = [str(p) for p in sorted((staging / "print").glob("*.pdf"))]
+    print(f"warning: the run ended {summary['state']}; counting the {pieces:,} pieces it rendered into staging",
+          file=sys.stderr)
+
+
+# -- report -----------------------------------------------------------------------------------------
+
+def _rate(n: int, seconds: float | None) -> str:
+    return f"{n / seconds:,.0f}" if seconds and seconds >= 0.01 else "-"
+
+
+def _mib(n: int | None) -> str:
+    return f"{n / 2**20:,.0f} MiB" if n else "-"
+
+
+def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict | None) -> dict:
+    s = line["summary"]
+    t = s.get("timings", {})
+    pieces, sheets = s["counts"]["produced"], s["counts"]["sheets"]
+    render = t.get("render") or 0.0
+    print_bytes = sum(os.path.getsize(p) for p in s.get("print_files", []) if os.path.exists(p))
+    print()
+    print(f"stmtprod line benchmark: {s['counts']['input']:,} accounts -> {pieces:,} statements, {sheets:,} sheets "
+          f"in {len(s.get('print_files', []))} print files; --workers {args.workers}; run {s['run_id']} {s['state']}")
+    print(f"(extract generated in {generated_s:.1f} s, not counted)")
+    print()
+    steps_rss = line["memory"].get("steps", {})
+    header = (f"{'step':<22}{'seconds':>10}{'statements/s':>15}{'sheets/s':>12}{'of render':>11}"
+              f"{'parent RSS':>12}{'worker RSS':>12}")
+    print(header)
+    print("-" * len(header))
+    for step in STEPS:
+        if step not in t:
+            continue
+        share = f"{t[step] / render:.1%}" if render and step != "render" else ""
+        rss = steps_rss.get(step, {})
+        print(f"{STAGE_NAMES.get(step, step):<22}{t[step]:>10.2f}{_rate(pieces, t[step]):>15}"
+              f"{_rate(sheets, t[step]):>12}{share:>11}{_mib(rss.get('parent')):>12}{_mib(rss.get('worker')):>12}")
+    print("-" * len(header))
+    if "total" in t:
+        print(f"{'line (in process)':<22}{t['total']:>10.2f}{_rate(pieces, t['total']):>15}{_rate(sheets, t['total']):>12}")
+    print(f"{'line (wall, process)':<22}{line['wall']:>10.2f}{_rate(pieces, line['wall']):>15}"
+          f"{_rate(sheets, line['wall']):>12}")
+    print(f"{'ceiling (bare RL)':<22}{ceiling['wall']:>10.2f}{'':>15}{ceiling['sheets_per_s']:>12,.0f}")
+    print()
+    m = line["memory"]
+    if m["source"] == "getrusage":
+        print(f"peak RSS: largest process {_mib(m['largest'])} (install psutil to separate parent and workers)")
+    else:
+        print(f"peak RSS: parent {_mib(m['parent'])}, largest worker {_mib(m['worker'])}, "
+              f"whole tree {_mib(m['tree'])} ({m['processes']} child processes seen; {m['source']})")
+    cores = os.cpu_count() or 1
+    if line["others"] is not None and ceiling["others"] is not None:
+        print(f"other processes on this machine (and hypervisor steal) used on average {line['others']:.2f} cores "
+              f"during the line, {ceiling['others']:.2f} during the ceiling (of {cores})")
+        if max(line["others"], ceiling["others"]) > OTHERS_WARN_CORES:
+            print("warning: the machine was not quiet; other work skews the figures and the ratio: measure again")
+    print(f"bytes per sheet: line {print_bytes / sheets:,.0f}" if sheets else "bytes per sheet: -", end="")
+    print(f", ceiling {ceiling['bytes_per_sheet']:,.0f} ({ceiling['files']} PDFs of {ceiling['pages_per_pdf']:,} pages)")
+    print()
+
+    checks = []
+    line_rate = sheets / line["wall"] if line["wall"] else 0.0
+    ratio = line_rate / ceiling["sheets_per_s"] if ceiling["sheets_per_s"] else 0.0
+    checks.append((f"line / ceiling sheets/s = {line_rate:,.0f} / {ceiling['sheets_per_s']:,.0f} = {ratio:.2f} "
+                   f"(target >= {TARGET_CEILING_RATIO})", ratio >= TARGET_CEILING_RATIO))
+    if "render" in t and sheets:
+        render_ratio = sheets / render / ceiling["sheets_per_s"]
+        print(f"render step alone / ceiling sheets/s = {render_ratio:.2f}")
+    if line.get("cpu") and ceiling.get("cpu") and sheets:
+        line_eff, ceiling_eff = sheets / line["cpu"], sheets / ceiling["cpu"]
+        print(f"sheets per CPU-second (less sensitive to other load): line {line_eff:,.0f} "
+              f"({line['cpu']:,.0f} CPU-s), ceiling {ceiling_eff:,.0f} ({ceiling['cpu']:,.0f} CPU-s): "
+              f"ratio {line_eff / ceiling_eff:.2f}")
+    for step in ("verify", "stage1", "stage2", "stage3", "stage4"):
+        if step in t and render:
+            share = t[step] / render
+            checks.append((f"{STAGE_NAMES.get(step, step)} / render = {share:.1%} (target < {TARGET_STEP_SHARE:.0%})",
+                           share < TARGET_STEP_SHARE))
+        else:
+            checks.append((f"{STAGE_NAMES.get(step, step)}: not measured (step missing from timings)", False))
+    per_account = line["wall"] / max(1, s["counts"]["input"])
+    night = per_account * 100_000
+    label = "measured" if s["counts"]["input"] >= 100_000 else "projected linearly from this run"
+    checks.append((f"100,000 accounts end to end: {night / 60:,.1f} min ({label}; budget {NIGHT_BUDGET_S / 3600:.0f} h)",
+                   night <= NIGHT_BUDGET_S))
+    if baseline:
+        for key in ("parent", "worker"):
+            ours, theirs = m.get(key), baseline["memory"].get(key)
+            if ours and theirs:
+                drift = ours / theirs - 1
+                checks.append((f"peak RSS {key} {_mib(ours)} vs {_mib(theirs)} at {baseline['accounts']:,} accounts: "
+                               f"{drift:+.0%} (target within {TARGET_RSS_FLAT:.0%})", abs(drift) <= TARGET_RSS_FLAT))
+    else:
+        checks.append(("flat peak memory: not checked (give --rss-baseline FILE from a run of another size)", None))
+    if s["state"] != "RELEASED":
+        checks.append((f"run state {s['state']}: {s.get('halt') or s.get('waiting')}", False))
+    print("targets (issue #8):")
+    for text, ok in checks:
+        print(f"  {'PASS' if ok else ('----' if ok is None else 'FAIL')}  {text}")
+    return {"accounts": s["counts"]["input"], "workers": args.workers, "statements": pieces, "sheets": sheets,
+            "timings": t, "wall": line["wall"], "memory": m, "ceiling": ceiling, "ratio": ratio,
+            "bytes_per_sheet": print_bytes / sheets if sheets else None, "state": s["state"],
+            "checks": [{"check": text, "pass": ok} for text, ok in checks]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=10_000, help="accounts to generate (default 10,000)")
+    parser.add_argument("--workers", type=int, default=2, help="line workers and ceiling processes (default 2)")
+    parser.add_argument("--seed", type=int, default=7, help="sample generator seed (default 7)")
+    parser.add_argument("--out", type=Path, help="working folder (default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the extract, the run and the ceiling's PDFs")
+    parser.add_argument("--json-out", type=Path, help="also write the results as JSON to this file")
+    parser.add_argument("--rss-baseline", type=Path, help="results JSON of another size: check peak RSS is flat")
+    parser.add_argument("--build-arg", action="append", default=[],
+                        help="extra argument for 'stmtprod build' (repeatable), e.g. --build-arg=--batch-size=500")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target fails")
+    args = parser.parse_args(argv)
+    if not FONT.is_file():
+        parser.error(f"{FONT} is missing (apt-get install fonts-dejavu-core)")
+    if args.out:
+        folder = args.out.resolve()
+        if folder.exists() and any(folder.iterdir()):
+            parser.error(f"{folder} is not empty")
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="stmtprod-bench-"))
+    baseline = json.loads(args.rss_baseline.read_text()) if args.rss_baseline else None
+    try:
+        extract = folder / "cycle.jsonl"
+        print(f"generating {args.accounts:,} accounts (seed {args.seed}) into {extract} ...", flush=True)
+        generated_s = generate(args.accounts, args.seed, extract)
+        print(f"running the line with --workers {args.workers} ...", flush=True)
+        line = run_line(extract, folder / "out", args.workers, args.build_arg)
+        s = line["summary"]
+        if s["state"] != "RELEASED":
+            _count_staged(s)
+        sheets = s["counts"]["sheets"]
+        files = len(s.get("print_files", []))
+        per_pdf = math.ceil(sheets / files) if files else 1400
+        print(f"running the ceiling: {sheets:,} pages in {args.workers} processes ...", flush=True)
+        ceiling = run_ceiling(sheets, per_pdf, args.workers, folder / "ceiling")
+        results = report(args, line, ceiling, generated_s, baseline)
+        if args.json_out:
+            args.json_out.write_text(json.dumps(results, indent=2))
+        failed = any(c["pass"] is False for c in results["checks"])
+        return 1 if failed and args.check else 0
+    finally:
+        if args.keep:
+            print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Where the batches run: a local process pool, or a Dask distributed cluster.
+
+A batch is a pure function of its batch file, the layouts and the catalog (`render_batch(job)` writes
+one print file and one manifest atomically and returns its counts), so it can run in any process on
+any machine and give the same bytes. `run_batches` hands each `BatchJob` to an executor and calls
+`done(job, result)` in the calling process, once per batch, as each completes; the caller (the line)
+records the batch in the ledger there. Nothing about the output depends on which executor ran it.
+
+Executors
+---------
+``local`` (default)
+    ``workers`` <= 1 (or a single batch): inline, in this process. Otherwise a process pool of
+    ``workers`` processes (`stmtprod.workers.pool`, whose workers die with their parent).
+
+``dask``
+    A Dask distributed cluster (https://distributed.dask.org). ``scheduler="tcp://HOST:8786"``
+    connects to an existing scheduler; ``scheduler=None`` starts a throw-away ``LocalCluster`` of
+    ``workers`` single-threaded worker processes on this machine (tests, one-box use). Needs the
+    ``dask[distributed]`` extra: ``pip install 'stmtprod[dask]'``.
+
+Running on several hosts
+------------------------
+1. **One shared filesystem.** Workers read the batch files and layouts and write the print files
+   and manifests at the paths in each `BatchJob`, which are absolute paths under the run folder
+   (``--out``) as the controller sees them. The run folder, the layouts and the insert catalog must
+   therefore be on a filesystem every worker mounts **at the same path** as the controller (NFS or
+   SMB, e.g. ``/srv/stmtprod`` everywhere). The controller checks that each file a worker reports is
+   visible to it, and stops with a configuration error (exit 3) if not.
+2. **The same software everywhere.** Every worker host runs the same stmtprod version and Python
+   (install it the same way, ``scripts/setup.sh``) and has the same fonts at the same paths
+   (``fonts-ipaexfont-gothic``, ``fonts-arphic-uming``, ``fonts-dejavu-core``): a batch's bytes
+   depend on the font files.
+3. **Start the scheduler** on one host (port 8786 for workers and clients; 8787 is its dashboard)::
+
+       dask scheduler --port 8786
+
+4. **Start workers** on every rendering host, one single-threaded process per core::
+
+       dask worker tcp://SCHEDULER-HOST:8786 --nworkers 4 --nthreads 1
+
+   One thread per worker process is required: ReportLab and pdfium are not thread-safe. Run these
+   under systemd (or similar) so they come back after a reboot. Adding or removing worker hosts
+   while a run is going is safe: the scheduler re-runs a lost batch elsewhere, and a batch re-run
+   writes the same bytes.
+5. **Run the line** against the scheduler::
+
+       stmtprod build --input ... --out /srv/stmtprod/out --executor dask --scheduler tcp://SCHEDULER-HOST:8786
+
+Firewall: workers and the controller must reach the scheduler on 8786, and the scheduler and the
+controller must reach each worker on its (random by default; ``--worker-port`` fixes it) port.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import time
+from concurrent.futures import as_completed
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from stmtprod.errors import ConfigError
+from stmtprod.render.batch import BatchJob, render_batch
+from stmtprod.workers import pool as worker_pool
+
+if TYPE_CHECKING:
+    from distributed import Client, LocalCluster
+
+EXECUTORS = ("local", "dask")
+CONNECT_TIMEOUT_S = 10
+"""How long to try to reach a scheduler before giving up with a configuration error."""
+WORKERS_TIMEOUT_S = 60
+"""How long to wait for a reachable scheduler to have at least one worker."""
+VISIBLE_TIMEOUT_S = 10.0
+"""How long to wait for a file a remote worker wrote to become visible here (NFS attribute caches)."""
+
+Done = Callable[[BatchJob, dict], None]
+
+
+def run_batches(jobs: list[BatchJob], done: Done, *, executor: str = "local", workers: int = 1,
+                scheduler: str | None = None, render: Callable[[BatchJob], dict] | None = None) -> None:
+    """Render every job on `executor`; call `done(job, result)` here, once per job, as each completes.
+
+    `workers` is the size of the local pool, or of the throw-away `LocalCluster` for ``dask`` without a
+    `scheduler`; with a scheduler the cluster's own workers are used, however many there are.
+    `result` is `render`'s dict (batch, region, pieces, sheets, bytes); `render` is `render_batch` for
+    statements, the card line passes its carrier renderer (any picklable function of one job).
+    The first failing batch's exception propagates (after the batches still running are stopped or
+    have finished); `done` has then been called for exactly the batches that completed before it.
+    """
+    render = render or render_batch
+    if executor == "local":
+        if scheduler:
+            raise ConfigError("--scheduler is only used with --executor dask")
+        _run_local(jobs, done, workers, render)
+    elif executor == "dask":
+        _run_dask(jobs, done, workers, scheduler, render)
+    else:
+        raise ConfigError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+def _run_local(jobs: list[BatchJob], done: Done, workers: int, render: Callable[[BatchJob], dict]) -> None:
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            done(job, render(job))
+        return
+    with worker_pool(min(workers, len(jobs))) as pool:
+        futures = {pool.submit(render, job): job for job in jobs}
+        try:
+            for future in as_completed(futures):
+                done(futures[future], future.result())
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _absolute(job: BatchJob) -> BatchJob:
+    """The job with every path absolute, so a worker whose working directory differs finds the same files."""
+    return dataclasses.replace(job, **{f: os.path.abspath(getattr(job, f)) for f in
+                                       ("batch_file", "layouts_dir", "catalog_file", "pdf_file", "manifest_file")})
+
+
+def _connect(workers: int, scheduler: str | None) -> tuple["Client", "LocalCluster | None"]:
+    """A `distributed.Client` and the `LocalCluster` it owns (None when connected to a scheduler)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ConfigError("--executor dask needs Dask distributed, which is not installed: "
+                          "pip install 'stmtprod[dask]' (or 'dask[distributed]')") from exc
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        try:
+            return Client(cluster, set_as_default=False), cluster
+        except BaseException:
+            cluster.close()
+            raise
+    _probe(scheduler)
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except Exception as exc:  # refused, timed out, malformed address, or something else answering the port
+        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT_S} s "
+                          f"({type(exc).__name__}: {exc}); is 'dask scheduler' running there and the port open?",
+                          key="--scheduler") from exc
+    try:
+        client.wait_for_workers(1, timeout=WORKERS_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
+        client.close()
+        raise ConfigError(f"the Dask scheduler at {scheduler} has no workers after {WORKERS_TIMEOUT_S} s; "
+                          f"start some with 'dask worker {scheduler} --nworkers N --nthreads 1'",
+                          key="--scheduler") from exc
+    return client, None
+
+
+def _probe(scheduler: str) -> None:
+    """Fail fast, with a plain reason, on a malformed address or a host that refuses or does not answer."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(scheduler)
+        host, port = parse_host_port(location, 8786)
+    except ValueError as exc:
+        raise ConfigError(f"{scheduler!r} is not a scheduler address like tcp://HOST:8786 ({exc})",
+                          key="--scheduler") from exc
+    if scheme not in ("tcp", "tls"):
+        return
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); is 'dask scheduler' "
+                          "running there and the port open?", key="--scheduler") from exc
+
+
+def _visible(job: BatchJob) -> None:
+    """The files a remote worker says it wrote are here too, or the filesystem is not shared."""
+    deadline = time.monotonic() + VISIBLE_TIMEOUT_S
+    paths = (Path(job.pdf_file), Path(job.manifest_file))
+    while not all(p.is_file() for p in paths):
+        if time.monotonic() > deadline:
+            missing = ", ".join(str(p) for p in paths if not p.is_file())
+            raise ConfigError(f"batch {job.name} was rendered by a Dask worker but {missing} is not visible here: "
+                              "the run folder must be on a filesystem shared by every worker, at the same path")
+        time.sleep(0.2)
+
+
+def _run_dask(jobs: list[BatchJob], done: Done, workers: int, scheduler: str | None,
+              render: Callable[[BatchJob], dict]) -> None:
+    if not jobs:
+        return
+    client, cluster = _connect(workers, scheduler)
+    try:
+        from distributed import as_completed as dask_completed
+
+        futures = client.map(render, [_absolute(j) for j in jobs], pure=False)
+        owner = {f.key: job for f, job in zip(futures, jobs)}
+        try:
+            with client.as_current():  # as_completed looks for the current client
+                completed = dask_completed(futures)
+            for future in completed:
+                result = future.result()
+                job = owner[future.key]
+                _visible(job)
+                done(job, result)
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
