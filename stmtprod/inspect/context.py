@@ -3,6 +3,9 @@
 Inspectors get read access to the print files, manifests, envelope logs and mailing manifests of a
 run (staged or released) and to the source records as ingested; they judge sampled pieces against
 the source, never against the renderer's own intermediate data.
+
+Only small indexes (sequence -> file and byte offset) are held in memory; rows and records are read
+back one at a time, so memory does not grow with the size of the run.
 """
 from __future__ import annotations
 
@@ -16,11 +19,34 @@ from stmtprod.layout import LayoutSet
 from stmtprod.plan import SpillRow, spill_offsets
 
 
-def _rows(folder: Path) -> list[dict]:
-    rows = []
-    for path in sorted(folder.glob("*.jsonl")):
-        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return rows
+class _RowIndex:
+    """JSONL rows of every file in a folder, found by a key and read back on demand."""
+
+    def __init__(self, folder: Path, key: str, group=None, keep=None):
+        """`group(row)` files each key under a group name; `keep(row)` is a small value kept per key."""
+        self.files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+        self.where: dict[int, tuple[int, int]] = {}
+        self.groups: dict[str, list[int]] = {}
+        self.kept: dict[int, object] = {}
+        for number, path in enumerate(self.files):
+            offset = 0
+            with open(path, "rb") as fh:
+                for raw in fh:
+                    row = json.loads(raw)
+                    self.where.setdefault(row[key], (number, offset))
+                    if group is not None:
+                        self.groups.setdefault(group(row), []).append(row[key])
+                    if keep is not None:
+                        self.kept[row[key]] = keep(row)
+                    offset += len(raw)
+
+    def get(self, key: int) -> dict | None:
+        if key not in self.where:
+            return None
+        number, offset = self.where[key]
+        with open(self.files[number], "rb") as fh:
+            fh.seek(offset)
+            return json.loads(fh.readline())
 
 
 @dataclass
@@ -30,42 +56,43 @@ class InspectionContext:
     accepted_dir: Path         # the run's work/accepted spill of source records
     layouts: LayoutSet
     catalog: Catalog
-    _manifest: dict[int, dict] = field(default_factory=dict, init=False)
-    _envelopes: dict[int, dict] = field(default_factory=dict, init=False)
-    _mailing: dict[str, list[dict]] = field(default_factory=dict, init=False)
     _offsets: dict[str, dict[int, int]] = field(default_factory=dict, init=False)
+    _tray: tuple[str, list[dict]] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self._manifest = {r["sequence"]: r for r in _rows(self.folder / "manifest")}
-        self._envelopes = {r["sequence"]: r for r in _rows(self.folder / "envelopes")}
-        for row in _rows(self.folder / "mailing"):
-            self._mailing.setdefault(row["tray"], []).append(row)
+        self._manifest = _RowIndex(self.folder / "manifest", "sequence",
+                                   keep=lambda row: (row.get("lot", row["region"]), row["region"], row["line"]))
+        self._lot_of = self._manifest.kept
+        self._envelopes = _RowIndex(self.folder / "envelopes", "sequence")
+        self._mailing = _RowIndex(self.folder / "mailing", "sequence", group=lambda row: row["tray"])
 
     def lots(self) -> dict[str, list[int]]:
         """Lot -> the sequences of its pieces (a lot is one region's pieces in this run; card lots are
         named by the manifest's `lot`)."""
         lots: dict[str, list[int]] = {}
-        for seq, row in sorted(self._manifest.items()):
-            lots.setdefault(row.get("lot", row["region"]), []).append(seq)
+        for seq in sorted(self._lot_of):
+            lots.setdefault(self._lot_of[seq][0], []).append(seq)
         return lots
 
     def piece(self, sequence: int) -> dict:
         """The manifest row: sequence, account_id, region, line, sheets, inserts, hoppers, payloads,
         file, first_page, last_page."""
-        return self._manifest[sequence]
+        row = self._manifest.get(sequence)
+        if row is None:
+            raise KeyError(sequence)
+        return row
 
     def pdf(self, sequence: int) -> Path:
-        return self.folder / "print" / self._manifest[sequence]["file"]
+        return self.folder / "print" / self.piece(sequence)["file"]
 
     def record(self, sequence: int) -> StatementRecord:
         """The piece's source record, read back from the ingested input line."""
-        row = self._manifest[sequence]
-        region = row["region"]
+        _lot, region, line = self._lot_of[sequence]
         path = self.accepted_dir / f"{region}.jsonl"
         if region not in self._offsets:
             self._offsets[region] = spill_offsets(path)
         with open(path, "rb") as fh:
-            fh.seek(self._offsets[region][row["line"]])
+            fh.seek(self._offsets[region][line])
             return SpillRow.model_validate_json(fh.readline()).record
 
     def envelope(self, sequence: int) -> dict | None:
@@ -75,12 +102,10 @@ class InspectionContext:
 
     def mailing_tray(self, tray: str) -> list[dict]:
         """The mailing manifest rows of one country tray in their manifest order: sequence, account_id,
-        tray, postcode, weight_g, postage_class, presort_index."""
-        return self._mailing.get(tray, [])
+        tray, postcode, weight_g, postage_class, presort_index. The last tray read is kept."""
+        if self._tray is None or self._tray[0] != tray:
+            self._tray = (tray, [self._mailing.get(seq) for seq in self._mailing.groups.get(tray, [])])
+        return self._tray[1]
 
     def mailing(self, sequence: int) -> dict | None:
-        for rows in self._mailing.values():
-            for row in rows:
-                if row["sequence"] == sequence:
-                    return row
-        return None
+        return self._mailing.get(sequence)
