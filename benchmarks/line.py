@@ -275,7 +275,8 @@ def run_ceiling(sheets: int, per_pdf: int, workers: int, folder: Path) -> dict:
         sizes = pool.map(_ceiling_chunk, tasks, chunksize=1)
     wall = time.perf_counter() - started
     used = meter.stop()
-    return {"others": used["others"], "cpu": used["cpu"], "sheets": sheets, "files": len(tasks), "pages_per_pdf": per_pdf, "wall": wall,
+    return {"others": used["others"], "cpu": used["cpu"], "sheets": sheets, "files": len(tasks),
+            "pages_per_pdf": per_pdf, "wall": wall,
             "sheets_per_s": sheets / wall if wall else 0.0, "bytes_per_sheet": sum(sizes) / sheets if sheets else 0}
 
 
@@ -327,7 +328,8 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
               f"{_rate(sheets, t[step]):>12}{share:>11}{_mib(rss.get('parent')):>12}{_mib(rss.get('worker')):>12}")
     print("-" * len(header))
     if "total" in t:
-        print(f"{'line (in process)':<22}{t['total']:>10.2f}{_rate(pieces, t['total']):>15}{_rate(sheets, t['total']):>12}")
+        print(f"{'line (in process)':<22}{t['total']:>10.2f}{_rate(pieces, t['total']):>15}"
+              f"{_rate(sheets, t['total']):>12}")
     print(f"{'line (wall, process)':<22}{line['wall']:>10.2f}{_rate(pieces, line['wall']):>15}"
           f"{_rate(sheets, line['wall']):>12}")
     print(f"{'ceiling (bare RL)':<22}{ceiling['wall']:>10.2f}{'':>15}{ceiling['sheets_per_s']:>12,.0f}")
@@ -345,7 +347,8 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
         if max(line["others"], ceiling["others"]) > OTHERS_WARN_CORES:
             print("warning: the machine was not quiet; other work skews the figures and the ratio: measure again")
     print(f"bytes per sheet: line {print_bytes / sheets:,.0f}" if sheets else "bytes per sheet: -", end="")
-    print(f", ceiling {ceiling['bytes_per_sheet']:,.0f} ({ceiling['files']} PDFs of {ceiling['pages_per_pdf']:,} pages)")
+    print(f", ceiling {ceiling['bytes_per_sheet']:,.0f} "
+          f"({ceiling['files']} PDFs of up to {ceiling['pages_per_pdf']:,} pages)")
     print()
 
     checks = []
@@ -371,8 +374,8 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
     per_account = line["wall"] / max(1, s["counts"]["input"])
     night = per_account * 100_000
     label = "measured" if s["counts"]["input"] >= 100_000 else "projected linearly from this run"
-    checks.append((f"100,000 accounts end to end: {night / 60:,.1f} min ({label}; budget {NIGHT_BUDGET_S / 3600:.0f} h)",
-                   night <= NIGHT_BUDGET_S))
+    checks.append((f"100,000 accounts end to end: {night / 60:,.1f} min "
+                   f"({label}; budget {NIGHT_BUDGET_S / 3600:.0f} h)", night <= NIGHT_BUDGET_S))
     if baseline:
         for key in ("parent", "worker"):
             ours, theirs = m.get(key), baseline["memory"].get(key)

@@ -75,6 +75,8 @@ VISIBLE_TIMEOUT_S = 10.0
 """How long to wait for a file a remote worker wrote to become visible here (NFS attribute caches)."""
 
 Done = Callable[[BatchJob, dict], None]
+_NO_DASK = ("--executor dask needs Dask distributed, which is not installed: "
+            "pip install 'stmtprod[dask]' (or 'dask[distributed]')")
 
 
 def run_batches(jobs: list[BatchJob], done: Done, *, executor: str = "local", workers: int = 1,
@@ -97,6 +99,26 @@ def run_batches(jobs: list[BatchJob], done: Done, *, executor: str = "local", wo
         _run_dask(jobs, done, workers, scheduler, render)
     else:
         raise ConfigError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+def check_executor(executor: str, scheduler: str | None = None) -> None:
+    """Fail before any work starts on an unknown executor, a missing Dask, or a scheduler nobody answers at.
+
+    Cheap (an import and one TCP connect); meant for the line's configuration check, so a wrong
+    `--scheduler` stops the job with exit 3 before ingest rather than leaving a run half done.
+    """
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if executor == "local":
+        if scheduler:
+            raise ConfigError("--scheduler is only used with --executor dask")
+        return
+    try:
+        import distributed  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(_NO_DASK) from exc
+    if scheduler is not None:
+        _probe(scheduler)
 
 
 def _run_local(jobs: list[BatchJob], done: Done, workers: int, render: Callable[[BatchJob], dict]) -> None:
@@ -126,8 +148,7 @@ def _connect(workers: int, scheduler: str | None) -> tuple["Client", "LocalClust
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
-        raise ConfigError("--executor dask needs Dask distributed, which is not installed: "
-                          "pip install 'stmtprod[dask]' (or 'dask[distributed]')") from exc
+        raise ConfigError(_NO_DASK) from exc
     if scheduler is None:
         cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
                                dashboard_address=None)
@@ -193,7 +214,7 @@ def _run_dask(jobs: list[BatchJob], done: Done, workers: int, scheduler: str | N
         from distributed import as_completed as dask_completed
 
         futures = client.map(render, [_absolute(j) for j in jobs], pure=False)
-        owner = {f.key: job for f, job in zip(futures, jobs)}
+        owner = {f.key: job for f, job in zip(futures, jobs, strict=True)}
         try:
             with client.as_current():  # as_completed looks for the current client
                 completed = dask_completed(futures)

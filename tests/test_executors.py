@@ -1,6 +1,7 @@
 """Executors: the same batches give the same bytes wherever they run (inline, local pool, Dask cluster)."""
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 import stmtprod.pipeline as pipeline
 from stmtprod.config import BuildOptions
 from stmtprod.errors import ConfigError
-from stmtprod.executors import run_batches
+from stmtprod.executors import check_executor, run_batches
 from stmtprod.render.batch import BatchJob
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +74,13 @@ def test_unknown_executor_and_unreachable_scheduler_are_configuration_errors():
         run_batches([job], lambda *_: None, executor="spark")
     with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"):
         run_batches([job], lambda *_: None, executor="dask", scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"):
+        check_executor("dask", "tcp://127.0.0.1:1")
+    with pytest.raises(ConfigError, match="only used with --executor dask"):
+        check_executor("local", "tcp://127.0.0.1:8786")
+    check_executor("local")
+    if importlib.util.find_spec("distributed"):
+        check_executor("dask")  # no scheduler: a LocalCluster on this machine
 
 
 def test_dask_run_releases_the_same_bytes_as_a_local_run(tmp_path):
