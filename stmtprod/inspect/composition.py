@@ -293,21 +293,7 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
 def inspect(ctx: InspectionContext, lot: str, sample: list[int]) -> list[dict]:
     """Composition defects of the sampled pieces of one lot (each print file opened once)."""
     defects: list[dict] = []
-    docs: dict[str, pdfium.PdfDocument] = {}
-    try:
-        for seq in sample:
-            piece = ctx.piece(seq)
-            layout = ctx.layouts[piece["region"]]
-            path = ctx.pdf(seq)
-            key = str(path)
-            if key not in docs:
-                if not path.exists():
-                    defects.append(_defect(seq, "wrong-page-count", f"print file {piece['file']} is missing"))
-                    continue
-                docs[key] = pdfium.PdfDocument(key)
-            texts = sheet_texts(docs[key], piece["first_page"], piece["last_page"])
-            defects += check_piece(seq, layout, ctx.record(seq), piece, texts)
-    finally:
-        for doc in docs.values():
-            doc.close()
+    for seq, piece, layout, pdf in ctx.sampled_prints(sample, "wrong-page-count", defects):
+        texts = sheet_texts(pdf, piece["first_page"], piece["last_page"])
+        defects += check_piece(seq, layout, ctx.record(seq), piece, texts)
     return defects

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
+
+import pypdfium2 as pdfium
 
 from stmtprod.catalog import Catalog
 from stmtprod.ingest.models import StatementRecord
-from stmtprod.layout import LayoutSet
+from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import SpillRow, spill_offsets
 
 
@@ -109,3 +112,23 @@ class InspectionContext:
 
     def mailing(self, sequence: int) -> dict | None:
         return self._mailing.get(sequence)
+
+    def sampled_prints(self, sample: list[int], missing_kind: str,
+                       defects: list[dict]) -> Iterator[tuple[int, dict, Layout, pdfium.PdfDocument]]:
+        """(sequence, manifest row, layout, open print file) for each sampled piece, each print file
+        opened once and closed at the end; a missing print file is a `missing_kind` defect."""
+        docs: dict[Path, pdfium.PdfDocument] = {}
+        try:
+            for seq in sample:
+                piece = self.piece(seq)
+                path = self.folder / "print" / piece["file"]
+                if path not in docs:
+                    if not path.exists():
+                        defects.append({"piece": seq, "kind": missing_kind,
+                                        "evidence": f"print file {piece['file']} is missing"})
+                        continue
+                    docs[path] = pdfium.PdfDocument(str(path))
+                yield seq, piece, self.layouts[piece["region"]], docs[path]
+        finally:
+            for doc in docs.values():
+                doc.close()

@@ -211,33 +211,18 @@ def check_window(seq: int, layout: Layout, page: pdfium.PdfPage, record) -> list
 def inspect(ctx: InspectionContext, lot: str, sample: list[int]) -> list[dict]:
     """Print defects of the sampled pieces of one lot (each print file opened once)."""
     defects: list[dict] = []
-    docs: dict[str, pdfium.PdfDocument] = {}
-    try:
-        for seq in sample:
-            piece = ctx.piece(seq)
-            layout = ctx.layouts[piece["region"]]
-            path = ctx.pdf(seq)
-            key = str(path)
-            if key not in docs:
-                if not path.exists():
-                    defects.append(_defect(seq, "unreadable", f"print file {piece['file']} is missing"))
-                    continue
-                docs[key] = pdfium.PdfDocument(key)
-            pdf = docs[key]
-            for sheet, payload in enumerate(piece["payloads"], 1):
-                index = piece["first_page"] - 1 + sheet - 1
-                if index >= len(pdf):
-                    defects.append(_defect(seq, "unreadable", f"sheet {sheet}: page {index + 1} is not in "
-                                                              f"{piece['file']} ({len(pdf)} pages)"))
-                    continue
-                page = pdf[index]
-                try:
-                    defects += check_sheet_barcode(seq, sheet, layout, page, payload)
-                    if sheet == 1:
-                        defects += check_window(seq, layout, page, ctx.record(seq))
-                finally:
-                    page.close()
-    finally:
-        for doc in docs.values():
-            doc.close()
+    for seq, piece, layout, pdf in ctx.sampled_prints(sample, "unreadable", defects):
+        for sheet, payload in enumerate(piece["payloads"], 1):
+            index = piece["first_page"] - 1 + sheet - 1
+            if index >= len(pdf):
+                defects.append(_defect(seq, "unreadable", f"sheet {sheet}: page {index + 1} is not in "
+                                                          f"{piece['file']} ({len(pdf)} pages)"))
+                continue
+            page = pdf[index]
+            try:
+                defects += check_sheet_barcode(seq, sheet, layout, page, payload)
+                if sheet == 1:
+                    defects += check_window(seq, layout, page, ctx.record(seq))
+            finally:
+                page.close()
     return defects
