@@ -9,38 +9,38 @@ unless every step before it passed; a halt leaves `release/` absent.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-from stmtprod import crashpoints, drills, halt_report
+from stmtprod import crashpoints, drills
 from stmtprod.barcode.payload import run_tag
+from stmtprod.batchsteps import jobs_to_render, read_unverified, record_plan, record_rendered, record_verified
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import BuildOptions
 from stmtprod.errors import Halt, UsageError
 from stmtprod.executors import run_batches
-from stmtprod.fsutil import fsync_dir, remove_temporaries, sha256_file, write_json
+from stmtprod.fsutil import remove_temporaries
 from stmtprod.ingest.reader import IngestResult, ingest
 from stmtprod.inspect.config import load_inspection
 from stmtprod.inspect.context import InspectionContext
 from stmtprod.inspect.stages import AwaitingInspection, run_stages
 from stmtprod.inserter import Inserter, write_envelope_log
 from stmtprod.layout import LayoutSet, load_layouts
-from stmtprod.ledger import Ledger, files_proven
+from stmtprod.ledger import Ledger
 from stmtprod.lock import OutputLock
 from stmtprod.mailing import mailing_rows, write_mailing
 from stmtprod.plan import BatchRef, plan_region
-from stmtprod.regions import REGIONS
 from stmtprod.render.batch import BatchJob
 from stmtprod.report import write_report
-from stmtprod.verify import PrintFile, read_all, verify_files
+from stmtprod.runfolder import (check_reject_share, choose_run_id, clear_stale_ingests, ingest_into, mirror, note_halt,
+                                note_waiting, place_new_run, release_staging, reopen_staging, replace_ingest,
+                                run_id_tag, run_summary, write_summary)
+from stmtprod.verify import PrintFile, verify_files
 
 Events = Callable[..., None]
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_INGEST_PREFIX = ".ingest-"
 
 
 def _quiet(_event: str, **_data: object) -> None:
@@ -53,14 +53,7 @@ def make_run_id(ingested: IngestResult, layouts_version: str, catalog_version: s
 
     `salt` > 0 gives the further runs of the same cycle that `--force` asks for.
     """
-    basis = "|".join([ingested.input_sha256, layouts_version, catalog_version, options.fingerprint()])
-    if salt:
-        basis += f"|force={salt}"
-    number = int(hashlib.sha256(basis.encode()).hexdigest(), 16)
-    tag = ""
-    for _ in range(6):
-        number, digit = divmod(number, 36)
-        tag += _ALPHABET[digit]
+    tag = run_id_tag([ingested.input_sha256, layouts_version, catalog_version, options.fingerprint()], salt)
     cycle = ingested.cycle_end.strftime("%Y%m%d") if ingested.cycle_end else "00000000"
     return f"{cycle}-{tag}"
 
@@ -96,12 +89,9 @@ def _check(options: BuildOptions) -> tuple[LayoutSet, Catalog, str]:
 
 
 def _ingest_into(options: BuildOptions, layouts: LayoutSet, folder: Path) -> tuple[Path, IngestResult]:
-    work = Path(tempfile.mkdtemp(prefix=".ingest-", dir=folder))
-    try:
-        return work, ingest(options.input, layouts, options.regions, work / "accepted", work / "quarantine.jsonl")
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    return ingest_into(folder, _INGEST_PREFIX,
+                       lambda accepted, quarantine: ingest(options.input, layouts, options.regions, accepted,
+                                                           quarantine))
 
 
 def build(options: BuildOptions, events: Events = _quiet, force: bool = False) -> dict:
@@ -115,8 +105,7 @@ def build(options: BuildOptions, events: Events = _quiet, force: bool = False) -
     out = options.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     with OutputLock(out):
-        for stale in out.glob(".ingest-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        clear_stale_ingests(out, _INGEST_PREFIX)
         ledger = Ledger(out)
         try:
             events("step", step="ingest")
@@ -124,14 +113,7 @@ def build(options: BuildOptions, events: Events = _quiet, force: bool = False) -
             base_id = make_run_id(ingested, layouts.version, catalog_version, options)
             run_id = _choose_run_id(ledger, options, base_id, ingested, layouts, catalog_version, force, work)
             run_dir = out / run_id
-            if run_dir.exists():
-                shutil.rmtree(run_dir)
-            run_dir.mkdir()
-            (work / "quarantine.jsonl").rename(run_dir / "quarantine.jsonl")
-            (run_dir / "work").mkdir()
-            (work / "accepted").rename(run_dir / "work" / "accepted")
-            shutil.rmtree(work)
-            fsync_dir(out)
+            place_new_run(out, run_dir, work)
             ledger.create_run(run_id, base_id, str(options.input.resolve()), ingested.input_sha256, layouts.version,
                               catalog_version, _options_record(options))
             return _continue(ledger, run_id, run_dir, options, layouts, catalog, ingested, events,
@@ -142,22 +124,14 @@ def build(options: BuildOptions, events: Events = _quiet, force: bool = False) -
 
 def _choose_run_id(ledger: Ledger, options: BuildOptions, base_id: str, ingested: IngestResult,
                    layouts: LayoutSet, catalog_version: str, force: bool, work: Path) -> str:
-    existing = ledger.runs(base_id)
     if options.run_id:
         run_tag(options.run_id)
-        if ledger.run(options.run_id):
-            shutil.rmtree(work, ignore_errors=True)
-            raise UsageError(f"run id {options.run_id} is already in the ledger")
-        return options.run_id
-    if existing and not force:
-        shutil.rmtree(work, ignore_errors=True)
-        latest = existing[-1]
-        if latest["state"] == "RELEASED":
-            raise UsageError(f"this cycle was already released as run {latest['run_id']}; "
-                             "use --force to make a new run with a new id")
-        raise UsageError(f"run {latest['run_id']} for this cycle exists in state {latest['state']}; "
-                         f"'stmtprod resume {latest['run_id']}' continues it, --force starts a new run")
-    return make_run_id(ingested, layouts.version, catalog_version, options, salt=len(existing)) if existing else base_id
+    return choose_run_id(
+        ledger, base_id, options.run_id, force, work,
+        rerun_id=lambda salt: make_run_id(ingested, layouts.version, catalog_version, options, salt=salt),
+        released="this cycle was already released as run {run_id}; use --force to make a new run with a new id",
+        exists="run {run_id} for this cycle exists in state {state}; "
+               "'stmtprod resume {run_id}' continues it, --force starts a new run")
 
 
 def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None = None) -> dict:
@@ -186,11 +160,7 @@ def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None 
             run_dir.mkdir(exist_ok=True)
             events("step", step="ingest")
             work, ingested = _ingest_into(options, layouts, run_dir)
-            (work / "quarantine.jsonl").replace(run_dir / "quarantine.jsonl")
-            (run_dir / "work").mkdir(exist_ok=True)
-            shutil.rmtree(run_dir / "work" / "accepted", ignore_errors=True)
-            (work / "accepted").rename(run_dir / "work" / "accepted")
-            shutil.rmtree(work)
+            replace_ingest(run_dir, work)
             ledger.update_run(run_id, input_sha256=ingested.input_sha256, layouts_version=layouts.version,
                               catalog_version=catalog_version)
             ledger.transition(run_id, "RESUMED")
@@ -258,21 +228,15 @@ def insert_lots(files: list[PrintFile], decoded: dict[str, list[list[str]]], cat
 def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions, layouts: LayoutSet,
               catalog: Catalog, ingested: IngestResult, events: Events, timings: dict, started: float) -> dict:
     """Everything after ingest. Safe to run again on a partly done run: proven batches are kept."""
-    summary = _summary(run_id, run_dir, ingested, [], released=False)
+    summary = run_summary(run_id, run_dir, ingested, [], released=False)
     summary.update(layouts_version=layouts.version, catalog_version=ledger.run(run_id)["catalog_version"],
                    input_sha256=ingested.input_sha256)
-    staging, release = run_dir / "staging", run_dir / "release"
-    if release.exists() and not staging.exists():
-        release.rename(staging)
+    staging, release = reopen_staging(run_dir)
     if staging.exists():
         remove_temporaries(staging)
     try:
-        share = ingested.quarantined / ingested.input if ingested.input else 0.0
-        if share > options.reject_threshold:
-            raise Halt(f"{ingested.quarantined} of {ingested.input} records rejected ({share:.1%}), above the "
-                       f"{options.reject_threshold:.1%} threshold", step="ingest",
-                       expected=f"<= {options.reject_threshold:.1%}", found=f"{share:.1%}",
-                       action="inspect quarantine.jsonl, correct the extract upstream, then resume the run")
+        check_reject_share(ingested, options.reject_threshold, "records",
+                           "correct the extract upstream, then resume the run")
         events("step", step="plan")
         t = time.perf_counter()
         batches: list[BatchRef] = []
@@ -283,25 +247,16 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
             sequence += sum(r.pieces for r in refs)
             batches.extend(refs)
         drills.corrupt_plan(options.drill, batches)
-        ledger.plan_batches(run_id, [{"batch": b.name, "region": b.region, "pieces": b.pieces,
-                                      "batch_sha256": sha256_file(b.path)} for b in batches])
-        ledger.transition(run_id, "PLANNED", pieces=sequence - 1, batches=len(batches))
+        record_plan(ledger, run_id, batches, pieces=sequence - 1)
         timings["plan"] = time.perf_counter() - t
 
         t = time.perf_counter()
         ledger.transition(run_id, "RENDERING")
         jobs = _jobs(batches, run_id, run_dir, options)
-        known = ledger.batches(run_id)
-        todo = [j for j in jobs
-                if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "rendered_at")]
-        events("render", pieces=sum(b.pieces for b in batches if b.name in {j.name for j in todo}),
-               batches=len(todo), kept=len(jobs) - len(todo))
+        todo = jobs_to_render(ledger, run_id, jobs, batches, events)
 
         def rendered(job: BatchJob, result: dict) -> None:
-            rows = [json.loads(x) for x in Path(job.manifest_file).read_text(encoding="utf-8").splitlines()]
-            ledger.batch_rendered(run_id, job.name, result["sheets"], sha256_file(job.pdf_file),
-                                  sha256_file(job.manifest_file), rows)
-            events("batch", **result)
+            record_rendered(ledger, run_id, job, result, events)
             crashpoints.reached("render:batch")
 
         run_batches(todo, rendered, executor=options.executor, workers=options.workers, scheduler=options.scheduler)
@@ -314,20 +269,14 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         ledger.transition(run_id, "VERIFYING")
         events("step", step="verify")
         _reconcile(jobs, batches)
-        files = [PrintFile(j.name, j.region, Path(j.pdf_file), Path(j.manifest_file)) for j in jobs]
-        known = ledger.batches(run_id)
-        fresh = [f for f, j in zip(files, jobs)
-                 if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "verified_at")]
-        decoded = read_all(fresh, layouts, options.workers)
+        files, fresh, decoded = read_unverified(ledger, run_id, jobs, layouts, options.workers)
         crashpoints.reached("verify:read")
         for f in files:
             if f.batch not in decoded:
                 decoded[f.batch] = [[p] for line in f.manifest.read_text(encoding="utf-8").splitlines()
                                     for p in json.loads(line)["payloads"]]
         verified = verify_files(files, decoded, run_id, catalog, run_dir / "work" / "accepted")
-        ledger.batches_verified(run_id, [f.batch for f in fresh])
-        ledger.record_verification(run_id, True, verified["pieces"], verified["sheets"],
-                                   {"read_optically": len(fresh), "kept": len(files) - len(fresh)})
+        record_verified(ledger, run_id, files, fresh, verified)
         timings["verify"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -347,39 +296,23 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
 
         t = time.perf_counter()
         events("step", step="release")
-        if not jobs:
-            (staging / "print").mkdir(parents=True, exist_ok=True)
-            (staging / "manifest").mkdir(exist_ok=True)
-        crashpoints.reached("release:before")
-        staging.rename(release)
-        fsync_dir(run_dir)
-        crashpoints.reached("release:after")
+        release_staging(staging, release, run_dir, bool(jobs), crashpoints.reached)
         timings["release"] = time.perf_counter() - t
         batch_info = list(ledger.batches(run_id).values())
-        summary = _summary(run_id, run_dir, ingested, [dataclasses.asdict(j) for j in jobs], released=True,
+        summary = run_summary(run_id, run_dir, ingested, [dataclasses.asdict(j) for j in jobs], released=True,
                            batches=batch_info) | {k: summary[k] for k in ("layouts_version", "catalog_version",
                                                                          "input_sha256")}
         summary["envelopes"] = envelopes
-        timings["total"] = time.perf_counter() - started
-        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
-        write_json(run_dir / "summary.json", summary)
+        write_summary(run_dir, summary, timings, started)
         ledger.record_release(run_id, summary["print_files"] + summary["manifest_files"], summary["counts"], summary)
     except AwaitingInspection as waiting:
-        summary["state"] = "INSPECTING"
-        summary["waiting"] = {"stage": waiting.stage, "lots": waiting.lots, "message": str(waiting)}
-        timings["total"] = time.perf_counter() - started
-        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
-        write_json(run_dir / "summary.json", summary)
+        note_waiting(summary, waiting)
+        write_summary(run_dir, summary, timings, started)
     except Halt as halt:
-        summary["state"] = "HALTED"
-        summary["halt"] = halt.as_dict()
-        halt_report.write(run_dir, run_id, summary["halt"])
-        ledger.record_halt(run_id, summary["halt"])
-        timings["total"] = time.perf_counter() - started
-        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
-        write_json(run_dir / "summary.json", summary)
+        note_halt(ledger, run_id, run_dir, summary, halt)
+        write_summary(run_dir, summary, timings, started)
     write_report(ledger, run_id, run_dir, summary, catalog)
-    _mirror(ledger, run_id, run_dir)
+    mirror(ledger, run_id, run_dir)
     return summary
 
 
@@ -391,40 +324,3 @@ def _write_mailing(run_id: str, staging: Path, run_dir: Path, layouts: LayoutSet
         envelopes = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
         rows = mailing_rows(envelopes, {e["sequence"]: ctx.record(e["sequence"]) for e in envelopes})
         write_mailing(staging / "mailing" / path.name, drills.misroute(drill, rows) if index == 0 else rows)
-
-
-def _mirror(ledger: Ledger, run_id: str, run_dir: Path) -> None:
-    """`run.json`: a readable copy of the run's ledger record for people and for `stmtprod verify`."""
-    run = ledger.run(run_id)
-    write_json(run_dir / "run.json", {
-        "run_id": run_id, "state": run["state"], "input": run["input_path"], "input_sha256": run["input_sha256"],
-        "layouts_version": run["layouts_version"], "catalog_version": run["catalog_version"],
-        "layouts_dir": run["options"]["layouts_dir"], "catalog_file": run["options"]["catalog_file"],
-        "options": run["options"], "history": ledger.history(run_id), "halts": ledger.halts(run_id)})
-
-
-def _summary(run_id: str, run_dir: Path, ingested: IngestResult, jobs: list[dict], released: bool,
-             batches: list[dict] | None = None) -> dict:
-    release = run_dir / "release"
-    batches = batches or []
-    produced = sum(b["pieces"] for b in batches) if released else 0
-    regions = {region: sum(b["pieces"] for b in batches if b["region"] == region) for region in REGIONS}
-    pending = 0 if released else sum(len(v) for v in ingested.accepted.values())
-    counts = {"input": ingested.input, "produced": produced, "quarantined": ingested.quarantined,
-              "suppressed": sum(ingested.suppressed.values()),
-              "sheets": sum(b["sheets"] or 0 for b in batches) if released else 0, "not_released": pending}
-    reconciled = counts["input"] == counts["produced"] + counts["quarantined"] + counts["suppressed"] + pending
-    return {
-        "run_id": run_id,
-        "state": "RELEASED" if released else "HALTED",
-        "run_dir": str(run_dir),
-        "print_files": [str(release / "print" / Path(j["pdf_file"]).name) for j in jobs] if released else [],
-        "manifest_files": [str(release / "manifest" / Path(j["manifest_file"]).name) for j in jobs] if released else [],
-        "quarantine_file": str(run_dir / "quarantine.jsonl"),
-        "counts": counts,
-        "reconciled": reconciled,
-        "regions": {r: n for r, n in regions.items() if n} if released else {},
-        "suppressed_by_reason": dict(sorted(ingested.suppressed.items())),
-        "quarantined_by_kind": dict(sorted(ingested.quarantined_by_kind.items())),
-        "blank_lines": ingested.blank_lines,
-    }

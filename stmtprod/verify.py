@@ -117,6 +117,38 @@ def mismatch(expected: str, found: str, seen: set[str], later: list[list[str]]) 
     return "payload", "barcode differs from the manifest"
 
 
+def check_barcode(found: list[str], payload: str, at: dict, seen: set[str], later: list[list[str]],
+                  noun: str = "sheet"):
+    """The one barcode read on a page, parsed, or a Halt: none or several, malformed, or not `payload`.
+
+    `noun` names the page in the messages ("sheet", or "carrier" for the card line).
+    """
+    if len(found) != 1:
+        raise Halt(f"no readable barcode on the {noun}" if not found else f"more than one barcode on the {noun}",
+                   **at, field="barcode", expected=payload, found=found or None,
+                   action=f"inspect the {noun}; re-render the batch")
+    text = found[0]
+    try:
+        parsed = parse(text)
+    except PayloadError as exc:
+        raise Halt(f"malformed barcode payload: {exc}", **at, field="payload", expected=payload,
+                   found=text, action="re-render the batch; check the printer and the file") from None
+    if text != payload:
+        field, reason = mismatch(payload, text, seen, later)
+        raise Halt(reason, **at, field=field, expected=payload, found=text,
+                   action="pull the batch from the printer queue, re-render it and re-verify")
+    return parsed
+
+
+def check_page_total(pages: list[list[str]], expected: int, here: dict) -> None:
+    """Halt when the print file holds more or fewer sheets than its manifest describes."""
+    if len(pages) != expected:
+        extra = len(pages) > expected
+        raise Halt(f"{'extra sheets' if extra else 'sheets missing'} at the end of the print file", **here,
+                   page=min(len(pages), expected) + 1, field="sheets", expected=expected,
+                   found=len(pages), action="re-render the batch and check the file transfer")
+
+
 def verify_files(files: list[PrintFile], decoded: dict[str, list[list[str]]], run_id: str,
                  catalog: Catalog, accepted_dir: Path) -> dict:
     """Check every decoded sheet; returns counts, or raises Halt at the first mismatch."""
@@ -131,20 +163,7 @@ def verify_files(files: list[PrintFile], decoded: dict[str, list[list[str]]], ru
         here = {"step": "verify", "batch": f.batch}
         for page, (found, (row, n, payload)) in enumerate(zip(pages, expected), 1):
             at = {**here, "page": page, "piece": row["sequence"], "sheet": n}
-            if len(found) != 1:
-                raise Halt("no readable barcode on the sheet" if not found else "more than one barcode on the sheet",
-                           **at, field="barcode", expected=payload, found=found or None,
-                           action="inspect the sheet; re-render the batch")
-            text = found[0]
-            try:
-                parsed = parse(text)
-            except PayloadError as exc:
-                raise Halt(f"malformed barcode payload: {exc}", **at, field="payload", expected=payload,
-                           found=text, action="re-render the batch; check the printer and the file") from None
-            if text != payload:
-                field, reason = mismatch(payload, text, seen, pages[page:])
-                raise Halt(reason, **at, field=field, expected=payload, found=text,
-                           action="pull the batch from the printer queue, re-render it and re-verify")
+            parsed = check_barcode(found, payload, at, seen, pages[page:])
             if (parsed.sequence, parsed.sheet, parsed.sheets) != (row["sequence"], n, row["sheets"]):
                 raise Halt("manifest row disagrees with its own payloads", **at, field="sequence",
                            expected=f"piece {row['sequence']} sheet {n} of {row['sheets']}",
@@ -153,12 +172,8 @@ def verify_files(files: list[PrintFile], decoded: dict[str, list[list[str]]], ru
             if parsed.run_tag != tag:
                 raise Halt("a sheet from another run", **at, field="run_tag", expected=tag, found=parsed.run_tag,
                            action="remove foreign sheets; re-render the batch")
-            seen.add(text)
-        if len(pages) != len(expected):
-            extra = len(pages) > len(expected)
-            raise Halt(f"{'extra sheets' if extra else 'sheets missing'} at the end of the print file", **here,
-                       page=min(len(pages), len(expected)) + 1, field="sheets", expected=len(expected),
-                       found=len(pages), action="re-render the batch and check the file transfer")
+            seen.add(payload)
+        check_page_total(pages, len(expected), here)
         for row in rows:
             at = {**here, "piece": row["sequence"]}
             if row["sequence"] != next_sequence:
@@ -193,31 +208,32 @@ def _check_source(row: dict, region: str, sources: _Sources, catalog: Catalog, a
                    expected=sheet_count(len(record.transactions)), found=row["sheets"], action="re-render the batch")
 
 
-def verify_run(run_dir: Path, workers: int = 1) -> dict:
-    """Re-verify a finished run's print files (released, else staged) against its manifests and records.
-
-    Uses the layouts and catalog the run recorded, and refuses if they changed since.
-    """
-    from stmtprod.catalog import load_catalog
-    from stmtprod.errors import ConfigError, UsageError
-    from stmtprod.layout import load_layouts
+def load_run(run_dir: Path) -> dict:
+    """A run folder's `run.json` record, or a UsageError that says the folder is not a run."""
+    from stmtprod.errors import UsageError
     from stmtprod.runstate import RunRecord
 
     try:
-        run = RunRecord.load(run_dir).data
+        return RunRecord.load(run_dir).data
     except FileNotFoundError:
         raise UsageError(f"{run_dir} is not a run folder (no run.json)") from None
-    if run.get("line") == "cards":
-        from stmtprod.cards.line import verify_card_run
 
-        return verify_card_run(run_dir, workers)
-    layouts = load_layouts(Path(run["layouts_dir"]))
-    catalog, catalog_version = load_catalog(Path(run["catalog_file"]))
-    for name, now, then in (("layouts", layouts.version, run["layouts_version"]),
+
+def check_versions(run: dict, layouts_version: str, catalog_version: str) -> None:
+    """Refuse to verify with layouts or a catalog other than the ones the run was made with."""
+    from stmtprod.errors import ConfigError
+
+    for name, now, then in (("layouts", layouts_version, run["layouts_version"]),
                             ("catalog", catalog_version, run["catalog_version"])):
         if now != then:
             raise ConfigError(f"{name} changed since run {run['run_id']} (version {then}, now {now}); "
                               "restore the configuration the run used")
+
+
+def run_print_files(run_dir: Path) -> tuple[Path, list[PrintFile]]:
+    """The run's print files (released, else staged) in sequence order; Halt if a manifest's PDF is missing."""
+    from stmtprod.errors import UsageError
+
     folder = run_dir / "release" if (run_dir / "release").exists() else run_dir / "staging"
     manifests = sorted((folder / "manifest").glob("*.jsonl"))
     if not manifests:
@@ -228,6 +244,26 @@ def verify_run(run_dir: Path, workers: int = 1) -> dict:
         if not f.pdf.exists():
             raise Halt("print file missing", step="verify", batch=f.batch, field="file", expected=str(f.pdf),
                        found=None, action="restore the print file from the run folder or re-render")
+    return folder, files
+
+
+def verify_run(run_dir: Path, workers: int = 1) -> dict:
+    """Re-verify a finished run's print files (released, else staged) against its manifests and records.
+
+    Uses the layouts and catalog the run recorded, and refuses if they changed since.
+    """
+    from stmtprod.catalog import load_catalog
+    from stmtprod.layout import load_layouts
+
+    run = load_run(run_dir)
+    if run.get("line") == "cards":
+        from stmtprod.cards.line import verify_card_run
+
+        return verify_card_run(run_dir, workers)
+    layouts = load_layouts(Path(run["layouts_dir"]))
+    catalog, catalog_version = load_catalog(Path(run["catalog_file"]))
+    check_versions(run, layouts.version, catalog_version)
+    folder, files = run_print_files(run_dir)
     decoded = read_all(files, layouts, workers)
     counts = verify_files(files, decoded, run["run_id"], catalog, run_dir / "work" / "accepted")
     return {"run_id": run["run_id"], "ok": True, "folder": str(folder), "files": len(files), **counts}

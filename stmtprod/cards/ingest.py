@@ -21,17 +21,11 @@ from pydantic import ValidationError
 from stmtprod.cards.keys import CardKey
 from stmtprod.cards.models import CardOrder, CardRecord, digit_runs
 from stmtprod.fsutil import atomic_open
-from stmtprod.ingest.models import RuleError
+from stmtprod.ingest.reader import (Reject, check_postcode, check_printable, input_lines, quarantine_reject,
+                                    reject_from)
 from stmtprod.layout import LayoutSet
 from stmtprod.regions import REGIONS
 from stmtprod.render.fonts import coverage
-
-
-@dataclass
-class Reject(Exception):
-    field: str
-    reason: str
-    kind: str
 
 
 @dataclass
@@ -49,34 +43,19 @@ class CardIngest:
         return sum(len(v) for v in self.accepted.values())
 
 
+_REJECT_KINDS = {"pan": "pan", "expiry": "expiry", "region": "region", "embossed_name": "emboss"}
+
+
 def _reject_from(exc: ValidationError) -> Reject:
     """The first error as a quarantine reason; built from message and path only, never the input value."""
-    err = exc.errors()[0]
-    cause = (err.get("ctx") or {}).get("error")
-    if isinstance(cause, RuleError):
-        return Reject(cause.field, str(cause), "rule")
-    if err["type"] == "json_invalid":
-        return Reject("(record)", f"not valid JSON: {err['ctx'].get('error', err['msg'])}", "json")
-    path = ".".join(str(p) for p in err["loc"]) or "(record)"
-    message = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "missing":
-        return Reject(path, f"required field {path} is missing", "missing")
-    if path in ("region", "address.country") and isinstance(err.get("input"), str) and len(err["input"]) <= 8 \
-            and not any(c.isdigit() for c in err["input"]):
-        message = f"unknown region {err['input']!r}; expected one of {' '.join(REGIONS)}"
-    kinds = {"pan": "pan", "expiry": "expiry", "region": "region", "embossed_name": "emboss"}
-    return Reject(path, message, kinds.get(path, "field"))
+    return reject_from(exc, _REJECT_KINDS, region_fields=("region", "address.country"))
 
 
 def _printable(record: CardOrder, covered: frozenset[int], region: str) -> None:
     texts = [("name", record.name), ("embossed_name", record.embossed_name), ("address.city", record.address.city),
              ("address.state", record.address.state), ("address.postcode", record.address.postcode)]
     texts += [(f"address.lines.{i}", t) for i, t in enumerate(record.address.lines)]
-    for path, text in texts:
-        for ch in text:
-            if ord(ch) not in covered:
-                raise Reject(path, f"character {ch!r} (U+{ord(ch):04X}) cannot be printed with the {region} "
-                                   "layout's font", "glyph")
+    check_printable(texts, covered, region)
 
 
 def _check(raw: bytes, layouts: LayoutSet) -> CardOrder:
@@ -85,10 +64,7 @@ def _check(raw: bytes, layouts: LayoutSet) -> CardOrder:
     except ValidationError as exc:
         raise _reject_from(exc) from None
     layout = layouts[order.region]
-    postcode = order.address.postcode
-    if (postcode or layout.address.postcode_required) and not layout.postcode_re.fullmatch(postcode):
-        raise Reject("address.postcode", f"postcode {postcode!r} does not match {order.region} shape "
-                                         f"{layout.address.postcode_pattern}", "postcode")
+    check_postcode(layout, order.region, order.address.postcode)
     _printable(order, coverage(layout.fonts), order.region)
     return order
 
@@ -117,12 +93,7 @@ def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path,
         spills = {r: stack.enter_context(atomic_open(spill_dir / f"{r}.jsonl")) for r in REGIONS}
         source = stack.enter_context(open(path, "rb"))
         quarantine = stack.enter_context(atomic_open(quarantine_path))
-        for number, raw in enumerate(source, start=1):
-            digest.update(raw)
-            if not raw.strip():
-                result.blank_lines += 1
-                continue
-            result.input += 1
+        for number, raw in input_lines(source, digest, result):
             try:
                 order = _check(raw, layouts)
                 token = key.token(order.pan)
@@ -135,12 +106,8 @@ def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path,
                 record: CardRecord = order.record(token)
                 del order
             except Reject as rej:
-                result.quarantined += 1
-                result.quarantined_by_kind[rej.kind] += 1
                 card_id = safe_card_id(raw)
-                row = {"line": number, "card_id": card_id, "account_id": card_id, "field": rej.field,
-                       "kind": rej.kind, "reason": rej.reason}
-                quarantine.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+                quarantine_reject(quarantine, result, rej, line=number, card_id=card_id, account_id=card_id)
                 continue
             seen_ids[record.card_id] = number
             seen_tokens[record.token] = number

@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,12 +33,10 @@ from stmtprod.cards.render import lot_name
 from stmtprod.cards.texts import CarrierSet
 from stmtprod.catalog import Catalog, hoppers_of
 from stmtprod.errors import Halt
-from stmtprod.fsutil import write_json
-from stmtprod.inspect.config import STAGE_NAMES, InspectionConfig
-from stmtprod.inspect.stages import AwaitingInspection, decide, lot_sample, switching_state
+from stmtprod.inspect.config import InspectionConfig
+from stmtprod.inspect.stages import halt_for, inspect_lots
 from stmtprod.layout import LayoutSet
 from stmtprod.ledger import Ledger
-from stmtprod.sampling.plans import plan as make_plan
 
 CARD_STAGES = (1, 2, 3)
 PRINT_DPI = 200        # the whole sheet, not just the strip the 100% read-back looks at
@@ -176,77 +173,12 @@ INSPECTORS = {1: inspect_composition, 2: inspect_print, 3: inspect_match}
 
 
 def _halt_for(stage: int, result: dict) -> Halt:
-    plan, first = result["plan"], result["defects"][0]
-    return Halt(f"inspection stage {stage} ({STAGE_NAMES[stage]}) rejected lot {result['lot']}: "
-                f"{result['defective']} defective carriers in a sample of {result['sample']} "
-                f"(reject at {plan['reject']})", step=f"inspection-{stage}", lot=result["lot"], piece=first["piece"],
-                field=first["kind"], expected=f"fewer than {plan['reject']} defective", found=result["defective"],
-                evidence=first["evidence"],
-                action=f"correct the cause ({first['kind']}), re-render if needed, then resume the card run")
-
-
-def _write_stage_file(run_dir: Path, stage: int, drawn: dict) -> None:
-    lots = {lot: {"plan": d["plan"], "seed": d["seed"], "sample": d["sample"]} for lot, d in drawn.items()}
-    write_json(run_dir / "inspection" / f"stage{stage}.json",
-               {"stage": stage, "name": STAGE_NAMES[stage], "lots": lots,
-                "sample": sorted(s for d in lots.values() for s in d["sample"])})
+    return halt_for(stage, result, noun="carriers", then="resume the card run")
 
 
 def run_card_stages(ledger: Ledger, config: InspectionConfig, ctx: CardContext, run_dir: Path,
                     timings: dict | None = None) -> list[dict]:
     """Inspect every lot at the card stages in order; raises Halt (rejected) or AwaitingInspection (manual)."""
-    timings = {} if timings is None else timings
-    run_id = ctx.run_id
-    lots = ctx.lots()
-    rendered: dict[str, str] = {}
-    for batch in ledger.batches(run_id).values():
-        lot = lot_name(batch["region"])
-        rendered[lot] = max(rendered.get(lot, ""), batch["rendered_at"] or "")
-    recorded = {(s["stage"], s["lot"]): s for s in ledger.stages(run_id)}
-    results = []
-    for stage in CARD_STAGES:
-        started = time.perf_counter()
-        stage_config = config.for_stage(stage)
-        waiting, drawn = [], {}
-        for lot, sequences in lots.items():
-            previous = recorded.get((stage, lot))
-            current = previous is not None and previous["at"] > rendered.get(lot, "")
-            if current and previous["decision"] == "accepted":
-                results.append({"stage": stage, "lot": lot, "decision": "accepted", "kept": True})
-                drawn[lot] = previous
-                continue
-            if current and stage_config.mode == "manual" and previous["decision"] is None:
-                waiting.append(lot)
-                drawn[lot] = previous
-                continue
-            if current and stage_config.mode == "manual" and previous["decision"] == "rejected":
-                raise _halt_for(stage, {"lot": lot, "plan": previous["plan"], "defects": previous["defects"],
-                                        "defective": len({d["piece"] for d in previous["defects"]}),
-                                        "sample": len(previous["sample"])})
-            state = switching_state(ledger, lot, stage)
-            if state.halted:
-                raise Halt(f"inspection discontinued for lot stream {lot} stage {stage} after repeated rejections "
-                           "on tightened inspection", step=f"inspection-{stage}", lot=lot, field="switching",
-                           expected="normal, tightened or reduced", found="discontinued",
-                           action=f"correct the process, then 'stmtprod qa restore --out {run_dir.parent} "
-                                  f"--region {lot} --stage {stage} --reason ...'")
-            plan = make_plan(len(sequences), stage_config.aql, stage_config.level, state.severity)
-            seed, sample = lot_sample(run_id, stage, lot, sequences, plan)
-            if stage_config.mode == "manual":
-                ledger.record_stage(run_id, stage, lot, plan.lot_size, plan.as_dict(), str(seed), sample, None,
-                                    None, None)
-                waiting.append(lot)
-                drawn[lot] = {"plan": plan.as_dict(), "seed": str(seed), "sample": sample}
-                continue
-            result = decide(ledger, config, run_id, stage, lot, plan, seed, sample,
-                            INSPECTORS[stage](ctx, sample), "automatic")
-            drawn[lot] = {"plan": result["plan"], "seed": str(seed), "sample": sample}
-            results.append(result)
-            if result["decision"] == "rejected":
-                _write_stage_file(run_dir, stage, drawn)
-                raise _halt_for(stage, result)
-        _write_stage_file(run_dir, stage, drawn)
-        timings[f"stage{stage}"] = time.perf_counter() - started
-        if waiting:
-            raise AwaitingInspection(stage, waiting, run_dir)
-    return results
+    return inspect_lots(ledger, config, ctx.run_id, ctx.lots(), run_dir, CARD_STAGES,
+                        lambda stage, _lot, sample: INSPECTORS[stage](ctx, sample), timings, lot_of=lot_name,
+                        halt=_halt_for)

@@ -24,18 +24,17 @@ import datetime as dt
 import hashlib
 import json
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-from stmtprod import halt_report
 from stmtprod.barcode.payload import run_tag
+from stmtprod.batchsteps import jobs_to_render, read_unverified, record_plan, record_rendered, record_verified
 from stmtprod.cards.ingest import CardIngest, ingest_orders, read_spill
 from stmtprod.cards.inspection import CardContext, run_card_stages
 from stmtprod.cards.keys import CardKey, card_key
 from stmtprod.cards.match import Carrier, match, read_log
-from stmtprod.cards.plan import CardBatch, plan_carriers
+from stmtprod.cards.plan import plan_carriers
 from stmtprod.cards.render import CarrierJob, render_carrier_batch
 from stmtprod.executors import run_batches
 from stmtprod.cards.texts import CarrierSet, load_carrier_set
@@ -43,18 +42,22 @@ from stmtprod.cards.verify import verify_carriers
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import PROJECT_ROOT, default_catalog_file, default_inspection_file, default_layouts_dir
 from stmtprod.errors import ConfigError, Halt, UsageError
-from stmtprod.fsutil import fsync_dir, sha256_file, write_json, write_jsonl
+from stmtprod.fsutil import write_jsonl
 from stmtprod.inspect.config import load_inspection
 from stmtprod.inspect.stages import AwaitingInspection
 from stmtprod.layout import LayoutSet, load_layouts
-from stmtprod.ledger import Ledger, files_proven
+from stmtprod.ledger import Ledger
 from stmtprod.lock import OutputLock
+from stmtprod.plan import BatchRef
 from stmtprod.regions import REGIONS
-from stmtprod.verify import PrintFile, read_all
+from stmtprod.runfolder import (check_reject_share, choose_run_id, clear_stale_ingests, ingest_into, mirror,
+                                note_halt, note_waiting, place_new_run, release_staging, reopen_staging,
+                                replace_ingest, run_id_tag, run_summary, write_summary)
+from stmtprod.verify import check_versions, load_run, read_all, run_print_files
 
 Events = Callable[..., None]
 LINE = "cards"
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_INGEST_PREFIX = ".cards-ingest-"
 
 
 def default_cards_dir() -> Path:
@@ -126,25 +129,15 @@ def _check(options: CardOptions) -> _Config:
 
 def make_run_id(ingested: CardIngest, config: _Config, options: CardOptions, key: CardKey, salt: int = 0) -> str:
     """`YYYYMMDD-XXXXXX`: production date and a hash of the orders, the key id and the configuration."""
-    basis = "|".join([ingested.input_sha256, key.key_id, config.layouts_version, config.catalog_version,
-                      options.fingerprint()])
-    if salt:
-        basis += f"|force={salt}"
-    number = int(hashlib.sha256(basis.encode()).hexdigest(), 16)
-    tag = ""
-    for _ in range(6):
-        number, digit = divmod(number, 36)
-        tag += _ALPHABET[digit]
+    tag = run_id_tag([ingested.input_sha256, key.key_id, config.layouts_version, config.catalog_version,
+                      options.fingerprint()], salt)
     return f"{options.production_date.strftime('%Y%m%d')}-{tag}"
 
 
 def _ingest_into(options: CardOptions, config: _Config, key: CardKey, folder: Path) -> tuple[Path, CardIngest]:
-    work = Path(tempfile.mkdtemp(prefix=".cards-ingest-", dir=folder))
-    try:
-        return work, ingest_orders(options.orders, config.layouts, key, work / "accepted", work / "quarantine.jsonl")
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    return ingest_into(folder, _INGEST_PREFIX,
+                       lambda accepted, quarantine: ingest_orders(options.orders, config.layouts, key, accepted,
+                                                                  quarantine))
 
 
 def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | None, demo: bool, workers: int = 1,
@@ -169,8 +162,7 @@ def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | No
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     with OutputLock(out):
-        for stale in out.glob(".cards-ingest-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        clear_stale_ingests(out, _INGEST_PREFIX)
         ledger = Ledger(out)
         try:
             events("step", step="ingest")
@@ -178,14 +170,7 @@ def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | No
             base_id = make_run_id(ingested, config, options, card)
             chosen = _choose_run_id(ledger, options, base_id, ingested, config, card, force, work)
             run_dir = out / chosen
-            if run_dir.exists():
-                shutil.rmtree(run_dir)
-            run_dir.mkdir()
-            (work / "quarantine.jsonl").rename(run_dir / "quarantine.jsonl")
-            (run_dir / "work").mkdir()
-            (work / "accepted").rename(run_dir / "work" / "accepted")
-            shutil.rmtree(work)
-            fsync_dir(out)
+            place_new_run(out, run_dir, work)
             ledger.create_run(chosen, base_id, str(options.orders.resolve()), ingested.input_sha256,
                               config.layouts_version, config.catalog_version, options.record(card))
             return _continue(ledger, chosen, run_dir, options, config, card, ingested, options.personalisation,
@@ -196,26 +181,19 @@ def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | No
 
 def _choose_run_id(ledger: Ledger, options: CardOptions, base_id: str, ingested: CardIngest, config: _Config,
                    key: CardKey, force: bool, work: Path) -> str:
-    existing = ledger.runs(base_id)
     if options.run_id:
         try:
             run_tag(options.run_id)
         except ValueError as exc:
             shutil.rmtree(work, ignore_errors=True)
             raise UsageError(str(exc)) from None
-        if ledger.run(options.run_id):
-            shutil.rmtree(work, ignore_errors=True)
-            raise UsageError(f"run id {options.run_id} is already in the ledger")
-        return options.run_id
-    if existing and not force:
-        shutil.rmtree(work, ignore_errors=True)
-        latest = existing[-1]
-        if latest["state"] == "RELEASED":
-            raise UsageError(f"these card orders were already released as run {latest['run_id']}; "
-                             "use --force to make a new run with a new id")
-        raise UsageError(f"card run {latest['run_id']} for these orders exists in state {latest['state']}; "
-                         f"resume it ('stmtprod cards --resume {latest['run_id']} --out ...'), or --force a new run")
-    return make_run_id(ingested, config, options, key, salt=len(existing)) if existing else base_id
+    return choose_run_id(
+        ledger, base_id, options.run_id, force, work,
+        rerun_id=lambda salt: make_run_id(ingested, config, options, key, salt=salt),
+        released="these card orders were already released as run {run_id}; "
+                 "use --force to make a new run with a new id",
+        exists="card run {run_id} for these orders exists in state {state}; "
+               "resume it ('stmtprod cards --resume {run_id} --out ...'), or --force a new run")
 
 
 def _latest_log(ledger: Ledger, run_id: str, recorded: str) -> Path:
@@ -266,11 +244,7 @@ def resume_cards(run_id: str, out: Path, *, key: bytes | None = None, demo: bool
             run_dir.mkdir(exist_ok=True)
             events("step", step="ingest")
             work, ingested = _ingest_into(options, config, card, run_dir)
-            (work / "quarantine.jsonl").replace(run_dir / "quarantine.jsonl")
-            (run_dir / "work").mkdir(exist_ok=True)
-            shutil.rmtree(run_dir / "work" / "accepted", ignore_errors=True)
-            (work / "accepted").rename(run_dir / "work" / "accepted")
-            shutil.rmtree(work)
+            replace_ingest(run_dir, work)
             ledger.update_run(run_id, input_sha256=ingested.input_sha256, layouts_version=config.layouts_version,
                               catalog_version=config.catalog_version)
             ledger.transition(run_id, "RESUMED", personalisation=str(log.resolve()))
@@ -281,7 +255,7 @@ def resume_cards(run_id: str, out: Path, *, key: bytes | None = None, demo: bool
             ledger.close()
 
 
-def _jobs(batches: list[CardBatch], run_id: str, run_dir: Path, options: CardOptions) -> list[CarrierJob]:
+def _jobs(batches: list[BatchRef], run_id: str, run_dir: Path, options: CardOptions) -> list[CarrierJob]:
     staging = run_dir / "staging"
     return [CarrierJob(name=b.name, region=b.region, run_id=run_id, batch_file=str(b.path),
                        layouts_dir=str(options.layouts_dir), cards_dir=str(options.cards_dir),
@@ -296,41 +270,27 @@ def _rows(path: str | Path) -> list[dict]:
 def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, config: _Config, key: CardKey,
               ingested: CardIngest, log_path: Path, events: Events, timings: dict, started: float) -> dict:
     """Everything after ingest. Safe to run again on a partly done run: proven batches are kept."""
-    summary = _summary(run_id, run_dir, ingested, [], [], released=False)
+    summary = run_summary(run_id, run_dir, ingested, [], released=False)
     summary.update(_identity(options, config, key, ingested, log_path))
-    staging, release = run_dir / "staging", run_dir / "release"
-    if release.exists() and not staging.exists():
-        release.rename(staging)
+    staging, release = reopen_staging(run_dir)
     try:
-        share = ingested.quarantined / ingested.input if ingested.input else 0.0
-        if share > options.reject_threshold:
-            raise Halt(f"{ingested.quarantined} of {ingested.input} card orders rejected ({share:.1%}), above the "
-                       f"{options.reject_threshold:.1%} threshold", step="ingest",
-                       expected=f"<= {options.reject_threshold:.1%}", found=f"{share:.1%}",
-                       action="inspect quarantine.jsonl, correct the orders upstream, then resume the card run")
+        check_reject_share(ingested, options.reject_threshold, "card orders",
+                           "correct the orders upstream, then resume the card run")
         events("step", step="plan")
         t = time.perf_counter()
         accepted_dir = run_dir / "work" / "accepted"
         batches = plan_carriers(ingested.accepted, accepted_dir, config.catalog, config.carriers,
                                 options.production_date, options.batch_size, run_dir / "work" / "batches")
-        ledger.plan_batches(run_id, [{"batch": b.name, "region": b.region, "pieces": b.pieces,
-                                      "batch_sha256": sha256_file(b.path)} for b in batches])
-        ledger.transition(run_id, "PLANNED", pieces=sum(b.pieces for b in batches), batches=len(batches))
+        record_plan(ledger, run_id, batches, pieces=sum(b.pieces for b in batches))
         timings["plan"] = time.perf_counter() - t
 
         t = time.perf_counter()
         ledger.transition(run_id, "RENDERING")
         jobs = _jobs(batches, run_id, run_dir, options)
-        known = ledger.batches(run_id)
-        todo = [j for j in jobs
-                if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "rendered_at")]
-        events("render", pieces=sum(b.pieces for b in batches if b.name in {j.name for j in todo}),
-               batches=len(todo), kept=len(jobs) - len(todo))
+        todo = jobs_to_render(ledger, run_id, jobs, batches, events)
 
         def rendered(job: CarrierJob, result: dict) -> None:
-            ledger.batch_rendered(run_id, job.name, result["sheets"], sha256_file(job.pdf_file),
-                                  sha256_file(job.manifest_file), _rows(job.manifest_file))
-            events("batch", **result)
+            record_rendered(ledger, run_id, job, result, events)
 
         run_batches(todo, rendered, workers=options.workers, render=render_carrier_batch)
         timings["render"] = time.perf_counter() - t
@@ -343,19 +303,13 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
             if found != batch.pieces:
                 raise Halt("manifest does not hold every planned carrier", step="verify", batch=job.name,
                            field="pieces", expected=batch.pieces, found=found, action="re-render the batch")
-        files = [PrintFile(j.name, j.region, Path(j.pdf_file), Path(j.manifest_file)) for j in jobs]
-        known = ledger.batches(run_id)
-        fresh = [f for f, j in zip(files, jobs)
-                 if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "verified_at")]
-        decoded = read_all(fresh, config.layouts, options.workers)
+        files, fresh, decoded = read_unverified(ledger, run_id, jobs, config.layouts, options.workers)
         for f in files:
             if f.batch not in decoded:
                 decoded[f.batch] = [[r["payload"]] for r in _rows(f.manifest)]
         verified = verify_carriers(files, decoded, run_id, config.catalog, config.carriers, accepted_dir,
                                    options.production_date)
-        ledger.batches_verified(run_id, [f.batch for f in fresh])
-        ledger.record_verification(run_id, True, verified["pieces"], verified["sheets"],
-                                   {"read_optically": len(fresh), "kept": len(files) - len(fresh)})
+        record_verified(ledger, run_id, files, fresh, verified)
         timings["verify"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -386,38 +340,24 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
 
         t = time.perf_counter()
         events("step", step="release")
-        if not jobs:
-            (staging / "print").mkdir(parents=True, exist_ok=True)
-            (staging / "manifest").mkdir(exist_ok=True)
-        staging.rename(release)
-        fsync_dir(run_dir)
+        release_staging(staging, release, run_dir, bool(jobs))
         timings["release"] = time.perf_counter() - t
         batch_info = list(ledger.batches(run_id).values())
         identity = {k: summary[k] for k in _IDENTITY_KEYS}
-        summary = _summary(run_id, run_dir, ingested, [dataclasses.asdict(j) for j in jobs], batch_info,
-                           released=True) | identity
+        summary = run_summary(run_id, run_dir, ingested, [dataclasses.asdict(j) for j in jobs], released=True,
+                              batches=batch_info) | identity
         summary["sealing_file"] = str(release / "sealing" / "sealing.jsonl")
         summary["match"] = {"slots": len(sealing), "ok": True}
-        timings["total"] = time.perf_counter() - started
-        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
-        write_json(run_dir / "summary.json", summary)
+        write_summary(run_dir, summary, timings, started)
         ledger.record_release(run_id, summary["print_files"] + summary["manifest_files"] + [summary["sealing_file"]],
                               summary["counts"], summary)
     except AwaitingInspection as waiting:
-        summary["state"] = "INSPECTING"
-        summary["waiting"] = {"stage": waiting.stage, "lots": waiting.lots, "message": str(waiting)}
-        timings["total"] = time.perf_counter() - started
-        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
-        write_json(run_dir / "summary.json", summary)
+        note_waiting(summary, waiting)
+        write_summary(run_dir, summary, timings, started)
     except Halt as halt:
-        summary["state"] = "HALTED"
-        summary["halt"] = halt.as_dict()
-        halt_report.write(run_dir, run_id, summary["halt"])
-        ledger.record_halt(run_id, summary["halt"])
-        timings["total"] = time.perf_counter() - started
-        summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
-        write_json(run_dir / "summary.json", summary)
-    _mirror(ledger, run_id, run_dir)
+        note_halt(ledger, run_id, run_dir, summary, halt)
+        write_summary(run_dir, summary, timings, started)
+    mirror(ledger, run_id, run_dir, config_keys=("layouts_dir", "cards_dir", "catalog_file"), line=LINE)
     return summary
 
 
@@ -432,54 +372,12 @@ def _identity(options: CardOptions, config: _Config, key: CardKey, ingested: Car
             "personalisation": {"file": str(Path(log_path).resolve()), "sha256": None, "slots": None}}
 
 
-def _mirror(ledger: Ledger, run_id: str, run_dir: Path) -> None:
-    """`run.json`: the run's ledger record for people and for `stmtprod qa` / `proof` (same keys as statements)."""
-    run = ledger.run(run_id)
-    write_json(run_dir / "run.json", {
-        "run_id": run_id, "line": LINE, "state": run["state"], "input": run["input_path"],
-        "input_sha256": run["input_sha256"], "layouts_version": run["layouts_version"],
-        "catalog_version": run["catalog_version"], "layouts_dir": run["options"]["layouts_dir"],
-        "cards_dir": run["options"]["cards_dir"], "catalog_file": run["options"]["catalog_file"],
-        "options": run["options"], "history": ledger.history(run_id), "halts": ledger.halts(run_id)})
-
-
-def _summary(run_id: str, run_dir: Path, ingested: CardIngest, jobs: list[dict], batches: list[dict],
-             released: bool) -> dict:
-    release = run_dir / "release"
-    produced = sum(b["pieces"] for b in batches) if released else 0
-    regions = {region: sum(b["pieces"] for b in batches if b["region"] == region) for region in REGIONS}
-    pending = 0 if released else ingested.accepted_count
-    counts = {"input": ingested.input, "produced": produced, "quarantined": ingested.quarantined,
-              "suppressed": sum(ingested.suppressed.values()),
-              "sheets": sum(b["sheets"] or 0 for b in batches) if released else 0, "not_released": pending}
-    reconciled = counts["input"] == counts["produced"] + counts["quarantined"] + counts["suppressed"] + pending
-    return {
-        "run_id": run_id,
-        "state": "RELEASED" if released else "HALTED",
-        "run_dir": str(run_dir),
-        "print_files": [str(release / "print" / Path(j["pdf_file"]).name) for j in jobs] if released else [],
-        "manifest_files": [str(release / "manifest" / Path(j["manifest_file"]).name) for j in jobs] if released else [],
-        "quarantine_file": str(run_dir / "quarantine.jsonl"),
-        "counts": counts,
-        "reconciled": reconciled,
-        "regions": {r: n for r, n in regions.items() if n} if released else {},
-        "suppressed_by_reason": dict(sorted(ingested.suppressed.items())),
-        "quarantined_by_kind": dict(sorted(ingested.quarantined_by_kind.items())),
-        "blank_lines": ingested.blank_lines,
-    }
-
-
 def verify_card_run(run_dir: Path, workers: int = 1) -> dict:
     """Re-verify a finished card run's carriers (released, else staged) against manifests and orders.
 
     For `stmtprod verify RUN_DIR` on a card run. Refuses if the configuration changed since the run.
     """
-    from stmtprod.runstate import RunRecord
-
-    try:
-        run = RunRecord.load(Path(run_dir)).data
-    except FileNotFoundError:
-        raise UsageError(f"{run_dir} is not a run folder (no run.json)") from None
+    run = load_run(Path(run_dir))
     opts = run["options"]
     if opts.get("line") != LINE:
         raise UsageError(f"{run_dir} is not a card run")
@@ -487,22 +385,9 @@ def verify_card_run(run_dir: Path, workers: int = 1) -> dict:
     catalog, catalog_version = load_catalog(Path(opts["catalog_file"]))
     carriers = load_carrier_set(Path(opts["cards_dir"]), layouts, catalog)
     config = _Config(layouts, catalog, catalog_version, carriers)
-    for name, now, then in (("layouts", config.layouts_version, run["layouts_version"]),
-                            ("catalog", catalog_version, run["catalog_version"])):
-        if now != then:
-            raise ConfigError(f"{name} changed since run {run['run_id']} (version {then}, now {now}); "
-                              "restore the configuration the run used")
+    check_versions(run, config.layouts_version, catalog_version)
     run_dir = Path(run_dir)
-    folder = run_dir / "release" if (run_dir / "release").exists() else run_dir / "staging"
-    manifests = sorted((folder / "manifest").glob("*.jsonl"))
-    if not manifests:
-        raise UsageError(f"no manifests under {folder}")
-    files = [PrintFile(m.stem, m.stem[:2], folder / "print" / f"{m.stem}.pdf", m) for m in manifests]
-    files.sort(key=lambda f: json.loads(f.manifest.open(encoding="utf-8").readline())["sequence"])
-    for f in files:
-        if not f.pdf.exists():
-            raise Halt("print file missing", step="verify", batch=f.batch, field="file", expected=str(f.pdf),
-                       found=None, action="restore the print file from the run folder or re-render")
+    folder, files = run_print_files(run_dir)
     decoded = read_all(files, layouts, workers)
     counts = verify_carriers(files, decoded, run["run_id"], catalog, carriers, run_dir / "work" / "accepted",
                              dt.date.fromisoformat(opts["production_date"]))

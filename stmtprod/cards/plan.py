@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from stmtprod.cards.eligibility import select_card_inserts
@@ -19,25 +18,13 @@ from stmtprod.cards.models import CarrierPiece
 from stmtprod.cards.texts import CarrierSet
 from stmtprod.catalog import Catalog, hoppers_of
 from stmtprod.fsutil import atomic_open
+from stmtprod.plan import BatchRef
 from stmtprod.regions import REGIONS
 
 
-@dataclass(frozen=True)
-class CardBatch:
-    region: str
-    number: int
-    path: Path
-    first_sequence: int
-    pieces: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.region}-{self.number:04d}"
-
-
 def plan_carriers(accepted: dict[str, list[int]], spill_dir: Path, catalog: Catalog, carriers: CarrierSet,
-                  production_date: dt.date, batch_size: int, folder: Path) -> list[CardBatch]:
-    batches: list[CardBatch] = []
+                  production_date: dt.date, batch_size: int, folder: Path) -> list[BatchRef]:
+    batches: list[BatchRef] = []
     sequence = 1
     for region in REGIONS:
         lines = accepted.get(region) or []
@@ -47,7 +34,7 @@ def plan_carriers(accepted: dict[str, list[int]], spill_dir: Path, catalog: Cata
         kit = carriers[region].welcome_kit
         for number, start in enumerate(range(0, len(lines), batch_size), start=1):
             chunk = lines[start:start + batch_size]
-            ref = CardBatch(region, number, folder / f"{region}-{number:04d}.jsonl", sequence, len(chunk))
+            ref = BatchRef(region, number, folder / f"{region}-{number:04d}.jsonl", sequence, len(chunk))
             with atomic_open(ref.path) as fh:
                 for line in chunk:
                     record = records[line]

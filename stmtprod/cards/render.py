@@ -28,14 +28,11 @@ from stmtprod.barcode.payload import build
 from stmtprod.cards.models import CarrierPiece
 from stmtprod.cards.plan import read_carrier_batch
 from stmtprod.cards.texts import CarrierText, CarrierTexts, load_carrier_texts
-from stmtprod.catalog import load_catalog
-from stmtprod.fsutil import write_bytes, write_jsonl
 from stmtprod.layout import Layout, load_layout
-from stmtprod.render import fonts as font_registry
+from stmtprod.render.batch import insert_titles, open_canvas, write_batch
+from stmtprod.render.canvas_text import GREY, MIN_FONT, LayoutPainter
 from stmtprod.render.formatting import address_lines
 
-GREY = (0.45, 0.45, 0.45)
-MIN_FONT = 5.5
 LETTER_TOP_MM = 100.0
 ENCLOSURES_MM = 252.0
 
@@ -83,41 +80,10 @@ def bilingual(texts: list[CarrierText], key: str) -> str:
 
 
 @dataclass
-class CarrierPainter:
+class CarrierPainter(LayoutPainter):
     layout: Layout
     texts: CarrierTexts
     run_id: str
-
-    def __post_init__(self) -> None:
-        self.regular, self.bold = font_registry.register(self.layout.fonts)
-        self.width_mm, self.height_mm = self.layout.page.size_mm
-        self.left = self.layout.page.margin_mm
-        self.right = self.width_mm - self.layout.page.margin_mm
-        bc = self.layout.barcode
-        self.spec = symbol.SymbolSpec(bc.narrow_bar_mm, bc.height_mm, bc.quiet_zone_modules)
-
-    def _y(self, top_mm: float) -> float:
-        return (self.height_mm - top_mm) * mm
-
-    def _text(self, c: Canvas, x_mm: float, top_mm: float, text: str, size: float = 8.5, bold: bool = False,
-              align: str = "left", max_mm: float | None = None, grey: bool = False) -> None:
-        face = self.bold if bold else self.regular
-        if max_mm is not None:
-            width = stringWidth(text, face, size)
-            if width > max_mm * mm:
-                size = max(MIN_FONT, size * max_mm * mm / width)
-                while stringWidth(text, face, size) > max_mm * mm and len(text) > 1:
-                    text = text[:-2] + "…"
-        c.setFont(face, size)
-        if grey:
-            c.setFillColorRGB(*GREY)
-        x, y = x_mm * mm, self._y(top_mm)
-        if align == "right":
-            c.drawRightString(x, y, text)
-        else:
-            c.drawString(x, y, text)
-        if grey:
-            c.setFillColorRGB(0, 0, 0)
 
     def _block(self, c: Canvas, x_mm: float, top_mm: float, width_mm: float, bottom_mm: float,
                paragraphs: list[tuple[str, bool, float, float]], size: float = 8.5) -> float:
@@ -245,12 +211,6 @@ def _painter(layouts_dir: str, cards_dir: str, region: str, run_id: str) -> Carr
                           load_carrier_texts(Path(cards_dir) / f"{region}.toml"), run_id)
 
 
-@lru_cache(maxsize=None)
-def _titles(catalog_file: str) -> dict[str, str]:
-    catalog, _version = load_catalog(Path(catalog_file))
-    return {i.code: i.title for i in catalog.insert}
-
-
 def lot_name(region: str) -> str:
     """The inspection lot of a region's carriers: its own stream, apart from the region's statements."""
     return f"CARDS-{region}"
@@ -258,14 +218,9 @@ def lot_name(region: str) -> str:
 
 def render_pdf(job: CarrierJob) -> tuple[bytes, list[dict]]:
     painter = _painter(job.layouts_dir, job.cards_dir, job.region, job.run_id)
-    titles = _titles(job.catalog_file)
-    width, height = painter.layout.page.size_mm
+    titles = insert_titles(job.catalog_file)
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=(width * mm, height * mm), invariant=1, pageCompression=1,
-                    initialFontName=painter.regular)
-    canvas.setTitle(f"stmtprod cards {job.run_id} {job.name}")
-    canvas.setAuthor(painter.layout.issuer_name)
-    canvas.setCreator("stmtprod")
+    canvas = open_canvas(buffer, painter, f"stmtprod cards {job.run_id} {job.name}")
     rows = []
     pdf_name = Path(job.pdf_file).name
     for page, piece in enumerate(read_carrier_batch(Path(job.batch_file)), start=1):
@@ -283,7 +238,4 @@ def render_pdf(job: CarrierJob) -> tuple[bytes, list[dict]]:
 
 def render_carrier_batch(job: CarrierJob) -> dict:
     """Render and write the batch's print file and manifest atomically; returns its counts."""
-    pdf, rows = render_pdf(job)
-    write_bytes(job.pdf_file, pdf)
-    write_jsonl(job.manifest_file, rows)
-    return {"batch": job.name, "region": job.region, "pieces": len(rows), "sheets": len(rows), "bytes": len(pdf)}
+    return write_batch(job, *render_pdf(job))

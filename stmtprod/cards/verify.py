@@ -14,14 +14,14 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from stmtprod.barcode.payload import PayloadError, parse
+from stmtprod.barcode.payload import parse
 from stmtprod.cards.eligibility import select_card_inserts
 from stmtprod.cards.ingest import read_spill
 from stmtprod.cards.models import CardRecord
 from stmtprod.cards.texts import CarrierSet
 from stmtprod.catalog import Catalog, hoppers_of
 from stmtprod.errors import Halt
-from stmtprod.verify import PrintFile, mismatch
+from stmtprod.verify import PrintFile, check_barcode, check_page_total
 
 
 class _Records:
@@ -52,20 +52,7 @@ def verify_carriers(files: list[PrintFile], decoded: dict[str, list[list[str]]],
                 raise Halt("manifest row does not describe one carrier sheet on its page", **at, field="sheets",
                            expected=f"1 sheet on page {page}", found=f"{row['sheets']} sheets on page {row['page']}",
                            action="the manifest was altered: re-render the batch")
-            if len(found) != 1:
-                raise Halt("no readable barcode on the carrier" if not found else "more than one barcode on the carrier",
-                           **at, field="barcode", expected=payload, found=found or None,
-                           action="inspect the carrier; re-render the batch")
-            text = found[0]
-            try:
-                parsed = parse(text)
-            except PayloadError as exc:
-                raise Halt(f"malformed barcode payload: {exc}", **at, field="payload", expected=payload, found=text,
-                           action="re-render the batch; check the printer and the file") from None
-            if text != payload:
-                field, reason = mismatch(payload, text, seen, pages[page:])
-                raise Halt(reason, **at, field=field, expected=payload, found=text,
-                           action="pull the batch from the printer queue, re-render it and re-verify")
+            parsed = check_barcode(found, payload, at, seen, pages[page:], noun="carrier")
             if (parsed.sequence, parsed.sheet, parsed.sheets) != (row["sequence"], 1, 1):
                 raise Halt("manifest row disagrees with its own payload", **at, field="sequence",
                            expected=f"carrier {row['sequence']} sheet 1 of 1",
@@ -74,12 +61,8 @@ def verify_carriers(files: list[PrintFile], decoded: dict[str, list[list[str]]],
             if parsed.run_tag != tag:
                 raise Halt("a carrier from another run", **at, field="run_tag", expected=tag, found=parsed.run_tag,
                            action="remove foreign sheets; re-render the batch")
-            seen.add(text)
-        if len(pages) != len(rows):
-            extra = len(pages) > len(rows)
-            raise Halt(f"{'extra sheets' if extra else 'sheets missing'} at the end of the print file", **here,
-                       page=min(len(pages), len(rows)) + 1, field="sheets", expected=len(rows), found=len(pages),
-                       action="re-render the batch and check the file transfer")
+            seen.add(payload)
+        check_page_total(pages, len(rows), here)
         for row in rows:
             at = {**here, "piece": row["sequence"], "card": row["card_id"]}
             if row["sequence"] != next_sequence:

@@ -12,13 +12,15 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Iterable, Iterator
 
 from pydantic import ValidationError
 
 from stmtprod.fsutil import atomic_open
 from stmtprod.ingest.models import RuleError, StatementRecord
-from stmtprod.layout import LayoutSet
+from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import Accepted, presort_key
+from stmtprod.regions import REGIONS
 from stmtprod.render.fonts import coverage
 
 
@@ -46,7 +48,13 @@ class IngestResult:
         return sum(len(v) for v in self.accepted.values())
 
 
-def _reject_from(exc: ValidationError) -> Reject:
+def reject_from(exc: ValidationError, kinds: dict[str, str] | None = None,
+                region_fields: tuple[str, ...] = ()) -> Reject:
+    """The first validation error as a quarantine reason, built from message and path, never the input value.
+
+    `kinds` maps a field path to its reject kind (default "field"); for `region_fields` a short
+    non-numeric bad value is named with the regions the line knows.
+    """
     err = exc.errors()[0]
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, RuleError):
@@ -57,14 +65,14 @@ def _reject_from(exc: ValidationError) -> Reject:
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "missing":
         return Reject(path, f"required field {path} is missing", "missing")
-    return Reject(path, message, "field")
+    if path in region_fields and isinstance(err.get("input"), str) and len(err["input"]) <= 8 \
+            and not any(c.isdigit() for c in err["input"]):
+        message = f"unknown region {err['input']!r}; expected one of {' '.join(REGIONS)}"
+    return Reject(path, message, (kinds or {}).get(path, "field"))
 
 
-def _printable(record: StatementRecord, covered: frozenset[int], region: str) -> None:
-    texts = [("name", record.name), ("address.city", record.address.city),
-             ("address.state", record.address.state), ("address.postcode", record.address.postcode)]
-    texts += [(f"address.lines.{i}", t) for i, t in enumerate(record.address.lines)]
-    texts += [(f"transactions.{i}.description", t.description) for i, t in enumerate(record.transactions)]
+def check_printable(texts: list[tuple[str, str]], covered: frozenset[int], region: str) -> None:
+    """Reject the first (path, text) with a character the region layout's font cannot print."""
     for path, text in texts:
         for ch in text:
             if ord(ch) not in covered:
@@ -72,17 +80,47 @@ def _printable(record: StatementRecord, covered: frozenset[int], region: str) ->
                                    "layout's font", "glyph")
 
 
+def _printable(record: StatementRecord, covered: frozenset[int], region: str) -> None:
+    texts = [("name", record.name), ("address.city", record.address.city),
+             ("address.state", record.address.state), ("address.postcode", record.address.postcode)]
+    texts += [(f"address.lines.{i}", t) for i, t in enumerate(record.address.lines)]
+    texts += [(f"transactions.{i}.description", t.description) for i, t in enumerate(record.transactions)]
+    check_printable(texts, covered, region)
+
+
+def quarantine_reject(quarantine: IO[str], result, rej: Reject, **row: object) -> None:
+    """Count a reject in `result` and write its quarantine row (`row`: line number and ids)."""
+    result.quarantined += 1
+    result.quarantined_by_kind[rej.kind] += 1
+    row |= {"field": rej.field, "kind": rej.kind, "reason": rej.reason}
+    quarantine.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+
+
 def _check_record(raw: bytes, layouts: LayoutSet) -> StatementRecord:
     try:
         record = StatementRecord.model_validate_json(raw)
     except ValidationError as exc:
-        raise _reject_from(exc) from None
-    layout = layouts[record.region]
-    postcode = record.address.postcode
+        raise reject_from(exc) from None
+    check_postcode(layouts[record.region], record.region, record.address.postcode)
+    return record
+
+
+def check_postcode(layout: Layout, region: str, postcode: str) -> None:
+    """Reject a postcode (or a missing one the region requires) that is not of the region's shape."""
     if (postcode or layout.address.postcode_required) and not layout.postcode_re.fullmatch(postcode):
         shape = layout.address.postcode_pattern
-        raise Reject("address.postcode", f"postcode {postcode!r} does not match {record.region} shape {shape}", "postcode")
-    return record
+        raise Reject("address.postcode", f"postcode {postcode!r} does not match {region} shape {shape}", "postcode")
+
+
+def input_lines(source: Iterable[bytes], digest, result) -> Iterator[tuple[int, bytes]]:
+    """Each non-blank input line with its 1-based number; every line goes into `digest`, counts into `result`."""
+    for number, raw in enumerate(source, start=1):
+        digest.update(raw)
+        if not raw.strip():
+            result.blank_lines += 1
+            continue
+        result.input += 1
+        yield number, raw
 
 
 def _account_id(raw: bytes) -> str | None:
@@ -104,12 +142,7 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
     result.accepted = {r: [] for r in regions}
     try:
         with open(path, "rb") as source, atomic_open(quarantine_path) as quarantine:
-            for number, raw in enumerate(source, start=1):
-                digest.update(raw)
-                if not raw.strip():
-                    result.blank_lines += 1
-                    continue
-                result.input += 1
+            for number, raw in input_lines(source, digest, result):
                 try:
                     record = _check_record(raw, layouts)
                     result.input_by_region[record.region] += 1
@@ -121,11 +154,7 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
                         continue
                     _printable(record, coverage(layouts[record.region].fonts), record.region)
                 except Reject as rej:
-                    result.quarantined += 1
-                    result.quarantined_by_kind[rej.kind] += 1
-                    row = {"line": number, "account_id": _account_id(raw), "field": rej.field,
-                           "kind": rej.kind, "reason": rej.reason}
-                    quarantine.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+                    quarantine_reject(quarantine, result, rej, line=number, account_id=_account_id(raw))
                     continue
                 spill = spills[record.region]
                 result.accepted[record.region].append(Accepted(presort_key(record), number, spill.tell()))

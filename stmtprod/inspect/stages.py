@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import time
 from pathlib import Path
+from typing import Callable
 
 from stmtprod.errors import EXIT_WAITING, Halt, StmtprodError
 from stmtprod.fsutil import write_json
@@ -65,14 +66,16 @@ def decide(ledger: Ledger, config: InspectionConfig, run_id: str, stage: int, re
             "sample": len(sample), "plan": plan.as_dict(), "defects": defects, "severity_next": state.severity}
 
 
-def _halt_for(stage: int, result: dict) -> Halt:
+def halt_for(stage: int, result: dict, noun: str = "pieces", then: str = "'stmtprod resume'") -> Halt:
+    """The halt for a rejected lot; `noun` names what the lot holds, `then` how the line carries on."""
     plan, first = result["plan"], result["defects"][0]
     return Halt(f"inspection stage {stage} ({STAGE_NAMES[stage]}) rejected lot {result['lot']}: "
-                f"{result['defective']} defective pieces in a sample of {result['sample']} (reject at {plan['reject']})",
+                f"{result['defective']} defective {noun} in a sample of {result['sample']} "
+                f"(reject at {plan['reject']})",
                 step=f"inspection-{stage}", lot=result["lot"], piece=first["piece"], field=first["kind"],
                 expected=f"fewer than {plan['reject']} defective", found=result["defective"],
                 evidence=first["evidence"],
-                action=f"correct the cause ({first['kind']}), re-render if needed, then 'stmtprod resume'")
+                action=f"correct the cause ({first['kind']}), re-render if needed, then {then}")
 
 
 def run_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext, run_dir: Path,
@@ -81,55 +84,68 @@ def run_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext,
 
     `timings` receives the seconds each stage took, keyed `stage1`..`stage4`.
     """
+    return inspect_lots(ledger, config, ctx.run_id, ctx.lots(), run_dir, (1, 2, 3, 4),
+                        lambda stage, lot, sample: inspector(stage)(ctx, lot, sample), timings)
+
+
+def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: dict[str, list[int]], run_dir: Path,
+                 stages: tuple[int, ...], inspect: Callable[[int, str, list[int]], list[dict]],
+                 timings: dict | None = None, lot_of: Callable[[str], str] = lambda region: region,
+                 halt: Callable[[int, dict], Halt] = halt_for) -> list[dict]:
+    """The lot loop both lines share: each stage in turn over every lot, stopping at the first rejection.
+
+    A decision recorded after the lot's last render is kept; a manual stage draws its sample and
+    waits; an automatic one inspects (`inspect(stage, lot, sample)` gives the defects) and decides.
+    `lot_of` names the lot of a batch's region; `halt` builds the Halt for a rejected lot.
+    """
     timings = {} if timings is None else timings
-    run_id = ctx.run_id
-    lots = ctx.lots()
-    rendered = {}
+    rendered: dict[str, str] = {}
     for batch in ledger.batches(run_id).values():
-        rendered[batch["region"]] = max(rendered.get(batch["region"], ""), batch["rendered_at"] or "")
+        lot = lot_of(batch["region"])
+        rendered[lot] = max(rendered.get(lot, ""), batch["rendered_at"] or "")
     recorded = {(s["stage"], s["lot"]): s for s in ledger.stages(run_id)}
     results = []
-    for stage in (1, 2, 3, 4):
+    for stage in stages:
         started = time.perf_counter()
         stage_config = config.for_stage(stage)
         waiting, drawn = [], {}
-        for region, sequences in lots.items():
-            previous = recorded.get((stage, region))
-            current = previous is not None and previous["at"] > rendered.get(region, "")
+        for lot, sequences in lots.items():
+            previous = recorded.get((stage, lot))
+            current = previous is not None and previous["at"] > rendered.get(lot, "")
             if current and previous["decision"] == "accepted":
-                results.append({"stage": stage, "lot": region, "decision": "accepted", "kept": True})
-                drawn[region] = previous
+                results.append({"stage": stage, "lot": lot, "decision": "accepted", "kept": True})
+                drawn[lot] = previous
                 continue
             if current and stage_config.mode == "manual" and previous["decision"] is None:
-                waiting.append(region)
-                drawn[region] = previous
+                waiting.append(lot)
+                drawn[lot] = previous
                 continue
             if current and stage_config.mode == "manual" and previous["decision"] == "rejected":
-                raise _halt_for(stage, {"lot": region, "plan": previous["plan"], "defects": previous["defects"],
-                                        "defective": len({d["piece"] for d in previous["defects"]}),
-                                        "sample": len(previous["sample"])})
-            state = switching_state(ledger, region, stage)
+                raise halt(stage, {"lot": lot, "plan": previous["plan"], "defects": previous["defects"],
+                                   "defective": len({d["piece"] for d in previous["defects"]}),
+                                   "sample": len(previous["sample"])})
+            state = switching_state(ledger, lot, stage)
             if state.halted:
-                raise Halt(f"inspection discontinued for lot stream {region} stage {stage} after repeated rejections "
-                           "on tightened inspection", step=f"inspection-{stage}", lot=region, field="switching",
+                raise Halt(f"inspection discontinued for lot stream {lot} stage {stage} after repeated rejections "
+                           "on tightened inspection", step=f"inspection-{stage}", lot=lot, field="switching",
                            expected="normal, tightened or reduced", found="discontinued",
                            action=f"correct the process, then 'stmtprod qa restore --out {run_dir.parent} "
-                                  f"--region {region} --stage {stage} --reason ...'")
+                                  f"--region {lot} --stage {stage} --reason ...'")
             plan = make_plan(len(sequences), stage_config.aql, stage_config.level, state.severity)
-            seed, sample = lot_sample(run_id, stage, region, sequences, plan)
+            seed, sample = lot_sample(run_id, stage, lot, sequences, plan)
             if stage_config.mode == "manual":
-                ledger.record_stage(run_id, stage, region, plan.lot_size, plan.as_dict(), str(seed), sample, None,
+                ledger.record_stage(run_id, stage, lot, plan.lot_size, plan.as_dict(), str(seed), sample, None,
                                     None, None)
-                waiting.append(region)
-                drawn[region] = {"plan": plan.as_dict(), "seed": str(seed), "sample": sample}
+                waiting.append(lot)
+                drawn[lot] = {"plan": plan.as_dict(), "seed": str(seed), "sample": sample}
                 continue
-            result = decide(ledger, config, run_id, stage, region, plan, seed, sample,
-                            inspector(stage)(ctx, region, sample), "automatic")
-            drawn[region] = {"plan": result["plan"], "seed": str(seed), "sample": sample}
+            result = decide(ledger, config, run_id, stage, lot, plan, seed, sample,
+                            inspect(stage, lot, sample), "automatic")
+            drawn[lot] = {"plan": result["plan"], "seed": str(seed), "sample": sample}
             results.append(result)
             if result["decision"] == "rejected":
                 _write_stage_file(run_dir, stage, drawn)
-                raise _halt_for(stage, result)
+                raise halt(stage, result)
         _write_stage_file(run_dir, stage, drawn)
         timings[f"stage{stage}"] = time.perf_counter() - started
         if waiting:

@@ -18,6 +18,7 @@ from stmtprod.catalog import load_catalog
 from stmtprod.fsutil import write_bytes, write_jsonl
 from stmtprod.layout import load_layout
 from stmtprod.plan import read_batch
+from stmtprod.render.canvas_text import LayoutPainter
 from stmtprod.render.statement import StatementPainter
 
 
@@ -41,22 +42,40 @@ def _painter(layouts_dir: str, region: str, run_id: str) -> StatementPainter:
 
 
 @lru_cache(maxsize=None)
-def _titles(catalog_file: str) -> dict[str, str]:
+def insert_titles(catalog_file: str) -> dict[str, str]:
+    """Insert code -> title, as the painters print them in the enclosures line."""
     catalog, _version = load_catalog(Path(catalog_file))
     return {i.code: i.title for i in catalog.insert}
+
+
+def open_canvas(buffer: io.BytesIO, painter: LayoutPainter, title: str) -> Canvas:
+    """A canvas for one print file, with no timestamps or random ids (`invariant=1`): same input, same bytes."""
+    width, height = painter.layout.page.size_mm
+    canvas = Canvas(buffer, pagesize=(width * mm, height * mm), invariant=1, pageCompression=1,
+                    initialFontName=painter.regular)
+    canvas.setTitle(title)
+    canvas.setAuthor(painter.layout.issuer_name)
+    canvas.setCreator("stmtprod")
+    return canvas
+
+
+def write_batch(job, pdf: bytes, rows: list[dict]) -> dict:
+    """Write a rendered batch's print file and manifest atomically; returns its counts.
+
+    `job`: a `BatchJob` or a card line's `CarrierJob` (name, region, pdf_file, manifest_file).
+    """
+    write_bytes(job.pdf_file, pdf)
+    write_jsonl(job.manifest_file, rows)
+    return {"batch": job.name, "region": job.region, "pieces": len(rows),
+            "sheets": sum(r["sheets"] for r in rows), "bytes": len(pdf)}
 
 
 def render_pdf(job: BatchJob) -> tuple[bytes, list[dict]]:
     """The batch's PDF bytes and its manifest rows, without touching the output folder."""
     painter = _painter(job.layouts_dir, job.region, job.run_id)
-    titles = _titles(job.catalog_file)
-    width, height = painter.layout.page.size_mm
+    titles = insert_titles(job.catalog_file)
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=(width * mm, height * mm), invariant=1, pageCompression=1,
-                    initialFontName=painter.regular)
-    canvas.setTitle(f"stmtprod {job.run_id} {job.name}")
-    canvas.setAuthor(painter.layout.issuer_name)
-    canvas.setCreator("stmtprod")
+    canvas = open_canvas(buffer, painter, f"stmtprod {job.run_id} {job.name}")
     rows, page = [], 1
     pdf_name = Path(job.pdf_file).name
     for piece in read_batch(Path(job.batch_file)):
@@ -74,8 +93,4 @@ def render_pdf(job: BatchJob) -> tuple[bytes, list[dict]]:
 
 def render_batch(job: BatchJob) -> dict:
     """Render and write the batch's print file and manifest atomically; returns its counts."""
-    pdf, rows = render_pdf(job)
-    write_bytes(job.pdf_file, pdf)
-    write_jsonl(job.manifest_file, rows)
-    return {"batch": job.name, "region": job.region, "pieces": len(rows),
-            "sheets": sum(r["sheets"] for r in rows), "bytes": len(pdf)}
+    return write_batch(job, *render_pdf(job))

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from stmtprod.barcode import symbol
 from stmtprod.barcode.payload import build
 from stmtprod.layout import Layout
 from stmtprod.plan import Piece
-from stmtprod.render import fonts as font_registry
+from stmtprod.render.canvas_text import GREY, LayoutPainter
 from stmtprod.render.formatting import LabelSet, address_lines, date, money
 
 ROW_MM = 5.0
@@ -26,8 +25,6 @@ FIRST_TABLE_TOP_MM = 158.0
 NEXT_TABLE_TOP_MM = 50.0
 TABLE_BOTTOM_MM = 256.0
 TABLE_FONT = 8.5
-MIN_FONT = 5.5
-GREY = (0.45, 0.45, 0.45)
 
 
 def _slots(top_mm: float) -> int:
@@ -55,39 +52,11 @@ def sheet_count(transactions: int) -> int:
 
 
 @dataclass
-class StatementPainter:
+class StatementPainter(LayoutPainter):
     """Draws statements for one layout; fonts are registered once per process."""
 
     layout: Layout
     run_id: str
-
-    def __post_init__(self) -> None:
-        self.regular, self.bold = font_registry.register(self.layout.fonts)
-        self.width_mm, self.height_mm = self.layout.page.size_mm
-        self.left = self.layout.page.margin_mm
-        self.right = self.width_mm - self.layout.page.margin_mm
-        bc = self.layout.barcode
-        self.spec = symbol.SymbolSpec(bc.narrow_bar_mm, bc.height_mm, bc.quiet_zone_modules)
-
-    def _y(self, top_mm: float) -> float:
-        return (self.height_mm - top_mm) * mm
-
-    def _text(self, c: Canvas, x_mm: float, top_mm: float, text: str, size: float = 8.5, bold: bool = False,
-              align: str = "left", max_mm: float | None = None) -> None:
-        """One line of literal text; shrunk (never below MIN_FONT) to fit `max_mm` when given."""
-        face = self.bold if bold else self.regular
-        if max_mm is not None:
-            width = stringWidth(text, face, size)
-            if width > max_mm * mm:
-                size = max(MIN_FONT, size * max_mm * mm / width)
-                while stringWidth(text, face, size) > max_mm * mm and len(text) > 1:
-                    text = text[:-2] + "…"
-        c.setFont(face, size)
-        x, y = x_mm * mm, self._y(top_mm)
-        if align == "right":
-            c.drawRightString(x, y, text)
-        else:
-            c.drawString(x, y, text)
 
     def payloads(self, piece: Piece) -> list[str]:
         sheets = sheet_count(len(piece.record.transactions))

@@ -1,0 +1,59 @@
+"""The incremental batch steps both lines share: plan recorded, then only unproven batches rendered and read.
+
+A resumed run keeps every batch whose files are still the ones the ledger proved good
+(`files_proven`), so its output is byte-identical to a run that never stopped.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Sequence
+
+from stmtprod.fsutil import sha256_file
+from stmtprod.layout import LayoutSet
+from stmtprod.ledger import Ledger, files_proven
+from stmtprod.plan import BatchRef
+from stmtprod.verify import PrintFile, read_all
+
+
+def record_plan(ledger: Ledger, run_id: str, batches: list[BatchRef], pieces: int) -> None:
+    """The planned batches, with the hash of each batch file, and the run's move to PLANNED."""
+    ledger.plan_batches(run_id, [{"batch": b.name, "region": b.region, "pieces": b.pieces,
+                                  "batch_sha256": sha256_file(b.path)} for b in batches])
+    ledger.transition(run_id, "PLANNED", pieces=pieces, batches=len(batches))
+
+
+def jobs_to_render(ledger: Ledger, run_id: str, jobs: Sequence, batches: list[BatchRef],
+                   events: Callable[..., None]) -> list:
+    """The jobs whose print file and manifest are not already proven rendered; reports them as a `render` event."""
+    known = ledger.batches(run_id)
+    todo = [j for j in jobs if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "rendered_at")]
+    events("render", pieces=sum(b.pieces for b in batches if b.name in {j.name for j in todo}),
+           batches=len(todo), kept=len(jobs) - len(todo))
+    return todo
+
+
+def record_rendered(ledger: Ledger, run_id: str, job, result: dict, events: Callable[..., None]) -> None:
+    """A batch just rendered: its sheets, the hashes of its files and its manifest rows, then a `batch` event."""
+    rows = [json.loads(x) for x in Path(job.manifest_file).read_text(encoding="utf-8").splitlines()]
+    ledger.batch_rendered(run_id, job.name, result["sheets"], sha256_file(job.pdf_file),
+                          sha256_file(job.manifest_file), rows)
+    events("batch", **result)
+
+
+def read_unverified(ledger: Ledger, run_id: str, jobs: Sequence, layouts: LayoutSet,
+                    workers: int) -> tuple[list[PrintFile], list[PrintFile], dict[str, list[list[str]]]]:
+    """Every job's print file, those not already proven verified, and the barcodes read from the latter."""
+    files = [PrintFile(j.name, j.region, Path(j.pdf_file), Path(j.manifest_file)) for j in jobs]
+    known = ledger.batches(run_id)
+    fresh = [f for f, j in zip(files, jobs)
+             if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "verified_at")]
+    return files, fresh, read_all(fresh, layouts, workers)
+
+
+def record_verified(ledger: Ledger, run_id: str, files: list[PrintFile], fresh: list[PrintFile],
+                    verified: dict) -> None:
+    """The freshly read batches as verified, and the run's verification with what was read and what kept."""
+    ledger.batches_verified(run_id, [f.batch for f in fresh])
+    ledger.record_verification(run_id, True, verified["pieces"], verified["sheets"],
+                               {"read_optically": len(fresh), "kept": len(files) - len(fresh)})

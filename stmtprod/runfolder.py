@@ -1,0 +1,203 @@
+"""The run folder both lines share: its id, its ingest hand-over, its summary and how a run ends.
+
+The statement line (`stmtprod.pipeline`) and the card line (`stmtprod.cards.line`) lay out a run the
+same way (`quarantine.jsonl`, `work/accepted/`, `staging/` -> `release/`, `summary.json`,
+`run.json`) so that `stmtprod runs`, `show`, `qa` and `proof` read either; the steps that build
+that shape live here once, so the two lines cannot drift apart.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Protocol, TypeVar
+
+from stmtprod import halt_report
+from stmtprod.errors import Halt, UsageError
+from stmtprod.fsutil import fsync_dir, write_json
+from stmtprod.ledger import Ledger
+from stmtprod.regions import REGIONS
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+Ingested = TypeVar("Ingested")
+
+
+class IngestCounts(Protocol):
+    """What the run summary reads from either line's ingest result."""
+
+    input: int
+    blank_lines: int
+    quarantined: int
+    accepted: dict
+    suppressed: dict
+    quarantined_by_kind: dict
+
+
+def run_id_tag(basis: list[str], salt: int = 0) -> str:
+    """Six base-36 characters hashed from what shapes a run's output; `salt` > 0 for `--force` re-runs."""
+    text = "|".join(basis)
+    if salt:
+        text += f"|force={salt}"
+    number = int(hashlib.sha256(text.encode()).hexdigest(), 16)
+    tag = ""
+    for _ in range(6):
+        number, digit = divmod(number, 36)
+        tag += _ALPHABET[digit]
+    return tag
+
+
+def choose_run_id(ledger: Ledger, base_id: str, requested: str | None, force: bool, work: Path,
+                  rerun_id: Callable[[int], str], released: str, exists: str) -> str:
+    """The id of a new run: the one asked for, else `base_id`, else with `force` the next salted id.
+
+    Refuses (removing the ingest folder `work`) an id already in the ledger, or a run of the same
+    input without `force`; `released` and `exists` are the refusals' texts with `{run_id}` and
+    `{state}` of the latest such run. `requested` must already be a valid run id.
+    """
+    existing = ledger.runs(base_id)
+    if requested:
+        if ledger.run(requested):
+            shutil.rmtree(work, ignore_errors=True)
+            raise UsageError(f"run id {requested} is already in the ledger")
+        return requested
+    if existing and not force:
+        shutil.rmtree(work, ignore_errors=True)
+        latest = existing[-1]
+        template = released if latest["state"] == "RELEASED" else exists
+        raise UsageError(template.format(run_id=latest["run_id"], state=latest["state"]))
+    return rerun_id(len(existing)) if existing else base_id
+
+
+def clear_stale_ingests(out: Path, prefix: str) -> None:
+    """Ingest folders a crash left behind in `out`; only called while holding the output lock."""
+    for stale in out.glob(f"{prefix}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def ingest_into(folder: Path, prefix: str, ingest: Callable[[Path, Path], Ingested]) -> tuple[Path, Ingested]:
+    """Run `ingest(accepted_dir, quarantine_file)` in a fresh temporary folder, removed if ingest fails."""
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=folder))
+    try:
+        return work, ingest(work / "accepted", work / "quarantine.jsonl")
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def place_new_run(out: Path, run_dir: Path, work: Path) -> None:
+    """Make `run_dir` afresh and move the ingest's quarantine and accepted spill into it."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir()
+    (work / "quarantine.jsonl").rename(run_dir / "quarantine.jsonl")
+    (run_dir / "work").mkdir()
+    (work / "accepted").rename(run_dir / "work" / "accepted")
+    shutil.rmtree(work)
+    fsync_dir(out)
+
+
+def replace_ingest(run_dir: Path, work: Path) -> None:
+    """On resume: the fresh ingest's quarantine and accepted spill take the place of the old ones."""
+    (work / "quarantine.jsonl").replace(run_dir / "quarantine.jsonl")
+    (run_dir / "work").mkdir(exist_ok=True)
+    shutil.rmtree(run_dir / "work" / "accepted", ignore_errors=True)
+    (work / "accepted").rename(run_dir / "work" / "accepted")
+    shutil.rmtree(work)
+
+
+def reopen_staging(run_dir: Path) -> tuple[Path, Path]:
+    """`staging/` and `release/` of a run; a release left by an unfinished run goes back to staging."""
+    staging, release = run_dir / "staging", run_dir / "release"
+    if release.exists() and not staging.exists():
+        release.rename(staging)
+    return staging, release
+
+
+def check_reject_share(ingested: IngestCounts, threshold: float, noun: str, correct: str) -> None:
+    """Halt when more than `threshold` of the input was quarantined (`noun`: what the input holds)."""
+    share = ingested.quarantined / ingested.input if ingested.input else 0.0
+    if share > threshold:
+        raise Halt(f"{ingested.quarantined} of {ingested.input} {noun} rejected ({share:.1%}), above the "
+                   f"{threshold:.1%} threshold", step="ingest",
+                   expected=f"<= {threshold:.1%}", found=f"{share:.1%}",
+                   action=f"inspect quarantine.jsonl, {correct}")
+
+
+def release_staging(staging: Path, release: Path, run_dir: Path, any_jobs: bool,
+                    reached: Callable[[str], None] = lambda _point: None) -> None:
+    """Rename `staging/` to `release/` (with empty print and manifest folders for an empty run).
+
+    `reached` marks the crash points around the rename for the crash-safety tests.
+    """
+    if not any_jobs:
+        (staging / "print").mkdir(parents=True, exist_ok=True)
+        (staging / "manifest").mkdir(exist_ok=True)
+    reached("release:before")
+    staging.rename(release)
+    fsync_dir(run_dir)
+    reached("release:after")
+
+
+def write_summary(run_dir: Path, summary: dict, timings: dict, started: float) -> None:
+    """`summary.json` with the step timings, the total counted from `started`."""
+    timings["total"] = time.perf_counter() - started
+    summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    write_json(run_dir / "summary.json", summary)
+
+
+def note_waiting(summary: dict, waiting) -> None:
+    """The summary of a run that waits for a manual inspection stage (`AwaitingInspection`)."""
+    summary["state"] = "INSPECTING"
+    summary["waiting"] = {"stage": waiting.stage, "lots": waiting.lots, "message": str(waiting)}
+
+
+def note_halt(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, halt: Halt) -> None:
+    """The summary, halt report and ledger record of a halted run."""
+    summary["state"] = "HALTED"
+    summary["halt"] = halt.as_dict()
+    halt_report.write(run_dir, run_id, summary["halt"])
+    ledger.record_halt(run_id, summary["halt"])
+
+
+def mirror(ledger: Ledger, run_id: str, run_dir: Path, config_keys: tuple[str, ...] = ("layouts_dir", "catalog_file"),
+           **extra: object) -> None:
+    """`run.json`: a readable copy of the run's ledger record for people and for `stmtprod verify`.
+
+    `config_keys`: the recorded options a verify needs to reload the run's configuration.
+    """
+    run = ledger.run(run_id)
+    write_json(run_dir / "run.json", {
+        "run_id": run_id, "state": run["state"], "input": run["input_path"], "input_sha256": run["input_sha256"],
+        "layouts_version": run["layouts_version"], "catalog_version": run["catalog_version"],
+        **{key: run["options"][key] for key in config_keys},
+        "options": run["options"], "history": ledger.history(run_id), "halts": ledger.halts(run_id), **extra})
+
+
+def run_summary(run_id: str, run_dir: Path, ingested: IngestCounts, jobs: list[dict], released: bool,
+                batches: list[dict] | None = None) -> dict:
+    """The counts that must reconcile (input = produced + quarantined + suppressed + not released)."""
+    release = run_dir / "release"
+    batches = batches or []
+    produced = sum(b["pieces"] for b in batches) if released else 0
+    regions = {region: sum(b["pieces"] for b in batches if b["region"] == region) for region in REGIONS}
+    pending = 0 if released else sum(len(v) for v in ingested.accepted.values())
+    counts = {"input": ingested.input, "produced": produced, "quarantined": ingested.quarantined,
+              "suppressed": sum(ingested.suppressed.values()),
+              "sheets": sum(b["sheets"] or 0 for b in batches) if released else 0, "not_released": pending}
+    reconciled = counts["input"] == counts["produced"] + counts["quarantined"] + counts["suppressed"] + pending
+    return {
+        "run_id": run_id,
+        "state": "RELEASED" if released else "HALTED",
+        "run_dir": str(run_dir),
+        "print_files": [str(release / "print" / Path(j["pdf_file"]).name) for j in jobs] if released else [],
+        "manifest_files": [str(release / "manifest" / Path(j["manifest_file"]).name) for j in jobs] if released else [],
+        "quarantine_file": str(run_dir / "quarantine.jsonl"),
+        "counts": counts,
+        "reconciled": reconciled,
+        "regions": {r: n for r, n in regions.items() if n} if released else {},
+        "suppressed_by_reason": dict(sorted(ingested.suppressed.items())),
+        "quarantined_by_kind": dict(sorted(ingested.quarantined_by_kind.items())),
+        "blank_lines": ingested.blank_lines,
+    }
