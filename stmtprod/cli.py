@@ -125,12 +125,15 @@ def _run_line(call, as_json: bool) -> None:
 @click.argument("run_id")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--workers", type=click.IntRange(min=1), help="Rendering processes (default: as the run was built).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), help="Override the run's executor.")
+@click.option("--scheduler", help="Dask scheduler address, with --executor dask.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line on stdout.")
-def resume(run_id, out, workers, as_json):
+def resume(run_id, out, workers, executor, scheduler, as_json):
     """Continue a crashed or halted run, redoing only what is not already proven good."""
     from stmtprod.pipeline import resume as run_resume
 
-    _run_line(lambda progress: run_resume(run_id, out, progress, workers=workers), as_json)
+    _run_line(lambda progress: run_resume(run_id, out, progress, workers=workers, executor=executor,
+                                          scheduler=scheduler), as_json)
 
 
 def _ledger(out: Path):

@@ -21,11 +21,12 @@ def postage_class(weight_g: float) -> str:
     return "PARCEL"
 
 
-def mailing_rows(envelopes: list[dict], records: dict) -> list[dict]:
-    """Rows in tray and presort order; `records` maps sequence -> source record."""
+def mailing_rows(envelopes: list[dict], record_of) -> list[dict]:
+    """Rows in tray and presort order; `record_of(sequence)` reads a piece's source record (one at a
+    time, so only the small rows stay in memory)."""
     rows = []
     for env in envelopes:
-        record = records[env["sequence"]]
+        record = record_of(env["sequence"])
         rows.append({"sequence": env["sequence"], "account_id": record.account_id,
                      "tray": record.address.country, "postcode": record.address.postcode,
                      "weight_g": env["weight_g"], "postage_class": postage_class(env["weight_g"])})

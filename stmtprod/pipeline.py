@@ -20,7 +20,7 @@ from stmtprod.batchsteps import jobs_to_render, read_unverified, record_plan, re
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import BuildOptions
 from stmtprod.errors import Halt, UsageError
-from stmtprod.executors import run_batches
+from stmtprod.executors import check_executor, run_batches
 from stmtprod.fsutil import remove_temporaries
 from stmtprod.ingest.reader import IngestResult, ingest
 from stmtprod.inspect.config import load_inspection
@@ -82,6 +82,7 @@ def _check(options: BuildOptions) -> tuple[LayoutSet, Catalog, str]:
     if options.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     drills.check(options.drill)
+    check_executor(options.executor, options.scheduler)
     layouts = load_layouts(options.layouts_dir)
     catalog, catalog_version = load_catalog(options.catalog_file)
     load_inspection(options.inspection_file)
@@ -134,7 +135,8 @@ def _choose_run_id(ledger: Ledger, options: BuildOptions, base_id: str, ingested
                "'stmtprod resume {run_id}' continues it, --force starts a new run")
 
 
-def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None = None) -> dict:
+def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None = None,
+           executor: str | None = None, scheduler: str | None = None) -> dict:
     """Continue a crashed or halted run, redoing only what is not already proven good."""
     started = time.perf_counter()
     out = Path(out).resolve()
@@ -155,6 +157,8 @@ def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None 
             if run["state"] == "RELEASED":
                 return run["summary"] | {"resumed": False}
             options = _options_from(run["options"], out, workers)
+            if executor:
+                options = dataclasses.replace(options, executor=executor, scheduler=scheduler)
             layouts, catalog, catalog_version = _check(options)
             run_dir = out / run_id
             run_dir.mkdir(exist_ok=True)
@@ -322,5 +326,5 @@ def _write_mailing(run_id: str, staging: Path, run_dir: Path, layouts: LayoutSet
     ctx = InspectionContext(run_id, staging, run_dir / "work" / "accepted", layouts, catalog)
     for index, path in enumerate(sorted((staging / "envelopes").glob("*.jsonl"))):
         envelopes = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-        rows = mailing_rows(envelopes, {e["sequence"]: ctx.record(e["sequence"]) for e in envelopes})
+        rows = mailing_rows(envelopes, ctx.record)
         write_mailing(staging / "mailing" / path.name, drills.misroute(drill, rows) if index == 0 else rows)

@@ -49,7 +49,7 @@ def _ensure_mailing(run_dir: Path) -> None:
     for path in sorted((folder / "envelopes").glob("*.jsonl")):
         envelopes = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
         write_mailing(folder / "mailing" / path.name,
-                      mailing_rows(envelopes, {e["sequence"]: ctx.record(e["sequence"]) for e in envelopes}))
+                      mailing_rows(envelopes, ctx.record))
 
 
 def _build(out: Path, regions: tuple[str, ...], **options) -> Path:
