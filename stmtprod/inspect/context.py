@@ -25,11 +25,10 @@ from stmtprod.plan import SpillRow, spill_offsets
 class _RowIndex:
     """JSONL rows of every file in a folder, found by a key and read back on demand."""
 
-    def __init__(self, folder: Path, key: str, group=None, keep=None):
-        """`group(row)` files each key under a group name; `keep(row)` is a small value kept per key."""
+    def __init__(self, folder: Path, key: str, keep=None):
+        """`keep(row)`, when given, is a small value kept in memory per key."""
         self.files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
         self.where: dict[int, tuple[int, int]] = {}
-        self.groups: dict[str, list[int]] = {}
         self.kept: dict[int, object] = {}
         for number, path in enumerate(self.files):
             offset = 0
@@ -37,8 +36,6 @@ class _RowIndex:
                 for raw in fh:
                     row = json.loads(raw)
                     self.where.setdefault(row[key], (number, offset))
-                    if group is not None:
-                        self.groups.setdefault(group(row), []).append(row[key])
                     if keep is not None:
                         self.kept[row[key]] = keep(row)
                     offset += len(raw)
@@ -67,7 +64,7 @@ class InspectionContext:
                                    keep=lambda row: (row.get("lot", row["region"]), row["region"], row["line"]))
         self._lot_of = self._manifest.kept
         self._envelopes = _RowIndex(self.folder / "envelopes", "sequence")
-        self._mailing = _RowIndex(self.folder / "mailing", "sequence", group=lambda row: row["tray"])
+        self._mailing = _RowIndex(self.folder / "mailing", "sequence")
 
     def lots(self) -> dict[str, list[int]]:
         """Lot -> the sequences of its pieces (a lot is one region's pieces in this run; card lots are
@@ -107,7 +104,11 @@ class InspectionContext:
         """The mailing manifest rows of one country tray in their manifest order: sequence, account_id,
         tray, postcode, weight_g, postage_class, presort_index. The last tray read is kept."""
         if self._tray is None or self._tray[0] != tray:
-            self._tray = (tray, [self._mailing.get(seq) for seq in self._mailing.groups.get(tray, [])])
+            rows = []
+            for path in self._mailing.files:
+                with open(path, "rb") as fh:
+                    rows += [row for row in map(json.loads, fh) if row["tray"] == tray]
+            self._tray = (tray, rows)
         return self._tray[1]
 
     def mailing(self, sequence: int) -> dict | None:
