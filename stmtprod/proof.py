@@ -43,7 +43,6 @@ from pypdf.generic import (
     FloatObject,
     IndirectObject,
     NameObject,
-    NumberObject,
     RectangleObject,
     StreamObject,
 )

@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pypdf
-import pytest
 
 from stmtprod.barcode.payload import parse
 from stmtprod.barcode.reader import read_page_barcodes

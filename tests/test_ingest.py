@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from stmtprod.config import BuildOptions
 from stmtprod.ingest.models import StatementRecord

@@ -54,7 +54,7 @@ def test_long_statement_continues_with_carried_forward_subtotals(tmp_path):
     pages = [p.extract_text() for p in pypdf.PdfReader(summary["print_files"][0]).pages]
     assert len(pages) == 3
     first_page_total = sum(Decimal(f"{i + 1}.25") for i in range(FIRST_PAGE_ROWS))
-    assert f"Carried forward" in pages[0] and f"${first_page_total:,.2f}" in pages[0]
+    assert "Carried forward" in pages[0] and f"${first_page_total:,.2f}" in pages[0]
     assert "Brought forward" in pages[1] and f"${first_page_total:,.2f}" in pages[1]
     grand = sum(Decimal(f"{i + 1}.25") for i in range(n))
     assert "Total new charges" in pages[2] and f"${grand:,.2f}" in pages[2]
