@@ -140,6 +140,26 @@ def check_barcode(found: list[str], payload: str, at: dict, seen: set[str], late
     return parsed
 
 
+def check_own_payload(parsed, sequence: int, sheet: int, sheets: int, tag: str, at: dict,
+                      noun: str = "piece", unit: str = "sheet") -> None:
+    """The manifest row agrees with the payload it lists for this sheet, and that payload is this run's."""
+    if (parsed.sequence, parsed.sheet, parsed.sheets) != (sequence, sheet, sheets):
+        raise Halt("manifest row disagrees with its own payload", **at, field="sequence",
+                   expected=f"{noun} {sequence} sheet {sheet} of {sheets}",
+                   found=f"piece {parsed.sequence} sheet {parsed.sheet} of {parsed.sheets}",
+                   action="the manifest was altered: re-render the batch")
+    if parsed.run_tag != tag:
+        raise Halt(f"a {unit} from another run", **at, field="run_tag", expected=tag, found=parsed.run_tag,
+                   action="remove foreign sheets; re-render the batch")
+
+
+def check_sequence(sequence: int, expected: int, at: dict, noun: str = "piece") -> None:
+    """Pieces run 1..N across the whole run: no gap, no duplicate."""
+    if sequence != expected:
+        raise Halt(f"{noun} sequence has a gap or a duplicate", **at, field="sequence", expected=expected,
+                   found=sequence, action="re-plan and re-render the run")
+
+
 def check_page_total(pages: list[list[str]], expected: int, here: dict) -> None:
     """Halt when the print file holds more or fewer sheets than its manifest describes."""
     if len(pages) != expected:
@@ -164,21 +184,12 @@ def verify_files(files: list[PrintFile], decoded: dict[str, list[list[str]]], ru
         for page, (found, (row, n, payload)) in enumerate(zip(pages, expected), 1):
             at = {**here, "page": page, "piece": row["sequence"], "sheet": n}
             parsed = check_barcode(found, payload, at, seen, pages[page:])
-            if (parsed.sequence, parsed.sheet, parsed.sheets) != (row["sequence"], n, row["sheets"]):
-                raise Halt("manifest row disagrees with its own payloads", **at, field="sequence",
-                           expected=f"piece {row['sequence']} sheet {n} of {row['sheets']}",
-                           found=f"piece {parsed.sequence} sheet {parsed.sheet} of {parsed.sheets}",
-                           action="the manifest was altered: re-render the batch")
-            if parsed.run_tag != tag:
-                raise Halt("a sheet from another run", **at, field="run_tag", expected=tag, found=parsed.run_tag,
-                           action="remove foreign sheets; re-render the batch")
+            check_own_payload(parsed, row["sequence"], n, row["sheets"], tag, at)
             seen.add(payload)
         check_page_total(pages, len(expected), here)
         for row in rows:
             at = {**here, "piece": row["sequence"]}
-            if row["sequence"] != next_sequence:
-                raise Halt("piece sequence has a gap or a duplicate", **at, field="sequence",
-                           expected=next_sequence, found=row["sequence"], action="re-plan and re-render the run")
+            check_sequence(row["sequence"], next_sequence, at)
             next_sequence += 1
             _check_source(row, f.region, sources, catalog, at)
             pieces += 1

@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from stmtprod.catalog import Catalog
 from stmtprod.errors import ConfigError
@@ -34,6 +34,9 @@ Line = Annotated[str, Field(min_length=1, max_length=400)]
 
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_PLACEHOLDERS = {"greeting": "name", "card_ending": "last5", "hotline": "hotline"}
 
 
 def _needs(value: str, *fields: str) -> str:
@@ -59,20 +62,10 @@ class CarrierText(_Config):
     enclosures: Line
     reference: Line
 
-    @field_validator("greeting")
+    @field_validator("greeting", "card_ending", "hotline")
     @classmethod
-    def _greeting(cls, value: str) -> str:
-        return _needs(value, "name")
-
-    @field_validator("card_ending")
-    @classmethod
-    def _ending(cls, value: str) -> str:
-        return _needs(value, "last5")
-
-    @field_validator("hotline")
-    @classmethod
-    def _hotline(cls, value: str) -> str:
-        return _needs(value, "hotline")
+    def _placeholder(cls, value: str, info: ValidationInfo) -> str:
+        return _needs(value, _PLACEHOLDERS[info.field_name])
 
     @field_validator("intro")
     @classmethod

@@ -21,7 +21,7 @@ from stmtprod.cards.models import CardRecord
 from stmtprod.cards.texts import CarrierSet
 from stmtprod.catalog import Catalog, hoppers_of
 from stmtprod.errors import Halt
-from stmtprod.verify import PrintFile, check_barcode, check_page_total
+from stmtprod.verify import PrintFile, check_barcode, check_own_payload, check_page_total, check_sequence
 
 
 class _Records:
@@ -53,21 +53,12 @@ def verify_carriers(files: list[PrintFile], decoded: dict[str, list[list[str]]],
                            expected=f"1 sheet on page {page}", found=f"{row['sheets']} sheets on page {row['page']}",
                            action="the manifest was altered: re-render the batch")
             parsed = check_barcode(found, payload, at, seen, pages[page:], noun="carrier")
-            if (parsed.sequence, parsed.sheet, parsed.sheets) != (row["sequence"], 1, 1):
-                raise Halt("manifest row disagrees with its own payload", **at, field="sequence",
-                           expected=f"carrier {row['sequence']} sheet 1 of 1",
-                           found=f"piece {parsed.sequence} sheet {parsed.sheet} of {parsed.sheets}",
-                           action="the manifest was altered: re-render the batch")
-            if parsed.run_tag != tag:
-                raise Halt("a carrier from another run", **at, field="run_tag", expected=tag, found=parsed.run_tag,
-                           action="remove foreign sheets; re-render the batch")
+            check_own_payload(parsed, row["sequence"], 1, 1, tag, at, noun="carrier", unit="carrier")
             seen.add(payload)
         check_page_total(pages, len(rows), here)
         for row in rows:
             at = {**here, "piece": row["sequence"], "card": row["card_id"]}
-            if row["sequence"] != next_sequence:
-                raise Halt("carrier sequence has a gap or a duplicate", **at, field="sequence",
-                           expected=next_sequence, found=row["sequence"], action="re-plan and re-render the run")
+            check_sequence(row["sequence"], next_sequence, at, noun="carrier")
             next_sequence += 1
             _check_source(row, f.region, records, catalog, carriers, production_date, at)
             pieces += 1
