@@ -37,7 +37,7 @@ from stmtprod.report import write_report
 from stmtprod.runfolder import (check_reject_share, choose_run_id, clear_stale_ingests, ingest_into, mirror, note_halt,
                                 note_waiting, place_new_run, release_staging, reopen_staging, replace_ingest,
                                 run_id_tag, run_summary, write_summary)
-from stmtprod.verify import PrintFile, verify_files
+from stmtprod.verify import PrintFile, check_sequence, verify_files
 
 Events = Callable[..., None]
 _INGEST_PREFIX = ".ingest-"
@@ -197,7 +197,7 @@ def _jobs(batches: list[BatchRef], run_id: str, run_dir: Path, options: BuildOpt
 
 
 def _reconcile(jobs: list[BatchJob], batches: list[BatchRef]) -> None:
-    """Manifests against the plan: every planned piece once, in sequence, with its sheets."""
+    """Manifests against the plan, before any sheet is read: every planned piece once, in sequence."""
     expected = 1
     for job, batch in zip(jobs, batches):
         with open(job.manifest_file, encoding="utf-8") as fh:
@@ -206,9 +206,7 @@ def _reconcile(jobs: list[BatchJob], batches: list[BatchRef]) -> None:
             raise Halt("manifest does not hold every planned piece", step="verify", batch=job.name,
                        field="pieces", expected=batch.pieces, found=len(rows), action="re-render the batch")
         for row in rows:
-            if row["sequence"] != expected:
-                raise Halt("piece sequence gap or duplicate", step="verify", batch=job.name, piece=row["sequence"],
-                           field="sequence", expected=expected, found=row["sequence"], action="re-render the batch")
+            check_sequence(row["sequence"], expected, {"step": "verify", "batch": job.name, "piece": row["sequence"]})
             expected += 1
 
 
