@@ -120,3 +120,70 @@ def test_layout_errors_name_the_file_and_key(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_layout(bad)
     assert err.value.key == "window.x_mm"
+
+
+# -- the fast paths write what ReportLab's own calls write, byte for byte ----------------------------
+
+def _canvases():
+    import io
+
+    from reportlab.pdfgen.canvas import Canvas
+
+    return [Canvas(io.BytesIO(), invariant=1, pageCompression=0) for _ in range(2)]
+
+
+def test_text_writer_writes_what_drawstring_writes():
+    from stmtprod.render import fonts
+    from stmtprod.render.canvas_text import TextWriter
+
+    root = Path(__file__).resolve().parent.parent / "layouts"
+    faces = [*fonts.register(load_layout(root / "AU.toml").fonts), *fonts.register(load_layout(root / "JP.toml").fonts)]
+    # Latin, markup-like and PDF-special characters, a no-break space, CJK over several 256-code
+    # subsets (new characters mid-document), a character no font has, and the empty string.
+    from reportlab.pdfbase.pdfmetrics import getFont
+
+    glyphs = getFont(faces[2]).face.charToGlyph
+    kanji = "".join(chr(c) for c in sorted(glyphs) if 0x4E00 <= c < 0xA000)[:600:2]
+    texts = ["Jane Citizen", "<b>O'Brien & Sons</b> (x) \\ 100%", "A\u00a0B", "", "東京都千代田区丸の内1-1-1",
+             kanji[:120], "新残高 / New balance", kanji[100:240], "\U0001F600 x", kanji, "ｱｲｳ ¥1,234"]
+    reference, fast = _canvases()
+    for round_ in range(2):  # the second time every character is known: the translate path
+        for i, text in enumerate(texts):
+            for face in faces:
+                size = 7 + (i % 4) * 1.5 + round_ * 0.25  # not the same size: no cached line
+                x, y = 40.5 + i, 800 - 12 * i - round_
+                reference.setFont(face, size)
+                reference.drawString(x, y, text)
+                reference.drawRightString(x + 300, y, text)
+                TextWriter.of(fast).draw(fast, face, size, x, y, text)
+                TextWriter.of(fast).draw(fast, face, size, x + 300, y, text, right=True)
+        for c in (reference, fast):
+            c.showPage()
+    assert fast.getpdfdata() == reference.getpdfdata()
+
+
+def test_barcode_path_is_the_one_rectangles_make():
+    from reportlab.lib.units import mm
+
+    from stmtprod.barcode import symbol
+
+    reference, fast = _canvases()
+    spec = symbol.SymbolSpec()
+    for payload in ["1AUAB12CD00000420102053", "1JPZZ99ZZ99999999999FF0", "1HK000000000000101010AZ"]:
+        x = spec.narrow_bar_mm * mm
+        x0 = 20 * mm + spec.quiet_zone_modules * x
+        path = reference.beginPath()
+        for start, width in symbol.runs(symbol.modules(payload)):
+            path.rect(x0 + start * x, 10 * mm, width * x, spec.height_mm * mm)
+        reference.saveState()
+        reference.setFillColorCMYK(0, 0, 0, 1)
+        reference.drawPath(path, fill=1, stroke=0)
+        reference.restoreState()
+        symbol.draw(fast, payload, 20, 10, spec)
+    assert fast.getpdfdata() == reference.getpdfdata()
+    # Any module string, also with bars across the cached slices' boundaries.
+    for modules in ["", "0000", "1" * 30, "0110111001" * 7, "11000111010" * 3 + "11"]:
+        expected = " ".join(f"{r} re" for r in (
+            __import__("reportlab.lib.rl_accel", fromlist=["fp_str"]).fp_str((5.5 + s * 0.9, 2.0, w * 0.9, 8.0))
+            for s, w in symbol.runs(modules)))
+        assert symbol.path_code(modules, 5.5, 0.9, 2.0, 8.0) == expected

@@ -1,13 +1,25 @@
 """Literal text on a layout's page, placed in millimetres from the top-left: what every painter shares.
 
-Low-level canvas calls only (no markup parser): untrusted text goes to `drawString`, which writes
-it as literal text. Statement and card-carrier painters inherit this, so a line of text is fitted,
-positioned and coloured the same way on both.
+Low-level canvas calls only (no markup parser): untrusted text is written as literal text, exactly as
+ReportLab's `drawString` writes it. Statement and card-carrier painters inherit this, so a line of
+text is fitted, positioned and coloured the same way on both.
+
+Speed: a statement page is about 80 short strings, and ReportLab's generic `drawString` path (a text
+object per string, a width computed even for left-aligned text, a Python loop per character to
+assign subset codes) was most of the render step's time. `TextWriter` writes the very same content
+stream operators, byte for byte, through a faster path: the per-document character-to-subset-code
+assignments that ReportLab's `TTFont.splitString` makes are mirrored in a `str.translate` table, so a
+string whose characters have all been seen in the document is encoded in C; a string with a new
+character goes through `splitString` itself, so codes are assigned in exactly ReportLab's order.
+Repeated strings (labels, fixed layout text, common dates and amounts) are cached fully formatted.
 """
 from __future__ import annotations
 
+from itertools import groupby, islice
+
+from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from stmtprod.barcode import symbol
@@ -16,6 +28,128 @@ from stmtprod.render import fonts as font_registry
 
 MIN_FONT = 5.5
 GREY = (0.45, 0.45, 0.45)
+# Entries in each cache of formatted text; a full cache is emptied and refills with what still repeats
+# (labels, fixed layout text): memory stays bounded, and small, however large a print file.
+_CACHE_LIMIT = 4096
+
+
+class _Codes(dict):
+    """Code point -> its one-character subset code (`chr(n)`, n = subset * 256 + byte) in one document.
+
+    A code point not assigned yet maps to None, so `str.translate` drops it and the shorter result
+    says "take ReportLab's own path for this string"."""
+
+    def __missing__(self, key):
+        return None
+
+
+class _FaceWriter:
+    """One TrueType face in one document: ReportLab's subset state mirrored, and formatted strings."""
+
+    __slots__ = ("codes", "doc", "font", "formatted", "names", "state", "synced")
+
+    def __init__(self, font, doc):
+        self.font, self.doc = font, doc
+        self.font.splitString("", doc)  # creates ReportLab's per-document state if needed
+        self.state = font.state[doc]
+        self.codes = _Codes()
+        self.synced = 0
+        self.names: dict[int, str] = {}
+        self.formatted: dict[tuple[str, float], str] = {}
+        self._sync()
+
+    def _sync(self) -> None:
+        assignments = self.state.assignments
+        if len(assignments) != self.synced:
+            codes = self.codes
+            for code, n in islice(assignments.items(), self.synced, None):  # only ever appended to
+                codes[code] = chr(n)
+            if 32 in assignments:
+                codes[0xA0] = chr(assignments[32])  # ReportLab prints a no-break space as a space
+            self.synced = len(assignments)
+
+    def chunks(self, text: str) -> list[tuple[int, bytes]]:
+        """What `TTFont.splitString(text, doc)` returns: (subset, bytes) runs."""
+        coded = text.translate(self.codes)
+        if len(coded) != len(text):
+            chunks = self.font.splitString(text, self.doc)
+            self._sync()
+            return chunks
+        if not coded:
+            return []
+        if max(coded) < "\u0100":
+            return [(0, coded.encode("latin-1"))]
+        return [(subset, bytes(ord(ch) & 0xFF for ch in run))
+                for subset, run in groupby(coded, key=lambda ch: ord(ch) >> 8)]
+
+    def name(self, subset: int) -> str:
+        try:
+            return self.names[subset]
+        except KeyError:
+            name = self.names[subset] = self.font.getSubsetInternalName(subset, self.doc)
+            return name
+
+    def format(self, text: str, size: float, leading: float) -> str:
+        """The text object's body after its `Tm`, as `PDFTextObject.textLine` then `getCode` write it."""
+        key = (text, size)
+        try:
+            return self.formatted[key]
+        except KeyError:
+            pass
+        parts, current, tmpl = [], -1, None
+        for subset, chunk in self.chunks(text):
+            if subset != current:
+                if tmpl is None:
+                    tmpl = f"{fp_str(size)} Tf {fp_str(leading)} TL"
+                parts.append(f"{self.name(subset)} {tmpl}")
+                current = subset
+            parts.append(f"({escapePDF(chunk)}) Tj")
+        body = " ".join(parts) + " T* ET"
+        if len(self.formatted) >= _CACHE_LIMIT:
+            self.formatted.clear()
+        self.formatted[key] = body
+        return body
+
+
+class TextWriter:
+    """Literal one-line strings on one canvas, written as `Canvas.drawString` / `drawRightString` would."""
+
+    def __init__(self, doc):
+        self.doc = doc  # not the canvas: the canvas holds its writer, and no cycle keeps a document alive
+        self.faces: dict[str, _FaceWriter] = {}
+        # A painter's `_text` call -> (operators, face, size): fixed text at a fixed place is written once.
+        self.lines: dict[tuple, tuple[str, str, float]] = {}
+
+    @classmethod
+    def of(cls, canvas: Canvas) -> TextWriter:
+        writer = canvas.__dict__.get("_stmtprod_text")
+        if writer is None or writer.doc is not canvas._doc:
+            writer = canvas._stmtprod_text = cls(canvas._doc)
+        return writer
+
+    def face(self, name: str) -> _FaceWriter:
+        try:
+            return self.faces[name]
+        except KeyError:
+            writer = self.faces[name] = _FaceWriter(pdfmetrics.getFont(name), self.doc)
+            return writer
+
+    def code(self, face: str, size: float, x: float, y: float, text: str, width: float | None = None,
+             right: bool = False) -> str:
+        """The operators `drawString(x, y, text)` (or `drawRightString` when `right`) writes in `face` at
+        `size`; `width`, when given, must be the string's width at `size`."""
+        fw = self.face(face)
+        if right:
+            if width is None:
+                width = fw.font.stringWidth(text, size)
+            x = x - width
+        return f"BT 1 0 0 1 {fp_str(x, y)} Tm {fw.format(text, size, size * 1.2)}"
+
+    def draw(self, c: Canvas, face: str, size: float, x: float, y: float, text: str, width: float | None = None,
+             right: bool = False) -> None:
+        """`c.setFont(face, size)` then `c.drawString(x, y, text)`, or `c.drawRightString` when `right`."""
+        c._fontname, c._fontsize, c._leading = face, size, size * 1.2
+        c._code.append(self.code(face, size, x, y, text, width, right))
 
 
 class LayoutPainter:
@@ -25,6 +159,7 @@ class LayoutPainter:
 
     def __post_init__(self) -> None:
         self.regular, self.bold = font_registry.register(self.layout.fonts)
+        self._fonts = {False: pdfmetrics.getFont(self.regular), True: pdfmetrics.getFont(self.bold)}
         self.width_mm, self.height_mm = self.layout.page.size_mm
         self.left = self.layout.page.margin_mm
         self.right = self.width_mm - self.layout.page.margin_mm
@@ -36,21 +171,35 @@ class LayoutPainter:
 
     def _text(self, c: Canvas, x_mm: float, top_mm: float, text: str, size: float = 8.5, bold: bool = False,
               align: str = "left", max_mm: float | None = None, grey: bool = False) -> None:
-        """One line of literal text; shrunk (never below MIN_FONT) to fit `max_mm` when given."""
-        face = self.bold if bold else self.regular
-        if max_mm is not None:
-            width = stringWidth(text, face, size)
-            if width > max_mm * mm:
-                size = max(MIN_FONT, size * max_mm * mm / width)
-                while stringWidth(text, face, size) > max_mm * mm and len(text) > 1:
-                    text = text[:-2] + "…"
-        c.setFont(face, size)
+        """One line of literal text; shrunk (never below MIN_FONT) to fit `max_mm` when given.
+
+        Written as `setFont` then `drawString` / `drawRightString` would write it (see `TextWriter`)."""
+        writer = TextWriter.of(c)
+        key = (self.regular, self.bold, self.height_mm, x_mm, top_mm, text, size, bold, align, max_mm)
+        line = writer.lines.get(key)
+        if line is None:
+            line = self._fit(writer, x_mm, top_mm, text, size, bold, align, max_mm)
+            if len(writer.lines) >= _CACHE_LIMIT:
+                writer.lines.clear()
+            writer.lines[key] = line
+        code, face, size = line
+        c._fontname, c._fontsize, c._leading = face, size, size * 1.2  # what setFont(face, size) records
         if grey:
             c.setFillColorRGB(*GREY)
-        x, y = x_mm * mm, self._y(top_mm)
-        if align == "right":
-            c.drawRightString(x, y, text)
-        else:
-            c.drawString(x, y, text)
+        c._code.append(code)
         if grey:
             c.setFillColorRGB(0, 0, 0)
+
+    def _fit(self, writer: TextWriter, x_mm: float, top_mm: float, text: str, size: float, bold: bool,
+             align: str, max_mm: float | None) -> tuple[str, str, float]:
+        face = self.bold if bold else self.regular
+        font = self._fonts[bold]
+        width = None
+        if max_mm is not None:
+            width = font.stringWidth(text, size)
+            if width > max_mm * mm:
+                size = max(MIN_FONT, size * max_mm * mm / width)
+                while font.stringWidth(text, size) > max_mm * mm and len(text) > 1:
+                    text = text[:-2] + "…"
+                width = None
+        return writer.code(face, size, x_mm * mm, self._y(top_mm), text, width, align == "right"), face, size

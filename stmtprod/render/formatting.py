@@ -48,10 +48,15 @@ class LabelSet:
     def __init__(self, layout: Layout, language: str):
         self.en: Labels = layout.labels["en"]
         self.local: Labels | None = layout.labels.get(language) if language != "en" else None
+        self._texts: dict[str, str] = {}
 
     def __call__(self, key: str) -> str:
-        english = getattr(self.en, key)
-        return f"{getattr(self.local, key)} / {english}" if self.local else english
+        try:
+            return self._texts[key]
+        except KeyError:
+            english = getattr(self.en, key)
+            text = self._texts[key] = f"{getattr(self.local, key)} / {english}" if self.local else english
+            return text
 
     def page(self, n: int, m: int) -> str:
         english = self.en.page.format(n=n, m=m)

@@ -6,6 +6,7 @@ Positions are in millimetres from the page's top-left, converted once here.
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +26,7 @@ FIRST_TABLE_TOP_MM = 158.0
 NEXT_TABLE_TOP_MM = 50.0
 TABLE_BOTTOM_MM = 256.0
 TABLE_FONT = 8.5
+_FORMATTED_LIMIT = 2048  # amounts (or dates) remembered per painter; a full memo starts again
 
 
 def _slots(top_mm: float) -> int:
@@ -58,6 +60,38 @@ class StatementPainter(LayoutPainter):
     layout: Layout
     run_id: str
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._labels: dict[str, LabelSet] = {}
+        self._amounts: dict[Decimal, str] = {}  # amounts and dates as printed: many repeat
+        self._dates: dict[dt.date, str] = {}
+
+    def _label_set(self, language: str) -> LabelSet:
+        label = self._labels.get(language)
+        if label is None:
+            label = self._labels[language] = LabelSet(self.layout, language)
+        return label
+
+    def _money(self, amount: Decimal) -> str:
+        """`money(layout, amount)`, remembered: equal amounts print the same."""
+        text = self._amounts.get(amount)
+        if text is None:
+            text = money(self.layout, amount)
+            if len(self._amounts) >= _FORMATTED_LIMIT:
+                self._amounts.clear()
+            if amount.is_finite():
+                self._amounts[amount] = text
+        return text
+
+    def _date(self, value: dt.date) -> str:
+        text = self._dates.get(value)
+        if text is None:
+            text = date(self.layout, value)
+            if len(self._dates) >= _FORMATTED_LIMIT:
+                self._dates.clear()
+            self._dates[value] = text
+        return text
+
     def payloads(self, piece: Piece) -> list[str]:
         sheets = sheet_count(len(piece.record.transactions))
         return [build(piece.record.region, self.run_id, piece.sequence, n, sheets, set(piece.hoppers))
@@ -66,7 +100,7 @@ class StatementPainter(LayoutPainter):
     def draw(self, c: Canvas, piece: Piece, insert_titles: dict[str, str]) -> list[str]:
         """Draw every sheet of the piece; returns the barcode payload of each sheet in order."""
         rec, lay = piece.record, self.layout
-        label = LabelSet(lay, rec.language)
+        label = self._label_set(rec.language)
         pages = paginate(len(rec.transactions))
         payloads = self.payloads(piece)
         running = Decimal(0)
@@ -103,11 +137,11 @@ class StatementPainter(LayoutPainter):
             self._text(c, win.x_mm + 4, win.y_mm + 5 + i * leading, line, 9.5, max_mm=win.width_mm - 8)
 
     def _summary(self, c: Canvas, piece: Piece, label: LabelSet, insert_titles: dict[str, str]) -> None:
-        lay, rec = self.layout, piece.record
+        rec = piece.record
         x = 118.0
-        info = [("statement_date", date(lay, rec.period_end)),
-                ("period", f"{date(lay, rec.period_start)} - {date(lay, rec.period_end)}"),
-                ("due_date", date(lay, rec.due_date))]
+        info = [("statement_date", self._date(rec.period_end)),
+                ("period", f"{self._date(rec.period_start)} - {self._date(rec.period_end)}"),
+                ("due_date", self._date(rec.due_date))]
         for i, (key, value) in enumerate(info):
             self._text(c, x, 46 + i * 9, label(key), 7, max_mm=self.right - x)
             self._text(c, self.right, 50 + i * 9, value, 9, align="right", max_mm=self.right - x)
@@ -116,16 +150,16 @@ class StatementPainter(LayoutPainter):
                 ("new_charges", rec.new_charges), ("fees", rec.fees), ("interest", rec.interest)]
         for i, (key, amount) in enumerate(rows):
             self._text(c, self.left, 99 + i * 5, label(key), 8.5, max_mm=60)
-            self._text(c, 105, 99 + i * 5, money(lay, amount), 8.5, align="right", max_mm=35)
+            self._text(c, 105, 99 + i * 5, self._money(amount), 8.5, align="right", max_mm=35)
         c.setLineWidth(0.5)
         c.line(self.left * mm, self._y(130.5), 105 * mm, self._y(130.5))
         self._text(c, self.left, 135, label("new_balance"), 9.5, bold=True, max_mm=55)
-        self._text(c, 105, 135, money(lay, rec.new_balance), 9.5, bold=True, align="right", max_mm=40)
+        self._text(c, 105, 135, self._money(rec.new_balance), 9.5, bold=True, align="right", max_mm=40)
         c.setStrokeColorRGB(*GREY)
         c.rect(x * mm, self._y(136), (self.right - x) * mm, 40 * mm, stroke=1, fill=0)
         c.setStrokeColorRGB(0, 0, 0)
-        boxed = [("new_balance", money(lay, rec.new_balance), 12), ("minimum_due", money(lay, rec.minimum_due), 11),
-                 ("due_date", date(lay, rec.due_date), 11), ("points", f"{rec.points:,}", 9)]
+        boxed = [("new_balance", self._money(rec.new_balance), 12), ("minimum_due", self._money(rec.minimum_due), 11),
+                 ("due_date", self._date(rec.due_date), 11), ("points", f"{rec.points:,}", 9)]
         for i, (key, value, size) in enumerate(boxed):
             self._text(c, x + 3, 103 + i * 9, label(key), 7.5, max_mm=self.right - x - 6)
             self._text(c, self.right - 3, 107.5 + i * 9, value, size, bold=True, align="right", max_mm=self.right - x - 6)
@@ -135,7 +169,7 @@ class StatementPainter(LayoutPainter):
 
     def _table(self, c: Canvas, piece: Piece, label: LabelSet, rows: range, top: float, running: Decimal,
                first: bool, last: bool) -> Decimal:
-        lay, rec = self.layout, piece.record
+        rec = piece.record
         amount_x, desc_x, desc_w = self.right, self.left + 32, self.right - self.left - 32 - 34
         self._text(c, self.left, top - 6, label("transactions"), 10, bold=True, max_mm=120)
         self._text(c, self.left, top, label("date"), 7.5, bold=True, max_mm=31)
@@ -146,7 +180,7 @@ class StatementPainter(LayoutPainter):
         y = top + ROW_MM
         if not first:
             self._text(c, desc_x, y, label("brought_forward"), TABLE_FONT, max_mm=desc_w)
-            self._text(c, amount_x, y, money(lay, running), TABLE_FONT, align="right", max_mm=33)
+            self._text(c, amount_x, y, self._money(running), TABLE_FONT, align="right", max_mm=33)
             y += ROW_MM
         if not rec.transactions:
             self._text(c, desc_x, y, label("no_transactions"), TABLE_FONT, max_mm=desc_w)
@@ -154,14 +188,14 @@ class StatementPainter(LayoutPainter):
         for i in rows:
             t = rec.transactions[i]
             running += t.amount
-            self._text(c, self.left, y, date(lay, t.date), TABLE_FONT, max_mm=31)
+            self._text(c, self.left, y, self._date(t.date), TABLE_FONT, max_mm=31)
             self._text(c, desc_x, y, t.description, TABLE_FONT, max_mm=desc_w)
-            self._text(c, amount_x, y, money(lay, t.amount), TABLE_FONT, align="right", max_mm=33)
+            self._text(c, amount_x, y, self._money(t.amount), TABLE_FONT, align="right", max_mm=33)
             y += ROW_MM
         c.line(self.left * mm, self._y(y - ROW_MM + 1.5), self.right * mm, self._y(y - ROW_MM + 1.5))
         key = "total_new_charges" if last else "carried_forward"
         self._text(c, desc_x, y, label(key), TABLE_FONT, bold=True, max_mm=desc_w)
-        self._text(c, amount_x, y, money(lay, running), TABLE_FONT, bold=True, align="right", max_mm=33)
+        self._text(c, amount_x, y, self._money(running), TABLE_FONT, bold=True, align="right", max_mm=33)
         return running
 
     def _footer(self, c: Canvas, label: LabelSet, n: int, m: int) -> None:
