@@ -395,3 +395,76 @@ def test_dispatch_finds_a_piece_missing_from_mailing(clean_run, clean_ctx, tmp_p
     seq = clean_ctx.mailing_tray("SG")[-1]["sequence"]
     ctx = _mailing_edit(clean_run, tmp_path, "SG", lambda rows: [r for r in rows if r["sequence"] != seq])
     assert _by_piece(dispatch.inspect(ctx, "SG", ctx.lots()["SG"])) == {seq: {"missing-from-mailing"}}
+
+
+# -- the same inspections in worker processes ----------------------------------------------------
+
+def test_worker_processes_find_what_one_process_finds(clean_run, tmp_path):
+    """StagePool runs stages 1 and 2 as jobs in worker processes; each lot's defects are exactly the
+    serial inspector's, in the same order (a missing print file and a wrong payload seeded)."""
+    from stmtprod.inspect.parallel import StagePool
+
+    source = _folder(clean_run)
+    folder = tmp_path / "edited"
+    shutil.copytree(source / "manifest", folder / "manifest")
+    (folder / "print").mkdir()
+    for pdf in sorted((source / "print").glob("*.pdf")):
+        if pdf.name != "SG-0001.pdf":
+            (folder / "print" / pdf.name).symlink_to(pdf)
+
+    def change(rows):
+        rows[2]["payloads"][0] = rows[3]["payloads"][0]
+        return rows
+    _rewrite(next((folder / "manifest").glob("HK-*.jsonl")), change)
+    ctx = _context(clean_run, folder)
+    lots = [(lot, sequences) for lot, sequences in ctx.lots().items()] + [("JP", ctx.lots()["JP"][1::3])]
+    with StagePool(ctx, workers=2) as pool:
+        for stage, module in ((1, composition), (2, printing)):
+            parallel = [defects() for defects in pool.submit(stage, lots)]
+            serial = [module.inspect(ctx, lot, sample) for lot, sample in lots]
+            assert parallel == serial
+            found = {d["kind"] for lot in serial for d in lot}
+            assert found == ({"wrong-page-count"} if stage == 1 else {"unreadable", "wrong-payload"})
+    assert pool._pool is None
+
+
+def test_print_strip_rows_are_rows_of_a_600_dpi_rendering(clean_ctx):
+    """The strip is rendered 600 dpi across and 150 dpi down; every one of its rows through the symbol is,
+    pixel for pixel, the row at the same height of a 600 x 600 dpi rendering of the same region."""
+    import numpy as np
+    import pypdfium2 as pdfium
+
+    for seq in clean_ctx.lots()["AU"][:3] + clean_ctx.lots()["JP"][:2]:
+        piece = clean_ctx.piece(seq)
+        layout = clean_ctx.layouts[piece["region"]]
+        pdf = pdfium.PdfDocument(str(clean_ctx.pdf(seq)))
+        page = pdf[piece["first_page"] - 1]
+        box = printing.strip_mm(layout, piece["payloads"][0])
+        strip, top = printing.render_strip(page, box)
+        width, height = page.get_size()
+        left, _top, right, bottom = box
+        full = page.render(scale=printing.DPI / 72, grayscale=True,
+                           crop=(left * printing.PT_PER_MM, height - bottom * printing.PT_PER_MM,
+                                 width - right * printing.PT_PER_MM, top * printing.PT_PER_MM)).to_numpy()
+        page.close()
+        pdf.close()
+        assert strip.shape[1] == full.shape[1] and abs(strip.shape[0] * 4 - full.shape[0]) < 12
+        bc = layout.barcode
+        rows = [r for r in range(strip.shape[0])
+                if bc.y_mm + 0.5 < top + (r + 0.5) * printing.MM_PER_ROW < bc.y_mm + bc.height_mm - 0.5]
+        assert len(rows) > 50
+        for r in rows:
+            y_mm = top + (r + 0.5) * printing.MM_PER_ROW
+            assert np.array_equal(strip[r], full[int(round((y_mm - top) / printing.MM_PER_PX - 0.5))])
+        assert printing.measure(strip[rows[len(rows) // 2]], piece["payloads"][0]) is not None
+
+
+def test_flat_text_maps_back_to_the_extracted_text():
+    """Flat.where: the flat (whitespace-free) offset back to the extracted text, whatever the whitespace."""
+    text = "New balance\u3000¥1,234\r\n  due\xa012/03/2026 \u2003 X"
+    flat = composition.Flat(text)
+    assert flat.flat == "".join(c for c in text if not c.isspace())
+    where = [i for i, c in enumerate(text) if not c.isspace()]
+    assert [flat.where(k) for k in range(len(flat.flat))] == where
+    end = flat.flat.index("¥1,234") + len("¥1,234")
+    assert flat.ends_cleanly(end) and not flat.ends_cleanly(end - 1) and flat.after(end).startswith("due")

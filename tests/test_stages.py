@@ -96,3 +96,27 @@ def test_switching_state_carries_across_runs(tmp_path):
     au1 = next(s for s in status["switching"] if s["region"] == "AU" and s["stage"] == 1)
     assert au1["severity"] == "tightened" and len(au1["history"]) == 2
     assert "tightened" in au1["history"][-1]["reason"]
+
+
+def _stage_rows(out: Path, run_id: str) -> list[dict]:
+    ledger = Ledger(out)
+    rows = ledger.stages(run_id)
+    ledger.close()
+    keep = ("stage", "lot", "lot_size", "plan", "seed", "sample", "defects", "decision", "inspector")
+    return sorted(({k: r[k] for k in keep} for r in rows), key=lambda r: (r["stage"], r["lot"]))
+
+
+def test_inspection_in_worker_processes_records_what_one_process_records(tmp_path):
+    """Stages 1 and 2 run their jobs in worker processes when the line has workers: same samples, same
+    defects in the same order, same decisions and the same halt as in one process."""
+    summaries, rows = {}, {}
+    for workers in (1, 2):
+        out = tmp_path / f"workers-{workers}"
+        summaries[workers] = build(BuildOptions(input=SAMPLES, out=out, regions=("AU", "NZ", "SG"), workers=workers,
+                                                drill="barcode-too-thin"))
+        rows[workers] = _stage_rows(out, summaries[workers]["run_id"])
+    assert summaries[1]["state"] == summaries[2]["state"] == "HALTED"
+    assert summaries[1]["halt"] == summaries[2]["halt"] and summaries[1]["halt"]["step"] == "inspection-2"
+    assert rows[1] == rows[2]
+    rejected = [r for r in rows[2] if r["decision"] == "rejected"]
+    assert [(r["stage"], r["lot"]) for r in rejected] == [(2, "AU")] and len(rejected[0]["defects"]) > 1

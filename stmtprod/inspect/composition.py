@@ -15,14 +15,19 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
 import pypdfium2 as pdfium
 
 from stmtprod.ingest.models import StatementRecord
 from stmtprod.inspect import expect
-from stmtprod.inspect.context import InspectionContext
+from stmtprod.inspect.context import InspectionContext, OpenPrints, PrintJob, missing_print, parse_record
 from stmtprod.layout import Layout
 
 _LINES = re.compile(r"\r\n|\r|\n")
+# Which code points are whitespace (str.isspace, which is also what `\s` and so `expect.squash` remove).
+# The last one is U+3000 IDEOGRAPHIC SPACE; the table's last entry (not whitespace) stands for every
+# code point above it.
+_SPACE = np.array([chr(c).isspace() for c in range(0x3002)], dtype=bool)
 _EVIDENCE_CHARS = 24
 
 
@@ -92,8 +97,15 @@ class Flat:
 
     def __init__(self, text: str):
         self.text = text
-        self.where = [i for i, c in enumerate(text) if not c.isspace()]
-        self.flat = "".join(text[i] for i in self.where)
+        self.flat = expect.squash(text)
+        self._where: np.ndarray | None = None
+
+    def where(self, offset: int) -> int:
+        """The offset in the original text of the flat text's character at `offset`."""
+        if self._where is None:
+            codes = np.frombuffer(self.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            self._where = np.flatnonzero(~_SPACE[np.minimum(codes, len(_SPACE) - 1)])
+        return int(self._where[offset])
 
     def find_all(self, needle: str) -> list[int]:
         """Start offsets (in the flat text) of every occurrence of the squashed needle."""
@@ -107,7 +119,7 @@ class Flat:
         """Whether the flat text's [..end) is not followed directly (no space) by more of a number."""
         if end <= 0 or end >= len(self.flat):
             return True
-        after = self.where[end - 1] + 1
+        after = self.where(end - 1) + 1
         text = self.text
         if after >= len(text):
             return True
@@ -117,7 +129,7 @@ class Flat:
 
     def after(self, end: int) -> str:
         """A few characters of the original text from flat offset `end`, for evidence."""
-        start = self.where[end] if end < len(self.where) else len(self.text)
+        start = self.where(end) if end < len(self.flat) else len(self.text)
         return expect.normalise(self.text[start:start + _EVIDENCE_CHARS])
 
 
@@ -290,10 +302,22 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
     return defects
 
 
-def inspect(ctx: InspectionContext, lot: str, sample: list[int]) -> list[dict]:
-    """Composition defects of the sampled pieces of one lot (each print file opened once)."""
+def inspect_job(job: PrintJob, prints: OpenPrints) -> list[dict]:
+    """Composition defects of a job's pieces (one print file); a missing print file is a
+    wrong-page-count defect of each piece. Runs the same in any process."""
     defects: list[dict] = []
-    for seq, piece, layout, pdf in ctx.sampled_prints(sample, "wrong-page-count", defects):
+    pdf = prints.get(job.path)
+    for seq, piece, layout, line in job.pieces:
+        if pdf is None:
+            defects.append(missing_print(seq, "wrong-page-count", piece))
+            continue
         texts = sheet_texts(pdf, piece["first_page"], piece["last_page"])
-        defects += check_piece(seq, layout, ctx.record(seq), piece, texts)
+        defects += check_piece(seq, layout, parse_record(line), piece, texts)
     return defects
+
+
+def inspect(ctx: InspectionContext, lot: str, sample: list[int]) -> list[dict]:
+    """Composition defects of the sampled pieces of one lot, in sample order (each print file opened
+    once). `stmtprod.inspect.parallel` runs the same jobs in worker processes."""
+    with OpenPrints(keep=max(1, len(sample))) as prints:
+        return [d for job in ctx.print_jobs(sample) for d in inspect_job(job, prints)]

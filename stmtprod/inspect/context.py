@@ -4,15 +4,22 @@ Inspectors get read access to the print files, manifests, envelope logs and mail
 run (staged or released) and to the source records as ingested; they judge sampled pieces against
 the source, never against the renderer's own intermediate data.
 
-Only small indexes (sequence -> file and byte offset) are held in memory; rows and records are read
-back one at a time, so memory does not grow with the size of the run.
+Only small indexes (sequence -> file and byte offset) are held in memory, the manifest's built at
+once, the others (envelope log, mailing manifest by tray) the first time they are needed; rows and
+records are read back one at a time, so memory does not grow with the size of the run.
+
+Stages 1 and 2 judge print files. Their sampled pieces are handed out as `PrintJob`s: the pieces of
+one print file, in sample order, with everything needed to judge them (manifest row, layout, the
+source record's line as ingested), so a job runs the same in this process or in a worker process
+(`stmtprod.inspect.parallel`), and the defects of a lot are its jobs' defects in order.
 """
 from __future__ import annotations
 
 import json
+from array import array
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import pypdfium2 as pdfium
 
@@ -22,12 +29,22 @@ from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import SpillRow, spill_offsets
 
 
+def _jsonl_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+
+
+def _read_row(path: Path, offset: int) -> dict:
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        return json.loads(fh.readline())
+
+
 class _RowIndex:
     """JSONL rows of every file in a folder, found by a key and read back on demand."""
 
     def __init__(self, folder: Path, key: str, keep=None):
         """`keep(row)`, when given, is a small value kept in memory per key."""
-        self.files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+        self.files = _jsonl_files(folder)
         self.where: dict[int, tuple[int, int]] = {}
         self.kept: dict[int, object] = {}
         for number, path in enumerate(self.files):
@@ -44,9 +61,96 @@ class _RowIndex:
         if key not in self.where:
             return None
         number, offset = self.where[key]
-        with open(self.files[number], "rb") as fh:
-            fh.seek(offset)
-            return json.loads(fh.readline())
+        return _read_row(self.files[number], offset)
+
+
+class _Trays:
+    """The mailing manifest by country tray: each tray's rows in manifest order (files in name order,
+    rows in file order) as (file, byte offset) locators, read back on demand."""
+
+    def __init__(self, folder: Path):
+        self.files = _jsonl_files(folder)
+        self.rows: dict[str, tuple[array, array]] = {}
+        self.sequences: dict[str, list] = {}   # tray -> the rows' sequences, in the tray's order
+        for number, path in enumerate(self.files):
+            offset = 0
+            with open(path, "rb") as fh:
+                for raw in fh:
+                    row = json.loads(raw)
+                    files, offsets = self.rows.setdefault(row["tray"], (array("i"), array("q")))
+                    files.append(number)
+                    offsets.append(offset)
+                    self.sequences.setdefault(row["tray"], []).append(row.get("sequence"))
+                    offset += len(raw)
+
+    def count(self, tray: str) -> int:
+        return len(self.rows[tray][0]) if tray in self.rows else 0
+
+    def row(self, tray: str, position: int) -> dict:
+        files, offsets = self.rows[tray]
+        return _read_row(self.files[files[position]], offsets[position])
+
+    def all(self, tray: str) -> list[dict]:
+        return [self.row(tray, position) for position in range(self.count(tray))]
+
+
+@dataclass(frozen=True)
+class PrintJob:
+    """Sampled pieces of one print file, in sample order, with what it takes to judge them anywhere:
+    (sequence, manifest row, layout, the source record's spill line) per piece."""
+
+    path: Path
+    pieces: tuple[tuple[int, dict, Layout, bytes], ...]
+
+
+def parse_record(line: bytes) -> StatementRecord:
+    """A source record from its spill line (validated as ingest validated it)."""
+    return SpillRow.model_validate_json(line).record
+
+
+class OpenPrints:
+    """Print files opened on demand and kept open (at most `keep`, least recently used closed first);
+    pdfium is not thread-safe: one per process. Use as a context manager; everything is closed at exit."""
+
+    def __init__(self, keep: int = 1):
+        self.keep = keep
+        self.docs: OrderedDict[str, tuple[tuple, pdfium.PdfDocument]] = OrderedDict()
+
+    def get(self, path: Path) -> pdfium.PdfDocument | None:
+        """The open document, or None when the file does not exist. A file changed since it was opened
+        (size, time or inode) is opened afresh."""
+        key = str(path)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            self._close(key)
+            return None
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        held = self.docs.get(key)
+        if held is not None and held[0] == stamp:
+            self.docs.move_to_end(key)
+            return held[1]
+        self._close(key)
+        doc = pdfium.PdfDocument(key)
+        self.docs[key] = (stamp, doc)
+        while len(self.docs) > self.keep:
+            self._close(next(iter(self.docs)))
+        return doc
+
+    def _close(self, key: str) -> None:
+        held = self.docs.pop(key, None)
+        if held is not None:
+            held[1].close()
+
+    def close(self) -> None:
+        while self.docs:
+            self._close(next(iter(self.docs)))
+
+    def __enter__(self) -> OpenPrints:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 @dataclass
@@ -57,14 +161,30 @@ class InspectionContext:
     layouts: LayoutSet
     catalog: Catalog
     _offsets: dict[str, dict[int, int]] = field(default_factory=dict, init=False)
-    _tray: tuple[str, list[dict]] | None = field(default=None, init=False)
+    _indexes: dict[str, object] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self._manifest = _RowIndex(self.folder / "manifest", "sequence",
                                    keep=lambda row: (row.get("lot", row["region"]), row["region"], row["line"]))
         self._lot_of = self._manifest.kept
-        self._envelopes = _RowIndex(self.folder / "envelopes", "sequence")
-        self._mailing = _RowIndex(self.folder / "mailing", "sequence")
+
+    @property
+    def _envelopes(self) -> _RowIndex:
+        if "envelopes" not in self._indexes:
+            self._indexes["envelopes"] = _RowIndex(self.folder / "envelopes", "sequence")
+        return self._indexes["envelopes"]
+
+    @property
+    def _mailing(self) -> _RowIndex:
+        if "mailing" not in self._indexes:
+            self._indexes["mailing"] = _RowIndex(self.folder / "mailing", "sequence")
+        return self._indexes["mailing"]
+
+    @property
+    def _trays(self) -> _Trays:
+        if "trays" not in self._indexes:
+            self._indexes["trays"] = _Trays(self.folder / "mailing")
+        return self._indexes["trays"]
 
     def lots(self) -> dict[str, list[int]]:
         """Lot -> the sequences of its pieces (a lot is one region's pieces in this run; card lots are
@@ -85,15 +205,19 @@ class InspectionContext:
     def pdf(self, sequence: int) -> Path:
         return self.folder / "print" / self.piece(sequence)["file"]
 
-    def record(self, sequence: int) -> StatementRecord:
-        """The piece's source record, read back from the ingested input line."""
+    def record_line(self, sequence: int) -> bytes:
+        """The piece's source record as spilled by ingest (one JSON line), unparsed."""
         _lot, region, line = self._lot_of[sequence]
         path = self.accepted_dir / f"{region}.jsonl"
         if region not in self._offsets:
             self._offsets[region] = spill_offsets(path)
         with open(path, "rb") as fh:
             fh.seek(self._offsets[region][line])
-            return SpillRow.model_validate_json(fh.readline()).record
+            return fh.readline()
+
+    def record(self, sequence: int) -> StatementRecord:
+        """The piece's source record, read back from the ingested input line."""
+        return parse_record(self.record_line(sequence))
 
     def envelope(self, sequence: int) -> dict | None:
         """The inserter's envelope log row: sequence, region, sheets, hoppers, inserts, weight_g, batch,
@@ -102,34 +226,44 @@ class InspectionContext:
 
     def mailing_tray(self, tray: str) -> list[dict]:
         """The mailing manifest rows of one country tray in their manifest order: sequence, account_id,
-        tray, postcode, weight_g, postage_class, presort_index. The last tray read is kept."""
-        if self._tray is None or self._tray[0] != tray:
-            rows = []
-            for path in self._mailing.files:
-                with open(path, "rb") as fh:
-                    rows += [row for row in map(json.loads, fh) if row["tray"] == tray]
-            self._tray = (tray, rows)
-        return self._tray[1]
+        tray, postcode, weight_g, postage_class, presort_index."""
+        return self._trays.all(tray)
+
+    def mailing_tray_sequences(self, tray: str) -> list:
+        """The sequences of a country tray's rows, in manifest order."""
+        return self._trays.sequences.get(tray, [])
+
+    def mailing_tray_row(self, tray: str, position: int) -> dict:
+        """Row `position` (0-based) of a country tray, in manifest order."""
+        return self._trays.row(tray, position)
 
     def mailing(self, sequence: int) -> dict | None:
         return self._mailing.get(sequence)
 
-    def sampled_prints(self, sample: list[int], missing_kind: str,
-                       defects: list[dict]) -> Iterator[tuple[int, dict, Layout, pdfium.PdfDocument]]:
-        """(sequence, manifest row, layout, open print file) for each sampled piece, each print file
-        opened once and closed at the end; a missing print file is a `missing_kind` defect."""
-        docs: dict[Path, pdfium.PdfDocument] = {}
-        try:
-            for seq in sample:
-                piece = self.piece(seq)
-                path = self.folder / "print" / piece["file"]
-                if path not in docs:
-                    if not path.exists():
-                        defects.append({"piece": seq, "kind": missing_kind,
-                                        "evidence": f"print file {piece['file']} is missing"})
-                        continue
-                    docs[path] = pdfium.PdfDocument(str(path))
-                yield seq, piece, self.layouts[piece["region"]], docs[path]
-        finally:
-            for doc in docs.values():
-                doc.close()
+    def print_jobs(self, sample: list[int], most: int | None = None) -> list[PrintJob]:
+        """The sampled pieces as jobs: consecutive pieces of one print file, in sample order, at most
+        `most` pieces a job (None: no limit)."""
+        jobs: list[PrintJob] = []
+        current: list[tuple[int, dict, Layout, bytes]] = []
+        path = None
+        for seq in sample:
+            piece = self.piece(seq)
+            here = self.folder / "print" / piece["file"]
+            if current and (here != path or (most is not None and len(current) >= most)):
+                jobs.append(PrintJob(path, tuple(current)))
+                current = []
+            path = here
+            current.append((seq, piece, self.layouts[piece["region"]], self.record_line(seq)))
+        if current:
+            jobs.append(PrintJob(path, tuple(current)))
+        return jobs
+
+    def memo(self, name: str, build):
+        """A value derived from the run's files, built once per context by `build()`."""
+        if name not in self._indexes:
+            self._indexes[name] = build()
+        return self._indexes[name]
+
+
+def missing_print(seq: int, kind: str, piece: dict) -> dict:
+    return {"piece": seq, "kind": kind, "evidence": f"print file {piece['file']} is missing"}

@@ -22,12 +22,18 @@ def _defect(sequence: int, kind: str, evidence: str) -> dict:
 
 
 def mailing_index(ctx: InspectionContext) -> dict[int, tuple[str, int]]:
-    """sequence -> (tray, 0-based position in the tray's rows), over every country tray."""
-    index: dict[int, tuple[str, int]] = {}
-    for tray in REGIONS:
-        for position, row in enumerate(ctx.mailing_tray(tray)):
-            index.setdefault(row["sequence"], (tray, position))
-    return index
+    """sequence -> (tray, 0-based position in the tray's rows), over every country tray (the first
+    place a sequence is found, trays in region order); built once per context from one read of the
+    mailing manifest, not once per lot."""
+
+    def build() -> dict[int, tuple[str, int]]:
+        index: dict[int, tuple[str, int]] = {}
+        for tray in REGIONS:
+            for position, seq in enumerate(ctx.mailing_tray_sequences(tray)):
+                index.setdefault(seq, (tray, position))
+        return index
+
+    return ctx.memo("dispatch.mailing_index", build)
 
 
 def expected_weight(ctx: InspectionContext, sheets: int, record) -> float:
@@ -41,8 +47,7 @@ def check_mailing(ctx: InspectionContext, lot: str, seq: int, index: dict[int, t
     if seq not in index:
         return [_defect(seq, "missing-from-mailing", f"piece {seq} ({piece['account_id']}) is in no mailing tray")]
     tray, position = index[seq]
-    rows = ctx.mailing_tray(tray)
-    row = rows[position]
+    row = ctx.mailing_tray_row(tray, position)
     record = ctx.record(seq)
     region = lot if lot in REGIONS else piece["region"]
     layout = ctx.layouts[region]
@@ -65,7 +70,7 @@ def check_mailing(ctx: InspectionContext, lot: str, seq: int, index: dict[int, t
                                                        + (" (required)" if layout.address.postcode_required else "")))
     key = (row.get("postcode"), row.get("account_id"))
     if position > 0:
-        before = rows[position - 1]
+        before = ctx.mailing_tray_row(tray, position - 1)
         previous = (before.get("postcode"), before.get("account_id"))
         if not previous <= key:
             defects.append(_defect(seq, "presort-order", f"tray {tray}: {key} comes after {previous}, out of "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from stmtprod.ingest.models import StatementRecord
 from stmtprod.layout import Currency, Layout
@@ -24,8 +25,9 @@ JP_HONORIFIC = "様"
 
 
 def squash(text: str) -> str:
-    """The text without any whitespace: the form every comparison uses."""
-    return _WS.sub("", text)
+    """The text without any whitespace: the form every comparison uses. (`str.split()` splits at
+    exactly the characters `str.isspace` and the regex `\\s` call whitespace, and is quicker.)"""
+    return "".join(text.split())
 
 
 def normalise(text: str) -> str:
@@ -42,18 +44,14 @@ def money(currency: Currency, amount: Decimal) -> str:
     scale = 10 ** currency.minor_units
     units = int((abs(amount) * scale).to_integral_value(rounding=ROUND_HALF_UP))
     whole, fraction = divmod(units, scale)
-    digits = str(whole)
-    groups = []
-    while digits:
-        groups.insert(0, digits[-3:])
-        digits = digits[:-3]
-    text = currency.group_separator.join(groups)
+    text = f"{whole:,}".replace(",", currency.group_separator)  # groups of three digits
     if currency.minor_units:
         text += currency.decimal_separator + str(fraction).rjust(currency.minor_units, "0")
     sign = "-" if amount < 0 and units else ""
     return sign + currency.symbol + (" " if currency.symbol_space else "") + text
 
 
+@lru_cache(maxsize=4096)  # a cycle's statements share a few dozen dates
 def date(date_format: str, value: dt.date) -> str:
     """The layout's date format filled in by token substitution (`{day:02d}`, `{month}`, `{year}`,
     `{date:%d %b %Y}`), without going through `str.format`."""

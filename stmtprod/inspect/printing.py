@@ -1,34 +1,51 @@
 """Inspection stage 2, print: sampled sheets seen as pixels, the way a verifier's camera sees them.
 
 For every sheet of a sampled piece the barcode strip (the symbol as the layout places it, plus its
-quiet zones and 5 mm more on each side) is rasterised at 600 dpi and decoded with zxing-cpp: exactly
-one Code 128 whose text is the manifest's payload for that sheet. Then, on a scan line through the
-middle of the symbol, the bars are located by their pattern (the payload's Code 128 modules) and
-measured: the white run before the first bar and after the last one (the quiet zones, at least 90%
-of the layout's `quiet_zone_modules` x `narrow_bar_mm`) and the module width (the symbol's width
-between its outer bar edges over its module count, within 15% of `narrow_bar_mm`).
+quiet zones and 5 mm more on each side) is rasterised at 600 dpi across the bars and decoded with
+zxing-cpp: exactly one Code 128 whose text is the manifest's payload for that sheet. Then, on a scan
+line through the middle of the symbol, the bars are located by their pattern (the payload's Code 128
+modules) and measured: the white run before the first bar and after the last one (the quiet zones,
+at least 90% of the layout's `quiet_zone_modules` x `narrow_bar_mm`) and the module width (the
+symbol's width between its outer bar edges over its module count, within 15% of `narrow_bar_mm`).
 
 On sheet 1 the address block must sit inside the envelope window: the text pdfium finds inside the
 window rectangle must hold the name and every line of the address.
 
-pdfium is not thread-safe: call this from one thread per process.
+Resolution. Everything checked here is read along scan lines, across the bars: the payload (zxing
+decodes Code 128 row by row), the quiet zones and the module width. So the strip is rasterised at
+600 dpi horizontally, as before (0.042 mm a pixel: a 0.33 mm module is 7.8 pixels, the allowed
+module width 0.28-0.38 mm is 6.6-9.0 pixels, and the 3.3 mm quiet zone 78 pixels against a
+2.97 mm minimum of 70), and at 150 dpi vertically: a row every 0.17 mm, so a 10 mm symbol still
+spans 59 rows, all of which zxing scans. Each row is, pixel for pixel, the row a 600 x 600 dpi
+rendering has at that height (pdfium draws the page with the same horizontal transform; a test
+checks it), so decoding and measuring see the same pixels as at 600 x 600 dpi, for a quarter of the
+rasterising and decoding work.
+
+pdfium is not thread-safe: call this from one thread per process (`stmtprod.inspect.parallel` runs
+jobs in worker processes).
 """
 from __future__ import annotations
 
+import ctypes
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 import zxingcpp
 
 from stmtprod.barcode.symbol import modules
 from stmtprod.inspect import expect
-from stmtprod.inspect.context import InspectionContext
+from stmtprod.inspect.context import InspectionContext, OpenPrints, PrintJob, missing_print, parse_record
 from stmtprod.layout import Layout
 
-DPI = 600
+DPI = 600                # across the bars: every measurement is taken at this resolution
+ROW_DPI = 150            # along the bars: how far apart the rendered scan lines are
 PT_PER_MM = 72 / 25.4
 MM_PER_PX = 25.4 / DPI
+MM_PER_ROW = 25.4 / ROW_DPI
 MARGIN_MM = 5.0          # inspected beyond each quiet zone
 VERTICAL_MARGIN_MM = 3.0
 WIDTH_SLACK = 1.3        # room for a symbol printed wider than specified
@@ -53,22 +70,20 @@ class Profile:
     right_bounded: bool
 
 
+@lru_cache(maxsize=64)
+def _pattern(payload: str) -> str:
+    """The payload's Code 128 modules between the outer bar edges ('1' bar, '0' space)."""
+    return modules(payload).strip("0")
+
+
 def _bars(payload: str) -> tuple[np.ndarray, np.ndarray, int]:
     """Centres and widths (in modules, from the first bar's leading edge) of the payload's bars, and the
     symbol's module count between its outer bar edges."""
-    pattern = modules(payload).strip("0")
-    starts, widths, i = [], [], 0
-    while i < len(pattern):
-        if pattern[i] == "1":
-            j = i
-            while j < len(pattern) and pattern[j] == "1":
-                j += 1
-            starts.append(i)
-            widths.append(j - i)
-            i = j
-        else:
-            i += 1
-    starts_a, widths_a = np.array(starts, float), np.array(widths, float)
+    pattern = _pattern(payload)
+    bar = np.frombuffer(pattern.encode("ascii"), dtype=np.uint8) == ord("1")
+    edges = np.diff(np.concatenate(([0], bar.astype(np.int8), [0])))
+    starts_a = np.nonzero(edges == 1)[0].astype(float)
+    widths_a = np.nonzero(edges == -1)[0] - starts_a
     return starts_a + widths_a / 2, widths_a, len(pattern)
 
 
@@ -114,25 +129,40 @@ def strip_mm(layout: Layout, payload: str) -> tuple[float, float, float, float]:
     its quiet zones, and MARGIN_MM more on each side (the right side with room for a wider symbol)."""
     bc = layout.barcode
     quiet = bc.quiet_zone_modules * bc.narrow_bar_mm
-    width = len(modules(payload).strip("0")) * bc.narrow_bar_mm
+    width = len(_pattern(payload)) * bc.narrow_bar_mm
     left = bc.x_mm - MARGIN_MM  # x_mm already includes the left quiet zone
     right = bc.x_mm + quiet + width * WIDTH_SLACK + quiet + MARGIN_MM
     return left, bc.y_mm - VERTICAL_MARGIN_MM, right, bc.y_mm + bc.height_mm + VERTICAL_MARGIN_MM
 
 
 def render_strip(page: pdfium.PdfPage, box_mm: tuple[float, float, float, float]) -> tuple[np.ndarray, float]:
-    """The page region (mm from top-left, clamped to the page) as a 600 dpi grayscale array, and the
-    top of the rendered region in mm from the page's top."""
+    """The page region (mm from top-left, clamped to the page) as a grayscale array, DPI pixels a inch
+    across and ROW_DPI rows an inch down, and the top of the rendered region in mm from the page's top.
+
+    The pixel grid is the one pypdfium2's `render(scale=DPI / 72, crop=...)` gives, so each row is, pixel
+    for pixel, a row of the full 600 dpi rendering; pdfium draws straight into the returned array."""
     width, height = page.get_size()
     left, top, right, bottom = box_mm
     top = max(0.0, top)
     crop = (max(0.0, left * PT_PER_MM), max(0.0, height - bottom * PT_PER_MM),
             max(0.0, width - right * PT_PER_MM), top * PT_PER_MM)
-    bitmap = page.render(scale=DPI / 72, crop=crop, grayscale=True)
+    x_scale, y_scale = DPI / 72, ROW_DPI / 72
+    full_w, full_h = math.ceil(width * x_scale), math.ceil(height * y_scale)
+    cut_left, cut_right = math.ceil(crop[0] * x_scale), math.ceil(crop[2] * x_scale)
+    cut_bottom, cut_top = math.ceil(crop[1] * y_scale), math.ceil(crop[3] * y_scale)
+    w, h = full_w - cut_left - cut_right, full_h - cut_top - cut_bottom
+    if w < 1 or h < 1:
+        raise ValueError(f"strip {box_mm} lies outside the page")
+    image = np.full((h, w), 255, dtype=np.uint8)
+    bitmap = pdfium_c.FPDFBitmap_CreateEx(w, h, pdfium_c.FPDFBitmap_Gray, image.ctypes.data_as(ctypes.c_void_p), w)
     try:
-        return np.array(bitmap.to_numpy(), copy=True), top
+        # The page scaled to the whole-page bitmap size (as FPDF_RenderPageBitmap does), then shifted.
+        matrix = pdfium_c.FS_MATRIX(full_w / width, 0, 0, full_h / height, -cut_left, -cut_top)
+        pdfium_c.FPDF_RenderPageBitmapWithMatrix(bitmap, page, matrix, pdfium_c.FS_RECTF(0, 0, w, h),
+                                                 pdfium_c.FPDF_GRAYSCALE | pdfium_c.FPDF_ANNOT)
     finally:
-        bitmap.close()
+        pdfium_c.FPDFBitmap_Destroy(bitmap)
+    return image, top
 
 
 def _geometry(seq: int, where: str, layout: Layout, line: np.ndarray, payload: str) -> list[dict] | None:
@@ -171,7 +201,7 @@ def check_sheet_barcode(seq: int, sheet: int, layout: Layout, page: pdfium.PdfPa
         pos = found[0].position
         row = (pos.top_left.y + pos.bottom_left.y + pos.top_right.y + pos.bottom_right.y) / 4
     else:
-        row = (layout.barcode.y_mm + layout.barcode.height_mm / 2 - top_mm) / MM_PER_PX
+        row = (layout.barcode.y_mm + layout.barcode.height_mm / 2 - top_mm) / MM_PER_ROW
     row = min(max(int(round(row)), 0), image.shape[0] - 1)
     geometry = _geometry(seq, where, layout, image[row], payload)
     if not found:
@@ -208,10 +238,15 @@ def check_window(seq: int, layout: Layout, page: pdfium.PdfPage, record) -> list
                     f"the window shows {expect.normalise(window_text(page, layout))!r}")]
 
 
-def inspect(ctx: InspectionContext, lot: str, sample: list[int]) -> list[dict]:
-    """Print defects of the sampled pieces of one lot (each print file opened once)."""
+def inspect_job(job: PrintJob, prints: OpenPrints) -> list[dict]:
+    """Print defects of a job's pieces (one print file); a missing print file makes each piece
+    unreadable. Runs the same in any process."""
     defects: list[dict] = []
-    for seq, piece, layout, pdf in ctx.sampled_prints(sample, "unreadable", defects):
+    pdf = prints.get(job.path)
+    for seq, piece, layout, line in job.pieces:
+        if pdf is None:
+            defects.append(missing_print(seq, "unreadable", piece))
+            continue
         for sheet, payload in enumerate(piece["payloads"], 1):
             index = piece["first_page"] - 1 + sheet - 1
             if index >= len(pdf):
@@ -222,7 +257,14 @@ def inspect(ctx: InspectionContext, lot: str, sample: list[int]) -> list[dict]:
             try:
                 defects += check_sheet_barcode(seq, sheet, layout, page, payload)
                 if sheet == 1:
-                    defects += check_window(seq, layout, page, ctx.record(seq))
+                    defects += check_window(seq, layout, page, parse_record(line))
             finally:
                 page.close()
     return defects
+
+
+def inspect(ctx: InspectionContext, lot: str, sample: list[int]) -> list[dict]:
+    """Print defects of the sampled pieces of one lot, in sample order (each print file opened once).
+    `stmtprod.inspect.parallel` runs the same jobs in worker processes."""
+    with OpenPrints(keep=max(1, len(sample))) as prints:
+        return [d for job in ctx.print_jobs(sample) for d in inspect_job(job, prints)]

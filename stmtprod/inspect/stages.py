@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -79,24 +80,50 @@ def halt_for(stage: int, result: dict, noun: str = "pieces", then: str = "'stmtp
 
 
 def run_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext, run_dir: Path,
-               timings: dict | None = None) -> list[dict]:
+               timings: dict | None = None, workers: int = 1) -> list[dict]:
     """Inspect every lot at stages 1..4 in order; returns the decisions; raises Halt or AwaitingInspection.
 
-    `timings` receives the seconds each stage took, keyed `stage1`..`stage4`.
+    `timings` receives the seconds each stage took, keyed `stage1`..`stage4`. With `workers` > 1 the
+    print-file stages (1 and 2) inspect in that many processes; decisions, defects and ledger rows
+    are the same as with one.
     """
-    return inspect_lots(ledger, config, ctx.run_id, ctx.lots(), run_dir, (1, 2, 3, 4),
-                        lambda stage, lot, sample: inspector(stage)(ctx, lot, sample), timings)
+    from stmtprod.inspect.parallel import StagePool
+
+    with StagePool(ctx, workers) as stage_pool:
+        return inspect_lots(ledger, config, ctx.run_id, ctx.lots(), run_dir, (1, 2, 3, 4),
+                            stage_pool.inspect, timings, submit=stage_pool.submit)
+
+
+@dataclass
+class _Step:
+    """What a lot needs at a stage, found without side effects: `kind` is kept, waiting, rejected
+    (a manual rejection stands), discontinued, draw (manual: record the sample and wait) or inspect."""
+
+    kind: str
+    previous: dict | None = None
+    plan: Plan | None = None
+    seed: int | None = None
+    sample: list[int] | None = None
+    error: BaseException | None = None
 
 
 def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: dict[str, list[int]], run_dir: Path,
                  stages: tuple[int, ...], inspect: Callable[[int, str, list[int]], list[dict]],
                  timings: dict | None = None, lot_of: Callable[[str], str] = lambda region: region,
-                 halt: Callable[[int, dict], Halt] = halt_for) -> list[dict]:
+                 halt: Callable[[int, dict], Halt] = halt_for,
+                 submit: Callable[[int, list[tuple[str, list[int]]]], list[Callable[[], list[dict]]]] | None = None,
+                 ) -> list[dict]:
     """The lot loop both lines share: each stage in turn over every lot, stopping at the first rejection.
 
     A decision recorded after the lot's last render is kept; a manual stage draws its sample and
     waits; an automatic one inspects (`inspect(stage, lot, sample)` gives the defects) and decides.
     `lot_of` names the lot of a batch's region; `halt` builds the Halt for a rejected lot.
+
+    Each stage first works out, reading only, what every lot needs (plan and sample included: a lot's
+    switching state is its own, so no lot's decision changes another's plan), then takes the actions
+    lot by lot in order. `submit(stage, [(lot, sample), ...])`, when given, starts the stage's
+    automatic inspections all at once (in worker processes, say) and returns for each a function that
+    gives its defects; without it each lot is inspected when its turn comes.
     """
     timings = {} if timings is None else timings
     rendered: dict[str, str] = {}
@@ -108,39 +135,45 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
     for stage in stages:
         started = time.perf_counter()
         stage_config = config.for_stage(stage)
+        steps = {lot: _step(ledger, stage_config, run_id, stage, lot, sequences, recorded.get((stage, lot)),
+                            rendered.get(lot, "")) for lot, sequences in lots.items()}
+        automatic = [(lot, step.sample) for lot, step in steps.items() if step.kind == "inspect"]
+        if submit is not None:
+            defects_of = dict(zip((lot for lot, _ in automatic), submit(stage, automatic)))
+        else:
+            defects_of = {lot: (lambda lot=lot, sample=sample: inspect(stage, lot, sample))
+                          for lot, sample in automatic}
         waiting, drawn = [], {}
-        for lot, sequences in lots.items():
-            previous = recorded.get((stage, lot))
-            current = previous is not None and previous["at"] > rendered.get(lot, "")
-            if current and previous["decision"] == "accepted":
+        for lot, step in steps.items():
+            previous = step.previous
+            if step.error is not None:
+                raise step.error
+            if step.kind == "kept":
                 results.append({"stage": stage, "lot": lot, "decision": "accepted", "kept": True})
                 drawn[lot] = previous
                 continue
-            if current and stage_config.mode == "manual" and previous["decision"] is None:
+            if step.kind == "waiting":
                 waiting.append(lot)
                 drawn[lot] = previous
                 continue
-            if current and stage_config.mode == "manual" and previous["decision"] == "rejected":
+            if step.kind == "rejected":
                 raise halt(stage, {"lot": lot, "plan": previous["plan"], "defects": previous["defects"],
                                    "defective": len({d["piece"] for d in previous["defects"]}),
                                    "sample": len(previous["sample"])})
-            state = switching_state(ledger, lot, stage)
-            if state.halted:
+            if step.kind == "discontinued":
                 raise Halt(f"inspection discontinued for lot stream {lot} stage {stage} after repeated rejections "
                            "on tightened inspection", step=f"inspection-{stage}", lot=lot, field="switching",
                            expected="normal, tightened or reduced", found="discontinued",
                            action=f"correct the process, then 'stmtprod qa restore --out {run_dir.parent} "
                                   f"--region {lot} --stage {stage} --reason ...'")
-            plan = make_plan(len(sequences), stage_config.aql, stage_config.level, state.severity)
-            seed, sample = lot_sample(run_id, stage, lot, sequences, plan)
-            if stage_config.mode == "manual":
+            plan, seed, sample = step.plan, step.seed, step.sample
+            if step.kind == "draw":
                 ledger.record_stage(run_id, stage, lot, plan.lot_size, plan.as_dict(), str(seed), sample, None,
                                     None, None)
                 waiting.append(lot)
                 drawn[lot] = {"plan": plan.as_dict(), "seed": str(seed), "sample": sample}
                 continue
-            result = decide(ledger, config, run_id, stage, lot, plan, seed, sample,
-                            inspect(stage, lot, sample), "automatic")
+            result = decide(ledger, config, run_id, stage, lot, plan, seed, sample, defects_of[lot](), "automatic")
             drawn[lot] = {"plan": result["plan"], "seed": str(seed), "sample": sample}
             results.append(result)
             if result["decision"] == "rejected":
@@ -151,6 +184,28 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
         if waiting:
             raise AwaitingInspection(stage, waiting, run_dir)
     return results
+
+
+def _step(ledger: Ledger, stage_config, run_id: str, stage: int, lot: str, sequences: list[int],
+          previous: dict | None, rendered_at: str) -> _Step:
+    """What the lot needs at this stage (reads the ledger, writes nothing). An error is kept in the
+    step and raised when the lot's turn comes, after the lots before it have been decided."""
+    try:
+        current = previous is not None and previous["at"] > rendered_at
+        if current and previous["decision"] == "accepted":
+            return _Step("kept", previous)
+        if current and stage_config.mode == "manual" and previous["decision"] is None:
+            return _Step("waiting", previous)
+        if current and stage_config.mode == "manual" and previous["decision"] == "rejected":
+            return _Step("rejected", previous)
+        state = switching_state(ledger, lot, stage)
+        if state.halted:
+            return _Step("discontinued", previous)
+        plan = make_plan(len(sequences), stage_config.aql, stage_config.level, state.severity)
+        seed, sample = lot_sample(run_id, stage, lot, sequences, plan)
+        return _Step("draw" if stage_config.mode == "manual" else "inspect", previous, plan, seed, sample)
+    except Exception as exc:  # noqa: BLE001  (raised in turn by the caller)
+        return _Step("error", previous, error=exc)
 
 
 def _write_stage_file(run_dir: Path, stage: int, drawn: dict) -> None:
