@@ -41,13 +41,19 @@ def record_rendered(ledger: Ledger, run_id: str, job, result: dict, events: Call
     events("batch", **result)
 
 
-def read_unverified(ledger: Ledger, run_id: str, jobs: Sequence, layouts: LayoutSet,
-                    workers: int) -> tuple[list[PrintFile], list[PrintFile], dict[str, list[list[str]]]]:
-    """Every job's print file, those not already proven verified, and the barcodes read from the latter."""
+def unverified(ledger: Ledger, run_id: str, jobs: Sequence) -> tuple[list[PrintFile], list[PrintFile]]:
+    """Every job's print file, and those not already proven verified."""
     files = [PrintFile(j.name, j.region, Path(j.pdf_file), Path(j.manifest_file)) for j in jobs]
     known = ledger.batches(run_id)
     fresh = [f for f, j in zip(files, jobs)
              if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "verified_at")]
+    return files, fresh
+
+
+def read_unverified(ledger: Ledger, run_id: str, jobs: Sequence, layouts: LayoutSet,
+                    workers: int) -> tuple[list[PrintFile], list[PrintFile], dict[str, list[list[str]]]]:
+    """Every job's print file, those not already proven verified, and the barcodes read from the latter."""
+    files, fresh = unverified(ledger, run_id, jobs)
     return files, fresh, read_all(fresh, layouts, workers)
 
 
@@ -56,4 +62,4 @@ def record_verified(ledger: Ledger, run_id: str, files: list[PrintFile], fresh: 
     """The freshly read batches as verified, and the run's verification with what was read and what kept."""
     ledger.batches_verified(run_id, [f.batch for f in fresh])
     ledger.record_verification(run_id, True, verified["pieces"], verified["sheets"],
-                               {"read_optically": len(fresh), "kept": len(files) - len(fresh)})
+                               {"read": len(fresh), "kept": len(files) - len(fresh)})

@@ -16,7 +16,7 @@ from typing import Callable
 
 from stmtprod import crashpoints, drills
 from stmtprod.barcode.payload import run_tag
-from stmtprod.batchsteps import jobs_to_render, read_unverified, record_plan, record_rendered, record_verified
+from stmtprod.batchsteps import jobs_to_render, record_plan, record_rendered, record_verified, unverified
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import BuildOptions
 from stmtprod.errors import Halt, UsageError
@@ -37,7 +37,7 @@ from stmtprod.report import write_report
 from stmtprod.runfolder import (check_reject_share, choose_run_id, clear_stale_ingests, ingest_into, mirror, note_halt,
                                 note_waiting, place_new_run, release_staging, reopen_staging, replace_ingest,
                                 run_id_tag, run_summary, write_summary)
-from stmtprod.verify import PrintFile, check_sequence, verify_files
+from stmtprod.verify import PrintFile, check_sequence, verify_batches
 
 Events = Callable[..., None]
 _INGEST_PREFIX = ".ingest-"
@@ -89,10 +89,11 @@ def _check(options: BuildOptions) -> tuple[LayoutSet, Catalog, str]:
     return layouts, catalog, catalog_version
 
 
-def _ingest_into(options: BuildOptions, layouts: LayoutSet, folder: Path) -> tuple[Path, IngestResult]:
+def _ingest_into(options: BuildOptions, layouts: LayoutSet, catalog: Catalog,
+                 folder: Path) -> tuple[Path, IngestResult]:
     return ingest_into(folder, _INGEST_PREFIX,
                        lambda accepted, quarantine: ingest(options.input, layouts, options.regions, accepted,
-                                                           quarantine))
+                                                           quarantine, catalog))
 
 
 def build(options: BuildOptions, events: Events = _quiet, force: bool = False) -> dict:
@@ -110,7 +111,7 @@ def build(options: BuildOptions, events: Events = _quiet, force: bool = False) -
         ledger = Ledger(out)
         try:
             events("step", step="ingest")
-            work, ingested = _ingest_into(options, layouts, out)
+            work, ingested = _ingest_into(options, layouts, catalog, out)
             base_id = make_run_id(ingested, layouts.version, catalog_version, options)
             run_id = _choose_run_id(ledger, options, base_id, ingested, layouts, catalog_version, force, work)
             run_dir = out / run_id
@@ -163,7 +164,7 @@ def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None 
             run_dir = out / run_id
             run_dir.mkdir(exist_ok=True)
             events("step", step="ingest")
-            work, ingested = _ingest_into(options, layouts, run_dir)
+            work, ingested = _ingest_into(options, layouts, catalog, run_dir)
             replace_ingest(run_dir, work)
             ledger.update_run(run_id, input_sha256=ingested.input_sha256, layouts_version=layouts.version,
                               catalog_version=catalog_version)
@@ -210,18 +211,19 @@ def _reconcile(jobs: list[BatchJob], batches: list[BatchRef]) -> None:
             expected += 1
 
 
-def insert_lots(files: list[PrintFile], decoded: dict[str, list[list[str]]], catalog: Catalog, run_id: str,
+def insert_lots(files: list[PrintFile], decoded: dict[str, str], catalog: Catalog, run_id: str,
                 folder: Path, inventory: dict[str, int] | None = None) -> dict:
     """Run each region's lot through the simulated inserter by its barcodes alone; one envelope log per lot.
 
-    Insert inventory is carried from lot to lot within the run.
+    `decoded`: per print file, the barcode read from each sheet, one per line. Insert inventory is
+    carried from lot to lot within the run.
     """
     counts = {}
     for region in dict.fromkeys(f.region for f in files):
         machine = Inserter(catalog, run_id, inventory=inventory)
         for f in (f for f in files if f.region == region):
-            for page, texts in enumerate(decoded[f.batch], 1):
-                machine.feed(texts[0], batch=f.batch, page=page)
+            for page, text in enumerate(decoded[f.batch].splitlines(), 1):
+                machine.feed(text, batch=f.batch, page=page)
         counts[region] = write_envelope_log(folder / f"{region}.jsonl", machine.finish())
         inventory = machine.inventory
     return {"envelopes": counts, "inventory_left": inventory or {}}
@@ -271,13 +273,10 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         ledger.transition(run_id, "VERIFYING")
         events("step", step="verify")
         _reconcile(jobs, batches)
-        files, fresh, decoded = read_unverified(ledger, run_id, jobs, layouts, options.workers)
+        files, fresh = unverified(ledger, run_id, jobs)
+        decoded, verified = verify_batches(files, {f.batch for f in fresh}, layouts, run_id, catalog,
+                                           run_dir / "work" / "accepted", options.workers)
         crashpoints.reached("verify:read")
-        for f in files:
-            if f.batch not in decoded:
-                decoded[f.batch] = [[p] for line in f.manifest.read_text(encoding="utf-8").splitlines()
-                                    for p in json.loads(line)["payloads"]]
-        verified = verify_files(files, decoded, run_id, catalog, run_dir / "work" / "accepted")
         record_verified(ledger, run_id, files, fresh, verified)
         timings["verify"] = time.perf_counter() - t
 
@@ -294,7 +293,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         inspection_config, _version = load_inspection(options.inspection_file)
         ctx = InspectionContext(run_id, staging, run_dir / "work" / "accepted", layouts, catalog)
         crashpoints.reached("inspect")
-        run_stages(ledger, inspection_config, ctx, run_dir, timings)
+        run_stages(ledger, inspection_config, ctx, run_dir, timings, workers=options.workers)
 
         t = time.perf_counter()
         events("step", step="release")

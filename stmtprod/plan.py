@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
-from stmtprod.catalog import Catalog, hoppers_of, select_inserts
+from stmtprod.catalog import Catalog
 from stmtprod.fsutil import atomic_open
 from stmtprod.ingest.models import StatementRecord
 
@@ -34,12 +34,17 @@ class SpillRow(BaseModel):
     record: StatementRecord
 
 
+def spill_line(raw: bytes) -> int:
+    """The input line number of a spill row, without parsing the record (rows start `{"line": N,`)."""
+    return int(raw[8:raw.index(b",")])
+
+
 def spill_offsets(spill: Path) -> dict[int, int]:
     """Input line number -> byte offset in a spill file, for reading source records back one by one."""
     offsets, position = {}, 0
     with open(spill, "rb") as fh:
         for raw in fh:
-            offsets[int(raw[8:raw.index(b",")])] = position
+            offsets[spill_line(raw)] = position
             position += len(raw)
     return offsets
 
@@ -61,21 +66,29 @@ def presort_key(record: StatementRecord) -> tuple[str, str]:
     return (record.address.postcode, record.account_id)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Accepted:
-    """Where an accepted record sits in its region's spill file, and its presort key.
+    """Where an accepted record sits in its region's spill file, its presort key and its inserts.
 
-    Only these small keys are held in memory; records are read back one at a time by offset.
+    Only these small keys are held in memory; records are read back one at a time by offset. The
+    inserts are chosen at ingest, where the validated record is at hand, so planning need not parse
+    the record again.
     """
 
     key: tuple[str, str]
     line: int
     offset: int
+    inserts: tuple[str, ...] = ()
 
 
 def plan_region(region: str, accepted: list[Accepted], spill: Path, catalog: Catalog,
                 first_sequence: int, batch_size: int, folder: Path) -> list[BatchRef]:
-    """Sequence one region's accepted records and write its batch files; returns the batches."""
+    """Sequence one region's accepted records and write its batch files; returns the batches.
+
+    Each piece's record is copied from the spill as the validated input line's own JSON; the renderer
+    validates it again as it reads the batch.
+    """
+    hopper = {i.code: i.hopper for i in catalog.insert}
     ordered = sorted(accepted)
     batches = []
     with open(spill, "rb") as source:
@@ -84,19 +97,23 @@ def plan_region(region: str, accepted: list[Accepted], spill: Path, catalog: Cat
             number = len(batches) + 1
             ref = BatchRef(region, number, folder / f"{region}-{number:04d}.jsonl",
                            first_sequence + start, len(chunk))
-            with atomic_open(ref.path) as fh:
+            with atomic_open(ref.path, "wb") as fh:
                 for offset, item in enumerate(chunk):
                     source.seek(item.offset)
-                    record = SpillRow.model_validate_json(source.readline()).record
-                    inserts = select_inserts(catalog, record)
-                    piece = Piece(sequence=ref.first_sequence + offset, line=item.line,
-                                  inserts=tuple(i.code for i in inserts),
-                                  hoppers=tuple(sorted(hoppers_of(inserts))), record=record)
-                    fh.write(piece.model_dump_json() + "\n")
+                    fh.write(_piece_line(ref.first_sequence + offset, item, sorted(hopper[c] for c in item.inserts),
+                                         source.readline()))
             batches.append(ref)
     return batches
 
 
+def _piece_line(sequence: int, item: Accepted, hoppers: list[int], spill_row: bytes) -> bytes:
+    """A batch file line: the `Piece` fields, the record spliced in as the spill holds it."""
+    record = spill_row[spill_row.index(b'"record":') + len(b'"record":'):spill_row.rindex(b"}")]
+    head = json.dumps({"sequence": sequence, "line": item.line, "inserts": list(item.inserts), "hoppers": hoppers},
+                      ensure_ascii=False)
+    return head[:-1].encode() + b', "record": ' + record + b"}\n"
+
+
 def read_batch(path: Path) -> list[Piece]:
     with open(path, encoding="utf-8") as fh:
-        return [Piece.model_validate(json.loads(line)) for line in fh]
+        return [Piece.model_validate_json(line) for line in fh]

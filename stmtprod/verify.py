@@ -1,10 +1,14 @@
-"""Verification of every sheet: barcodes read back optically from the print files themselves.
+"""Verification of every sheet: barcodes read back from the print files themselves.
 
-Nothing here trusts the code that drew the bars. Each sheet's barcode strip is rasterised with
-pdfium and decoded by zxing-cpp, as the inserter's camera would see it, then checked against the
-manifest and against a recomputation from the source record (region and country, the insert rules
-applied afresh, the number of sheets). Sequences must run 1..N across the whole run with no gap or
-duplicate. The first mismatch raises `Halt` naming batch, piece, sheet, field, expected and found.
+Nothing here trusts the code that drew the bars. Every sheet's barcode is read out of the file's
+content stream (`barcode/content.py`: qpdf decodes the page, zxing-cpp decodes the bars). Sheets
+whose content is not a plain barcode, and the first and last sheet of every file, are also read
+optically (`barcode/reader.py`: rasterised by pdfium, decoded by zxing-cpp) as the inserter camera
+would see them; the optical read is what counts, and a file whose written barcode differs from its
+printed one halts. Each payload is checked against the manifest and against a recomputation from the
+source record (region and country, the insert rules applied afresh, the number of sheets). Sequences
+must run 1..N across the whole run with no gap or duplicate. The first mismatch raises `Halt` naming
+batch, piece, sheet, field, expected and found. Stage 2 reads a further sample optically at 600 dpi.
 """
 from __future__ import annotations
 
@@ -14,13 +18,13 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
-from stmtprod.barcode import symbol
+from stmtprod.barcode import content, symbol
 from stmtprod.barcode.payload import PayloadError, build, parse
 from stmtprod.barcode.reader import read_page_barcodes
 from stmtprod.catalog import Catalog, hoppers_of, select_inserts
 from stmtprod.errors import Halt
 from stmtprod.layout import Layout, LayoutSet
-from stmtprod.plan import SpillRow, spill_offsets
+from stmtprod.plan import SpillRow, spill_line
 from stmtprod.render.statement import sheet_count
 from stmtprod.workers import pool as worker_pool
 
@@ -50,9 +54,28 @@ def barcode_strip(layout: Layout) -> tuple[float, float, float, float]:
             min(height_mm - bottom, bc.height_mm + 2 * _STRIP_MARGIN_MM))
 
 
-def read_file(pdf: str, strip: tuple[float, float, float, float]) -> list[list[str]]:
-    """Decoded barcode texts per page of one print file (runs in a worker process)."""
-    return read_page_barcodes(pdf, dpi=DPI, region_mm=strip)
+@dataclass(frozen=True)
+class Readback:
+    """What was read from one print file: the texts per page, and the first page (1-based) whose written
+    barcode differs from the printed one, with both."""
+
+    pages: list[list[str]]
+    disagreement: tuple[int, list[str], list[str]] | None = None
+
+
+def read_file(pdf: str, strip: tuple[float, float, float, float]) -> Readback:
+    """Every page's barcode texts from the content; pages it cannot vouch for, and the first and last
+    page, read optically too (runs in a worker process)."""
+    pages = content.read_file(pdf, strip)
+    optical = sorted({i for i, texts in enumerate(pages) if texts is None} | ({0, len(pages) - 1} if pages else set()))
+    seen = read_page_barcodes(pdf, page_indexes=optical, dpi=DPI, region_mm=strip) if optical else []
+    disagreement = None
+    for index, printed in zip(optical, seen):
+        written = pages[index]
+        if written is not None and written != printed and disagreement is None:
+            disagreement = (index + 1, written, printed)
+        pages[index] = printed
+    return Readback(pages, disagreement)
 
 
 def page_count(pdf: Path) -> int:
@@ -64,33 +87,41 @@ def page_count(pdf: Path) -> int:
 
 
 def read_all(files: list[PrintFile], layouts: LayoutSet, workers: int) -> dict[str, list[list[str]]]:
-    """Read every sheet of every print file, in parallel processes (pdfium is not thread-safe)."""
+    """Read every sheet of every print file, in parallel processes (pdfium is not thread-safe).
+
+    Halts when a file's written barcode differs from the one that prints.
+    """
     args = [(str(f.pdf), barcode_strip(layouts[f.region])) for f in files]
     if workers <= 1 or len(files) <= 1:
-        decoded = [read_file(*a) for a in args]
+        read = [read_file(*a) for a in args]
     else:
         with worker_pool(min(workers, len(files))) as pool:
-            decoded = list(pool.map(read_file, *zip(*args)))
-    return {f.batch: d for f, d in zip(files, decoded)}
+            read = list(pool.map(read_file, *zip(*args)))
+    for f, r in zip(files, read):
+        if r.disagreement:
+            page, written, printed = r.disagreement
+            raise Halt("the barcode written in the print file differs from the one that prints", step="verify",
+                       batch=f.batch, page=page, field="barcode", expected=written, found=printed,
+                       action="the file renders differently than it reads: re-render the batch and check the RIP")
+    return {f.batch: r.pages for f, r in zip(files, read)}
 
 
-class _Sources:
-    """Source records read back from the run's spill of accepted input lines, by line number."""
+def source_records(spill: Path, lines: set[int]) -> dict[int, object]:
+    """The source records of the given input lines, read back from a region's spill in one pass.
 
-    def __init__(self, accepted_dir: Path):
-        self.dir = accepted_dir
-        self.offsets: dict[str, dict[int, int]] = {}
-
-    def get(self, region: str, line: int):
-        path = self.dir / f"{region}.jsonl"
-        if region not in self.offsets:
-            self.offsets[region] = spill_offsets(path) if path.exists() else {}
-        offset = self.offsets[region].get(line)
-        if offset is None:
-            return None
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            return SpillRow.model_validate_json(fh.readline()).record
+    Memory stays at one batch's records whatever the size of the run.
+    """
+    found: dict[int, object] = {}
+    if not lines or not spill.exists():
+        return found
+    with open(spill, "rb") as fh:
+        for raw in fh:
+            line = spill_line(raw)
+            if line in lines:
+                found[line] = SpillRow.model_validate_json(raw).record
+                if len(found) == len(lines):
+                    break
+    return found
 
 
 def mismatch(expected: str, found: str, seen: set[str], later: list[list[str]]) -> tuple[str, str]:
@@ -169,37 +200,98 @@ def check_page_total(pages: list[list[str]], expected: int, here: dict) -> None:
                    found=len(pages), action="re-render the batch and check the file transfer")
 
 
-def verify_files(files: list[PrintFile], decoded: dict[str, list[list[str]]], run_id: str,
-                 catalog: Catalog, accepted_dir: Path) -> dict:
-    """Check every decoded sheet; returns counts, or raises Halt at the first mismatch."""
-    sources = _Sources(accepted_dir)
-    tag = run_id[-6:]
-    next_sequence, sheets, pieces = 1, 0, 0
-    seen: set[str] = set()
-    for f in files:
-        rows = [json.loads(line) for line in f.manifest.read_text(encoding="utf-8").splitlines()]
-        expected = [(row, n, payload) for row in rows for n, payload in enumerate(row["payloads"], 1)]
-        pages = decoded[f.batch]
-        here = {"step": "verify", "batch": f.batch}
-        for page, (found, (row, n, payload)) in enumerate(zip(pages, expected), 1):
-            at = {**here, "page": page, "piece": row["sequence"], "sheet": n}
-            parsed = check_barcode(found, payload, at, seen, pages[page:])
-            check_own_payload(parsed, row["sequence"], n, row["sheets"], tag, at)
-            seen.add(payload)
-        check_page_total(pages, len(expected), here)
-        for row in rows:
-            at = {**here, "piece": row["sequence"]}
-            check_sequence(row["sequence"], next_sequence, at)
-            next_sequence += 1
-            _check_source(row, f.region, sources, catalog, at)
-            pieces += 1
+@dataclass(frozen=True)
+class FileVerdict:
+    """One print file verified: the texts read per page (for the inserter), what it holds, or its halt."""
+
+    batch: str
+    pages: list[list[str]]
+    first_sequence: int | None = None
+    pieces: int = 0
+    sheets: int = 0
+    halt: dict | None = None
+
+
+def verify_file(f: PrintFile, strip: tuple[float, float, float, float] | None, run_id: str, catalog: Catalog,
+                accepted_dir: Path) -> FileVerdict:
+    """Read one print file (unless `strip` is None: then the manifest's payloads stand for what was read
+    before) and check every sheet and piece of it; runs in a worker process. Sequences must run on
+    from the file's first piece; the caller checks that they follow on from the previous file."""
+    rows = [json.loads(line) for line in f.manifest.read_text(encoding="utf-8").splitlines()]
+    if strip is None:
+        pages = [[p] for row in rows for p in row["payloads"]]
+    else:
+        readback = read_file(str(f.pdf), strip)
+        if readback.disagreement:
+            page, written, printed = readback.disagreement
+            return FileVerdict(f.batch, [], halt=Halt(
+                "the barcode written in the print file differs from the one that prints", step="verify",
+                batch=f.batch, page=page, field="barcode", expected=written, found=printed,
+                action="the file renders differently than it reads: re-render the batch and check the RIP").as_dict())
+        pages = readback.pages
+    try:
+        _check_pages(f, rows, pages, run_id[-6:])
+        sources = source_records(accepted_dir / f"{f.region}.jsonl", {row["line"] for row in rows})
+        sheets = 0
+        for expected, row in enumerate(rows, rows[0]["sequence"] if rows else 1):
+            at = {"step": "verify", "batch": f.batch, "piece": row["sequence"]}
+            check_sequence(row["sequence"], expected, at)
+            _check_source(row, f.region, sources.get(row["line"]), catalog, at)
             sheets += row["sheets"]
-    return {"pieces": pieces, "sheets": sheets}
+    except Halt as halt:
+        return FileVerdict(f.batch, pages, halt=halt.as_dict())
+    return FileVerdict(f.batch, pages, rows[0]["sequence"] if rows else None, len(rows), sheets)
 
 
-def _check_source(row: dict, region: str, sources: _Sources, catalog: Catalog, at: dict) -> None:
+def _check_pages(f: PrintFile, rows: list[dict], pages: list[list[str]], tag: str) -> None:
+    """Each page holds the one barcode the manifest lists for it, and the file no more or fewer pages."""
+    expected = [(row, n, payload) for row in rows for n, payload in enumerate(row["payloads"], 1)]
+    here = {"step": "verify", "batch": f.batch}
+    seen: set[str] = set()
+    for page, (found, (row, n, payload)) in enumerate(zip(pages, expected), 1):
+        at = {**here, "page": page, "piece": row["sequence"], "sheet": n}
+        parsed = check_barcode(found, payload, at, seen, pages[page:])
+        check_own_payload(parsed, row["sequence"], n, row["sheets"], tag, at)
+        seen.add(payload)
+    check_page_total(pages, len(expected), here)
+
+
+def verify_batches(files: list[PrintFile], to_read: set[str], layouts: LayoutSet, run_id: str, catalog: Catalog,
+                   accepted_dir: Path, workers: int) -> tuple[dict[str, str], dict]:
+    """Verify every print file, reading those named in `to_read`, in parallel worker processes.
+
+    Returns, per file, the payload read from each page, one per line (compact: the inserter needs
+    every sheet's barcode of the run), and the counts; raises the Halt of the first file, in sequence
+    order, that has one, or of the first break in sequences between files.
+    """
+    args = [(f, barcode_strip(layouts[f.region]) if f.batch in to_read else None, run_id, catalog, accepted_dir)
+            for f in files]
+    if workers <= 1 or len(files) <= 1:
+        verdicts = (verify_file(*a) for a in args)
+        return _combine(verdicts)
+    with worker_pool(min(workers, len(files))) as pool:
+        return _combine(pool.map(verify_file, *zip(*args)))
+
+
+def _combine(verdicts) -> tuple[dict[str, str], dict]:
+    pages: dict[str, str] = {}
+    next_sequence, pieces, sheets = 1, 0, 0
+    for v in verdicts:
+        if v.halt:
+            details = dict(v.halt)
+            raise Halt(details.pop("reason"), **details)
+        if v.pieces:
+            check_sequence(v.first_sequence, next_sequence, {"step": "verify", "batch": v.batch,
+                                                             "piece": v.first_sequence})
+        next_sequence += v.pieces
+        pieces += v.pieces
+        sheets += v.sheets
+        pages[v.batch] = "\n".join(texts[0] for texts in v.pages)  # verified: one barcode a page
+    return pages, {"pieces": pieces, "sheets": sheets}
+
+
+def _check_source(row: dict, region: str, record, catalog: Catalog, at: dict) -> None:
     """The piece against its source record, recomputed from scratch."""
-    record = sources.get(region, row["line"])
     if record is None or record.account_id != row["account_id"]:
         raise Halt("piece has no matching source record in its region", **at, field="account_id",
                    expected=row["account_id"], found=record.account_id if record else None,
@@ -275,6 +367,6 @@ def verify_run(run_dir: Path, workers: int = 1) -> dict:
     catalog, catalog_version = load_catalog(Path(run["catalog_file"]))
     check_versions(run, layouts.version, catalog_version)
     folder, files = run_print_files(run_dir)
-    decoded = read_all(files, layouts, workers)
-    counts = verify_files(files, decoded, run["run_id"], catalog, run_dir / "work" / "accepted")
+    _pages, counts = verify_batches(files, {f.batch for f in files}, layouts, run["run_id"], catalog,
+                                    run_dir / "work" / "accepted", workers)
     return {"run_id": run["run_id"], "ok": True, "folder": str(folder), "files": len(files), **counts}

@@ -1,7 +1,8 @@
-"""Verification of every carrier: its barcode read back optically from the print file itself.
+"""Verification of every carrier: its barcode read back from the print file itself.
 
-Every sheet is rasterised and decoded (`stmtprod.verify.read_all`: pdfium + zxing-cpp, in worker
-processes) and checked against the manifest and against a recomputation from the sanitized source
+Every sheet's barcode is read (`stmtprod.verify.read_all`, in worker processes: from the content
+stream, and optically wherever that cannot vouch for the sheet and for each file's first and last
+sheet) and checked against the manifest and against a recomputation from the sanitized source
 record: exactly one symbol per sheet; the payload the manifest names for that page; one sheet per
 carrier; sequences 1..N across the run with no gap or duplicate; the region of barcode, batch,
 record and address country alike; the card id, token and last five digits of the manifest equal to

@@ -7,6 +7,7 @@ the balance must add up. A record that does not conform is rejected, never "fixe
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
@@ -15,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from stmtprod.regions import CURRENCY, MINOR_UNITS, Region
 
 _MAX_TEXT = 120
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _decimal_string(value: object) -> Decimal:
@@ -34,7 +36,7 @@ def _decimal_string(value: object) -> Decimal:
 
 def _clean_text(value: str) -> str:
     """Control characters would corrupt print streams and logs; refuse rather than strip silently."""
-    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
+    if _CONTROL.search(value):
         raise ValueError("contains control characters")
     if not value.strip():
         raise ValueError("is empty")

@@ -16,6 +16,7 @@ from typing import IO, Iterable, Iterator
 
 from pydantic import ValidationError
 
+from stmtprod.catalog import Catalog, select_inserts
 from stmtprod.fsutil import atomic_open
 from stmtprod.ingest.models import RuleError, StatementRecord
 from stmtprod.layout import Layout, LayoutSet
@@ -133,8 +134,11 @@ def _account_id(raw: bytes) -> str | None:
 
 
 def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: Path,
-           quarantine_path: Path) -> IngestResult:
-    """Validate every line of the extract; spill accepted records per region; quarantine rejects."""
+           quarantine_path: Path, catalog: Catalog) -> IngestResult:
+    """Validate every line of the extract; spill accepted records per region; quarantine rejects.
+
+    Each accepted record's inserts are chosen here, from the catalog, while the record is at hand.
+    """
     digest = hashlib.sha256()
     result = IngestResult(input_sha256="")
     spill_dir.mkdir(parents=True, exist_ok=True)
@@ -157,7 +161,8 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
                     quarantine_reject(quarantine, result, rej, line=number, account_id=_account_id(raw))
                     continue
                 spill = spills[record.region]
-                result.accepted[record.region].append(Accepted(presort_key(record), number, spill.tell()))
+                inserts = tuple(i.code for i in select_inserts(catalog, record))
+                result.accepted[record.region].append(Accepted(presort_key(record), number, spill.tell(), inserts))
                 spill.write(b'{"line":%d,"record":%s}\n' % (number, raw.strip()))
                 if result.cycle_end is None or record.period_end > result.cycle_end:
                     result.cycle_end = record.period_end

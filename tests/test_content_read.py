@@ -1,0 +1,132 @@
+"""100% verification reads barcodes out of the content stream; what it cannot vouch for is read optically.
+
+Expectations come from elsewhere: the manifest the renderer wrote, the optical reader (pdfium and
+zxing-cpp on pixels), and pages built here by hand with ReportLab and edited with pypdf.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import NameObject, RectangleObject
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from stmtprod.barcode import content, reader, symbol
+from stmtprod.errors import Halt
+from stmtprod.layout import load_layouts
+from stmtprod.verify import PrintFile, barcode_strip, read_all, read_file
+from tests.conftest import ROOT, manifest_rows
+
+LAYOUTS = load_layouts(ROOT / "layouts")
+AU = LAYOUTS["AU"]
+STRIP = barcode_strip(AU)
+PAYLOADS = ["1AUAB12CD00000420102053", "1AUAB12CD0000042020205Z"]
+
+
+def _page(c: Canvas, payload: str, before=None, after=None) -> None:
+    """One sheet with body text and the AU layout's barcode; `before` wraps the page's content (as
+    imposition tools do), `after` draws over the bars."""
+    bc = AU.barcode
+    if before:
+        before(c)
+    c.setFont("Helvetica", 9)
+    c.drawString(20 * mm, 200 * mm, "Statement body text (not a barcode) 1 2 3 4 re f W n cm")
+    bottom = AU.page.size_mm[1] - bc.y_mm - bc.height_mm
+    symbol.draw(c, payload, bc.x_mm, bottom, symbol.SymbolSpec(bc.narrow_bar_mm, bc.height_mm, bc.quiet_zone_modules))
+    if after:
+        after(c)
+    c.showPage()
+
+
+def _pdf(path: Path, *pages) -> Path:
+    c = Canvas(str(path), pagesize=A4, invariant=1, pageCompression=1)
+    for payload, before, after in pages:
+        _page(c, payload, before, after)
+    c.save()
+    return path
+
+
+def test_every_sheet_of_a_real_run_reads_the_same_from_content_and_optically(sample_run):
+    rows = manifest_rows(sample_run)
+    for pdf in sample_run["print_files"]:
+        strip = barcode_strip(LAYOUTS[Path(pdf).stem[:2]])
+        written = content.read_file(pdf, strip)
+        expected = [[p] for r in rows if r["file"] == Path(pdf).name for p in r["payloads"]]
+        assert written == expected
+        assert reader.read_page_barcodes(pdf, dpi=200, region_mm=strip) == expected
+
+
+def _white_box(c: Canvas) -> None:
+    c.setFillColorRGB(1, 1, 1)
+    c.rect(0, 0, 210 * mm, 40 * mm, stroke=0, fill=1)
+
+
+def _clip_top_half(c: Canvas) -> None:
+    path = c.beginPath()
+    path.rect(0, 150 * mm, 210 * mm, 147 * mm)
+    c.clipPath(path, stroke=0, fill=0)
+
+
+def _shift(c: Canvas) -> None:
+    c.translate(0, 120 * mm)
+
+
+def _second_barcode(c: Canvas) -> None:
+    symbol.draw(c, PAYLOADS[1], AU.barcode.x_mm, 150)
+
+
+@pytest.mark.parametrize("before, after, printed", [
+    (None, _white_box, []),                    # painted over after the bars: nothing prints
+    (_clip_top_half, None, []),                # wrapped in a clip that cuts the bars away
+    (_shift, None, []),                        # wrapped in a move out of the camera's strip
+    (_second_barcode, None, [PAYLOADS[0]]),    # a second black path elsewhere
+])
+def test_a_sheet_outside_the_contract_is_left_to_the_optical_read(tmp_path, before, after, printed):
+    pdf = _pdf(tmp_path / "odd.pdf", (PAYLOADS[1], None, None), (PAYLOADS[0], before, after), (PAYLOADS[1], None, None))
+    assert content.read_file(pdf, STRIP) == [[PAYLOADS[1]], None, [PAYLOADS[1]]]
+    assert read_file(str(pdf), STRIP).pages == [[PAYLOADS[1]], printed, [PAYLOADS[1]]]
+
+
+def test_a_page_scaled_by_a_pdf_tool_is_read_optically(tmp_path):
+    """pypdf's transformation wraps the page's content in a `cm`, as imposition does."""
+    from pypdf import Transformation
+
+    pdf = _pdf(tmp_path / "ok.pdf", *[(PAYLOADS[0], None, None)] * 3)
+    writer = PdfWriter(clone_from=PdfReader(pdf))
+    writer.pages[1].add_transformation(Transformation().scale(0.5, 0.5))
+    writer.write(tmp_path / "scaled.pdf")
+    assert content.read_file(tmp_path / "scaled.pdf", STRIP) == [[PAYLOADS[0]], None, [PAYLOADS[0]]]
+    assert read_file(str(tmp_path / "scaled.pdf"), STRIP).pages == [[PAYLOADS[0]], [], [PAYLOADS[0]]]
+
+
+@pytest.mark.parametrize("where", ["page", "file"])
+def test_a_cropped_page_is_read_optically(tmp_path, where):
+    """A crop box hides the bars the content still states; one set on the page tree counts for every page."""
+    pdf = _pdf(tmp_path / "ok.pdf", *[(PAYLOADS[0], None, None)] * 3)
+    writer = PdfWriter(clone_from=PdfReader(pdf))
+    upper = RectangleObject((0, 100 * mm, 210 * mm, 297 * mm))
+    if where == "page":
+        writer.pages[1].cropbox = upper
+    else:
+        writer.root_object["/Pages"][NameObject("/CropBox")] = upper
+    writer.write(tmp_path / "cropped.pdf")
+    hidden = [1] if where == "page" else [0, 1, 2]
+    assert content.read_file(tmp_path / "cropped.pdf", STRIP) == [
+        None if i in hidden else [PAYLOADS[0]] for i in range(3)]
+    assert read_file(str(tmp_path / "cropped.pdf"), STRIP).pages == [
+        [] if i in hidden else [PAYLOADS[0]] for i in range(3)]
+
+
+def test_a_file_whose_written_barcode_does_not_print_halts(tmp_path, monkeypatch):
+    """The first and last sheets are read both ways: a file whose content states another barcode than
+    the one that prints (as a RIP that renders differently would) halts before any check of payloads."""
+    pdf = _pdf(tmp_path / "AU-0001.pdf", *[(PAYLOADS[0], None, None)] * 3)
+    monkeypatch.setattr(content, "read_file", lambda path, strip: [[PAYLOADS[1]]] * 3)
+    with pytest.raises(Halt) as caught:
+        read_all([PrintFile("AU-0001", "AU", pdf, tmp_path / "AU-0001.jsonl")], LAYOUTS, 1)
+    halt = caught.value.details
+    assert "differs from the one that prints" in caught.value.reason
+    assert (halt["field"], halt["page"], halt["expected"], halt["found"]) == ("barcode", 1, [PAYLOADS[1]], [PAYLOADS[0]])
