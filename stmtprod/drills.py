@@ -13,6 +13,7 @@ import json
 import re
 from decimal import Decimal
 from pathlib import Path
+from typing import Iterable
 
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.units import mm
@@ -92,7 +93,7 @@ def inserter_catalog(drill: str | None, catalog: Catalog) -> Catalog:
     return catalog.model_copy(update={"insert": swapped})
 
 
-def misroute(drill: str | None, rows: list[dict]) -> list[dict]:
+def misroute(drill: str | None, rows: Iterable[dict]) -> Iterable[dict]:
     """wrong-tray: every envelope of the lot goes into another country's tray."""
     if drill != "wrong-tray":
         return rows

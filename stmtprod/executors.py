@@ -2,7 +2,9 @@
 
 A batch is a pure function of its batch file, the layouts and the catalog (`render_batch(job)` writes
 one print file and one manifest atomically and returns its counts), so it can run in any process on
-any machine and give the same bytes. `run_batches` hands each `BatchJob` to an executor and calls
+any machine and give the same bytes. The card line's carrier batches (`stmtprod.cards.render.CarrierJob`,
+`render_carrier_batch`) are the same kind of job, so both lines (`stmtprod build` and `stmtprod cards`)
+take ``--executor`` and ``--scheduler``. `run_batches` hands each job to an executor and calls
 `done(job, result)` in the calling process, once per batch, as each completes; the caller (the line)
 records the batch in the ledger there. Nothing about the output depends on which executor ran it.
 
@@ -21,10 +23,11 @@ Executors
 Running on several hosts
 ------------------------
 1. **One shared filesystem.** Workers read the batch files and layouts and write the print files
-   and manifests at the paths in each `BatchJob`, which are absolute paths under the run folder
-   (``--out``) as the controller sees them. The run folder, the layouts and the insert catalog must
-   therefore be on a filesystem every worker mounts **at the same path** as the controller (NFS or
-   SMB, e.g. ``/srv/stmtprod`` everywhere). The controller checks that each file a worker reports is
+   and manifests at the paths in each job (`BatchJob`, `CarrierJob`), which are absolute paths under
+   the run folder (``--out``) as the controller sees them. The run folder, the layouts (and for cards
+   the carrier texts, ``layouts/cards``) and the insert catalog must therefore be on a filesystem
+   every worker mounts **at the same path** as the controller (NFS or SMB, e.g. ``/srv/stmtprod``
+   everywhere). The controller checks that each file a worker reports is
    visible to it, and stops with a configuration error (exit 3) if not.
 2. **The same software everywhere.** Every worker host runs the same stmtprod version and Python
    (install it the same way, ``scripts/setup.sh``) and has the same fonts at the same paths
@@ -45,6 +48,7 @@ Running on several hosts
 5. **Run the line** against the scheduler::
 
        stmtprod build --input ... --out /srv/stmtprod/out --executor dask --scheduler tcp://SCHEDULER-HOST:8786
+       stmtprod cards --orders ... --personalisation ... --out /srv/stmtprod/out --executor dask --scheduler ...
 
 Firewall: workers and the controller must reach the scheduler on 8786, and the scheduler and the
 controller must reach each worker on its (random by default; ``--worker-port`` fixes it) port.
@@ -57,10 +61,10 @@ import socket
 import time
 from concurrent.futures import as_completed
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from stmtprod.errors import ConfigError
-from stmtprod.render.batch import BatchJob, render_batch
+from stmtprod.render.batch import render_batch
 from stmtprod.workers import pool as worker_pool
 
 if TYPE_CHECKING:
@@ -74,13 +78,15 @@ WORKERS_TIMEOUT_S = 60
 VISIBLE_TIMEOUT_S = 10.0
 """How long to wait for a file a remote worker wrote to become visible here (NFS attribute caches)."""
 
-Done = Callable[[BatchJob, dict], None]
+Job = TypeVar("Job")
+"""A frozen dataclass of plain strings with at least name, pdf_file and manifest_file (`BatchJob`, `CarrierJob`)."""
+Done = Callable[[Job, dict], None]
 _NO_DASK = ("--executor dask needs Dask distributed, which is not installed: "
             "pip install 'stmtprod[dask]' (or 'dask[distributed]')")
 
 
-def run_batches(jobs: list[BatchJob], done: Done, *, executor: str = "local", workers: int = 1,
-                scheduler: str | None = None, render: Callable[[BatchJob], dict] | None = None) -> None:
+def run_batches(jobs: list[Job], done: Done, *, executor: str = "local", workers: int = 1,
+                scheduler: str | None = None, render: Callable[[Job], dict] | None = None) -> None:
     """Render every job on `executor`; call `done(job, result)` here, once per job, as each completes.
 
     `workers` is the size of the local pool, or of the throw-away `LocalCluster` for ``dask`` without a
@@ -121,7 +127,7 @@ def check_executor(executor: str, scheduler: str | None = None) -> None:
         _probe(scheduler)
 
 
-def _run_local(jobs: list[BatchJob], done: Done, workers: int, render: Callable[[BatchJob], dict]) -> None:
+def _run_local(jobs: list[Job], done: Done, workers: int, render: Callable[[Job], dict]) -> None:
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             done(job, render(job))
@@ -137,10 +143,17 @@ def _run_local(jobs: list[BatchJob], done: Done, workers: int, render: Callable[
             raise
 
 
-def _absolute(job: BatchJob) -> BatchJob:
-    """The job with every path absolute, so a worker whose working directory differs finds the same files."""
-    return dataclasses.replace(job, **{f: os.path.abspath(getattr(job, f)) for f in
-                                       ("batch_file", "layouts_dir", "catalog_file", "pdf_file", "manifest_file")})
+PATH_SUFFIXES = ("_file", "_dir")
+"""A job field whose name ends so holds a path (`BatchJob`, `CarrierJob`: batch_file, layouts_dir, ...)."""
+
+
+def _absolute(job: Job) -> Job:
+    """The job with every path absolute, so a worker whose working directory differs finds the same files.
+
+    Generic over job dataclasses: every field named ``*_file`` or ``*_dir`` is a path.
+    """
+    return dataclasses.replace(job, **{f.name: os.path.abspath(getattr(job, f.name))
+                                       for f in dataclasses.fields(job) if f.name.endswith(PATH_SUFFIXES)})
 
 
 def _connect(workers: int, scheduler: str | None) -> tuple["Client", "LocalCluster | None"]:
@@ -193,7 +206,7 @@ def _probe(scheduler: str) -> None:
                           "running there and the port open?", key="--scheduler") from exc
 
 
-def _visible(job: BatchJob) -> None:
+def _visible(job: Job) -> None:
     """The files a remote worker says it wrote are here too, or the filesystem is not shared."""
     deadline = time.monotonic() + VISIBLE_TIMEOUT_S
     paths = (Path(job.pdf_file), Path(job.manifest_file))
@@ -205,8 +218,8 @@ def _visible(job: BatchJob) -> None:
         time.sleep(0.2)
 
 
-def _run_dask(jobs: list[BatchJob], done: Done, workers: int, scheduler: str | None,
-              render: Callable[[BatchJob], dict]) -> None:
+def _run_dask(jobs: list[Job], done: Done, workers: int, scheduler: str | None,
+              render: Callable[[Job], dict]) -> None:
     if not jobs:
         return
     client, cluster = _connect(workers, scheduler)

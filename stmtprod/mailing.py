@@ -6,9 +6,12 @@ fixes the postage class.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from stmtprod.fsutil import write_jsonl
+from stmtprod.plan import spill_offsets
 
 # (upper weight limit in grams, postage class): the first band the envelope fits.
 POSTAGE_CLASSES: tuple[tuple[float, str], ...] = ((20.0, "LETTER-S"), (50.0, "LETTER-M"), (250.0, "LARGE"))
@@ -21,22 +24,45 @@ def postage_class(weight_g: float) -> str:
     return "PARCEL"
 
 
-def mailing_rows(envelopes: list[dict], record_of) -> list[dict]:
-    """Rows in tray and presort order; `record_of(sequence)` reads a piece's source record (one at a
-    time, so only the small rows stay in memory)."""
-    rows = []
-    for env in envelopes:
-        record = record_of(env["sequence"])
-        rows.append({"sequence": env["sequence"], "account_id": record.account_id,
-                     "tray": record.address.country, "postcode": record.address.postcode,
-                     "weight_g": env["weight_g"], "postage_class": postage_class(env["weight_g"])})
-    rows.sort(key=lambda r: (r["tray"], r["postcode"], r["account_id"]))
+class SourceLines:
+    """A region's source records as ingest spilled them, by piece sequence: `lines(sequence)` is one
+    validated JSON line. Holds two small integer maps for the region, never the records."""
+
+    def __init__(self, manifest_dir: Path, accepted_dir: Path, region: str):
+        self.line_of: dict[int, int] = {}
+        for manifest in sorted(manifest_dir.glob(f"{region}-*.jsonl")):
+            with open(manifest, encoding="utf-8") as fh:
+                for raw in fh:
+                    row = json.loads(raw)
+                    self.line_of[row["sequence"]] = row["line"]
+        self.spill = accepted_dir / f"{region}.jsonl"
+        self.offsets = spill_offsets(self.spill)
+
+    def __call__(self, sequence: int) -> bytes:
+        with open(self.spill, "rb") as fh:
+            fh.seek(self.offsets[self.line_of[sequence]])
+            return fh.readline()
+
+
+def mailing_rows(envelope_log: Path, record_line_of) -> Iterator[dict]:
+    """Rows in tray and presort order, from a lot's envelope log; `record_line_of(sequence)` reads a
+    piece's source record as ingest spilled it (validated then; only three plain fields are needed
+    here, so it is not validated again). Only a small tuple per envelope is held, for the sort."""
+    keys = []
+    with open(envelope_log, encoding="utf-8") as fh:
+        for raw in fh:
+            env = json.loads(raw)
+            record = json.loads(record_line_of(env["sequence"]))["record"]
+            address = record["address"]
+            keys.append((address["country"], address.get("postcode", ""), record["account_id"], env["sequence"],
+                         env["weight_g"]))
+    keys.sort()
     position: dict[str, int] = {}
-    for row in rows:
-        position[row["tray"]] = position.get(row["tray"], 0) + 1
-        row["presort_index"] = position[row["tray"]]
-    return rows
+    for tray, postcode, account_id, sequence, weight in keys:
+        position[tray] = position.get(tray, 0) + 1
+        yield {"sequence": sequence, "account_id": account_id, "tray": tray, "postcode": postcode,
+               "weight_g": weight, "postage_class": postage_class(weight), "presort_index": position[tray]}
 
 
-def write_mailing(path: Path, rows: list[dict]) -> int:
+def write_mailing(path: Path, rows: Iterable[dict]) -> int:
     return write_jsonl(path, rows)

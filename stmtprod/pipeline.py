@@ -30,7 +30,7 @@ from stmtprod.inserter import Inserter, write_envelope_log
 from stmtprod.layout import LayoutSet, load_layouts
 from stmtprod.ledger import Ledger
 from stmtprod.lock import OutputLock
-from stmtprod.mailing import mailing_rows, write_mailing
+from stmtprod.mailing import SourceLines, mailing_rows, write_mailing
 from stmtprod.plan import BatchRef, plan_region
 from stmtprod.render.batch import BatchJob
 from stmtprod.report import write_report
@@ -148,7 +148,8 @@ def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None 
         from stmtprod.cards.line import resume_cards
 
         key, demo = resolve_key()
-        return resume_cards(run_id, out, key=key, demo=demo, workers=workers, events=events)
+        return resume_cards(run_id, out, key=key, demo=demo, workers=workers, events=events, executor=executor,
+                            scheduler=scheduler)
     with OutputLock(out):
         ledger = Ledger(out)
         try:
@@ -287,7 +288,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
                                 staging / "envelopes", drills.inventory(options.drill, catalog))
         timings["inserter"] = time.perf_counter() - t
         t = time.perf_counter()
-        _write_mailing(run_id, staging, run_dir, layouts, catalog, options.drill)
+        _write_mailing(staging, run_dir, options.drill)
         timings["mailing"] = time.perf_counter() - t
         events("step", step="inspection")
         inspection_config, _version = load_inspection(options.inspection_file)
@@ -317,11 +318,8 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
     return summary
 
 
-def _write_mailing(run_id: str, staging: Path, run_dir: Path, layouts: LayoutSet, catalog: Catalog,
-                   drill: str | None) -> None:
+def _write_mailing(staging: Path, run_dir: Path, drill: str | None) -> None:
     """The mailing manifest per lot, from the inserter's envelope log and the source records."""
-    ctx = InspectionContext(run_id, staging, run_dir / "work" / "accepted", layouts, catalog)
     for index, path in enumerate(sorted((staging / "envelopes").glob("*.jsonl"))):
-        envelopes = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-        rows = mailing_rows(envelopes, ctx.record)
+        rows = mailing_rows(path, SourceLines(staging / "manifest", run_dir / "work" / "accepted", path.stem))
         write_mailing(staging / "mailing" / path.name, drills.misroute(drill, rows) if index == 0 else rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 from pydantic import BaseModel, ConfigDict
 
 from stmtprod.catalog import Catalog
@@ -114,6 +115,8 @@ def _piece_line(sequence: int, item: Accepted, hoppers: list[int], spill_row: by
     return head[:-1].encode() + b', "record": ' + record + b"}\n"
 
 
-def read_batch(path: Path) -> list[Piece]:
+def read_batch(path: Path) -> Iterator[Piece]:
+    """The batch's pieces in order, one at a time (a renderer holds one record, not the batch)."""
     with open(path, encoding="utf-8") as fh:
-        return [Piece.model_validate_json(line) for line in fh]
+        for line in fh:
+            yield Piece.model_validate_json(line)

@@ -1,22 +1,37 @@
 """Executors: the same batches give the same bytes wherever they run (inline, local pool, Dask cluster)."""
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
+import json
 import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import stmtprod.pipeline as pipeline
+from stmtprod.cards import samples as card_samples
+from stmtprod.cards.commands import cards as cards_command
+from stmtprod.cards.line import run_cards
+from stmtprod.cli import main
 from stmtprod.config import BuildOptions
 from stmtprod.errors import ConfigError
 from stmtprod.executors import check_executor, run_batches
+from stmtprod.ledger import Ledger
 from stmtprod.render.batch import BatchJob
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "cycle.jsonl"
 REGIONS = ("AU", "JP")
 RELEASED = ("print", "manifest", "envelopes", "mailing")
+CARD_ORDERS = ROOT / "samples" / "cards.jsonl"
+CARD_LOG = ROOT / "samples" / "personalisation.jsonl"
+CARD_FAULTS = ROOT / "samples" / "cards-faults"
+CARD_DATE = dt.date(2026, 11, 23)
+NOBODY = "tcp://127.0.0.1:1"
+"""A scheduler address nothing answers at."""
+NO_KEY = {"STMTPROD_CARD_KEY": None, "STMTPROD_DEMO": None}
 
 
 def _options(out: Path, workers: int, **more) -> BuildOptions:
@@ -103,3 +118,103 @@ def test_dask_run_releases_the_same_bytes_as_a_local_run(tmp_path):
     assert sorted(theirs) == sorted(ours)
     for name, data in ours.items():
         assert theirs[name] == data, f"{name} differs between the local and the dask run"
+
+
+# --- the card line -------------------------------------------------------------------------------
+
+
+def _card_release(summary: dict) -> dict[str, bytes]:
+    """Every released file of a card run (print, manifest, sealing), by path under release/."""
+    assert summary["state"] == "RELEASED", summary.get("halt") or summary.get("waiting")
+    release = Path(summary["run_dir"]) / "release"
+    return {str(p.relative_to(release)): p.read_bytes() for p in sorted(release.rglob("*")) if p.is_file()}
+
+
+def _card_options(out: Path, run_id: str) -> dict:
+    ledger = Ledger(out)
+    try:
+        return ledger.run(run_id)["options"]
+    finally:
+        ledger.close()
+
+
+def test_dask_card_run_releases_the_same_bytes_as_a_local_run_and_resumes_on_its_scheduler(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    local = run_cards(CARD_ORDERS, CARD_LOG, tmp_path / "local", key=None, demo=True, workers=1,
+                      production_date=CARD_DATE)
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        remote = run_cards(CARD_ORDERS, CARD_LOG, tmp_path / "dask", key=None, demo=True, workers=2,
+                           production_date=CARD_DATE, executor="dask", scheduler=address)
+        with distributed.Client(address, set_as_default=False) as client:
+            executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
+        # A run that halts at the card-to-carrier match, after its carriers rendered on the cluster.
+        halted = run_cards(CARD_ORDERS, CARD_FAULTS / "swapped.jsonl", tmp_path / "halted", key=None, demo=True,
+                           workers=2, production_date=CARD_DATE, executor="dask", scheduler=address)
+
+    # Both cluster workers rendered carriers; none was rendered in this process.
+    assert len(executed) == 2 and all(n > 0 for n in executed.values()), executed
+    assert sum(executed.values()) == len(remote["print_files"]) > 2
+    assert remote["run_id"] == local["run_id"]
+    ours, theirs = _card_release(local), _card_release(remote)
+    assert {name.split("/")[0] for name in ours} == {"print", "manifest", "sealing"}
+    assert sorted(theirs) == sorted(ours)
+    for name, data in ours.items():
+        assert theirs[name] == data, f"{name} differs between the local and the dask card run"
+
+    # The executor is recorded with the run, and a resume uses it: the cluster is gone, so exit 3 ...
+    assert halted["state"] == "HALTED"
+    out, run_id = tmp_path / "halted", halted["run_id"]
+    recorded = _card_options(out, run_id)
+    assert (recorded["executor"], recorded["scheduler"]) == ("dask", address)
+    assert (_card_options(tmp_path / "local", local["run_id"])["executor"]) == "local"
+    res = CliRunner().invoke(main, ["resume", run_id, "--out", str(out), "--json"], env=NO_KEY)
+    assert res.exit_code == 3, res.output
+    assert "cannot reach the Dask scheduler" in res.stderr
+    # ... and overriding it resumes locally, keeping the carriers the cluster rendered, to the same bytes.
+    res = CliRunner().invoke(cards_command, ["--resume", run_id, "--out", str(out), "--personalisation",
+                                             str(CARD_LOG), "--executor", "local", "--json"], env=NO_KEY)
+    assert res.exit_code == 0, res.output
+    resumed = json.loads(res.stdout.strip().splitlines()[-1])
+    assert resumed["resumed"] is True and resumed["run_id"] == local["run_id"]
+    assert _card_release(resumed) == ours
+
+
+def test_card_run_with_an_unreachable_scheduler_stops_before_any_work(tmp_path):
+    orders = [json.loads(line) for line in CARD_ORDERS.read_text(encoding="utf-8").splitlines()]
+    nz = [o for i, o in enumerate(orders, 1) if o.get("region") == "NZ" and i not in card_samples.BAD_LINES]
+    (tmp_path / "orders.jsonl").write_text("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in nz), "utf-8")
+    log = [{"card_id": o["card_id"], "pan_last5": o["pan"][-5:], "embossed_name": o["embossed_name"], "slot": i}
+           for i, o in enumerate(nz, 1)]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log), "utf-8")
+    args = ["--orders", str(tmp_path / "orders.jsonl"), "--personalisation", str(tmp_path / "log.jsonl"),
+            "--demo-key", "--workers", "1", "--date", CARD_DATE.isoformat(), "--json"]
+
+    res = CliRunner().invoke(cards_command, args + ["--out", str(tmp_path / "out"), "--executor", "dask",
+                                                    "--scheduler", NOBODY], env=NO_KEY)
+    assert res.exit_code == 3, res.output
+    assert "Dask" in res.stderr and json.loads(res.stdout.strip().splitlines()[-1])["exit_code"] == 3
+    assert not (tmp_path / "out").exists()  # no ledger, no run folder: nothing was done
+    res = CliRunner().invoke(cards_command, args + ["--out", str(tmp_path / "out"), "--scheduler", NOBODY],
+                             env=NO_KEY)
+    assert res.exit_code == 3 and "only used with --executor dask" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+    # `stmtprod resume` of a card run passes --executor/--scheduler to the card line, which refuses them first.
+    (tmp_path / "short.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log[:-1]), "utf-8")
+    halted = run_cards(tmp_path / "orders.jsonl", tmp_path / "short.jsonl", tmp_path / "out", key=None, demo=True,
+                       workers=1, production_date=CARD_DATE)
+    assert halted["state"] == "HALTED"
+    ledger = Ledger(tmp_path / "out")
+    before = ledger.history(halted["run_id"])
+    ledger.close()
+    res = CliRunner().invoke(main, ["resume", halted["run_id"], "--out", str(tmp_path / "out"), "--executor", "dask",
+                                    "--scheduler", NOBODY], env=NO_KEY)
+    assert res.exit_code == 3, res.output
+    assert "Dask" in res.stderr
+    ledger = Ledger(tmp_path / "out")
+    assert ledger.history(halted["run_id"]) == before  # not even marked RESUMED
+    assert ledger.run(halted["run_id"])["state"] == "HALTED"
+    ledger.close()

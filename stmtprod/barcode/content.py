@@ -45,9 +45,10 @@ def page_streams(page: pikepdf.Page) -> bytes:
     return contents.read_bytes()
 
 
-def _bars(data: bytes, start: int, zone_pt: tuple[float, float, float, float]) -> list[tuple[float, float]] | None:
-    """The (left, right) edges in points of the bars of the black path that starts at `start`, sorted,
-    or None if the path is anything but rectangles filled inside the zone with nothing painted after."""
+def _bars(data: bytes, start: int, zone_pt: tuple[float, float, float, float]) -> np.ndarray | None:
+    """The bars of the black path that starts at `start`, as rows of (left, right) in points sorted by
+    left edge, or None if the path is anything but rectangles filled inside the zone with nothing
+    painted after it."""
     tokens = data[start + len(_BLACK_FILL):].split()
     first = 0
     while first < len(tokens) and tokens[first] == b"n":  # an empty path ended: paints nothing
@@ -63,25 +64,37 @@ def _bars(data: bytes, start: int, zone_pt: tuple[float, float, float, float]) -
     try:
         # Bars share a few widths, one bottom and one height: each distinct token is converted once.
         number = {t: float(t) for t in set(ys + ws + hs)}
-        lefts = [float(t) for t in xs]
+        x = np.array([float(t) for t in xs])
     except ValueError:
         return None
     x0, y0, x1, y1 = zone_pt
     for bottom, height in {(number[y], number[h]) for y, h in zip(ys, hs)}:
         if height == 0 or min(bottom, bottom + height) < y0 or max(bottom, bottom + height) > y1:
             return None
-    bars = sorted((min(x, x + number[w]), max(x, x + number[w])) for x, w in zip(lefts, ws))
-    if any(left == right for left, right in bars) or bars[0][0] < x0 or max(r for _, r in bars) > x1:
+    w = np.array([number[t] for t in ws])
+    bars = np.column_stack((np.minimum(x, x + w), np.maximum(x, x + w)))
+    bars = bars[np.argsort(bars[:, 0], kind="stable")]
+    if not w.all() or bars[0, 0] < x0 or bars[:, 1].max() > x1:
         return None
     return bars
 
 
-def _decode(bars: list[tuple[float, float]]) -> list[str]:
+def _decode(bars: np.ndarray) -> list[str]:
     """Code 128 texts zxing-cpp finds in the bars laid out on one row of pixels (white is 255)."""
-    origin = bars[0][0]
-    row = np.full(round((max(r for _, r in bars) - origin) * _PX_PER_PT) + 2 * _QUIET_PX + 1, 255, dtype=np.uint8)
-    for left, right in bars:
-        row[round((left - origin) * _PX_PER_PT) + _QUIET_PX:round((right - origin) * _PX_PER_PT) + _QUIET_PX] = 0
+    edges = np.rint((bars - bars[0, 0]) * _PX_PER_PT).astype(np.intp) + _QUIET_PX
+    starts, ends = edges[:, 0], edges[:, 1]
+    gaps = starts[1:] - ends[:-1]
+    if (gaps >= 0).all():
+        # Alternating runs: quiet zone, bar, gap, bar, ..., bar, quiet zone.
+        runs = np.empty(2 * len(starts) + 1, dtype=np.intp)
+        runs[0], runs[1::2], runs[2:-1:2], runs[-1] = _QUIET_PX, ends - starts, gaps, _QUIET_PX
+        colours = np.zeros(len(runs), dtype=np.uint8)
+        colours[0::2] = 255
+        row = np.repeat(colours, runs)
+    else:  # overlapping bars merge, as ink would
+        row = np.full(int(ends.max()) + _QUIET_PX, 255, dtype=np.uint8)
+        for s, e in zip(starts.tolist(), ends.tolist()):
+            row[s:e] = 0
     found = zxingcpp.read_barcodes(row.reshape(1, -1), formats=zxingcpp.BarcodeFormat.Code128,
                                    try_invert=False, try_rotate=False, try_downscale=False)
     return [b.text for b in found]

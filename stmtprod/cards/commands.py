@@ -3,8 +3,11 @@
 Register with the main group: ``main.add_command(cards)`` (from ``stmtprod.cards.commands``).
 
     stmtprod cards --orders samples/cards.jsonl --personalisation samples/personalisation.jsonl --out DIR \
-                   [--key-file KEY | --demo-key] [--workers N] [--json]
-    stmtprod cards --resume RUN_ID --out DIR [--personalisation NEW_LOG] [--key-file KEY]
+                   [--key-file KEY | --demo-key] [--workers N] [--executor dask --scheduler tcp://HOST:8786] [--json]
+    stmtprod cards --resume RUN_ID --out DIR [--personalisation NEW_LOG] [--key-file KEY] [--executor ...]
+
+``--executor dask`` renders the carrier batches on a Dask distributed cluster, as for statements
+(`stmtprod.executors`); the choice is recorded with the run and used again by a resume.
 
 The tokenisation key comes from --key-file, else the environment variable STMTPROD_CARD_KEY; without
 one the command refuses to run (exit 3) unless --demo-key (or STMTPROD_DEMO=1) asks for the
@@ -65,10 +68,14 @@ def _fail(exc: errors.StmtprodError, as_json: bool) -> None:
 @click.option("--inspection", type=click.Path(dir_okay=False, path_type=Path), help="Inspection configuration TOML.")
 @click.option("--run-id", help="Override the derived run id (YYYYMMDD-XXXXXX).")
 @click.option("--force", is_flag=True, help="Make a new run even if these orders already have one.")
+@click.option("--executor", type=click.Choice(["local", "dask"]),
+              help="Where carrier batches render: a local process pool (default), or a Dask distributed "
+                   "cluster. With --resume: override the run's executor.")
+@click.option("--scheduler", help="Dask scheduler address (tcp://HOST:8786) for --executor dask.")
 @click.option("--resume", "resume_id", metavar="RUN_ID", help="Continue a halted or crashed card run.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line on stdout.")
 def cards(orders, personalisation, out, key_file, demo_key, workers, batch_size, production_date, reject_threshold,
-          layouts, card_layouts, catalog, inspection, run_id, force, resume_id, as_json):
+          layouts, card_layouts, catalog, inspection, run_id, force, executor, scheduler, resume_id, as_json):
     """Card carriers and the card-to-carrier match: ingest orders, render, verify, match, inspect, release."""
     from stmtprod.cards.keys import resolve_key
     from stmtprod.cards.line import resume_cards, run_cards
@@ -81,14 +88,15 @@ def cards(orders, personalisation, out, key_file, demo_key, workers, batch_size,
             if orders is not None:
                 raise errors.UsageError("--resume continues a run with its own orders; drop --orders")
             summary = resume_cards(resume_id, out, key=key, demo=demo, personalisation=personalisation,
-                                   workers=workers, events=progress)
+                                   workers=workers, events=progress, executor=executor, scheduler=scheduler)
         else:
             if orders is None or personalisation is None:
                 raise errors.UsageError("--orders and --personalisation are required (or --resume RUN_ID)")
             summary = run_cards(orders, personalisation, out, key=key, demo=demo, workers=workers, events=progress,
                                 batch_size=batch_size, production_date=production_date,
                                 reject_threshold=reject_threshold, layouts_dir=layouts, cards_dir=card_layouts,
-                                catalog_file=catalog, inspection_file=inspection, run_id=run_id, force=force)
+                                catalog_file=catalog, inspection_file=inspection, run_id=run_id, force=force,
+                                executor=executor, scheduler=scheduler)
     except errors.StmtprodError as exc:
         progress.close()
         _fail(exc, as_json)

@@ -36,7 +36,7 @@ from stmtprod.cards.keys import CardKey, card_key
 from stmtprod.cards.match import Carrier, match, read_log
 from stmtprod.cards.plan import plan_carriers
 from stmtprod.cards.render import CarrierJob, render_carrier_batch
-from stmtprod.executors import run_batches
+from stmtprod.executors import check_executor, run_batches
 from stmtprod.cards.texts import CarrierSet, load_carrier_set
 from stmtprod.cards.verify import verify_carriers
 from stmtprod.catalog import Catalog, load_catalog
@@ -84,6 +84,8 @@ class CardOptions:
     catalog_file: Path = dataclasses.field(default_factory=default_catalog_file)
     inspection_file: Path = dataclasses.field(default_factory=default_inspection_file)
     run_id: str | None = None
+    executor: str = "local"
+    scheduler: str | None = None
 
     def fingerprint(self) -> str:
         return (f"line=cards;batch={self.batch_size};threshold={self.reject_threshold};"
@@ -96,6 +98,7 @@ class CardOptions:
                 "layouts_dir": str(Path(self.layouts_dir).resolve()), "cards_dir": str(Path(self.cards_dir).resolve()),
                 "catalog_file": str(Path(self.catalog_file).resolve()),
                 "inspection_file": str(Path(self.inspection_file).resolve()), "workers": self.workers,
+                "executor": self.executor, "scheduler": self.scheduler,
                 "key": key.mode, "key_id": key.key_id}
 
 
@@ -120,6 +123,7 @@ def _check(options: CardOptions) -> _Config:
         raise UsageError(f"personalisation log {options.personalisation} does not exist")
     if options.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    check_executor(options.executor, options.scheduler)
     layouts = load_layouts(options.layouts_dir)
     catalog, catalog_version = load_catalog(options.catalog_file)
     carriers = load_carrier_set(options.cards_dir, layouts, catalog)
@@ -144,11 +148,14 @@ def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | No
               events: Events = _quiet, batch_size: int = 1000, production_date: dt.date | None = None,
               reject_threshold: float = 0.05, layouts_dir: Path | None = None, cards_dir: Path | None = None,
               catalog_file: Path | None = None, inspection_file: Path | None = None, run_id: str | None = None,
-              force: bool = False) -> dict:
+              force: bool = False, executor: str | None = None, scheduler: str | None = None) -> dict:
     """Run the card line over one order file and its personalisation log; returns the run summary.
 
     `key` is the tokenisation key (bytes, at least 16); `demo=True` uses the published demo key
     instead (samples and tests; the summary says `"key": "DEMO"`). Neither: ConfigError.
+    `executor` ("local", the default, or "dask") and `scheduler` say where the carrier batches render
+    (`stmtprod.executors`); a bad one is refused (ConfigError) before any work. They are recorded
+    with the run, so a resume renders the same way unless told otherwise.
     State RELEASED (carriers released for sealing), HALTED or INSPECTING (a manual stage waits).
     """
     started = time.perf_counter()
@@ -156,7 +163,8 @@ def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | No
     fields = {k: v for k, v in {"batch_size": batch_size, "workers": workers, "production_date": production_date,
                                 "reject_threshold": reject_threshold, "layouts_dir": layouts_dir,
                                 "cards_dir": cards_dir, "catalog_file": catalog_file,
-                                "inspection_file": inspection_file, "run_id": run_id}.items() if v is not None}
+                                "inspection_file": inspection_file, "run_id": run_id, "executor": executor,
+                                "scheduler": scheduler}.items() if v is not None}
     options = CardOptions(orders=Path(orders), personalisation=Path(personalisation), out=Path(out), **fields)
     config = _check(options)
     out = Path(out).resolve()
@@ -204,11 +212,13 @@ def _latest_log(ledger: Ledger, run_id: str, recorded: str) -> Path:
 
 
 def resume_cards(run_id: str, out: Path, *, key: bytes | None = None, demo: bool = False,
-                 personalisation: Path | None = None, workers: int | None = None, events: Events = _quiet) -> dict:
+                 personalisation: Path | None = None, workers: int | None = None, events: Events = _quiet,
+                 executor: str | None = None, scheduler: str | None = None) -> dict:
     """Continue a crashed or halted card run, redoing only what is not already proven good.
 
     `personalisation` gives a new log (after cards were re-made); by default the last one used.
     The key must be the one the run was made with (a demo run resumes with the demo key).
+    The run renders on the executor it was made with, unless `executor` (with `scheduler`) overrides it.
     """
     started = time.perf_counter()
     out = Path(out).resolve()
@@ -238,7 +248,10 @@ def resume_cards(run_id: str, out: Path, *, key: bytes | None = None, demo: bool
                                   reject_threshold=recorded["reject_threshold"],
                                   layouts_dir=Path(recorded["layouts_dir"]), cards_dir=Path(recorded["cards_dir"]),
                                   catalog_file=Path(recorded["catalog_file"]),
-                                  inspection_file=Path(recorded["inspection_file"]))
+                                  inspection_file=Path(recorded["inspection_file"]),
+                                  executor=recorded.get("executor", "local"), scheduler=recorded.get("scheduler"))
+            if executor:
+                options = dataclasses.replace(options, executor=executor, scheduler=scheduler)
             config = _check(options)
             run_dir = out / run_id
             run_dir.mkdir(exist_ok=True)
@@ -292,7 +305,8 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
         def rendered(job: CarrierJob, result: dict) -> None:
             record_rendered(ledger, run_id, job, result, events)
 
-        run_batches(todo, rendered, workers=options.workers, render=render_carrier_batch)
+        run_batches(todo, rendered, executor=options.executor, workers=options.workers,
+                    scheduler=options.scheduler, render=render_carrier_batch)
         timings["render"] = time.perf_counter() - t
 
         t = time.perf_counter()
