@@ -54,8 +54,8 @@ def test_clean_run_feeds_the_inserter_one_envelope_per_piece(sample_run):
         assert e["hoppers"] == by_seq[e["sequence"]]["hoppers"]
 
 
-def _verify(run_dir: str) -> tuple[int, dict]:
-    proc = subprocess.run([sys.executable, "-m", "stmtprod", "verify", run_dir, "--json", "--workers", "1"],
+def _verify(run_dir: str, workers: int = 1) -> tuple[int, dict]:
+    proc = subprocess.run([sys.executable, "-m", "stmtprod", "verify", run_dir, "--json", "--workers", str(workers)],
                           capture_output=True, text=True)
     return proc.returncode, json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -99,6 +99,28 @@ def test_verify_fails_a_damaged_released_file(released_copy, damage, field):
     assert code == 4 and not result["ok"]
     assert result["halt"]["batch"] == "AU-0001" and result["halt"]["page"] == 5
     assert result["halt"]["field"] == field
+
+
+def test_verify_in_two_workers_halts_where_one_does(released_copy):
+    """Files are checked in parallel, yet the halt is the first in sequence order, as with one worker."""
+    au, nz = (Path(p) for p in released_copy["print_files"][:2])
+    for pdf in (au, nz):
+        order = list(range(len(PdfReader(pdf).pages)))
+        order[2], order[3] = order[3], order[2]
+        _edit(pdf, order)
+    one, two = _verify(released_copy["run_dir"], 1), _verify(released_copy["run_dir"], 2)
+    assert one[0] == two[0] == 4
+    assert one[1]["halt"] == two[1]["halt"] and one[1]["halt"]["batch"] == "AU-0001"
+
+
+def test_verify_halts_on_a_print_file_missing_with_its_manifest(released_copy):
+    """Every file left agrees with its own manifest; only the break in sequences between files shows."""
+    release = Path(released_copy["run_dir"]) / "release"
+    (release / "print" / "NZ-0001.pdf").unlink()
+    (release / "manifest" / "NZ-0001.jsonl").unlink()
+    code, result = _verify(released_copy["run_dir"], 2)
+    assert code == 4 and result["halt"]["field"] == "sequence" and result["halt"]["batch"] == "SG-0001"
+    assert "gap" in result["halt"]["reason"]
 
 
 @pytest.mark.volume

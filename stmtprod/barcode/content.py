@@ -35,9 +35,9 @@ _PX_PER_PT = 600 / 72
 _QUIET_PX = int(15 * _PX_PER_PT)
 
 
-def page_streams(page: pikepdf.Page) -> bytes:
+def page_streams(page_dict: pikepdf.Dictionary) -> bytes:
     """The page's content, decoded, with several content streams joined as PDF readers join them."""
-    contents = page.obj.get("/Contents")
+    contents = page_dict.get("/Contents")
     if contents is None:
         return b""
     if isinstance(contents, pikepdf.Array):
@@ -64,14 +64,14 @@ def _bars(data: bytes, start: int, zone_pt: tuple[float, float, float, float]) -
     try:
         # Bars share a few widths, one bottom and one height: each distinct token is converted once.
         number = {t: float(t) for t in set(ys + ws + hs)}
-        x = np.array([float(t) for t in xs])
+        x = np.array(list(map(float, xs)))
     except ValueError:
         return None
     x0, y0, x1, y1 = zone_pt
-    for bottom, height in {(number[y], number[h]) for y, h in zip(ys, hs)}:
+    for bottom, height in ((number[y], number[h]) for y, h in set(zip(ys, hs))):
         if height == 0 or min(bottom, bottom + height) < y0 or max(bottom, bottom + height) > y1:
             return None
-    w = np.array([number[t] for t in ws])
+    w = np.array(list(map(number.__getitem__, ws)))
     bars = np.column_stack((np.minimum(x, x + w), np.maximum(x, x + w)))
     bars = bars[np.argsort(bars[:, 0], kind="stable")]
     if not w.all() or bars[0, 0] < x0 or bars[:, 1].max() > x1:
@@ -138,17 +138,17 @@ def read_file(pdf_path: str | PathLike, strip_mm: tuple[float, float, float, flo
     """For each page, its barcode texts read from the content, or None where it must be read optically."""
     zone = zone_points(strip_mm)
     with pikepdf.open(pdf_path) as pdf:
-        return [read_page(page_streams(page), zone) if _unframed(page) else None for page in pdf.pages]
+        pages = [page.obj for page in pdf.pages]
+        return [read_page(page_streams(page), zone) if _unframed(page) else None for page in pages]
 
 
-def _unframed(page: pikepdf.Page) -> bool:
+def _unframed(page_dict: pikepdf.Dictionary) -> bool:
     """The page shows its whole media box, unrotated and unscaled, with nothing over it.
 
     qpdf pushes the attributes a page inherits from the page tree down to the page, so a crop box or
     rotation set on the whole file is seen here too. Annotations are drawn over the page by viewers
     and RIPs alike, so a page with any is read optically.
     """
-    page_dict = page.obj
     if int(page_dict.get("/Rotate", 0)) % 360 or "/UserUnit" in page_dict or "/Annots" in page_dict:
         return False
     crop = page_dict.get("/CropBox")

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pypdfium2 as pdfium
 
 from stmtprod.catalog import Catalog
@@ -40,28 +41,67 @@ def _read_row(path: Path, offset: int) -> dict:
 
 
 class _RowIndex:
-    """JSONL rows of every file in a folder, found by a key and read back on demand."""
+    """JSONL rows of every file in a folder, found by an integer key and read back on demand.
+
+    The locators are sorted numpy arrays (key, file, byte offset: 20 bytes a row) rather than dicts
+    of tuples (about 250 bytes a row), so the index of a million pieces stays near 20 MB. A key that
+    appears twice is found at its first row; what `keep` kept of it is from its last.
+    """
 
     def __init__(self, folder: Path, key: str, keep=None):
-        """`keep(row)`, when given, is a small value kept in memory per key."""
+        """`keep(row)`, when given, returns (group, number) kept in memory per key: a group from a small
+        set (stored once) and an integer."""
         self.files = _jsonl_files(folder)
-        self.where: dict[int, tuple[int, int]] = {}
-        self.kept: dict[int, object] = {}
-        for number, path in enumerate(self.files):
+        keys, files, offsets, groups, numbers = array("q"), array("i"), array("q"), array("i"), array("q")
+        self.groups: list = []
+        group_code: dict = {}
+        for file_number, path in enumerate(self.files):
             offset = 0
             with open(path, "rb") as fh:
                 for raw in fh:
                     row = json.loads(raw)
-                    self.where.setdefault(row[key], (number, offset))
+                    keys.append(row[key])
+                    files.append(file_number)
+                    offsets.append(offset)
                     if keep is not None:
-                        self.kept[row[key]] = keep(row)
+                        group, number = keep(row)
+                        groups.append(group_code.setdefault(group, len(group_code)))
+                        numbers.append(number)
                     offset += len(raw)
+        self.groups = list(group_code)
+        key_array = np.frombuffer(keys, dtype=np.int64)
+        order = np.argsort(key_array, kind="stable")
+        self.keys, first = np.unique(key_array[order], return_index=True)
+        last = np.append(first[1:], len(order)) - 1 if len(first) else first
+        self._file = np.frombuffer(files, dtype=np.int32)[order[first]]
+        self._offset = np.frombuffer(offsets, dtype=np.int64)[order[first]]
+        self._group = np.frombuffer(groups, dtype=np.int32)[order[last]] if keep is not None else None
+        self._number = np.frombuffer(numbers, dtype=np.int64)[order[last]] if keep is not None else None
+
+    def _position(self, key: int) -> int | None:
+        position = int(np.searchsorted(self.keys, key))
+        return position if position < len(self.keys) and self.keys[position] == key else None
+
+    def __contains__(self, key: int) -> bool:
+        return self._position(key) is not None
 
     def get(self, key: int) -> dict | None:
-        if key not in self.where:
+        position = self._position(key)
+        if position is None:
             return None
-        number, offset = self.where[key]
-        return _read_row(self.files[number], offset)
+        return _read_row(self.files[int(self._file[position])], int(self._offset[position]))
+
+    def kept(self, key: int) -> tuple:
+        """(group, number) kept for `key`; KeyError when the key is not indexed."""
+        position = self._position(key)
+        if position is None:
+            raise KeyError(key)
+        return self.groups[int(self._group[position])], int(self._number[position])
+
+    def kept_items(self):
+        """(key, group, number) for every key, in key order."""
+        for key, group, number in zip(self.keys.tolist(), self._group.tolist(), self._number.tolist()):
+            yield key, self.groups[group], number
 
 
 class _Trays:
@@ -165,8 +205,7 @@ class InspectionContext:
 
     def __post_init__(self) -> None:
         self._manifest = _RowIndex(self.folder / "manifest", "sequence",
-                                   keep=lambda row: (row.get("lot", row["region"]), row["region"], row["line"]))
-        self._lot_of = self._manifest.kept
+                                   keep=lambda row: ((row.get("lot", row["region"]), row["region"]), row["line"]))
 
     @property
     def _envelopes(self) -> _RowIndex:
@@ -190,8 +229,8 @@ class InspectionContext:
         """Lot -> the sequences of its pieces (a lot is one region's pieces in this run; card lots are
         named by the manifest's `lot`)."""
         lots: dict[str, list[int]] = {}
-        for seq in sorted(self._lot_of):
-            lots.setdefault(self._lot_of[seq][0], []).append(seq)
+        for seq, (lot, _region), _line in self._manifest.kept_items():
+            lots.setdefault(lot, []).append(seq)
         return lots
 
     def piece(self, sequence: int) -> dict:
@@ -207,7 +246,7 @@ class InspectionContext:
 
     def record_line(self, sequence: int) -> bytes:
         """The piece's source record as spilled by ingest (one JSON line), unparsed."""
-        _lot, region, line = self._lot_of[sequence]
+        (_lot, region), line = self._manifest.kept(sequence)
         path = self.accepted_dir / f"{region}.jsonl"
         if region not in self._offsets:
             self._offsets[region] = spill_offsets(path)
