@@ -76,14 +76,26 @@ def write_json(path: str | os.PathLike, obj: object) -> None:
         fh.write("\n")
 
 
+class JsonlWriter:
+    """Rows appended to an open text file as JSON lines (sorted keys, compact): a list-like sink, so a
+    producer can stream rows to disk instead of holding them."""
+
+    def __init__(self, fh: IO[str]):
+        self.fh = fh
+        self.count = 0
+
+    def append(self, row: dict) -> None:
+        self.fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+        self.fh.write("\n")
+        self.count += 1
+
+
 def write_jsonl(path: str | os.PathLike, rows) -> int:
-    n = 0
     with atomic_open(path) as fh:
+        sink = JsonlWriter(fh)
         for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
-            fh.write("\n")
-            n += 1
-    return n
+            sink.append(row)
+    return sink.count
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -35,14 +35,16 @@ class _Envelope:
 class Inserter:
     """Consumes one lot's sheets in feed order; `inventory` (code -> pieces) carries to the next lot."""
 
-    def __init__(self, catalog: Catalog, run_tag: str, inventory: dict[str, int] | None = None):
+    def __init__(self, catalog: Catalog, run_tag: str, inventory: dict[str, int] | None = None, rows=None):
+        """`rows`: where envelope log rows go, any object with `append` (default a new list; a
+        `fsutil.JsonlWriter` streams them to the log instead of holding the lot)."""
         self.catalog = catalog
         # A full run id is accepted too; a malformed tag would otherwise fault every sheet as foreign.
         self.run_tag = pl.run_tag(run_tag) if "-" in run_tag else run_tag
         if len(self.run_tag) != 6 or not set(self.run_tag) <= set(pl.ALPHABET):
             raise ValueError(f"run tag {run_tag!r} is not 6 chars of [0-9A-Z] nor a run id")
         self.inventory = dict(inventory if inventory is not None else {i.code: i.inventory for i in catalog.insert})
-        self.rows: list[dict] = []
+        self.rows = [] if rows is None else rows
         self._hoppers = {i.hopper: i for i in catalog.insert}
         self._open: _Envelope | None = None
         self._done: set[int] = set()
@@ -151,15 +153,16 @@ class Inserter:
                 "inserts": [i.code for i in inserts], "weight_g": round(weight, 1),
                 "batch": env.batch, "first_page": env.first_page}
 
-    def finish(self) -> list[dict]:
-        """End of the lot: a piece still open lost its last sheets. Returns the envelope log rows."""
+    def finish(self):
+        """End of the lot: a piece still open lost its last sheets. Returns the envelope log rows (the
+        sink given as `rows`, if any)."""
         env = self._open
         if env is not None:
             first, want = env.first, env.next_sheet
             raise self._halt(f"lot ended with piece {first.sequence} open: sheet {want} of {first.sheets} missing",
                              piece=first.sequence, sheet=want, field="sheet", expected=want, found="end of lot",
                              action=f"reprint piece {first.sequence}")
-        return list(self.rows)
+        return self.rows
 
 
 def write_envelope_log(path: str | Path, rows) -> int:

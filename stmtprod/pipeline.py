@@ -21,12 +21,12 @@ from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import BuildOptions
 from stmtprod.errors import Halt, UsageError
 from stmtprod.executors import check_executor, run_batches
-from stmtprod.fsutil import remove_temporaries
+from stmtprod.fsutil import JsonlWriter, atomic_open, remove_temporaries
 from stmtprod.ingest.reader import IngestResult, ingest
 from stmtprod.inspect.config import load_inspection
 from stmtprod.inspect.context import InspectionContext
 from stmtprod.inspect.stages import AwaitingInspection, run_stages
-from stmtprod.inserter import Inserter, write_envelope_log
+from stmtprod.inserter import Inserter
 from stmtprod.layout import LayoutSet, load_layouts
 from stmtprod.ledger import Ledger
 from stmtprod.lock import OutputLock
@@ -221,11 +221,12 @@ def insert_lots(files: list[PrintFile], decoded: dict[str, str], catalog: Catalo
     """
     counts = {}
     for region in dict.fromkeys(f.region for f in files):
-        machine = Inserter(catalog, run_id, inventory=inventory)
-        for f in (f for f in files if f.region == region):
-            for page, text in enumerate(decoded[f.batch].splitlines(), 1):
-                machine.feed(text, batch=f.batch, page=page)
-        counts[region] = write_envelope_log(folder / f"{region}.jsonl", machine.finish())
+        with atomic_open(folder / f"{region}.jsonl") as fh:
+            machine = Inserter(catalog, run_id, inventory=inventory, rows=JsonlWriter(fh))
+            for f in (f for f in files if f.region == region):
+                for page, text in enumerate(decoded[f.batch].splitlines(), 1):
+                    machine.feed(text, batch=f.batch, page=page)
+            counts[region] = machine.finish().count
         inventory = machine.inventory
     return {"envelopes": counts, "inventory_left": inventory or {}}
 
@@ -247,7 +248,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         batches: list[BatchRef] = []
         sequence = 1
         for region in options.regions:
-            refs = plan_region(region, ingested.accepted[region], run_dir / "work" / "accepted" / f"{region}.jsonl",
+            refs = plan_region(region, ingested.take_accepted(region), run_dir / "work" / "accepted" / f"{region}.jsonl",
                                catalog, sequence, options.batch_size, run_dir / "work" / "batches")
             sequence += sum(r.pieces for r in refs)
             batches.extend(refs)

@@ -86,11 +86,14 @@ def plan_region(region: str, accepted: list[Accepted], spill: Path, catalog: Cat
                 first_sequence: int, batch_size: int, folder: Path) -> list[BatchRef]:
     """Sequence one region's accepted records and write its batch files; returns the batches.
 
+    `accepted` is sorted in place into presort order.
+
     Each piece's record is copied from the spill as the validated input line's own JSON; the renderer
     validates it again as it reads the batch.
     """
     hopper = {i.code: i.hopper for i in catalog.insert}
-    ordered = sorted(accepted)
+    accepted.sort()  # in place: the caller hands its keys over
+    ordered = accepted
     batches = []
     with open(spill, "rb") as source:
         for start in range(0, len(ordered), batch_size):

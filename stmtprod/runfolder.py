@@ -30,9 +30,11 @@ class IngestCounts(Protocol):
     input: int
     blank_lines: int
     quarantined: int
-    accepted: dict
     suppressed: dict
     quarantined_by_kind: dict
+
+    @property
+    def accepted_count(self) -> int: ...
 
 
 def run_id_tag(basis: list[str], salt: int = 0) -> str:
@@ -182,7 +184,7 @@ def run_summary(run_id: str, run_dir: Path, ingested: IngestCounts, jobs: list[d
     batches = batches or []
     produced = sum(b["pieces"] for b in batches) if released else 0
     regions = {region: sum(b["pieces"] for b in batches if b["region"] == region) for region in REGIONS}
-    pending = 0 if released else sum(len(v) for v in ingested.accepted.values())
+    pending = 0 if released else ingested.accepted_count
     counts = {"input": ingested.input, "produced": produced, "quarantined": ingested.quarantined,
               "suppressed": sum(ingested.suppressed.values()),
               "sheets": sum(b["sheets"] or 0 for b in batches) if released else 0, "not_released": pending}

@@ -40,13 +40,15 @@ class IngestResult:
     quarantined: int = 0
     suppressed: Counter = field(default_factory=Counter)
     accepted: dict[str, list[Accepted]] = field(default_factory=dict)
+    accepted_count: int = 0
     quarantined_by_kind: Counter = field(default_factory=Counter)
     input_by_region: Counter = field(default_factory=Counter)
     cycle_end: dt.date | None = None
 
-    @property
-    def produced_candidates(self) -> int:
-        return sum(len(v) for v in self.accepted.values())
+    def take_accepted(self, region: str) -> list[Accepted]:
+        """A region's accepted keys, handed over once (to the planner), so they are not held for the
+        rest of the run; `accepted_count` keeps the total."""
+        return self.accepted.pop(region, [])
 
 
 def reject_from(exc: ValidationError, kinds: dict[str, str] | None = None,
@@ -163,6 +165,7 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
                 spill = spills[record.region]
                 inserts = tuple(i.code for i in select_inserts(catalog, record))
                 result.accepted[record.region].append(Accepted(presort_key(record), number, spill.tell(), inserts))
+                result.accepted_count += 1
                 spill.write(b'{"line":%d,"record":%s}\n' % (number, raw.strip()))
                 if result.cycle_end is None or record.period_end > result.cycle_end:
                     result.cycle_end = record.period_end
