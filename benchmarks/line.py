@@ -113,7 +113,12 @@ class TreeSampler(threading.Thread):
             except psutil.Error:
                 return
             tree, largest = parent, 0
-            for child in proc.children(recursive=True):
+            try:
+                children = proc.children(recursive=True)
+            except psutil.Error:  # a worker ended while the tree was being walked: sample again
+                self._done.wait(self.interval)
+                continue
+            for child in children:
                 try:
                     rss = child.memory_info().rss
                 except psutil.Error:
@@ -213,6 +218,7 @@ def run_line(extract: Path, out: Path, workers: int, extra: list[str]) -> dict:
 def _ceiling_chunk(task: tuple[int, int, str]) -> int:
     """Draw `pages` statement-like A4 pages into one PDF with nothing around ReportLab; returns its size."""
     first, pages, path = task
+    from reportlab import rl_config
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.pdfbase import pdfmetrics
@@ -222,6 +228,7 @@ def _ceiling_chunk(task: tuple[int, int, str]) -> int:
     if "BenchSans" not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont("BenchSans", str(FONT)))
     width, height = A4
+    rl_config.useA85 = 0  # the line's stream settings: Flate without ASCII85
     c = Canvas(path, pagesize=A4, invariant=1, pageCompression=1)
     for page in range(first, first + pages):
         # header, address, summary: 24 strings of mixed sizes
