@@ -249,7 +249,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         sequence = 1
         for region in options.regions:
             refs = plan_region(region, ingested.take_accepted(region), run_dir / "work" / "accepted" / f"{region}.jsonl",
-                               catalog, sequence, options.batch_size, run_dir / "work" / "batches")
+                               catalog, ingested.insert_sets, sequence, options.batch_size, run_dir / "work" / "batches")
             sequence += sum(r.pieces for r in refs)
             batches.extend(refs)
         drills.corrupt_plan(options.drill, batches)

@@ -7,6 +7,7 @@ Each batch is written to its own JSONL file so that rendering it is a pure funct
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -67,53 +68,59 @@ def presort_key(record: StatementRecord) -> tuple[str, str]:
     return (record.address.postcode, record.account_id)
 
 
-@dataclass(frozen=True, order=True, slots=True)
 class Accepted:
-    """Where an accepted record sits in its region's spill file, its presort key and its inserts.
+    """Where an accepted record sits in its region's spill file, its presort key and its inserts,
+    packed into one `bytes` whose order is presort order (postcode, then account id, then line).
 
-    Only these small keys are held in memory; records are read back one at a time by offset. The
-    inserts are chosen at ingest, where the validated record is at hand, so planning need not parse
-    the record again.
+    Only these keys are held in memory, about 80 bytes a record (a tuple-based object took about
+    260), and records are read back one at a time by offset. Control characters are refused at
+    ingest, so the NUL separators cannot occur in the fields. The inserts, chosen at ingest where the
+    validated record is at hand, are an index into the ingest's table of distinct insert sets.
     """
 
-    key: tuple[str, str]
-    line: int
-    offset: int
-    inserts: tuple[str, ...] = ()
+    _TAIL = struct.Struct(">QQH")
+
+    @classmethod
+    def pack(cls, key: tuple[str, str], line: int, offset: int, inserts: int) -> bytes:
+        return key[0].encode() + b"\0" + key[1].encode() + b"\0" + cls._TAIL.pack(line, offset, inserts)
+
+    @classmethod
+    def unpack(cls, packed: bytes) -> tuple[int, int, int]:
+        """(input line, spill offset, index of the insert set)."""
+        return cls._TAIL.unpack_from(packed, len(packed) - cls._TAIL.size)
 
 
-def plan_region(region: str, accepted: list[Accepted], spill: Path, catalog: Catalog,
+def plan_region(region: str, accepted: list[bytes], spill: Path, catalog: Catalog, insert_sets: list[tuple[str, ...]],
                 first_sequence: int, batch_size: int, folder: Path) -> list[BatchRef]:
-    """Sequence one region's accepted records and write its batch files; returns the batches.
+    """Sequence one region's accepted records (`Accepted` keys) and write its batch files; returns the batches.
 
-    `accepted` is sorted in place into presort order.
-
-    Each piece's record is copied from the spill as the validated input line's own JSON; the renderer
-    validates it again as it reads the batch.
+    `accepted` is sorted in place into presort order. Each piece's record is copied from the spill as
+    the validated input line's own JSON; the renderer validates it again as it reads the batch.
     """
     hopper = {i.code: i.hopper for i in catalog.insert}
     accepted.sort()  # in place: the caller hands its keys over
-    ordered = accepted
     batches = []
     with open(spill, "rb") as source:
-        for start in range(0, len(ordered), batch_size):
-            chunk = ordered[start:start + batch_size]
+        for start in range(0, len(accepted), batch_size):
+            chunk = accepted[start:start + batch_size]
             number = len(batches) + 1
             ref = BatchRef(region, number, folder / f"{region}-{number:04d}.jsonl",
                            first_sequence + start, len(chunk))
             with atomic_open(ref.path, "wb") as fh:
-                for offset, item in enumerate(chunk):
-                    source.seek(item.offset)
-                    fh.write(_piece_line(ref.first_sequence + offset, item, sorted(hopper[c] for c in item.inserts),
-                                         source.readline()))
+                for position, packed in enumerate(chunk):
+                    line, offset, which = Accepted.unpack(packed)
+                    inserts = insert_sets[which]
+                    source.seek(offset)
+                    fh.write(_piece_line(ref.first_sequence + position, line, inserts,
+                                         sorted(hopper[c] for c in inserts), source.readline()))
             batches.append(ref)
     return batches
 
 
-def _piece_line(sequence: int, item: Accepted, hoppers: list[int], spill_row: bytes) -> bytes:
+def _piece_line(sequence: int, line: int, inserts: tuple[str, ...], hoppers: list[int], spill_row: bytes) -> bytes:
     """A batch file line: the `Piece` fields, the record spliced in as the spill holds it."""
     record = spill_row[spill_row.index(b'"record":') + len(b'"record":'):spill_row.rindex(b"}")]
-    head = json.dumps({"sequence": sequence, "line": item.line, "inserts": list(item.inserts), "hoppers": hoppers},
+    head = json.dumps({"sequence": sequence, "line": line, "inserts": list(inserts), "hoppers": hoppers},
                       ensure_ascii=False)
     return head[:-1].encode() + b', "record": ' + record + b"}\n"
 

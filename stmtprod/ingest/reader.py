@@ -39,13 +39,14 @@ class IngestResult:
     blank_lines: int = 0
     quarantined: int = 0
     suppressed: Counter = field(default_factory=Counter)
-    accepted: dict[str, list[Accepted]] = field(default_factory=dict)
+    accepted: dict[str, list[bytes]] = field(default_factory=dict)   # region -> packed `Accepted` keys
     accepted_count: int = 0
+    insert_sets: list[tuple[str, ...]] = field(default_factory=list)  # distinct insert sets, by index
     quarantined_by_kind: Counter = field(default_factory=Counter)
     input_by_region: Counter = field(default_factory=Counter)
     cycle_end: dt.date | None = None
 
-    def take_accepted(self, region: str) -> list[Accepted]:
+    def take_accepted(self, region: str) -> list[bytes]:
         """A region's accepted keys, handed over once (to the planner), so they are not held for the
         rest of the run; `accepted_count` keeps the total."""
         return self.accepted.pop(region, [])
@@ -146,6 +147,7 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
     spill_dir.mkdir(parents=True, exist_ok=True)
     spills = {r: open(spill_dir / f"{r}.jsonl", "wb") for r in regions}
     result.accepted = {r: [] for r in regions}
+    insert_index: dict[tuple[str, ...], int] = {}
     try:
         with open(path, "rb") as source, atomic_open(quarantine_path) as quarantine:
             for number, raw in input_lines(source, digest, result):
@@ -164,7 +166,8 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
                     continue
                 spill = spills[record.region]
                 inserts = tuple(i.code for i in select_inserts(catalog, record))
-                result.accepted[record.region].append(Accepted(presort_key(record), number, spill.tell(), inserts))
+                which = insert_index.setdefault(inserts, len(insert_index))
+                result.accepted[record.region].append(Accepted.pack(presort_key(record), number, spill.tell(), which))
                 result.accepted_count += 1
                 spill.write(b'{"line":%d,"record":%s}\n' % (number, raw.strip()))
                 if result.cycle_end is None or record.period_end > result.cycle_end:
@@ -173,4 +176,5 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
         for fh in spills.values():
             fh.close()
     result.input_sha256 = digest.hexdigest()
+    result.insert_sets = list(insert_index)
     return result
