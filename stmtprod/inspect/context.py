@@ -111,7 +111,7 @@ class _Trays:
     def __init__(self, folder: Path):
         self.files = _jsonl_files(folder)
         self.rows: dict[str, tuple[array, array]] = {}
-        self.sequences: dict[str, list] = {}   # tray -> the rows' sequences, in the tray's order
+        self.sequences: dict[str, array] = {}   # tray -> the rows' sequences in the tray's order (0: none given)
         for number, path in enumerate(self.files):
             offset = 0
             with open(path, "rb") as fh:
@@ -120,7 +120,9 @@ class _Trays:
                     files, offsets = self.rows.setdefault(row["tray"], (array("i"), array("q")))
                     files.append(number)
                     offsets.append(offset)
-                    self.sequences.setdefault(row["tray"], []).append(row.get("sequence"))
+                    sequence = row.get("sequence")
+                    self.sequences.setdefault(row["tray"], array("q")).append(
+                        sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else 0)
                     offset += len(raw)
 
     def count(self, tray: str) -> int:
@@ -268,9 +270,9 @@ class InspectionContext:
         tray, postcode, weight_g, postage_class, presort_index."""
         return self._trays.all(tray)
 
-    def mailing_tray_sequences(self, tray: str) -> list:
+    def mailing_tray_sequences(self, tray: str) -> array:
         """The sequences of a country tray's rows, in manifest order."""
-        return self._trays.sequences.get(tray, [])
+        return self._trays.sequences.get(tray, array("q"))
 
     def mailing_tray_row(self, tray: str, position: int) -> dict:
         """Row `position` (0-based) of a country tray, in manifest order."""
