@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from stmtprod.catalog import Catalog, select_inserts
 from stmtprod.fsutil import atomic_open
-from stmtprod.ingest.models import RuleError, StatementRecord
+from stmtprod.ingest.models import TEXT_PATTERN, TEXT_PATTERN_REASON, RuleError, StatementRecord
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import Accepted, presort_key
 from stmtprod.regions import REGIONS
@@ -69,6 +69,8 @@ def reject_from(exc: ValidationError, kinds: dict[str, str] | None = None,
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "missing":
         return Reject(path, f"required field {path} is missing", "missing")
+    if err["type"] == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == TEXT_PATTERN:
+        message = TEXT_PATTERN_REASON
     if path in region_fields and isinstance(err.get("input"), str) and len(err["input"]) <= 8 \
             and not any(c.isdigit() for c in err["input"]):
         message = f"unknown region {err['input']!r}; expected one of {' '.join(REGIONS)}"
@@ -78,6 +80,8 @@ def reject_from(exc: ValidationError, kinds: dict[str, str] | None = None,
 def check_printable(texts: list[tuple[str, str]], covered: frozenset[int], region: str) -> None:
     """Reject the first (path, text) with a character the region layout's font cannot print."""
     for path, text in texts:
+        if covered.issuperset(map(ord, text)):  # the common case, in C
+            continue
         for ch in text:
             if ord(ch) not in covered:
                 raise Reject(path, f"character {ch!r} (U+{ord(ch):04X}) cannot be printed with the {region} "
