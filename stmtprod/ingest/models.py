@@ -7,6 +7,7 @@ the balance must add up. A record that does not conform is rejected, never "fixe
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
@@ -21,7 +22,12 @@ TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\
 TEXT_PATTERN_REASON = "contains control characters, or nothing but spaces"
 
 
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
 def _decimal_string(value: object) -> Decimal:
+    if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value):  # the common case, checked in C
+        return Decimal(value)
     if not isinstance(value, str):
         raise ValueError("amount must be a decimal string, not " + type(value).__name__)
     text = value.strip()
@@ -100,10 +106,13 @@ class StatementRecord(_Strict):
         if not self.period_start <= self.period_end <= self.due_date:
             raise RuleError("period_start", "dates out of order: need period_start <= period_end <= due_date")
         places = MINOR_UNITS[self.currency]
-        for field, amount in self.amounts():
-            exponent = amount.as_tuple().exponent
-            if -exponent > places or (places and -exponent != places):
-                raise RuleError(field, f"{field} {amount} must have exactly {places} decimal places in {self.currency}")
+        exponents = {amount.as_tuple().exponent for amount in self._money()}
+        if exponents != {-places} and (places or any(e < 0 for e in exponents)):
+            for field, amount in self.amounts():  # name the first amount at fault
+                exponent = amount.as_tuple().exponent
+                if -exponent > places or (places and -exponent != places):
+                    raise RuleError(field, f"{field} {amount} must have exactly {places} decimal places in "
+                                           f"{self.currency}")
         expected = (self.previous_balance + self.payments + self.credits + self.fees + self.interest
                     + self.new_charges)
         if expected != self.new_balance:
@@ -111,6 +120,12 @@ class StatementRecord(_Strict):
         if self.minimum_due < 0:
             raise RuleError("minimum_due", "minimum_due is negative")
         return self
+
+    def _money(self):
+        for name in ("previous_balance", "payments", "credits", "fees", "interest", "new_balance", "minimum_due"):
+            yield getattr(self, name)
+        for t in self.transactions:
+            yield t.amount
 
     def amounts(self):
         """Every money field with its dotted path, for precise error messages."""
