@@ -16,8 +16,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import pypdfium2 as pdfium
-
 from stmtprod.barcode import content, symbol
 from stmtprod.barcode.payload import PayloadError, build, parse
 from stmtprod.barcode.reader import read_page_barcodes
@@ -76,14 +74,6 @@ def read_file(pdf: str, strip: tuple[float, float, float, float]) -> Readback:
             disagreement = (index + 1, written, printed)
         pages[index] = printed
     return Readback(pages, disagreement)
-
-
-def page_count(pdf: Path) -> int:
-    doc = pdfium.PdfDocument(str(pdf))
-    try:
-        return len(doc)
-    finally:
-        doc.close()
 
 
 def read_all(files: list[PrintFile], layouts: LayoutSet, workers: int) -> dict[str, list[list[str]]]:
