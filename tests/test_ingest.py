@@ -150,3 +150,20 @@ def test_cli_exit_codes_halted_usage_and_configuration(tmp_path):
                             capture_output=True, text=True)
     assert config.returncode == 3
     assert "SG.toml" in config.stderr and "barcode.narrow_bar_mm" in config.stderr
+
+
+def test_packed_presort_keys_sort_as_the_postcode_account_line_tuples():
+    """The planner sorts packed keys as bytes; that order must be (postcode, account id, input line)."""
+    import random
+
+    from stmtprod.plan import Accepted
+
+    rng = random.Random(3)
+    alphabet = ["1", "2", "10", "100", "A", "a", "Z", "é", "東", "〒", " ", "-"]
+    rows = [("".join(rng.choices(alphabet, k=rng.randint(0, 4))), "".join(rng.choices(alphabet, k=rng.randint(1, 5))),
+             rng.randint(1, 10**7), rng.randint(0, 2**40), rng.randint(0, 300)) for _ in range(3000)]
+    rows += [("123", "X", 5, 0, 0), ("1234", "X", 4, 0, 0), ("123", "XY", 3, 0, 0), ("123", "X", 2, 0, 0)]
+    packed = sorted(Accepted.pack((p, a), line, offset, which) for p, a, line, offset, which in rows)
+    assert [Accepted.unpack(k)[0] for k in packed] == [r[2] for r in sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3]))]
+    assert {Accepted.unpack(Accepted.pack((p, a), line, off, w)) for p, a, line, off, w in rows} == \
+        {(line, off, w) for _p, _a, line, off, w in rows}
