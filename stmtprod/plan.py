@@ -73,8 +73,8 @@ class Accepted:
     packed into one `bytes` whose order is presort order (postcode, then account id, then line).
 
     Only these keys are held in memory, about 80 bytes a record (a tuple-based object took about
-    260), and records are read back one at a time by offset. Control characters are refused at
-    ingest, so the NUL separators cannot occur in the fields. The inserts, chosen at ingest where the
+    260), and records are read back one at a time by offset. Account ids are [A-Z0-9-] and postcodes
+    must match the market's shape at ingest, so the NUL separators cannot occur in the fields. The inserts, chosen at ingest where the
     validated record is at hand, are an index into the ingest's table of distinct insert sets.
     """
 
