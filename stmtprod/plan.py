@@ -74,8 +74,9 @@ class Accepted:
 
     Only these keys are held in memory, about 80 bytes a record (a tuple-based object took about
     260), and records are read back one at a time by offset. Account ids are [A-Z0-9-] and postcodes
-    must match the market's shape at ingest, so the NUL separators cannot occur in the fields. The inserts, chosen at ingest where the
-    validated record is at hand, are an index into the ingest's table of distinct insert sets.
+    must match the market's shape at ingest, so the NUL separators cannot occur in the fields. The
+    inserts, chosen at ingest where the validated record is at hand, are an index into the ingest's
+    table of distinct insert sets.
     """
 
     _TAIL = struct.Struct(">QQH")
