@@ -60,6 +60,25 @@ class Readback:
     pages: list[list[str]]
     disagreement: tuple[int, list[str], list[str]] | None = None
 
+    def halt(self, batch: str) -> Halt | None:
+        """The halt for a written barcode that differs from the printed one, if any."""
+        if self.disagreement is None:
+            return None
+        page, written, printed = self.disagreement
+        return Halt("the barcode written in the print file differs from the one that prints", step="verify",
+                    batch=batch, page=page, field="barcode", expected=written, found=printed,
+                    action="the file renders differently than it reads: re-render the batch and check the RIP")
+
+
+def _in_workers(function, args: list[tuple], workers: int):
+    """`function(*a)` for each of `args`, in order, here or in a pool of processes (pdfium is not
+    thread-safe). A generator: close it to stop early; the pool is shut down then."""
+    if workers <= 1 or len(args) <= 1:
+        yield from (function(*a) for a in args)
+        return
+    with worker_pool(min(workers, len(args))) as pool:
+        yield from pool.map(function, *zip(*args))
+
 
 def read_file(pdf: str, strip: tuple[float, float, float, float]) -> Readback:
     """Every page's barcode texts from the content; pages it cannot vouch for, and the first and last
@@ -81,18 +100,11 @@ def read_all(files: list[PrintFile], layouts: LayoutSet, workers: int) -> dict[s
 
     Halts when a file's written barcode differs from the one that prints.
     """
-    args = [(str(f.pdf), barcode_strip(layouts[f.region])) for f in files]
-    if workers <= 1 or len(files) <= 1:
-        read = [read_file(*a) for a in args]
-    else:
-        with worker_pool(min(workers, len(files))) as pool:
-            read = list(pool.map(read_file, *zip(*args)))
+    read = list(_in_workers(read_file, [(str(f.pdf), barcode_strip(layouts[f.region])) for f in files], workers))
     for f, r in zip(files, read):
-        if r.disagreement:
-            page, written, printed = r.disagreement
-            raise Halt("the barcode written in the print file differs from the one that prints", step="verify",
-                       batch=f.batch, page=page, field="barcode", expected=written, found=printed,
-                       action="the file renders differently than it reads: re-render the batch and check the RIP")
+        halt = r.halt(f.batch)
+        if halt:
+            raise halt
     return {f.batch: r.pages for f, r in zip(files, read)}
 
 
@@ -212,12 +224,9 @@ def verify_file(f: PrintFile, strip: tuple[float, float, float, float] | None, r
         pages = [[p] for row in rows for p in row["payloads"]]
     else:
         readback = read_file(str(f.pdf), strip)
-        if readback.disagreement:
-            page, written, printed = readback.disagreement
-            return FileVerdict(f.batch, [], halt=Halt(
-                "the barcode written in the print file differs from the one that prints", step="verify",
-                batch=f.batch, page=page, field="barcode", expected=written, found=printed,
-                action="the file renders differently than it reads: re-render the batch and check the RIP").as_dict())
+        halt = readback.halt(f.batch)
+        if halt:
+            return FileVerdict(f.batch, [], halt=halt.as_dict())
         pages = readback.pages
     try:
         _check_pages(f, rows, pages, run_id[-6:])
@@ -256,11 +265,11 @@ def verify_batches(files: list[PrintFile], to_read: set[str], layouts: LayoutSet
     """
     args = [(f, barcode_strip(layouts[f.region]) if f.batch in to_read else None, run_id, catalog, accepted_dir)
             for f in files]
-    if workers <= 1 or len(files) <= 1:
-        verdicts = (verify_file(*a) for a in args)
+    verdicts = _in_workers(verify_file, args, workers)
+    try:
         return _combine(verdicts)
-    with worker_pool(min(workers, len(files))) as pool:
-        return _combine(pool.map(verify_file, *zip(*args)))
+    finally:
+        verdicts.close()
 
 
 def _combine(verdicts) -> tuple[dict[str, str], dict]:
