@@ -20,7 +20,7 @@ import pypdfium2 as pdfium
 
 from stmtprod.ingest.models import StatementRecord
 from stmtprod.inspect import expect
-from stmtprod.inspect.context import InspectionContext, OpenPrints, PrintJob, missing_print, parse_record
+from stmtprod.inspect.context import InspectionContext, OpenPrints, PrintJob, parse_record
 from stmtprod.layout import Layout
 
 _LINES = re.compile(r"\r\n|\r|\n")
@@ -306,11 +306,7 @@ def inspect_job(job: PrintJob, prints: OpenPrints) -> list[dict]:
     """Composition defects of a job's pieces (one print file); a missing print file is a
     wrong-page-count defect of each piece. Runs the same in any process."""
     defects: list[dict] = []
-    pdf = prints.get(job.path)
-    for seq, piece, layout, line in job.pieces:
-        if pdf is None:
-            defects.append(missing_print(seq, "wrong-page-count", piece))
-            continue
+    for seq, piece, layout, line, pdf in job.printed(prints, "wrong-page-count", defects):
         texts = sheet_texts(pdf, piece["first_page"], piece["last_page"])
         defects += check_piece(seq, layout, parse_record(line), piece, texts)
     return defects

@@ -144,6 +144,16 @@ class PrintJob:
     path: Path
     pieces: tuple[tuple[int, dict, Layout, bytes], ...]
 
+    def printed(self, prints: OpenPrints, missing_kind: str, defects: list[dict]):
+        """(sequence, manifest row, layout, source line, open document) per piece, in order; while the
+        print file is missing, each piece becomes a `missing_kind` defect in `defects` instead."""
+        pdf = prints.get(self.path)
+        for seq, piece, layout, line in self.pieces:
+            if pdf is None:
+                defects.append(missing_print(seq, missing_kind, piece))
+            else:
+                yield seq, piece, layout, line, pdf
+
 
 def parse_record(line: bytes) -> StatementRecord:
     """A source record from its spill line (validated as ingest validated it)."""

@@ -38,7 +38,7 @@ import zxingcpp
 
 from stmtprod.barcode.symbol import modules
 from stmtprod.inspect import expect
-from stmtprod.inspect.context import InspectionContext, OpenPrints, PrintJob, missing_print, parse_record
+from stmtprod.inspect.context import InspectionContext, OpenPrints, PrintJob, parse_record
 from stmtprod.layout import Layout
 
 DPI = 600                # across the bars: every measurement is taken at this resolution
@@ -242,11 +242,7 @@ def inspect_job(job: PrintJob, prints: OpenPrints) -> list[dict]:
     """Print defects of a job's pieces (one print file); a missing print file makes each piece
     unreadable. Runs the same in any process."""
     defects: list[dict] = []
-    pdf = prints.get(job.path)
-    for seq, piece, layout, line in job.pieces:
-        if pdf is None:
-            defects.append(missing_print(seq, "unreadable", piece))
-            continue
+    for seq, piece, layout, line, pdf in job.printed(prints, "unreadable", defects):
         for sheet, payload in enumerate(piece["payloads"], 1):
             index = piece["first_page"] - 1 + sheet - 1
             if index >= len(pdf):
