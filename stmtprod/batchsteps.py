@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Callable, Sequence
 
+from stmtprod.executors import run_batches
 from stmtprod.fsutil import sha256_file
 from stmtprod.layout import LayoutSet
 from stmtprod.ledger import Ledger, files_proven
@@ -48,6 +49,26 @@ def unverified(ledger: Ledger, run_id: str, jobs: Sequence) -> tuple[list[PrintF
     fresh = [f for f, j in zip(files, jobs)
              if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "verified_at")]
     return files, fresh
+
+
+def render_unproven(ledger: Ledger, run_id: str, jobs: Sequence, batches: list[BatchRef],
+                    events: Callable[..., None], options, render: Callable | None = None,
+                    after_batch: Callable[[], None] | None = None) -> list:
+    """The render step of both lines: the run moves to RENDERING; the jobs not already proven rendered
+    run on the executor `options` names (`executor`, `workers`, `scheduler`) and each is recorded in
+    the ledger as it completes, then `after_batch()`. `render` is the line's batch renderer (None:
+    statements). Returns the jobs rendered."""
+    ledger.transition(run_id, "RENDERING")
+    todo = jobs_to_render(ledger, run_id, jobs, batches, events)
+
+    def rendered(job, result: dict) -> None:
+        record_rendered(ledger, run_id, job, result, events)
+        if after_batch is not None:
+            after_batch()
+
+    run_batches(todo, rendered, executor=options.executor, workers=options.workers, scheduler=options.scheduler,
+                render=render)
+    return todo
 
 
 def read_unverified(ledger: Ledger, run_id: str, jobs: Sequence, layouts: LayoutSet,

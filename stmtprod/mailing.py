@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from stmtprod.fsutil import write_jsonl
-from stmtprod.plan import spill_offsets
 
 # (upper weight limit in grams, postage class): the first band the envelope fits.
 POSTAGE_CLASSES: tuple[tuple[float, str], ...] = ((20.0, "LETTER-S"), (50.0, "LETTER-M"), (250.0, "LARGE"))
@@ -22,26 +21,6 @@ def postage_class(weight_g: float) -> str:
         if weight_g <= limit:
             return name
     return "PARCEL"
-
-
-class SourceLines:
-    """A region's source records as ingest spilled them, by piece sequence: `lines(sequence)` is one
-    validated JSON line. Holds two small integer maps for the region, never the records."""
-
-    def __init__(self, manifest_dir: Path, accepted_dir: Path, region: str):
-        self.line_of: dict[int, int] = {}
-        for manifest in sorted(manifest_dir.glob(f"{region}-*.jsonl")):
-            with open(manifest, encoding="utf-8") as fh:
-                for raw in fh:
-                    row = json.loads(raw)
-                    self.line_of[row["sequence"]] = row["line"]
-        self.spill = accepted_dir / f"{region}.jsonl"
-        self.offsets = spill_offsets(self.spill)
-
-    def __call__(self, sequence: int) -> bytes:
-        with open(self.spill, "rb") as fh:
-            fh.seek(self.offsets[self.line_of[sequence]])
-            return fh.readline()
 
 
 def mailing_rows(envelope_log: Path, record_line_of) -> Iterator[dict]:

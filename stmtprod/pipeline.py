@@ -16,11 +16,11 @@ from typing import Callable
 
 from stmtprod import crashpoints, drills
 from stmtprod.barcode.payload import run_tag
-from stmtprod.batchsteps import jobs_to_render, record_plan, record_rendered, record_verified, unverified
+from stmtprod.batchsteps import record_plan, record_verified, render_unproven, unverified
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import BuildOptions
 from stmtprod.errors import Halt, UsageError
-from stmtprod.executors import check_executor, run_batches
+from stmtprod.executors import check_executor
 from stmtprod.fsutil import JsonlWriter, atomic_open, remove_temporaries
 from stmtprod.ingest.reader import IngestResult, ingest
 from stmtprod.inspect.config import load_inspection
@@ -30,7 +30,7 @@ from stmtprod.inserter import Inserter
 from stmtprod.layout import LayoutSet, load_layouts
 from stmtprod.ledger import Ledger
 from stmtprod.lock import OutputLock
-from stmtprod.mailing import SourceLines, mailing_rows, write_mailing
+from stmtprod.mailing import mailing_rows, write_mailing
 from stmtprod.plan import BatchRef, plan_region
 from stmtprod.render.batch import BatchJob
 from stmtprod.report import write_report
@@ -257,15 +257,9 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         timings["plan"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        ledger.transition(run_id, "RENDERING")
         jobs = _jobs(batches, run_id, run_dir, options)
-        todo = jobs_to_render(ledger, run_id, jobs, batches, events)
-
-        def rendered(job: BatchJob, result: dict) -> None:
-            record_rendered(ledger, run_id, job, result, events)
-            crashpoints.reached("render:batch")
-
-        run_batches(todo, rendered, executor=options.executor, workers=options.workers, scheduler=options.scheduler)
+        todo = render_unproven(ledger, run_id, jobs, batches, events, options,
+                               after_batch=lambda: crashpoints.reached("render:batch"))
         if todo and options.drill:
             drills.damage_print_file(options.drill, Path(todo[0].pdf_file), Path(todo[0].manifest_file),
                                      layouts[todo[0].region])
@@ -289,11 +283,11 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
                                 staging / "envelopes", drills.inventory(options.drill, catalog))
         timings["inserter"] = time.perf_counter() - t
         t = time.perf_counter()
-        _write_mailing(staging, run_dir, options.drill)
+        ctx = InspectionContext(run_id, staging, run_dir / "work" / "accepted", layouts, catalog)
+        _write_mailing(ctx, options.drill)
         timings["mailing"] = time.perf_counter() - t
         events("step", step="inspection")
         inspection_config, _version = load_inspection(options.inspection_file)
-        ctx = InspectionContext(run_id, staging, run_dir / "work" / "accepted", layouts, catalog)
         crashpoints.reached("inspect")
         run_stages(ledger, inspection_config, ctx, run_dir, timings, workers=options.workers)
 
@@ -319,8 +313,9 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
     return summary
 
 
-def _write_mailing(staging: Path, run_dir: Path, drill: str | None) -> None:
-    """The mailing manifest per lot, from the inserter's envelope log and the source records."""
-    for index, path in enumerate(sorted((staging / "envelopes").glob("*.jsonl"))):
-        rows = mailing_rows(path, SourceLines(staging / "manifest", run_dir / "work" / "accepted", path.stem))
-        write_mailing(staging / "mailing" / path.name, drills.misroute(drill, rows) if index == 0 else rows)
+def _write_mailing(ctx: InspectionContext, drill: str | None) -> None:
+    """The mailing manifest per lot, from the inserter's envelope log and the source records (found
+    through the context the inspection stages then use, so its index is built once)."""
+    for index, path in enumerate(sorted((ctx.folder / "envelopes").glob("*.jsonl"))):
+        rows = mailing_rows(path, ctx.record_line)
+        write_mailing(ctx.folder / "mailing" / path.name, drills.misroute(drill, rows) if index == 0 else rows)

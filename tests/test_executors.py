@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import stmtprod.batchsteps as batchsteps
 import stmtprod.pipeline as pipeline
 from stmtprod.cards import samples as card_samples
 from stmtprod.cards.commands import cards as cards_command
@@ -40,7 +41,7 @@ def _options(out: Path, workers: int, **more) -> BuildOptions:
 
 def _route(mp: pytest.MonkeyPatch, wrap=lambda done: done, **how) -> None:
     """Make the line render through `run_batches(..., **how)` with `done` wrapped by `wrap`."""
-    mp.setattr(pipeline, "run_batches", lambda jobs, done, **_ignored: run_batches(jobs, wrap(done), **how))
+    mp.setattr(batchsteps, "run_batches", lambda jobs, done, **_ignored: run_batches(jobs, wrap(done), **how))
 
 
 def _released(summary: dict) -> dict[str, bytes]:

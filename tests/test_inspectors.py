@@ -20,7 +20,7 @@ from stmtprod.config import BuildOptions
 from stmtprod.inspect import composition, dispatch, insertion, printing
 from stmtprod.inspect.context import InspectionContext
 from stmtprod.layout import load_layouts
-from stmtprod.mailing import SourceLines, mailing_rows, write_mailing
+from stmtprod.mailing import mailing_rows, write_mailing
 from stmtprod.pipeline import build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,9 +45,9 @@ def _ensure_mailing(run_dir: Path) -> None:
     folder = _folder(run_dir)
     if (folder / "mailing").is_dir() or not (folder / "envelopes").is_dir():
         return
+    ctx = _context(run_dir)
     for path in sorted((folder / "envelopes").glob("*.jsonl")):
-        write_mailing(folder / "mailing" / path.name,
-                      mailing_rows(path, SourceLines(folder / "manifest", run_dir / "work" / "accepted", path.stem)))
+        write_mailing(folder / "mailing" / path.name, mailing_rows(path, ctx.record_line))
 
 
 def _build(out: Path, regions: tuple[str, ...], **options) -> Path:

@@ -29,19 +29,19 @@ from pathlib import Path
 from typing import Callable
 
 from stmtprod.barcode.payload import run_tag
-from stmtprod.batchsteps import jobs_to_render, read_unverified, record_plan, record_rendered, record_verified
+from stmtprod.batchsteps import read_unverified, record_plan, record_verified, render_unproven
 from stmtprod.cards.ingest import CardIngest, ingest_orders, read_spill
 from stmtprod.cards.inspection import CardContext, run_card_stages
 from stmtprod.cards.keys import CardKey, card_key
 from stmtprod.cards.match import Carrier, match, read_log
 from stmtprod.cards.plan import plan_carriers
 from stmtprod.cards.render import CarrierJob, render_carrier_batch
-from stmtprod.executors import check_executor, run_batches
 from stmtprod.cards.texts import CarrierSet, load_carrier_set
 from stmtprod.cards.verify import verify_carriers
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import PROJECT_ROOT, default_catalog_file, default_inspection_file, default_layouts_dir
 from stmtprod.errors import ConfigError, Halt, UsageError
+from stmtprod.executors import check_executor
 from stmtprod.fsutil import write_jsonl
 from stmtprod.inspect.config import load_inspection
 from stmtprod.inspect.stages import AwaitingInspection
@@ -298,15 +298,8 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
         timings["plan"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        ledger.transition(run_id, "RENDERING")
         jobs = _jobs(batches, run_id, run_dir, options)
-        todo = jobs_to_render(ledger, run_id, jobs, batches, events)
-
-        def rendered(job: CarrierJob, result: dict) -> None:
-            record_rendered(ledger, run_id, job, result, events)
-
-        run_batches(todo, rendered, executor=options.executor, workers=options.workers,
-                    scheduler=options.scheduler, render=render_carrier_batch)
+        render_unproven(ledger, run_id, jobs, batches, events, options, render=render_carrier_batch)
         timings["render"] = time.perf_counter() - t
 
         t = time.perf_counter()
