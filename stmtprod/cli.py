@@ -177,11 +177,14 @@ def show(run_id, out, as_json):
         ledger.close()
         raise click.UsageError(f"run {run_id} is not in the ledger of {out}")
     detail = {**run, "history": ledger.history(run_id), "batches": list(ledger.batches(run_id).values()),
-              "halts": ledger.halts(run_id), "stages": ledger.stages(run_id), "pieces": ledger.piece_count(run_id)}
+              "halts": ledger.halts(run_id), "stages": ledger.stages(run_id), "pieces": ledger.piece_count(run_id),
+              "lot_history": ledger.lot_events(run_id), "pulled": ledger.pulled(run_id)}
     ledger.close()
     if as_json:
         click.echo(json.dumps(detail, ensure_ascii=False, default=str))
         return
+    if (run["options"] or {}).get("drill"):
+        click.echo(f"DRILL RUN ({run['options']['drill']}): a training run, not production quality history")
     click.echo(f"run {run_id}: {run['state']}  input {run['input_path']} (sha256 {run['input_sha256'][:12]})")
     click.echo(f"  layouts {run['layouts_version']}  catalog {run['catalog_version']}  pieces {detail['pieces']}")
     for h in detail["history"]:
@@ -191,6 +194,10 @@ def show(run_id, out, as_json):
                    f"rendered {b['rendered_at'] or '-'}, verified {b['verified_at'] or '-'}")
     for halt in detail["halts"]:
         click.echo(f"  HALT {halt['at']}: {halt['reason']}")
+    from stmtprod.inspect.history import history_lines
+
+    for line in history_lines(detail["lot_history"]):
+        click.echo(f"  QA {line}")
 
 
 def _report(summary: dict) -> None:
@@ -204,6 +211,11 @@ def _report(summary: dict) -> None:
                                           if summary["regions"] else ""),
         f"  run folder {summary['run_dir']}",
     ]
+    if counts.get("pulled"):
+        lines.append(f"  pulled {counts['pulled']} of the produced pieces at inspection (release/pulled.jsonl): "
+                     f"to mail {counts['produced'] - counts['pulled']}")
+    if summary.get("drill"):
+        lines.insert(0, f"DRILL RUN ({summary['drill']}): a training run, not production quality history")
     click.echo("\n".join(lines), err=True)
     if "waiting" in summary:
         click.echo(f"  WAITING: {summary['waiting']['message']}", err=True)

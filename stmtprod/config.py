@@ -39,5 +39,7 @@ class BuildOptions:
     scheduler: str | None = None
 
     def fingerprint(self) -> str:
-        """What, besides the input and configuration files, changes the output bytes."""
-        return f"regions={','.join(self.regions)};batch={self.batch_size};threshold={self.reject_threshold}"
+        """What, besides the input and configuration files, changes the output bytes; a drill also
+        changes the run id, so a drill never stands in the way of the production run of its cycle."""
+        text = f"regions={','.join(self.regions)};batch={self.batch_size};threshold={self.reject_threshold}"
+        return text + (f";drill={self.drill}" if self.drill else "")

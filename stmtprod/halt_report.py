@@ -12,9 +12,11 @@ _ORDER = ("step", "batch", "page", "piece", "sheet", "field", "expected", "found
 
 
 def describe(run_id: str, halt: dict) -> str:
-    lines = [f"RUN {run_id} HALTED: {halt['reason']}"]
+    lines = [f"DRILL RUN ({halt['drill']}): a training run, not production quality history"] if halt.get("drill") else []
+    lines.append(f"RUN {run_id} HALTED: {halt['reason']}")
     lines += [f"  {key:<9} {halt[key]}" for key in _ORDER if halt.get(key) is not None]
-    lines += [f"  {key:<9} {value}" for key, value in halt.items() if key not in (*_ORDER, "reason", "action")]
+    lines += [f"  {key:<9} {value}" for key, value in halt.items()
+              if key not in (*_ORDER, "reason", "action", "drill")]
     lines.append("Nothing was released.")
     if halt.get("action"):
         lines.append(f"Next: {halt['action']}")

@@ -49,6 +49,29 @@ MIGRATIONS = [
     CREATE TABLE releases (
         run_id TEXT PRIMARY KEY REFERENCES runs(run_id), at TEXT NOT NULL, files TEXT NOT NULL);
     """,
+    # 2: audit-grade QA decisions. `original` = 1 when the decision counts in the switching rules (the
+    # lot's first decision at that stage, in a production run); `drill` names a drill run's fault.
+    # `lot_events` keeps every finding, decision and correction; `pulled_pieces` the pieces a 100%
+    # screening removed, with who and why.
+    """
+    ALTER TABLE stage_decisions ADD COLUMN original INTEGER;
+    ALTER TABLE stage_decisions ADD COLUMN drill TEXT;
+    CREATE TABLE lot_events (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(run_id), stage INTEGER NOT NULL,
+        lot TEXT NOT NULL, event TEXT NOT NULL, decision TEXT, who TEXT, reason TEXT, details TEXT NOT NULL,
+        at TEXT NOT NULL);
+    CREATE TABLE pulled_pieces (
+        run_id TEXT NOT NULL REFERENCES runs(run_id), sequence INTEGER NOT NULL, stage INTEGER NOT NULL,
+        lot TEXT NOT NULL, reason TEXT NOT NULL, inspector TEXT NOT NULL, at TEXT NOT NULL,
+        PRIMARY KEY (run_id, sequence));
+    INSERT INTO lot_events (run_id, stage, lot, event, decision, who, reason, details, at)
+        SELECT run_id, stage, lot, CASE WHEN decision IS NULL THEN 'drawn' ELSE 'decided' END, decision, inspector,
+               NULL, json_object('plan', json(plan), 'seed', seed, 'sample', json(sample),
+                                 'defects', json(coalesce(defects, '[]')), 'original', json('true'),
+                                 'drill', NULL), at
+        FROM stage_decisions ORDER BY at;
+    UPDATE stage_decisions SET original = 1 WHERE decision IS NOT NULL;
+    """,
 ]
 
 
@@ -185,6 +208,11 @@ class Ledger:
             db.executemany("UPDATE batches SET verified_at = ? WHERE run_id = ? AND batch = ?",
                            [(stamp, run_id, b) for b in batches])
 
+    def piece_batches(self, run_id: str) -> dict[int, str]:
+        """Each piece's batch."""
+        rows = self.db.execute("SELECT sequence, batch FROM pieces WHERE run_id = ?", (run_id,))
+        return {r["sequence"]: r["batch"] for r in rows}
+
     def piece_count(self, run_id: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM pieces WHERE run_id = ?", (run_id,)).fetchone()[0]
 
@@ -218,13 +246,63 @@ class Ledger:
                        (run_id, "RELEASED", stamp, _dumps({"counts": counts})))
 
     # inspection -----------------------------------------------------------------------------------
-    def record_stage(self, run_id: str, stage: int, lot: str, lot_size: int, plan: dict, seed: str,
-                     sample: list[int], defects: list[dict] | None, decision: str | None,
-                     inspector: str | None) -> None:
+    def record_draw(self, run_id: str, stage: int, lot: str, lot_size: int, plan: dict, seed: str,
+                    sample: list[int]) -> None:
+        """A lot's sample drawn for an inspector (decision None until recorded), with its `drawn` event."""
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO stage_decisions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                       (run_id, stage, lot, lot_size, _dumps(plan), seed, _dumps(sample),
-                        _dumps(defects) if defects is not None else None, decision, inspector, now()))
+            stamp = now()
+            db.execute("INSERT OR REPLACE INTO stage_decisions VALUES (?,?,?,?,?,?,?,NULL,NULL,NULL,?,NULL,NULL)",
+                       (run_id, stage, lot, lot_size, _dumps(plan), seed, _dumps(sample), stamp))
+            _event(db, run_id, stage, lot, "drawn", None, None, None, {"plan": plan, "seed": seed, "sample": sample},
+                   stamp)
+
+    def record_decisions(self, decisions: list[dict]) -> None:
+        """Several lots' decisions, each with its event and (when it counts) the new switching state,
+        in one transaction: all of them are recorded or none.
+
+        Each item: run_id, stage, lot, lot_size, plan, seed, sample, defects, decision, inspector,
+        original, drill, reason, and `switching` (the state to save, or None)."""
+        with self.transaction() as db:
+            for d in decisions:
+                stamp = now()
+                db.execute("INSERT OR REPLACE INTO stage_decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           (d["run_id"], d["stage"], d["lot"], d["lot_size"], _dumps(d["plan"]), d["seed"],
+                            _dumps(d["sample"]), _dumps(d["defects"]), d["decision"], d["inspector"], stamp,
+                            int(d["original"]), d["drill"]))
+                _event(db, d["run_id"], d["stage"], d["lot"], "decided", d["decision"], d["inspector"], d["reason"],
+                       {"defects": d["defects"], "sample": d["sample"], "plan": d["plan"], "seed": d["seed"],
+                        "original": bool(d["original"]), "drill": d["drill"]}, stamp)
+                if d["switching"] is not None:
+                    db.execute("INSERT OR REPLACE INTO switching VALUES (?,?,?,?)",
+                               (d["lot"], d["stage"], _dumps(d["switching"]), stamp))
+
+    def record_correction(self, run_id: str, stage: int, lot: str, action: str, decision: str, inspector: str,
+                          reason: str, pulled: list[int], batches: list[str]) -> None:
+        """A rejected lot's correction, in one transaction: the lot's new decision (`rerender`: to be
+        inspected again after its `batches` are rendered again, whose proofs are cleared here;
+        `screened`: accepted after 100% screening), the pieces the screening pulled, and the event."""
+        stamp = now()
+        with self.transaction() as db:
+            db.execute("UPDATE stage_decisions SET decision = ?, inspector = ?, at = ?, original = 0 "
+                       "WHERE run_id = ? AND stage = ? AND lot = ?", (decision, inspector, stamp, run_id, stage, lot))
+            db.executemany("INSERT INTO pulled_pieces VALUES (?,?,?,?,?,?,?)",
+                           [(run_id, seq, stage, lot, reason, inspector, stamp) for seq in pulled])
+            db.executemany("UPDATE batches SET rendered_at = NULL, verified_at = NULL WHERE run_id = ? AND batch = ?",
+                           [(run_id, b) for b in batches])
+            _event(db, run_id, stage, lot, "corrected", decision, inspector, reason,
+                   {"action": action, "pulled": pulled, "batches": batches}, stamp)
+
+    def lot_events(self, run_id: str | None = None) -> list[dict]:
+        """Every drawn sample, decision and correction, oldest first: the lots' history."""
+        sql = "SELECT * FROM lot_events" + (" WHERE run_id = ?" if run_id else "") + " ORDER BY id"
+        return [{**{k: r[k] for k in ("run_id", "stage", "lot", "event", "decision", "who", "reason", "at")},
+                 **json.loads(r["details"])} for r in self.db.execute(sql, (run_id,) if run_id else ())]
+
+    def pulled(self, run_id: str) -> list[dict]:
+        rows = self.db.execute("SELECT p.*, pieces.account_id, pieces.region FROM pulled_pieces p LEFT JOIN pieces "
+                               "ON pieces.run_id = p.run_id AND pieces.sequence = p.sequence "
+                               "WHERE p.run_id = ? ORDER BY p.sequence", (run_id,))
+        return [dict(r) for r in rows]
 
     def stages(self, run_id: str | None = None) -> list[dict]:
         sql = "SELECT * FROM stage_decisions" + (" WHERE run_id = ?" if run_id else "") + " ORDER BY at, stage, lot"
@@ -249,6 +327,12 @@ class Ledger:
         rows = self.db.execute("SELECT * FROM switching ORDER BY region, stage")
         return [{"region": r["region"], "stage": r["stage"], "updated_at": r["updated_at"],
                  **json.loads(r["state"])} for r in rows]
+
+
+def _event(db: sqlite3.Connection, run_id: str, stage: int, lot: str, event: str, decision: str | None,
+           who: str | None, reason: str | None, details: dict, stamp: str) -> None:
+    db.execute("INSERT INTO lot_events (run_id, stage, lot, event, decision, who, reason, details, at) "
+               "VALUES (?,?,?,?,?,?,?,?,?)", (run_id, stage, lot, event, decision, who, reason, _dumps(details), stamp))
 
 
 def _run_dict(row: sqlite3.Row) -> dict:

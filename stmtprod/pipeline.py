@@ -25,6 +25,7 @@ from stmtprod.fsutil import JsonlWriter, atomic_open, remove_temporaries
 from stmtprod.ingest.reader import IngestResult, ingest
 from stmtprod.inspect.config import load_inspection
 from stmtprod.inspect.context import InspectionContext
+from stmtprod.inspect.pulled import note_pulled, write_pulled
 from stmtprod.inspect.stages import AwaitingInspection, run_stages
 from stmtprod.inserter import Inserter
 from stmtprod.layout import LayoutSet, load_layouts
@@ -64,7 +65,7 @@ def _options_record(options: BuildOptions) -> dict:
             "layouts_dir": str(Path(options.layouts_dir).resolve()),
             "catalog_file": str(Path(options.catalog_file).resolve()),
             "inspection_file": str(Path(options.inspection_file).resolve()), "workers": options.workers,
-            "executor": options.executor, "scheduler": options.scheduler}
+            "executor": options.executor, "scheduler": options.scheduler, "drill": options.drill}
 
 
 def _options_from(record: dict, out: Path, workers: int | None) -> BuildOptions:
@@ -237,6 +238,8 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
     summary = run_summary(run_id, run_dir, ingested, [], released=False)
     summary.update(layouts_version=layouts.version, catalog_version=ledger.run(run_id)["catalog_version"],
                    input_sha256=ingested.input_sha256)
+    drill = ledger.run(run_id)["options"].get("drill")
+    summary["drill"] = drill
     staging, release = reopen_staging(run_dir)
     if staging.exists():
         remove_temporaries(staging)
@@ -293,6 +296,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
 
         t = time.perf_counter()
         events("step", step="release")
+        pulled = write_pulled(ledger, run_id, staging)
         release_staging(staging, release, run_dir, bool(jobs), crashpoints.reached)
         timings["release"] = time.perf_counter() - t
         batch_info = list(ledger.batches(run_id).values())
@@ -300,16 +304,19 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
                            batches=batch_info) | {k: summary[k] for k in ("layouts_version", "catalog_version",
                                                                          "input_sha256")}
         summary["envelopes"] = envelopes
+        summary["drill"] = drill
+        note_pulled(summary, pulled)
         write_summary(run_dir, summary, timings, started)
         ledger.record_release(run_id, summary["print_files"] + summary["manifest_files"], summary["counts"], summary)
     except AwaitingInspection as waiting:
         note_waiting(summary, waiting)
         write_summary(run_dir, summary, timings, started)
     except Halt as halt:
+        halt.details["drill"] = drill
         note_halt(ledger, run_id, run_dir, summary, halt)
         write_summary(run_dir, summary, timings, started)
     write_report(ledger, run_id, run_dir, summary, catalog)
-    mirror(ledger, run_id, run_dir)
+    mirror(ledger, run_id, run_dir, drill=drill)
     return summary
 
 

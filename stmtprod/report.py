@@ -25,6 +25,7 @@ from xml.sax.saxutils import escape
 from stmtprod.catalog import Catalog
 from stmtprod.fsutil import write_bytes, write_json
 from stmtprod.inspect.config import STAGE_NAMES
+from stmtprod.inspect.history import history_lines
 from stmtprod.ledger import Ledger
 from stmtprod.render.fonts import find_font
 from stmtprod.sampling.oc import binomial_pa, default_ps
@@ -58,15 +59,19 @@ def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, cata
                      "sample_size": len(s["sample"]), "accept": plan["accept"], "reject": plan["reject"],
                      "seed": s["seed"], "defects": s["defects"],
                      "defective": len({d["piece"] for d in s["defects"] or []}) if s["defects"] is not None else None,
-                     "decision": s["decision"], "inspector": s["inspector"], "at": s["at"]})
+                     "decision": s["decision"], "inspector": s["inspector"], "at": s["at"],
+                     "original": bool(s["original"]), "drill": s["drill"]})
+    events = ledger.lot_events(run_id)
     return {
-        "run_id": run_id, "state": run["state"], "input": run["input_path"], "input_sha256": run["input_sha256"],
+        "run_id": run_id, "state": run["state"], "drill": (run["options"] or {}).get("drill"), "input": run["input_path"], "input_sha256": run["input_sha256"],
         "layouts_version": run["layouts_version"], "catalog_version": run["catalog_version"],
         "counts": summary["counts"], "reconciled": summary["reconciled"], "regions": regions,
         "suppressed_by_reason": summary["suppressed_by_reason"],
         "quarantined_by_kind": summary["quarantined_by_kind"],
         "quarantine_reasons": [{"kind": k, "field": f, "count": n} for (k, f), n in sorted(reasons.items())],
         "inspection": lots,
+        "lot_history": events,
+        "pulled": ledger.pulled(run_id),
         "halts": ledger.halts(run_id),
         "inserts": [{"code": i.code, "hopper": i.hopper, "title": i.title, "inventory": i.inventory,
                      "consumed": consumed.get(i.code, 0), "left": i.inventory - consumed.get(i.code, 0)}
@@ -118,7 +123,9 @@ def render_pdf(report: dict) -> bytes:
                      style=style, hAlign="LEFT", repeatRows=1)
 
     counts = report["counts"]
-    story = [Paragraph(f"Run report {escape(report['run_id'])}: {report['state']}", title),
+    drill = ([Paragraph(f"DRILL RUN ({escape(report['drill'])}): a training run; its lots are not production "
+                        "quality decisions and do not enter the switching rules", head)] if report.get("drill") else [])
+    story = [*drill, Paragraph(f"Run report {escape(report['run_id'])}: {report['state']}", title),
              Paragraph(f"Input {escape(report['input'])} (SHA-256 {report['input_sha256'][:16]}…); layouts "
                        f"{report['layouts_version']}, catalog {report['catalog_version']}", body),
              Paragraph("Counts and reconciliation", head),
@@ -126,7 +133,9 @@ def render_pdf(report: dict) -> bytes:
                        f"{counts['quarantined']} + suppressed {counts['suppressed']}"
                        + (f" + not released {counts['not_released']}" if counts.get("not_released") else "")
                        + (" — reconciled" if report["reconciled"] else " — DOES NOT RECONCILE")
-                       + f"; sheets {counts['sheets']}", body),
+                       + f"; sheets {counts['sheets']}"
+                       + (f"; pulled at inspection {counts['pulled']} of the produced pieces, to mail "
+                          f"{counts['produced'] - counts['pulled']}" if counts.get("pulled") else ""), body),
              table([["region", "batches", "pieces", "sheets"]]
                    + [[r, v["batches"], v["pieces"], v["sheets"]] for r, v in report["regions"].items()]),
              Paragraph("Quarantine reasons", head),
@@ -146,6 +155,13 @@ def render_pdf(report: dict) -> bytes:
         if plans:
             story.append(_oc_drawing(plans, f"Stage {stage} ({STAGE_NAMES[stage]}): operating characteristic, "
                                             "probability of acceptance against % nonconforming"))
+    story += [Paragraph("Lot history: every sample, finding, decision and correction", head)]
+    story += [Paragraph(escape(line), body) for line in history_lines(report["lot_history"])] or [Paragraph("none", body)]
+    if report["pulled"]:
+        story += [Paragraph("Pieces pulled by screening (in the print files, not to be mailed)", head),
+                  table([["sequence", "account", "stage", "lot", "inspector", "reason"]]
+                        + [[p["sequence"], p["account_id"], p["stage"], p["lot"], p["inspector"], p["reason"]]
+                           for p in report["pulled"]])]
     story += [Paragraph("Halts", head)]
     story += [Paragraph(escape(f"{h['at']}: {h['reason']} (step {h.get('step')}, piece {h.get('piece')}, field "
                                f"{h.get('field')}, expected {h.get('expected')}, found {h.get('found')})"), body)

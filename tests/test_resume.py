@@ -83,9 +83,9 @@ def test_kill_at_an_arbitrary_moment_during_rendering(extract, reference, tmp_pa
 
 
 def test_resume_after_a_halt_redoes_only_the_damaged_batch(extract, reference, tmp_path):
-    halted = _build(extract, tmp_path, "--drill", "sheets-swapped")
-    assert halted.returncode == 4
     run_id = reference["summary"]["run_id"]
+    halted = _build(extract, tmp_path, "--drill", "sheets-swapped", "--run-id", run_id)  # a drill has its own id
+    assert halted.returncode == 4
     ledger = Ledger(tmp_path)
     before = {b: r["rendered_at"] for b, r in ledger.batches(run_id).items()}
     ledger.close()

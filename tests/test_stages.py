@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from stmtprod.cli import main
 from stmtprod.config import BuildOptions
+from stmtprod.inspect.defects import STATEMENT_KINDS
 from stmtprod.ledger import Ledger
 from stmtprod.pipeline import build, resume
 from tests.conftest import ROOT, SAMPLES, manifest_rows
@@ -33,6 +34,7 @@ def test_each_inspector_finds_its_seeded_defect_and_halts(drill, tmp_path):
     ledger.close()
     rejected = decisions[(stage, "AU")]
     assert rejected["decision"] == "rejected" and any(d["kind"] == kind for d in rejected["defects"])
+    assert {d["kind"] for d in rejected["defects"]} <= set(STATEMENT_KINDS[stage])  # the documented list
     assert all(decisions[(earlier, "AU")]["decision"] == "accepted" for earlier in range(1, stage))
 
 
@@ -74,7 +76,7 @@ def test_a_manual_stage_waits_for_the_inspector_then_resumes(tmp_path):
     drawn = json.loads(runner.invoke(main, ["qa", "draw", waiting["run_dir"], "--stage", "2", "--json"]).output)
     sample = drawn["lots"]["SG"]["sample"]
     assert sample and drawn["lots"]["SG"]["recorded"]
-    refused = runner.invoke(main, ["qa", "record", waiting["run_dir"], "--stage", "2"])
+    refused = runner.invoke(main, ["qa", "record", waiting["run_dir"], "--stage", "2", "--inspector", "k.tanaka"])
     assert refused.exit_code == 2 and "--accept-clean" in refused.output
     recorded = runner.invoke(main, ["qa", "record", waiting["run_dir"], "--stage", "2", "--accept-clean",
                                     "--inspector", "k.tanaka", "--json"])
@@ -88,10 +90,21 @@ def test_a_manual_stage_waits_for_the_inspector_then_resumes(tmp_path):
 
 
 def test_switching_state_carries_across_runs(tmp_path):
-    options = dict(input=SAMPLES, out=tmp_path, regions=("AU",), workers=1, drill="amount-misprinted")
-    first = build(BuildOptions(**options))
-    second = build(BuildOptions(**options), force=True)
-    assert first["state"] == second["state"] == "HALTED" and first["run_id"] != second["run_id"]
+    """Two production runs of AU, each rejected by an inspector at stage 1: the second rejection within
+    5 lots switches the stream to tightened, and the state is kept in the ledger across runs."""
+    config = tmp_path / "inspection.toml"
+    text = (ROOT / "inspection.toml").read_text(encoding="utf-8")
+    config.write_text(text.replace('name = "composition"\naql = 0.065\nlevel = "II"\nmode = "auto"',
+                                   'name = "composition"\naql = 0.065\nlevel = "II"\nmode = "manual"'),
+                      encoding="utf-8")
+    options = dict(input=SAMPLES, out=tmp_path, regions=("AU",), workers=1, inspection_file=config)
+    for force in (False, True):
+        waiting = build(BuildOptions(**options), force=force)
+        assert waiting["state"] == "INSPECTING"
+        piece = json.loads((Path(waiting["run_dir"]) / "inspection" / "stage1.json").read_text())["sample"][0]
+        res = CliRunner().invoke(main, ["qa", "record", waiting["run_dir"], "--stage", "1", "--inspector", "qa1",
+                                        "--defect", f"{piece}:wrong-amount:total one cent high"])
+        assert res.exit_code == 0, res.output
     status = json.loads(CliRunner().invoke(main, ["qa", "status", "--out", str(tmp_path), "--json"]).output)
     au1 = next(s for s in status["switching"] if s["region"] == "AU" and s["stage"] == 1)
     assert au1["severity"] == "tightened" and len(au1["history"]) == 2
@@ -116,7 +129,10 @@ def test_inspection_in_worker_processes_records_what_one_process_records(tmp_pat
                                                 drill="barcode-too-thin"))
         rows[workers] = _stage_rows(out, summaries[workers]["run_id"])
     assert summaries[1]["state"] == summaries[2]["state"] == "HALTED"
-    assert summaries[1]["halt"] == summaries[2]["halt"] and summaries[1]["halt"]["step"] == "inspection-2"
+    halts = {w: {k: v for k, v in s["halt"].items() if k != "action"} for w, s in summaries.items()}
+    assert halts[1] == halts[2] and halts[1]["step"] == "inspection-2"
+    assert all(f"stmtprod qa correct {s['run_dir']} --stage 2 --lot AU" in s["halt"]["action"]
+               for s in summaries.values())  # the next command names its own run
     assert rows[1] == rows[2]
     rejected = [r for r in rows[2] if r["decision"] == "rejected"]
     assert [(r["stage"], r["lot"]) for r in rejected] == [(2, "AU")] and len(rejected[0]["defects"]) > 1

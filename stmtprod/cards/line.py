@@ -44,6 +44,7 @@ from stmtprod.errors import ConfigError, Halt, UsageError
 from stmtprod.executors import check_executor
 from stmtprod.fsutil import write_jsonl
 from stmtprod.inspect.config import load_inspection
+from stmtprod.inspect.pulled import note_pulled, write_pulled
 from stmtprod.inspect.stages import AwaitingInspection
 from stmtprod.layout import LayoutSet, load_layouts
 from stmtprod.ledger import Ledger
@@ -347,6 +348,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
 
         t = time.perf_counter()
         events("step", step="release")
+        pulled = write_pulled(ledger, run_id, staging)
         release_staging(staging, release, run_dir, bool(jobs))
         timings["release"] = time.perf_counter() - t
         batch_info = list(ledger.batches(run_id).values())
@@ -355,6 +357,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
                               batches=batch_info) | identity
         summary["sealing_file"] = str(release / "sealing" / "sealing.jsonl")
         summary["match"] = {"slots": len(sealing), "ok": True}
+        note_pulled(summary, pulled)
         write_summary(run_dir, summary, timings, started)
         ledger.record_release(run_id, summary["print_files"] + summary["manifest_files"] + [summary["sealing_file"]],
                               summary["counts"], summary)

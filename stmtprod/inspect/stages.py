@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from stmtprod.errors import EXIT_WAITING, Halt, StmtprodError
+from stmtprod.errors import EXIT_WAITING, Halt, StmtprodError, UsageError
 from stmtprod.fsutil import write_json
 from stmtprod.inspect.config import STAGE_NAMES, InspectionConfig
 from stmtprod.inspect.context import InspectionContext
@@ -46,37 +46,91 @@ def switching_state(ledger: Ledger, region: str, stage: int) -> SwitchingState:
     return SwitchingState.from_dict(stored) if stored else SwitchingState()
 
 
-def lot_sample(run_id: str, stage: int, region: str, sequences: list[int], plan: Plan) -> tuple[int, list[int]]:
-    return redraw(run_id, stage, region, sequences, plan.effective_sample_size)
+def lot_sample(run_id: str, stage: int, lot: str, sequences: list[int], plan: Plan,
+               attempt: int = 1) -> tuple[int, list[int]]:
+    """The lot's seed and sample. A re-inspection (the lot's `attempt`-th inspection at the stage,
+    after a correction or a re-render) draws afresh with the lot named `LOT#attempt`."""
+    return redraw(run_id, stage, lot if attempt == 1 else f"{lot}#{attempt}", sequences, plan.effective_sample_size)
+
+
+def run_drill(ledger: Ledger, run_id: str) -> str | None:
+    """The drill a run was built with, or None for a production run."""
+    return (((ledger.run(run_id) or {}).get("options")) or {}).get("drill")
+
+
+def times_decided(ledger: Ledger, run_id: str, stage: int, lot: str) -> int:
+    """How many decisions the lot has had at the stage: 0 means the next one is its original inspection."""
+    return sum(1 for e in ledger.lot_events(run_id) if e["event"] == "decided" and e["stage"] == stage
+               and e["lot"] == lot)
+
+
+def decision(ledger: Ledger, config: InspectionConfig, run_id: str, stage: int, lot: str, plan: Plan, seed: int,
+             sample: list[int], defects: list[dict], inspector_name: str, reason: str | None = None) -> dict:
+    """A lot's decision, worked out and checked without writing anything: the row and event for
+    `Ledger.record_decisions` and, when it counts, the switching state after it.
+
+    Per Z1.4 only a lot's original inspection counts in the switching rules: the first decision of a
+    production run's lot at a stage. A re-inspection after a correction, and any lot of a drill
+    run, is recorded but leaves the switching state as it was.
+    """
+    defective = sorted({d["piece"] for d in defects})
+    accepted = plan.accepts(len(defective))
+    drill = run_drill(ledger, run_id)
+    original = times_decided(ledger, run_id, stage, lot) == 0
+    state = switching_state(ledger, lot, stage)
+    switching = None
+    if original and drill is None:
+        if state.halted:
+            raise Halt(f"inspection discontinued for lot stream {lot} stage {stage}", step=f"inspection-{stage}",
+                       lot=lot, field="switching", expected="normal, tightened or reduced", found="discontinued")
+        if plan.severity != state.severity:
+            raise UsageError(f"the switching state of lot stream {lot} stage {stage} moved from {plan.severity} to "
+                             f"{state.severity} since this sample was drawn; 'stmtprod resume {run_id}' draws it "
+                             f"again on {state.severity} inspection")
+        sw = config.switching
+        state = state.record(accepted, len(defective), plan, sw.steady_production, sw.approved_for_reduced,
+                             sw.use_limit_numbers, limit_number=sw.limit_number, lot=f"{run_id}/{lot}")
+        switching = state.to_dict()
+    return {"run_id": run_id, "stage": stage, "lot": lot, "lot_size": plan.lot_size, "plan": plan.as_dict(),
+            "seed": str(seed), "sample": sample, "defects": defects,
+            "decision": "accepted" if accepted else "rejected", "inspector": inspector_name,
+            "original": original and drill is None, "drill": drill, "reason": reason, "switching": switching,
+            "severity_next": state.severity, "defective": len(defective)}
+
+
+def result_of(row: dict) -> dict:
+    """What a caller reports of a recorded decision."""
+    return {"stage": row["stage"], "lot": row["lot"], "decision": row["decision"], "defective": row["defective"],
+            "sample": len(row["sample"]), "plan": row["plan"], "defects": row["defects"],
+            "severity_next": row["severity_next"], "original": row["original"], "drill": row["drill"]}
 
 
 def decide(ledger: Ledger, config: InspectionConfig, run_id: str, stage: int, region: str, plan: Plan, seed: int,
            sample: list[int], defects: list[dict], inspector_name: str) -> dict:
-    """Count defective pieces, decide, record the lot and move the switching state on."""
-    defective = sorted({d["piece"] for d in defects})
-    accepted = plan.accepts(len(defective))
-    decision = "accepted" if accepted else "rejected"
-    ledger.record_stage(run_id, stage, region, plan.lot_size, plan.as_dict(), str(seed), sample, defects, decision,
-                        inspector_name)
-    sw = config.switching
-    state = switching_state(ledger, region, stage).record(
-        accepted, len(defective), plan, sw.steady_production, sw.approved_for_reduced, sw.use_limit_numbers,
-        limit_number=sw.limit_number, lot=f"{run_id}/{region}")
-    ledger.save_switching_state(region, stage, state.to_dict())
-    return {"stage": stage, "lot": region, "decision": decision, "defective": len(defective),
-            "sample": len(sample), "plan": plan.as_dict(), "defects": defects, "severity_next": state.severity}
+    """Count defective pieces, decide, record the lot and move the switching state on (one transaction)."""
+    row = decision(ledger, config, run_id, stage, region, plan, seed, sample, defects, inspector_name)
+    ledger.record_decisions([row])
+    return result_of(row)
+
+
+def correct_command(run_dir: Path, stage: int, lot: str) -> str:
+    """The command that records a rejected lot's correction, for halts and `qa record`."""
+    return (f"'stmtprod qa correct {run_dir} --stage {stage} --lot {lot} --action rerender --inspector NAME "
+            f"--reason \"...\"' (or --action screen --remove SEQ,... after screening the whole lot)")
 
 
 def halt_for(stage: int, result: dict, noun: str = "pieces", then: str = "'stmtprod resume'") -> Halt:
     """The halt for a rejected lot; `noun` names what the lot holds, `then` how the line carries on."""
     plan, first = result["plan"], result["defects"][0]
+    correct = (f"record the correction: {correct_command(Path(result['run_dir']), stage, result['lot'])}, then "
+               if result.get("run_dir") else "")
     return Halt(f"inspection stage {stage} ({STAGE_NAMES[stage]}) rejected lot {result['lot']}: "
                 f"{result['defective']} defective {noun} in a sample of {result['sample']} "
                 f"(reject at {plan['reject']})",
                 step=f"inspection-{stage}", lot=result["lot"], piece=first["piece"], field=first["kind"],
                 expected=f"fewer than {plan['reject']} defective", found=result["defective"],
                 evidence=first["evidence"],
-                action=f"correct the cause ({first['kind']}), re-render if needed, then {then}")
+                action=f"correct the cause ({first['kind']}), {correct}{then}")
 
 
 def run_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext, run_dir: Path,
@@ -97,7 +151,8 @@ def run_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext,
 @dataclass
 class _Step:
     """What a lot needs at a stage, found without side effects: `kind` is kept, waiting, rejected
-    (a manual rejection stands), discontinued, draw (manual: record the sample and wait) or inspect."""
+    (a rejection stands until a correction is recorded), discontinued, draw (manual: record the sample
+    and wait) or inspect."""
 
     kind: str
     previous: dict | None = None
@@ -115,8 +170,10 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
                  ) -> list[dict]:
     """The lot loop both lines share: each stage in turn over every lot, stopping at the first rejection.
 
-    A decision recorded after the lot's last render is kept; a manual stage draws its sample and
-    waits; an automatic one inspects (`inspect(stage, lot, sample)` gives the defects) and decides.
+    A decision recorded after the lot's last render is kept (a rejection halts again until a
+    correction is recorded, `stmtprod qa correct`); a manual stage draws its sample and waits; an
+    automatic one inspects (`inspect(stage, lot, sample)` gives the defects) and decides. Pieces a
+    screening pulled are no longer part of their lot.
     `lot_of` names the lot of a batch's region; `halt` builds the Halt for a rejected lot.
 
     Each stage first works out, reading only, what every lot needs (plan and sample included: a lot's
@@ -131,12 +188,20 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
         lot = lot_of(batch["region"])
         rendered[lot] = max(rendered.get(lot, ""), batch["rendered_at"] or "")
     recorded = {(s["stage"], s["lot"]): s for s in ledger.stages(run_id)}
+    pulled = {p["sequence"] for p in ledger.pulled(run_id)}
+    lots = {lot: [s for s in sequences if s not in pulled] for lot, sequences in lots.items()}
+    decided: dict[tuple[int, str], int] = {}
+    for event in ledger.lot_events(run_id):
+        if event["event"] == "decided":
+            decided[(event["stage"], event["lot"])] = decided.get((event["stage"], event["lot"]), 0) + 1
+    drill = run_drill(ledger, run_id)
     results = []
     for stage in stages:
         started = time.perf_counter()
         stage_config = config.for_stage(stage)
         steps = {lot: _step(ledger, stage_config, run_id, stage, lot, sequences, recorded.get((stage, lot)),
-                            rendered.get(lot, "")) for lot, sequences in lots.items()}
+                            rendered.get(lot, ""), decided.get((stage, lot), 0) + 1, drill)
+                 for lot, sequences in lots.items()}
         automatic = [(lot, step.sample) for lot, step in steps.items() if step.kind == "inspect"]
         if submit is not None:
             defects_of = dict(zip((lot for lot, _ in automatic), submit(stage, automatic)))
@@ -159,7 +224,7 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
             if step.kind == "rejected":
                 raise halt(stage, {"lot": lot, "plan": previous["plan"], "defects": previous["defects"],
                                    "defective": len({d["piece"] for d in previous["defects"]}),
-                                   "sample": len(previous["sample"])})
+                                   "sample": len(previous["sample"]), "run_dir": str(run_dir)})
             if step.kind == "discontinued":
                 raise Halt(f"inspection discontinued for lot stream {lot} stage {stage} after repeated rejections "
                            "on tightened inspection", step=f"inspection-{stage}", lot=lot, field="switching",
@@ -168,8 +233,7 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
                                   f"--region {lot} --stage {stage} --reason ...'")
             plan, seed, sample = step.plan, step.seed, step.sample
             if step.kind == "draw":
-                ledger.record_stage(run_id, stage, lot, plan.lot_size, plan.as_dict(), str(seed), sample, None,
-                                    None, None)
+                ledger.record_draw(run_id, stage, lot, plan.lot_size, plan.as_dict(), str(seed), sample)
                 waiting.append(lot)
                 drawn[lot] = {"plan": plan.as_dict(), "seed": str(seed), "sample": sample}
                 continue
@@ -178,7 +242,7 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
             results.append(result)
             if result["decision"] == "rejected":
                 _write_stage_file(run_dir, stage, drawn)
-                raise halt(stage, result)
+                raise halt(stage, result | {"run_dir": str(run_dir)})
         _write_stage_file(run_dir, stage, drawn)
         timings[f"stage{stage}"] = time.perf_counter() - started
         if waiting:
@@ -187,22 +251,28 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
 
 
 def _step(ledger: Ledger, stage_config, run_id: str, stage: int, lot: str, sequences: list[int],
-          previous: dict | None, rendered_at: str) -> _Step:
+          previous: dict | None, rendered_at: str, attempt: int, drill: str | None) -> _Step:
     """What the lot needs at this stage (reads the ledger, writes nothing). An error is kept in the
-    step and raised when the lot's turn comes, after the lots before it have been decided."""
+    step and raised when the lot's turn comes, after the lots before it have been decided.
+
+    `attempt` numbers the inspection (2 and up: a re-inspection, drawn afresh). A drill's lots are
+    planned at the production stream's severity (tightened while it is discontinued) and never halt
+    it."""
     try:
-        current = previous is not None and previous["at"] > rendered_at
-        if current and previous["decision"] == "accepted":
+        current = previous is not None and previous["at"] > rendered_at and previous["decision"] != "rerender"
+        if current and previous["decision"] in ("accepted", "screened"):
             return _Step("kept", previous)
-        if current and stage_config.mode == "manual" and previous["decision"] is None:
-            return _Step("waiting", previous)
-        if current and stage_config.mode == "manual" and previous["decision"] == "rejected":
+        if current and previous["decision"] == "rejected":
             return _Step("rejected", previous)
         state = switching_state(ledger, lot, stage)
-        if state.halted:
+        if state.halted and drill is None:
             return _Step("discontinued", previous)
-        plan = make_plan(len(sequences), stage_config.aql, stage_config.level, state.severity)
-        seed, sample = lot_sample(run_id, stage, lot, sequences, plan)
+        severity = "tightened" if state.halted else state.severity
+        if (current and stage_config.mode == "manual" and previous["decision"] is None
+                and previous["plan"]["severity"] == severity):
+            return _Step("waiting", previous)
+        plan = make_plan(len(sequences), stage_config.aql, stage_config.level, severity)
+        seed, sample = lot_sample(run_id, stage, lot, sequences, plan, attempt)
         return _Step("draw" if stage_config.mode == "manual" else "inspect", previous, plan, seed, sample)
     except Exception as exc:  # noqa: BLE001  (raised in turn by the caller)
         return _Step("error", previous, error=exc)

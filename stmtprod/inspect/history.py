@@ -1,0 +1,20 @@
+"""A lot's history in words: every sample drawn, finding, decision and correction, with who, when
+and why, oldest first; the same lines in `qa status`, `stmtprod show` and the run report."""
+from __future__ import annotations
+
+
+def history_lines(events: list[dict]) -> list[str]:
+    """One line per event of `Ledger.lot_events`, each finding on a line of its own below its decision."""
+    lines = []
+    for e in events:
+        head = f"{e['at']} {e['run_id']} stage {e['stage']} lot {e['lot']}: "
+        if e["event"] == "drawn":
+            lines.append(head + f"sample of {len(e['sample'])} drawn ({e['plan']['severity']}, seed {e['seed']})")
+        elif e["event"] == "decided":
+            tag = f" [DRILL {e['drill']}]" if e.get("drill") else ("" if e.get("original") else " [re-inspection]")
+            lines.append(head + f"{e['decision']} by {e['who']}{tag}, {len(e['defects'])} findings")
+            lines += [f"    piece {d['piece']} {d['kind']}: {d['evidence']}" for d in e["defects"]]
+        else:
+            pulled = f", pulled {', '.join(map(str, e['pulled']))}" if e.get("pulled") else ""
+            lines.append(head + f"corrected ({e['action']}) by {e['who']}: {e['reason']}{pulled}")
+    return lines

@@ -1,0 +1,252 @@
+"""Audit-grade QA decisions on real runs: one decision per lot and stage, recorded corrections
+(re-render, 100% screening), atomic records with documented defect kinds, a lot's history in
+`qa status`, `show` and the report, and drills kept out of production quality history."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from stmtprod.cli import main
+from stmtprod.config import BuildOptions
+from stmtprod.ledger import Ledger
+from stmtprod.pipeline import build, resume
+from tests.conftest import ROOT, SAMPLES
+
+
+def _manual(tmp_path: Path, stage_name: str) -> Path:
+    text = (ROOT / "inspection.toml").read_text(encoding="utf-8")
+    block = f'name = "{stage_name}"\naql = '
+    start = text.index(block)
+    end = text.index('mode = "auto"', start)
+    config = tmp_path / "inspection.toml"
+    config.write_text(text[:end] + 'mode = "manual"' + text[end + len('mode = "auto"'):], encoding="utf-8")
+    return config
+
+
+def _waiting(tmp_path: Path, regions=("SG",)) -> dict:
+    """A real run of the sample extract waiting at a manual stage 2 (print)."""
+    summary = build(BuildOptions(input=SAMPLES, out=tmp_path / "out", regions=regions, workers=1,
+                                 inspection_file=_manual(tmp_path, "print")))
+    assert summary["state"] == "INSPECTING" and summary["waiting"]["stage"] == 2
+    return summary
+
+
+def _qa(*args: str):
+    return CliRunner().invoke(main, ["qa", *args])
+
+
+def _sample(run: dict, lot: str = "SG") -> list[int]:
+    return json.loads(_qa("draw", run["run_dir"], "--stage", "2", "--json").output)["lots"][lot]["sample"]
+
+
+def _ledger(run: dict):
+    ledger = Ledger(Path(run["run_dir"]).parent)
+    try:
+        return ledger.stages(run["run_id"]), ledger.all_switching(), ledger.lot_events(run["run_id"])
+    finally:
+        ledger.close()
+
+
+def _decisions(run: dict) -> tuple[list[dict], list[dict]]:
+    ledger = Ledger(Path(run["run_dir"]).parent)
+    try:
+        return ledger.stages(run["run_id"]), ledger.all_switching()
+    finally:
+        ledger.close()
+
+
+def _stage2_lots(switching: list[dict], region: str = "SG") -> list[dict]:
+    state = next((s for s in switching if s["region"] == region and s["stage"] == 2), {"history": []})
+    return [e for e in state["history"] if e["event"] == "lot"]
+
+
+def _reject(run: dict, piece: int, note: str = "bars 0.27 mm under the loupe"):
+    return _qa("record", run["run_dir"], "--stage", "2", "--inspector", "k.tanaka",
+               "--defect", f"{piece}:bar-width:{note}")
+
+
+def test_a_rejected_lot_has_its_decision_and_goes_nowhere_without_a_correction(tmp_path):
+    run = _waiting(tmp_path)
+    piece = _sample(run)[0]
+    first = _reject(run, piece)
+    assert first.exit_code == 0, first.output
+
+    # The same rejection again is refused, and counts once in the switching rules (no tightening).
+    again = _reject(run, piece)
+    assert again.exit_code == 2, again.output
+    # A later --accept-clean is refused with a message, not a traceback, and stores nothing.
+    clean = _qa("record", run["run_dir"], "--stage", "2", "--accept-clean", "--inspector", "someone")
+    assert clean.exception is None or isinstance(clean.exception, SystemExit), clean.exception
+    assert clean.exit_code == 2 and "qa correct" in clean.output
+    assert "REJECTED" in first.output and "qa correct" in first.output and "now run" not in first.output
+    assert "rejected by k.tanaka" in again.output and "qa correct" in again.output
+    stages, switching, events = _ledger(run)
+    stage2 = next(s for s in stages if s["stage"] == 2)
+    assert stage2["decision"] == "rejected" and stage2["inspector"] == "k.tanaka"
+    assert len(_stage2_lots(switching)) == 1 and switching[-1]["severity"] == "normal"
+    assert [e["event"] for e in events if e["stage"] == 2] == ["drawn", "decided"]
+
+    # Resuming does not release it: the halt says to record a correction, naming the command.
+    halted = resume(run["run_id"], Path(run["run_dir"]).parent)
+    assert halted["state"] == "HALTED" and not (Path(run["run_dir"]) / "release").exists()
+    assert f"stmtprod qa correct {run['run_dir']} --stage 2 --lot SG" in halted["halt"]["action"]
+
+    # The defect's note stays visible in qa status (text and JSON) and in show.
+    status = _qa("status", "--out", str(Path(run["run_dir"]).parent))
+    assert f"piece {piece} bar-width: bars 0.27 mm under the loupe" in status.output
+    shown = CliRunner().invoke(main, ["show", run["run_id"], "--out", str(Path(run["run_dir"]).parent)])
+    assert "bars 0.27 mm under the loupe" in shown.output and "rejected by k.tanaka" in shown.output
+
+
+def test_a_rerendered_lot_is_inspected_again_on_a_new_sample_that_does_not_count(tmp_path):
+    run = _waiting(tmp_path)
+    out = Path(run["run_dir"]).parent
+    first_sample = _sample(run)
+    assert _reject(run, first_sample[0]).exit_code == 0
+    refused = _qa("correct", run["run_dir"], "--stage", "2", "--lot", "SG", "--action", "rerender",
+                  "--inspector", "k.tanaka", "--reason", "  ")
+    assert refused.exit_code == 2 and "--reason" in refused.output
+    assert _qa("correct", run["run_dir"], "--stage", "2", "--lot", "SG", "--action", "rerender", "--remove", "1",
+               "--inspector", "k.tanaka", "--reason", "x").exit_code == 2
+    res = _qa("correct", run["run_dir"], "--stage", "2", "--lot", "SG", "--action", "rerender",
+              "--inspector", "k.tanaka", "--reason", "print head cleaned and realigned")
+    assert res.exit_code == 0, res.output
+    assert f"stmtprod resume {run['run_id']} --out {out}" in res.output
+    before = _ledger(run)[0]
+
+    waiting = resume(run["run_id"], out)
+    assert waiting["state"] == "INSPECTING" and waiting["waiting"]["stage"] == 2
+    redrawn = json.loads(_qa("draw", run["run_dir"], "--stage", "2", "--json").output)["lots"]["SG"]
+    assert redrawn["recorded"] and redrawn["decision"] is None
+    assert redrawn["seed"] != next(s for s in before if s["stage"] == 2)["seed"]  # a new sample, drawn afresh
+    recorded = _qa("record", run["run_dir"], "--stage", "2", "--accept-clean", "--inspector", "k.tanaka", "--json")
+    assert recorded.exit_code == 0, recorded.output
+    result = json.loads(recorded.output)["results"][0]
+    assert result["decision"] == "accepted" and result["original"] is False
+    done = resume(run["run_id"], out)
+    assert done["state"] == "RELEASED"
+
+    stages, switching, events = _ledger(run)
+    # Z1.4: only the original inspection counts; the re-inspection (and stage 1's) left the state alone.
+    assert [e["accepted"] for e in _stage2_lots(switching)] == [False]
+    stage1 = next(s for s in switching if s["region"] == "SG" and s["stage"] == 1)
+    assert len([e for e in stage1["history"] if e["event"] == "lot"]) == 1
+    corrected = [e for e in events if e["event"] == "corrected"]
+    assert corrected[0]["who"] == "k.tanaka" and corrected[0]["reason"] == "print head cleaned and realigned"
+    report = json.loads((Path(run["run_dir"]) / "report.json").read_text(encoding="utf-8"))
+    assert [e["event"] for e in report["lot_history"] if e["stage"] == 2] == ["drawn", "decided", "corrected",
+                                                                                 "drawn", "decided"]
+    text = "".join(p.extract_text() for p in PdfReader(Path(run["run_dir"]) / "report.pdf").pages)
+    assert "print head cleaned and realigned" in " ".join(text.split())
+
+
+def test_a_screened_lot_goes_on_with_its_defective_pieces_pulled_and_accounted_for(tmp_path):
+    run = _waiting(tmp_path)
+    out = Path(run["run_dir"]).parent
+    sample = _sample(run)
+    assert _reject(run, sample[0]).exit_code == 0
+
+    def correct(*extra: str):
+        return _qa("correct", run["run_dir"], "--stage", "2", "--lot", "SG", "--action", "screen",
+                   "--inspector", "a.lim", "--reason", "whole lot screened at the loupe", *extra)
+
+    assert correct().exit_code == 2  # which pieces were removed?
+    missing = correct("--remove", str(sample[1]))
+    assert missing.exit_code == 2 and f"defective pieces {sample[0]}" in missing.output
+    assert correct("--remove", f"{sample[0]},99999").exit_code == 2
+    assert _ledger(run)[2][-1]["event"] == "decided"  # the refusals recorded nothing
+    removed = sorted({sample[0], sample[1]})
+    res = correct("--remove", ",".join(map(str, removed)))
+    assert res.exit_code == 0, res.output
+    assert correct("--remove", ",".join(map(str, removed))).exit_code == 2  # one correction per rejection
+
+    done = resume(run["run_id"], out)
+    assert done["state"] == "RELEASED" and done["reconciled"]
+    counts = done["counts"]
+    assert counts["pulled"] == 2 and counts["produced"] == 26
+    assert counts["input"] == counts["produced"] + counts["quarantined"] + counts["suppressed"]
+    rows = [json.loads(line) for line in (Path(run["run_dir"]) / "release" / "pulled.jsonl").read_text().splitlines()]
+    assert [r["sequence"] for r in rows] == removed
+    assert {(r["stage"], r["lot"], r["inspector"], r["reason"]) for r in rows} == {
+        (2, "SG", "a.lim", "whole lot screened at the loupe")}
+    stages, switching, _events = _ledger(run)
+    by_stage = {s["stage"]: s for s in stages}
+    assert by_stage[2]["decision"] == "screened"
+    assert by_stage[3]["lot_size"] == by_stage[4]["lot_size"] == 24  # the pulled pieces left the lot
+    assert not set(removed) & set(by_stage[3]["sample"])
+    assert len(_stage2_lots(switching)) == 1
+    report = json.loads((Path(run["run_dir"]) / "report.json").read_text(encoding="utf-8"))
+    assert [p["sequence"] for p in report["pulled"]] == removed
+
+
+def test_a_record_is_all_or_nothing_with_kinds_from_the_stage_list_and_a_note_each(tmp_path):
+    run = _waiting(tmp_path, regions=("SG", "NZ"))
+    sg, nz = _sample(run, "SG"), _sample(run, "NZ")
+    before = _decisions(run)
+    attempts = {
+        "unknown kind": ["--defect", f"{sg[0]}:bar-width:thin", "--defect", f"{nz[0]}:smudge:ink"],
+        "no note": ["--defect", f"{sg[0]}:bar-width:thin", "--defect", f"{nz[0]}:print-quality:"],
+        "stage 1 kind at stage 2": ["--defect", f"{sg[0]}:wrong-amount:total off", "--accept-clean"],
+        "piece not sampled": ["--defect", f"{sg[0]}:bar-width:thin", "--defect", "99999:bar-width:thin"],
+        "one lot without findings": ["--defect", f"{sg[0]}:bar-width:thin"],
+    }
+    for what, args in attempts.items():
+        res = _qa("record", run["run_dir"], "--stage", "2", "--inspector", "k.tanaka", *args)
+        assert res.exit_code == 2, (what, res.output)
+        assert "Traceback" not in res.output
+        assert _decisions(run) == before, what  # nothing written: every lot still waits
+    assert "print-quality" in _qa("record", run["run_dir"], "--stage", "2", "--inspector", "x", "--defect",
+                                  f"{nz[0]}:smudge:ink").output  # the refusal lists the stage's kinds
+    ok = _qa("record", run["run_dir"], "--stage", "2", "--inspector", "k.tanaka", "--json",
+             "--defect", f"{sg[0]}:print-quality:toner streak down the page", "--accept-clean")
+    assert ok.exit_code == 0, ok.output
+    decided = {r["lot"]: r["decision"] for r in json.loads(ok.output)["results"]}
+    assert decided == {"SG": "rejected", "NZ": "accepted"}
+
+
+def test_drill_runs_stay_out_of_production_quality_history(tmp_path):
+    out = tmp_path / "out"
+    drill = build(BuildOptions(input=SAMPLES, out=out, regions=("AU",), workers=1, drill="amount-misprinted"))
+    assert drill["state"] == "HALTED" and drill["drill"] == "amount-misprinted"
+    run_dir = Path(drill["run_dir"])
+    assert json.loads((run_dir / "run.json").read_text())["drill"] == "amount-misprinted"
+    assert json.loads((run_dir / "summary.json").read_text())["drill"] == "amount-misprinted"
+    assert json.loads((run_dir / "halt.json").read_text())["drill"] == "amount-misprinted"
+    assert (run_dir / "halt.txt").read_text().startswith("DRILL RUN (amount-misprinted)")
+    assert json.loads((run_dir / "report.json").read_text())["drill"] == "amount-misprinted"
+    assert "DRILL RUN" in PdfReader(run_dir / "report.pdf").pages[0].extract_text()
+
+    status = json.loads(_qa("status", "--out", str(out), "--json").output)
+    assert status["switching"] == [] and status["lots"] == []  # not in the switching rules, not a real decision
+    assert {(s["stage"], s["decision"]) for s in status["drill_lots"]} == {(1, "rejected")}
+    text = _qa("status", "--out", str(out)).output
+    assert "drill lots (training runs" in text and "DRILL amount-misprinted" in text
+
+    # The production run of the same cycle is not blocked by the drill, and starts its own history.
+    real = build(BuildOptions(input=SAMPLES, out=out, regions=("AU",), workers=1))
+    assert real["state"] == "RELEASED" and real["run_id"] != drill["run_id"] and real["drill"] is None
+    status = json.loads(_qa("status", "--out", str(out), "--json").output)
+    assert {s["stage"]: len(s["history"]) for s in status["switching"]} == {1: 1, 2: 1, 3: 1, 4: 1}
+    assert all(s["history"][0]["accepted"] for s in status["switching"])
+
+
+def test_the_readme_lists_the_defect_kinds_the_code_accepts():
+    from stmtprod.inspect.defects import CARD_KINDS, STATEMENT_KINDS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Defect kinds"):]
+    rows = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 2 and cells[0][-1:].isalpha() and cells[0][0].isdigit() or cells[0].startswith("cards "):
+            rows[cells[0]] = cells[1].split(", ")
+    expected = {f"{k} {name}": list(kinds) for k, name, kinds in
+                [(1, "composition", STATEMENT_KINDS[1]), (2, "print", STATEMENT_KINDS[2]),
+                 (3, "insertion", STATEMENT_KINDS[3]), (4, "dispatch", STATEMENT_KINDS[4]),
+                 ("cards 1", "composition", CARD_KINDS[1]), ("cards 2", "print", CARD_KINDS[2]),
+                 ("cards 3", "match", CARD_KINDS[3])]}
+    assert rows == expected
