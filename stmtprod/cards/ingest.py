@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -18,9 +19,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from stmtprod.cardnumbers import echo_safe
 from stmtprod.cards.keys import CardKey
 from stmtprod.cards.models import CardOrder, CardRecord, digit_runs
 from stmtprod.fsutil import atomic_open
+from stmtprod.ingest.models import ACCOUNT_ID_PATTERN
 from stmtprod.ingest.reader import (Reject, check_postcode, check_printable, input_lines, quarantine_reject,
                                     reject_from)
 from stmtprod.layout import LayoutSet
@@ -69,6 +72,9 @@ def _check(raw: bytes, layouts: LayoutSet) -> CardOrder:
     return order
 
 
+_CARD_ID = re.compile(ACCOUNT_ID_PATTERN)   # card ids have the shape of account ids
+
+
 def safe_card_id(raw: bytes) -> str | None:
     """The line's card id for the quarantine row, if readable and free of long digit runs."""
     try:
@@ -76,7 +82,7 @@ def safe_card_id(raw: bytes) -> str | None:
     except (ValueError, UnicodeDecodeError):
         return None
     card_id = value.get("card_id") if isinstance(value, dict) else None
-    if not isinstance(card_id, str) or len(card_id) > 40 or digit_runs(card_id):
+    if not isinstance(card_id, str) or not _CARD_ID.fullmatch(card_id) or digit_runs(card_id) or not echo_safe(card_id):
         return None
     return card_id
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stmtprod.barcode.reader import read_page_barcodes
+from stmtprod.cardnumbers import redact
 from stmtprod.cards.eligibility import select_card_inserts
 from stmtprod.cards.ingest import read_spill
 from stmtprod.cards.models import CardRecord, PersonalisationEntry, digit_runs
@@ -158,7 +159,8 @@ def inspect_match(ctx: CardContext, sample: list[int]) -> list[dict]:
         for kind, want, got in (("card-id", record.card_id, entry.card_id), ("last5", record.last5, entry.pan_last5),
                                 ("embossed-name", record.embossed_name, entry.embossed_name)):
             if want != got:
-                defects.append({"piece": seq, "kind": kind, "evidence": f"slot {seq}: card {got}, carrier {want}"})
+                defects.append({"piece": seq, "kind": kind,
+                                "evidence": redact(f"slot {seq}: card {got}, carrier {want}")})
                 break
         else:
             kit = ctx.carriers[record.region].welcome_kit

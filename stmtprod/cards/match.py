@@ -13,7 +13,8 @@ naming the slot, the card and the carrier:
 
 Then the log's slot numbers must run 1..n in file order. A malformed log line halts too (it is the
 machine's own report; guessing around it would defeat the check). No message here ever quotes a
-log line verbatim, only validated fields.
+log line verbatim, only validated fields (no card number in them, `PersonalisationEntry`), masked
+by `redact` all the same.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from stmtprod.cardnumbers import redact
 from stmtprod.cards.models import PersonalisationEntry
 from stmtprod.errors import Halt, UsageError
 
@@ -56,7 +58,7 @@ def read_log(path: Path) -> tuple[list[PersonalisationEntry], str]:
             entries.append(PersonalisationEntry.model_validate_json(line))
         except ValidationError as exc:
             err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(line)"
+            where = redact(".".join(str(p) for p in err["loc"]) or "(line)")   # a key may be a card number
             message = err["msg"].removeprefix("Value error, ")
             raise Halt(f"personalisation log line {number} is malformed: {where}: {message}", step="match",
                        line=number, field=where, action="have the personalisation system re-send its log") from None
@@ -65,8 +67,12 @@ def read_log(path: Path) -> tuple[list[PersonalisationEntry], str]:
 
 def _halt(reason: str, field: str, slot: int, card: str | None, carrier: int | None, expected: object,
           found: object, **more: object) -> Halt:
-    return Halt(reason, step="match", slot=slot, card=card, carrier=carrier, field=field, expected=expected,
-                found=found, action=ACTION, **more)
+    """The halt, its texts masked: log values passed validation, but a halt is read by many."""
+    def shown(value: object) -> object:
+        return redact(value) if isinstance(value, str) else value
+
+    return Halt(redact(reason), step="match", slot=slot, card=shown(card), carrier=carrier, field=field,
+                expected=shown(expected), found=shown(found), action=ACTION, **more)
 
 
 def match(carriers: list[Carrier], entries: list[PersonalisationEntry]) -> list[dict]:

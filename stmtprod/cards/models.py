@@ -15,10 +15,12 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from stdnum import luhn
 
+from stmtprod.cardnumbers import card_number_field, order_card_number, reason as card_number_reason
 from stmtprod.ingest.models import Address, RuleError, Text
 from stmtprod.regions import Region
 
 PAN_LENGTH = 15
+MAX_SLOT = 9_999_999     # the largest carrier sequence a barcode holds
 EMBOSS_MAX = 26          # ISO/IEC 7813 track 1 name field
 _EMBOSS = re.compile(r"^[A-Z0-9][A-Z0-9 .'/-]*$")
 _EXPIRY = re.compile(r"^([0-9]{4})-([0-9]{2})$")
@@ -46,7 +48,7 @@ def _expiry(value: object) -> str:
         raise ValueError("expiry must be a string YYYY-MM")
     m = _EXPIRY.fullmatch(value)
     if not m:
-        raise ValueError(f"expiry {value!r} is not YYYY-MM")
+        raise ValueError("expiry is not YYYY-MM")   # the value is not quoted: it may be anything, a card number too
     year, month = int(m.group(1)), int(m.group(2))
     if not 1 <= month <= 12:
         raise ValueError(f"expiry {value!r}: month {month:02d} is not 01-12")
@@ -97,12 +99,15 @@ class CardOrder(_Strict):
     def _consistent(self) -> "CardOrder":
         if self.address.country != self.region:
             raise RuleError("address.country", f"address.country {self.address.country} does not equal region {self.region}")
+        found = order_card_number(self)
+        if found:
+            raise RuleError(found, card_number_reason(found), "card-number")
         texts = [("card_id", self.card_id), ("name", self.name), ("embossed_name", self.embossed_name),
                  ("address.city", self.address.city), ("address.state", self.address.state),
                  ("address.postcode", self.address.postcode)]
         texts += [(f"address.lines.{i}", t) for i, t in enumerate(self.address.lines)]
-        for field, text in texts:
-            if self.pan in re.sub(r"[ \-]", "", text) or digit_runs(text):
+        for field, text in texts:   # stage 1 refuses a carrier with 13 digits in a row, Luhn or not
+            if digit_runs(text):
                 raise RuleError(field, f"{field} holds a long run of digits (a card number?): refused unprinted")
         return self
 
@@ -146,10 +151,19 @@ class CarrierPiece(BaseModel):
     record: CardRecord
 
 
-class PersonalisationEntry(_Strict):
-    """One card made, as the personalisation machine reports it (production order)."""
+def _no_card_number(value: str) -> str:
+    if card_number_field([("", value)]):
+        raise ValueError("holds what reads as a card number")
+    return value
 
-    card_id: Annotated[str, Field(min_length=1, max_length=32)]
+
+class PersonalisationEntry(_Strict):
+    """One card made, as the personalisation machine reports it (production order).
+
+    Only values that pass here are ever quoted in a halt: no card number, and a slot no larger than
+    a run's carrier sequences."""
+
+    card_id: Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_no_card_number)]
     pan_last5: Last5
-    embossed_name: Annotated[str, Field(min_length=1, max_length=64)]
-    slot: Annotated[int, Field(ge=1, strict=True)]
+    embossed_name: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_card_number)]
+    slot: Annotated[int, Field(ge=1, le=MAX_SLOT, strict=True)]

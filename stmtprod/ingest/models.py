@@ -22,6 +22,7 @@ TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\
 TEXT_PATTERN_REASON = "contains control characters, or nothing but spaces"
 
 
+ACCOUNT_ID_PATTERN = r"^[A-Z0-9][A-Z0-9-]{3,31}$"
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
@@ -50,8 +51,8 @@ OptionalText = Annotated[str, Field(max_length=_MAX_TEXT)]
 class RuleError(ValueError):
     """A cross-field rule broken; carries the field to name in the quarantine row."""
 
-    def __init__(self, field: str, message: str):
-        self.field = field
+    def __init__(self, field: str, message: str, kind: str = "rule"):
+        self.field, self.kind = field, kind
         super().__init__(message)
 
 
@@ -74,7 +75,7 @@ class Transaction(_Strict):
 
 
 class StatementRecord(_Strict):
-    account_id: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{3,31}$")]
+    account_id: Annotated[str, Field(pattern=ACCOUNT_ID_PATTERN)]
     region: Region
     product: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
     language: Literal["en", "ja", "zh-Hant", "ms", "id"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,10 @@ from typing import IO, Iterable, Iterator
 
 from pydantic import ValidationError
 
+from stmtprod.cardnumbers import echo_safe, reason as card_number_reason, redact, statement_card_number
 from stmtprod.catalog import Catalog, select_inserts
 from stmtprod.fsutil import atomic_open
-from stmtprod.ingest.models import TEXT_PATTERN, TEXT_PATTERN_REASON, RuleError, StatementRecord
+from stmtprod.ingest.models import ACCOUNT_ID_PATTERN, TEXT_PATTERN, TEXT_PATTERN_REASON, RuleError, StatementRecord
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import Accepted, presort_key
 from stmtprod.regions import REGIONS
@@ -62,7 +64,7 @@ def reject_from(exc: ValidationError, kinds: dict[str, str] | None = None,
     err = exc.errors()[0]
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, RuleError):
-        return Reject(cause.field, str(cause), "rule")
+        return Reject(cause.field, str(cause), cause.kind)
     if err["type"] == "json_invalid":
         return Reject("(record)", f"not valid JSON: {err['ctx'].get('error', err['msg'])}", "json")
     path = ".".join(str(p) for p in err["loc"]) or "(record)"
@@ -97,10 +99,15 @@ def _printable(record: StatementRecord, covered: frozenset[int], region: str) ->
 
 
 def quarantine_reject(quarantine: IO[str], result, rej: Reject, **row: object) -> None:
-    """Count a reject in `result` and write its quarantine row (`row`: line number and ids)."""
+    """Count a reject in `result` and write its quarantine row (`row`: line number and ids).
+
+    Every text goes through `redact`: a field path may be a JSON key and a reason may quote a value,
+    and neither may repeat a card number.
+    """
     result.quarantined += 1
     result.quarantined_by_kind[rej.kind] += 1
     row |= {"field": rej.field, "kind": rej.kind, "reason": rej.reason}
+    row = {k: redact(v) if isinstance(v, str) else v for k, v in row.items()}
     quarantine.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
 
 
@@ -110,6 +117,9 @@ def _check_record(raw: bytes, layouts: LayoutSet) -> StatementRecord:
     except ValidationError as exc:
         raise reject_from(exc) from None
     check_postcode(layouts[record.region], record.region, record.address.postcode)
+    found = statement_card_number(record)
+    if found:
+        raise Reject(found, card_number_reason(found), "card-number")
     return record
 
 
@@ -131,13 +141,18 @@ def input_lines(source: Iterable[bytes], digest, result) -> Iterator[tuple[int, 
         yield number, raw
 
 
+_ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
+
+
 def _account_id(raw: bytes) -> str | None:
     try:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return None
     account = value.get("account_id") if isinstance(value, dict) else None
-    return account if isinstance(account, str) else None
+    if not isinstance(account, str) or not _ACCOUNT_ID.fullmatch(account) or not echo_safe(account):
+        return None   # only an id of the valid shape, and no card number, is echoed
+    return account
 
 
 def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: Path,

@@ -1,0 +1,190 @@
+"""Finding card numbers in free text, however they are written, and keeping them out of messages.
+
+A card number can reach paper or a log through any text a record carries: a name, an address line,
+a transaction description (`REF 4111 1111 1111 1111`), a JSON key, a value echoed in an error.
+Upstream systems and attackers write it in many ways, so text is read the way a person reads it:
+each character is NFKC-normalised, every Unicode decimal digit (fullwidth, Arabic-Indic, Devanagari,
+...) counts as its ASCII digit, letters end a run of digits, and everything else (spaces of any kind,
+NBSP, dots, slashes, dashes of any kind, zero-width and other format characters, soft hyphens,
+punctuation, symbols, combining marks) is a separator inside a run. Texts printed next to each other
+(the lines of an address) are also read joined.
+
+- `card_number_field`: the first field whose text holds a card number: a run of digits containing a
+  Luhn-valid stretch of 13 to 19 digits. Ingest quarantines such records on both lines.
+- `redact`: a message with every run of `ECHO_MAX_DIGITS + 1` or more digits replaced, so no
+  quarantine reason, halt or field path can repeat a card number (or most of one), whatever its form.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Sequence
+
+PAN_MIN, PAN_MAX = 13, 19
+ECHO_MAX_DIGITS = 11      # a message may quote at most this many digits in a row
+MASK = "[digits removed]"
+_BREAK = "|"
+_APART = "Z"     # put between texts read one by one: a letter, so no run of digits spans two
+_RUN = re.compile(r"[0-9]{%d,}" % PAN_MIN)
+_ASCII_SEPARATORS = re.compile(r"[^0-9A-Za-z]+")
+_ASCII_RUN = re.compile(r"[0-9](?:[^A-Za-z0-9]*[0-9]){%d}" % (PAN_MIN - 1))
+
+
+class _Reading(dict):
+    """Code point -> how it reads: its ASCII digits, '' for a separator, `_BREAK` for a letter and the like.
+
+    A `str.translate` table, filled as characters are first met."""
+
+    def __missing__(self, code: int) -> str:
+        folded = unicodedata.normalize("NFKC", chr(code))
+        digits, other = [], False
+        for c in folded:
+            value = unicodedata.decimal(c, None)
+            if value is None:
+                value = unicodedata.digit(c, None)
+            if value is not None:
+                digits.append(str(value))
+            elif unicodedata.category(c)[0] in "LN":   # letters, and numerals that are not digits (kanji), end a run
+                other = True
+        reading = _BREAK if other else "".join(digits)
+        self[code] = reading
+        return reading
+
+
+_READING = _Reading()
+
+
+def digit_view(text: str) -> str:
+    """The text as a person reads its digits: ASCII digits, separators gone, a letter or `|` where a run ends."""
+    if text.isascii():
+        return _ASCII_SEPARATORS.sub("", text)   # letters stay, and end runs just as `|` does
+    return text.translate(_READING)
+
+
+def _long_run(text: str) -> bool:
+    """True when the text has 13 or more digits in a row (separators aside): worth a closer look."""
+    if text.isascii():
+        return _ASCII_RUN.search(text) is not None
+    return _RUN.search(text.translate(_READING)) is not None
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = ord(ch) - 48
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def _holds_card_number(view: str) -> bool:
+    for m in _RUN.finditer(view):
+        run = m.group(0)
+        for size in range(PAN_MIN, min(PAN_MAX, len(run)) + 1):
+            if any(luhn_ok(run[i:i + size]) for i in range(len(run) - size + 1)):
+                return True
+    return False
+
+
+def card_number_field(fields: Sequence[tuple[str, str]],
+                      blocks: Sequence[tuple[str, Sequence[Sequence[tuple[str, str]]]]] = ()) -> str | None:
+    """The path of the first text holding a card number, or None.
+
+    `fields`: (path, text) read one by one. `blocks`: (name, orders) where each order is a sequence of
+    (path, text) printed one after the other (an address block, in each order a layout prints it; the
+    descriptions down a statement), read joined, so a number split across lines is found; a number in
+    one text is named by its path, one split across texts by the block's name. Everything is first
+    read as one text with a letter between the pieces: without 13 digits in a row anywhere (the
+    common case) that one look is all it costs.
+    """
+    joined = [(name, "".join(t for _, t in order)) for name, orders in blocks for order in orders]
+    if not _long_run(_APART.join([t for _, t in fields] + [t for _, t in joined])):
+        return None
+    singles = [*fields, *(item for _, orders in blocks for item in orders[0])]
+    for path, text in [*singles, *joined]:
+        if _holds_card_number(digit_view(text)):
+            return path
+    return None
+
+
+def redact(text: str) -> str:
+    """`text` with every run of more than `ECHO_MAX_DIGITS` digits (in any script and spacing) masked."""
+    if text.isascii() and sum(map(text.count, "0123456789")) <= ECHO_MAX_DIGITS:
+        return text
+    out, start, last, digits = [], None, 0, 0
+    pieces = [_READING[ord(ch)] for ch in text]
+
+    def close() -> None:
+        nonlocal start, digits
+        if start is not None and digits > ECHO_MAX_DIGITS:
+            out.append((start, last + 1))
+        start, digits = None, 0
+
+    for i, reading in enumerate(pieces):
+        if reading == _BREAK:
+            close()
+        elif reading:
+            if start is None:
+                start = i
+            last, digits = i, digits + len(reading)
+    close()
+    if not out:
+        return text
+    result, pos = [], 0
+    for a, b in out:
+        result += [text[pos:a], MASK]
+        pos = b
+    return "".join(result + [text[pos:]])
+
+
+def echo_safe(value: object) -> bool:
+    """True when `value` may appear in a message as it is: not a string, or one `redact` leaves alone."""
+    return not isinstance(value, str) or redact(value) == value
+
+
+def reason(path: str) -> str:
+    """The quarantine reason for a card number found at `path` (never the text itself)."""
+    return (f"{path} holds what reads as a card number ({PAN_MIN} to {PAN_MAX} digits passing the Luhn check, "
+            "in any script or spacing): not printed; correct the record upstream")
+
+
+_SUMMARY_AMOUNTS = ("previous_balance", "payments", "credits", "fees", "interest", "new_balance", "minimum_due")
+
+
+def _address_orders(name: str, address) -> list[list[tuple[str, str]]]:
+    """The address block's texts in the orders layouts print them: western, and Japanese (postcode first)."""
+    lines = [(f"address.lines.{i}", t) for i, t in enumerate(address.lines)]
+    city, state, postcode = ("address.city", address.city), ("address.state", address.state), \
+        ("address.postcode", address.postcode)
+    return [[("name", name), *lines, city, state, postcode], [postcode, state, city, *lines, ("name", name)]]
+
+
+def statement_card_number(record) -> str | None:
+    """The first field of a statement record (`StatementRecord`) that holds a card number, or None.
+
+    Amounts print too, so one of 13 digits or more (10^10 and up) is read like text; the first look
+    uses the texts alone, without building a path for each transaction.
+    """
+    descriptions = [t.description for t in record.transactions]
+    address = record.address
+    amounts = [getattr(record, name) for name in _SUMMARY_AMOUNTS] + [t.amount for t in record.transactions]
+    big = any(a.adjusted() >= 10 for a in amounts)
+    first_look = [record.account_id, record.product, str(record.points), *record.segments, "".join(descriptions),
+                  record.name + "".join(address.lines) + address.city + address.state + address.postcode,
+                  address.postcode + address.state + address.city + "".join(address.lines) + record.name]
+    if not big and not _long_run(_APART.join(first_look)):
+        return None
+    fields = [("account_id", record.account_id), ("product", record.product), ("points", str(record.points))]
+    fields += [(f"segments.{i}", s) for i, s in enumerate(record.segments)]
+    fields += [(path, str(amount)) for path, amount in record.amounts() if amount.adjusted() >= 10]
+    blocks = [("address", _address_orders(record.name, address)),
+              ("transactions", [[(f"transactions.{i}.description", t) for i, t in enumerate(descriptions)]])]
+    return card_number_field(fields, blocks)
+
+
+def order_card_number(order) -> str | None:
+    """The first text field of a card order (`CardOrder`, its `pan` aside) that holds a card number, or None."""
+    fields = [("card_id", order.card_id), ("embossed_name", order.embossed_name), ("product", order.product)]
+    fields += [(f"segments.{i}", s) for i, s in enumerate(order.segments)]
+    return card_number_field(fields, [("address", _address_orders(order.name, order.address))])
