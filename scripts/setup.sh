@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 [ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || need_apt+=(fonts-ipaexfont-gothic)
 [ -f /usr/share/fonts/truetype/arphic/uming.ttc ] || need_apt+=(fonts-arphic-uming)
+[ -f /usr/share/fonts/truetype/bizud-gothic/BIZUDPGothic-Bold.ttf ] || need_apt+=(fonts-morisawa-bizud-gothic)
+[ -f /usr/share/fonts/truetype/cwtex/cwheib.ttf ] || need_apt+=(fonts-cwtex-heib)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -38,9 +38,13 @@ class Inserter(_Config):
     sheet_weight_g: Annotated[float, Field(gt=0)] = 5.0
 
 
+Language = Literal["ja", "zh-Hant", "ms", "id"]
+
+
 class Insert(_Config):
     code: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{1,15}$")]
-    title: str
+    title: str  # English
+    titles: dict[Language, Annotated[str, Field(min_length=1)]] = {}  # in the other languages statements use
     hopper: Annotated[int, Field(ge=1, le=8)]
     weight_g: Annotated[float, Field(gt=0, le=50)]
     regions: Annotated[list[Region], Field(min_length=1)]
@@ -88,6 +92,10 @@ class Catalog(_Config):
         if len(set(codes)) != len(codes):
             raise ValueError("insert codes must be unique")
         return self
+
+    def titles(self) -> dict[str, dict[str, str]]:
+        """Insert code -> language -> title ("en" always), as statements and carriers print them."""
+        return {i.code: {"en": i.title, **i.titles} for i in self.insert}
 
     def by_hopper(self, hopper: int) -> Insert:
         return next(i for i in self.insert if i.hopper == hopper)

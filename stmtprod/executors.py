@@ -31,7 +31,7 @@ Running on several hosts
    visible to it, and stops with a configuration error (exit 3) if not.
 2. **The same software everywhere.** Every worker host runs the same stmtprod version and Python
    (install it the same way, ``scripts/setup.sh``) and has the same fonts at the same paths
-   (``fonts-ipaexfont-gothic``, ``fonts-arphic-uming``, ``fonts-dejavu-core``): a batch's bytes
+   (the font packages ``scripts/setup.sh`` installs): a batch's bytes
    depend on the font files.
 3. **Start the scheduler** on one host (port 8786 for workers and clients; 8787 is its dashboard)::
 

@@ -56,11 +56,26 @@ class Page(_Config):
 
 
 class Fonts(_Config):
-    """TrueType files, found under the system font folders; every one is embedded as a subset."""
+    """TrueType files, found under the system font folders; every one is embedded as a subset.
+
+    `regular` and `bold` set the market's script (`subfont_index` picks the face in a .ttc file,
+    `bold_subfont_index` the bold one's, default the same); `fallback` faces draw characters those
+    lack; `latin_regular` / `latin_bold`, when given, set Latin text, digits and amounts instead (a
+    CJK font's own Latin glyphs may be typewriter-like). Bold falls back to the regular faces."""
 
     regular: str
     bold: str
     subfont_index: Annotated[int, Field(ge=0)] = 0
+    bold_subfont_index: Annotated[int, Field(ge=0)] | None = None
+    fallback: Annotated[tuple[str, ...], Field(max_length=4)] = ()
+    latin_regular: str | None = None
+    latin_bold: str | None = None
+
+    @model_validator(mode="after")
+    def _latin_pair(self) -> "Fonts":
+        if (self.latin_regular is None) != (self.latin_bold is None):
+            raise ValueError("latin_regular and latin_bold go together")
+        return self
 
 
 class Currency(_Config):

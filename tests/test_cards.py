@@ -232,6 +232,29 @@ def test_carrier_hotline_is_the_products(released):
     assert squash("0120-000-111") in squash(page_text(released["dir"], platinum_jp))
 
 
+def test_carriers_carry_their_own_footer_localised_enclosures_and_nothing_cut(released):
+    """A carrier asks for no payment: the statement's "pay by the due date" footer is not on it, the
+    carrier's own footer is; inserts are listed by their title in the card's language; nothing is cut."""
+    import tomllib
+
+    catalog = {i["code"]: i for i in tomllib.loads((ROOT / "inserts" / "catalog.toml").read_text("utf-8"))["insert"]}
+    by_id = {o["card_id"]: o for o in good_orders()}
+    for row in manifest(released["dir"]):
+        region, language = row["region"], by_id[row["card_id"]]["language"]
+        statement = tomllib.loads((ROOT / "layouts" / f"{region}.toml").read_text("utf-8"))["footer"]
+        own = tomllib.loads((ROOT / "layouts" / "cards" / f"{region}.toml").read_text("utf-8"))["footer"]
+        raw = page_text(released["dir"], row)
+        text = squash(raw)
+        assert "…" not in raw, (region, raw)
+        assert all(squash(line) in text for line in own), region
+        payment = [line for line in statement if not any(squash(line) in squash(o) for o in own)]
+        assert not any(squash(line) in text for line in payment), region
+        assert not re.search(r"(?i)due date|pay by|請於到期還款日", raw), region
+        for code in row["inserts"]:
+            title = catalog[code].get("titles", {}).get(language, catalog[code]["title"])
+            assert squash(f"{code} {title}") in text, (region, language, code)
+
+
 def test_verify_card_run_rereads_every_carrier(released):
     result = verify_card_run(released["dir"], workers=1)
     assert result["ok"] and result["pieces"] == 100

@@ -137,7 +137,8 @@ def test_text_writer_writes_what_drawstring_writes():
     from stmtprod.render.canvas_text import TextWriter
 
     root = Path(__file__).resolve().parent.parent / "layouts"
-    faces = [*fonts.register(load_layout(root / "AU.toml").fonts), *fonts.register(load_layout(root / "JP.toml").fonts)]
+    stacks = [*fonts.register(load_layout(root / "AU.toml").fonts), *fonts.register(load_layout(root / "JP.toml").fonts)]
+    faces = list(dict.fromkeys(face for name in stacks for face in fonts.stack(name).faces))
     # Latin, markup-like and PDF-special characters, a no-break space, CJK over several 256-code
     # subsets (new characters mid-document), a character no font has, and the empty string.
     from reportlab.pdfbase.pdfmetrics import getFont

@@ -4,7 +4,7 @@ A carrier is one A4 sheet: the issuer's header and return address, the cardholde
 region layout's envelope window, the welcome letter (the record's language, then English), a
 dashed card attach area where the sealing machine affixes the card, the embossed name and the
 masked number ("Card ending 10005": the last five digits, never more), the activation steps and the
-product's hotline, the enclosures, the market's regulatory footer and one Code 128 barcode under the
+product's hotline, the enclosures, the carrier's own regulatory footer and one Code 128 barcode under the
 sheet contract (`stmtprod.barcode.payload`). The carrier never knows the card number: it is drawn
 from the sanitized record (token and last five digits).
 
@@ -20,7 +20,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from stmtprod.barcode import symbol
@@ -30,11 +29,13 @@ from stmtprod.cards.plan import read_carrier_batch
 from stmtprod.cards.texts import CarrierText, CarrierTexts, load_carrier_texts
 from stmtprod.layout import Layout, load_layout
 from stmtprod.render.batch import insert_titles, open_canvas, write_batch
-from stmtprod.render.canvas_text import GREY, MIN_FONT, LayoutPainter
+from stmtprod.render.canvas_text import GREY, MIN_FONT, LayoutPainter, enclosure_names
+from stmtprod.render.fonts import string_width as stringWidth
 from stmtprod.render.formatting import address_lines
 
 LETTER_TOP_MM = 100.0
 ENCLOSURES_MM = 252.0
+ENCLOSURE_LINES = 3  # above the footer
 
 _CJK = "\u2e80-\u2fff\u3000-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
 _TOKENS = re.compile(rf"\s+|[{_CJK}]|[^\s{_CJK}]+")
@@ -110,7 +111,7 @@ class CarrierPainter(LayoutPainter):
     def payload(self, piece: CarrierPiece) -> str:
         return build(piece.record.region, self.run_id, piece.sequence, 1, 1, set(piece.hoppers))
 
-    def draw(self, c: Canvas, piece: CarrierPiece, insert_titles: dict[str, str]) -> str:
+    def draw(self, c: Canvas, piece: CarrierPiece, insert_titles: dict[str, dict[str, str]]) -> str:
         """Draw the carrier's one sheet; returns its barcode payload."""
         rec, lay, tx = piece.record, self.layout, self.texts
         langs = tx.languages(rec.language)
@@ -178,10 +179,10 @@ class CarrierPainter(LayoutPainter):
 
         # Enclosures, footer, barcode.
         if piece.inserts:
-            names = ", ".join(f"{code} {insert_titles.get(code, '')}".strip() for code in piece.inserts)
-            self._text(c, self.left, ENCLOSURES_MM, f"{bilingual(langs, 'enclosures')}: {names}", 7,
-                       max_mm=self.right - self.left)
-        for i, line in enumerate(lay.footer):
+            self._enclosures(c, self.left, ENCLOSURES_MM, bilingual(langs, "enclosures"),
+                             enclosure_names(insert_titles, piece.inserts, rec.language),
+                             self.right - self.left, ENCLOSURE_LINES)
+        for i, line in enumerate(tx.footer):  # the carrier's own: the statement's speaks of payments
             self._text(c, self.left, 262 + i * 3.3, line, 6.5, max_mm=self.right - self.left)
         self._text(c, self.left, 270.5, langs[-1].hotline.format(hotline=hotline), 7, max_mm=120)
         bc = lay.barcode

@@ -1,10 +1,10 @@
 """Carrier texts per market: `layouts/cards/<REGION>.toml`, validated by pydantic.
 
 The region's statement layout (`layouts/<REGION>.toml`) still decides page, fonts, envelope window,
-barcode placement, return address and regulatory footer; this file adds what only a card carrier
-says: the welcome letter (per reason: new, renewal, replacement), the activation steps, the hotline
-per product, the labels, where the card is attached, and which catalog inserts make up the welcome
-kit. Texts come in English plus the market's languages; a carrier prints English and the record's
+barcode placement and return address; this file adds what only a card carrier says: its own
+regulatory footer (the statement's asks for payment by the due date), the welcome letter (per
+reason: new, renewal, replacement), the activation steps, the hotline per product, the labels, where
+the card is attached, and which catalog inserts make up the welcome kit. Texts come in English plus the market's languages; a carrier prints English and the record's
 language when the file has it, like the statement labels.
 
 Checked against the region layout and the catalog at load time: the attach area lies on the page,
@@ -93,6 +93,8 @@ class CarrierTexts(_Config):
     welcome_kit: list[Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{1,15}$")]] = []
     hotline: dict[str, Annotated[str, Field(min_length=1, max_length=60)]]
     attach_area: Box
+    # The carrier's regulatory footer: the statement's (layouts/<REGION>.toml) speaks of payments due.
+    footer: Annotated[list[Line], Field(min_length=1, max_length=3)]
     text: dict[Language, CarrierText]
 
     @model_validator(mode="after")
@@ -142,6 +144,7 @@ def check_against(texts: CarrierTexts, layout: Layout, catalog: Catalog, path: P
                           key="attach_area")
     covered = coverage(layout.fonts)
     strings = [(f"hotline.{k}", v) for k, v in texts.hotline.items()]
+    strings += [(f"footer.{i}", v) for i, v in enumerate(texts.footer)]
     for language, block in texts.text.items():
         strings += [(f"text.{language}.{k}", v) for k, v in block.strings()]
     for key, value in strings:

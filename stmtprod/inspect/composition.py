@@ -3,7 +3,7 @@
 The text of every sheet of the piece is extracted from the print file itself (pdfium's text page) and
 compared with expectations computed afresh from the source record and the layout (`expect.py`): the
 name and the address block, the account, the dates, every amount of the summary and of the
-transaction table with its totals, and the "Page n of m" marker of every sheet.
+transaction table with its totals, the reward points, and the "Page n of m" marker of every sheet.
 
 Comparisons ignore whitespace (`expect.squash`), since text extraction may break a line at a space or
 join two words; they never ignore a character. A printed value is read in context, right after its
@@ -297,6 +297,12 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
         found = _labelled(flats[0], expect.label(layout, lang, key), value, times)
         if found:
             defects.append(_defect(seq, "wrong-amount", f"{key}: expected {value}, {found}"))
+
+    # Reward points, grouped as the market groups amounts.
+    points = expect.count(cur, record.points)
+    found = _labelled(flats[0], expect.label(layout, lang, "points"), points, 1)
+    if found:
+        defects.append(_defect(seq, "wrong-amount", f"points: expected {points}, {found}"))
 
     defects += _check_transactions(seq, layout, record, texts, flats)
     return defects

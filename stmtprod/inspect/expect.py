@@ -51,6 +51,13 @@ def money(currency: Currency, amount: Decimal) -> str:
     return sign + currency.symbol + (" " if currency.symbol_space else "") + text
 
 
+def count(currency: Currency, value: int) -> str:
+    """A count (reward points) with the market's digit grouping: `47.063` where amounts read `Rp1.234`."""
+    text = str(value)
+    groups = [text[max(0, i - 3):i] for i in range(len(text), 0, -3)][::-1]
+    return currency.group_separator.join(groups)
+
+
 @lru_cache(maxsize=4096)  # a cycle's statements share a few dozen dates
 def date(date_format: str, value: dt.date) -> str:
     """The layout's date format filled in by token substitution (`{day:02d}`, `{month}`, `{year}`,

@@ -43,10 +43,10 @@ def _painter(layouts_dir: str, region: str, run_id: str) -> StatementPainter:
 
 
 @lru_cache(maxsize=None)
-def insert_titles(catalog_file: str) -> dict[str, str]:
-    """Insert code -> title, as the painters print them in the enclosures line."""
+def insert_titles(catalog_file: str) -> dict[str, dict[str, str]]:
+    """Insert code -> language -> title, as the painters print them in the enclosures line."""
     catalog, _version = load_catalog(Path(catalog_file))
-    return {i.code: i.title for i in catalog.insert}
+    return catalog.titles()
 
 
 def open_canvas(buffer: io.BytesIO, painter: LayoutPainter, title: str) -> Canvas:
@@ -59,7 +59,7 @@ def open_canvas(buffer: io.BytesIO, painter: LayoutPainter, title: str) -> Canva
     rl_config.useA85 = 0
     width, height = painter.layout.page.size_mm
     canvas = Canvas(buffer, pagesize=(width * mm, height * mm), invariant=1, pageCompression=1,
-                    initialFontName=painter.regular)
+                    initialFontName=painter.initial_font)
     canvas.setTitle(title)
     canvas.setAuthor(painter.layout.issuer_name)
     canvas.setCreator("stmtprod")

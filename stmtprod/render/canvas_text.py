@@ -15,6 +15,7 @@ Repeated strings (labels, fixed layout text, common dates and amounts) are cache
 """
 from __future__ import annotations
 
+import math
 from itertools import groupby, islice
 
 from reportlab.lib.rl_accel import escapePDF, fp_str
@@ -43,10 +44,40 @@ class _Codes(dict):
         return None
 
 
-class _FaceWriter:
+class _Formatter:
+    """Formats a string's text-object body from its (font resource name, bytes) chunks, remembered."""
+
+    __slots__ = ("formatted",)
+
+    def named_chunks(self, text: str):
+        raise NotImplementedError
+
+    def format(self, text: str, size: float, leading: float) -> str:
+        """The text object's body after its `Tm`, as `PDFTextObject.textLine` then `getCode` write it."""
+        key = (text, size)
+        try:
+            return self.formatted[key]
+        except KeyError:
+            pass
+        parts, current, tmpl = [], None, None
+        for name, chunk in self.named_chunks(text):
+            if name != current:
+                if tmpl is None:
+                    tmpl = f"{fp_str(size)} Tf {fp_str(leading)} TL"
+                parts.append(f"{name} {tmpl}")
+                current = name
+            parts.append(f"({escapePDF(chunk)}) Tj")
+        body = " ".join(parts) + " T* ET"
+        if len(self.formatted) >= _CACHE_LIMIT:
+            self.formatted.clear()
+        self.formatted[key] = body
+        return body
+
+
+class _FaceWriter(_Formatter):
     """One TrueType face in one document: ReportLab's subset state mirrored, and formatted strings."""
 
-    __slots__ = ("codes", "doc", "font", "formatted", "names", "state", "synced")
+    __slots__ = ("codes", "doc", "font", "names", "state", "synced")
 
     def __init__(self, font, doc):
         self.font, self.doc = font, doc
@@ -89,26 +120,23 @@ class _FaceWriter:
             name = self.names[subset] = self.font.getSubsetInternalName(subset, self.doc)
             return name
 
-    def format(self, text: str, size: float, leading: float) -> str:
-        """The text object's body after its `Tm`, as `PDFTextObject.textLine` then `getCode` write it."""
-        key = (text, size)
-        try:
-            return self.formatted[key]
-        except KeyError:
-            pass
-        parts, current, tmpl = [], -1, None
-        for subset, chunk in self.chunks(text):
-            if subset != current:
-                if tmpl is None:
-                    tmpl = f"{fp_str(size)} Tf {fp_str(leading)} TL"
-                parts.append(f"{self.name(subset)} {tmpl}")
-                current = subset
-            parts.append(f"({escapePDF(chunk)}) Tj")
-        body = " ".join(parts) + " T* ET"
-        if len(self.formatted) >= _CACHE_LIMIT:
-            self.formatted.clear()
-        self.formatted[key] = body
-        return body
+    def named_chunks(self, text: str):
+        return [(self.name(subset), chunk) for subset, chunk in self.chunks(text)]
+
+
+class _StackWriter(_Formatter):
+    """A face stack (`fonts.FaceStack`) in one document: a string is written as runs of one face each,
+    switching fonts inside one text object as ReportLab does between a face's subsets, so text
+    extraction reads the string back in order and without added spaces."""
+
+    __slots__ = ("font", "writer")
+
+    def __init__(self, stack, writer: TextWriter):
+        self.font, self.writer = stack, writer
+        self.formatted: dict[tuple[str, float], str] = {}
+
+    def named_chunks(self, text: str):
+        return [named for face, run in self.font.runs(text) for named in self.writer.face(face).named_chunks(run)]
 
 
 class TextWriter:
@@ -116,7 +144,7 @@ class TextWriter:
 
     def __init__(self, doc):
         self.doc = doc  # not the canvas: the canvas holds its writer, and no cycle keeps a document alive
-        self.faces: dict[str, _FaceWriter] = {}
+        self.faces: dict[str, _FaceWriter | _StackWriter] = {}
         # A painter's `_text` call -> (operators, face, size): fixed text at a fixed place is written once.
         self.lines: dict[tuple, tuple[str, str, float]] = {}
 
@@ -127,11 +155,16 @@ class TextWriter:
             writer = canvas._stmtprod_text = cls(canvas._doc)
         return writer
 
-    def face(self, name: str) -> _FaceWriter:
+    def face(self, name: str) -> _FaceWriter | _StackWriter:
+        """The writer of a face, or of a face stack of several faces (`fonts.register`)."""
         try:
             return self.faces[name]
         except KeyError:
-            writer = self.faces[name] = _FaceWriter(pdfmetrics.getFont(name), self.doc)
+            stack = font_registry.stack(name)
+            if stack is not None and not stack.single:
+                writer = self.faces[name] = _StackWriter(stack, self)
+            else:
+                writer = self.faces[name] = _FaceWriter(pdfmetrics.getFont(name), self.doc)
             return writer
 
     def code(self, face: str, size: float, x: float, y: float, text: str, width: float | None = None,
@@ -152,6 +185,15 @@ class TextWriter:
         c._code.append(self.code(face, size, x, y, text, width, right))
 
 
+def enclosure_names(titles: dict[str, dict[str, str]], codes, language: str) -> list[str]:
+    """`CODE title` of each insert, the title in the record's language when the catalog has it."""
+    names = []
+    for code in codes:
+        title = titles.get(code, {})
+        names.append(f"{code} {title.get(language) or title.get('en', '')}".strip())
+    return names
+
+
 class LayoutPainter:
     """Base of the painters: page geometry, fonts (registered once per process) and the text helpers."""
 
@@ -159,7 +201,8 @@ class LayoutPainter:
 
     def __post_init__(self) -> None:
         self.regular, self.bold = font_registry.register(self.layout.fonts)
-        self._fonts = {False: pdfmetrics.getFont(self.regular), True: pdfmetrics.getFont(self.bold)}
+        self._fonts = {False: font_registry.stack(self.regular), True: font_registry.stack(self.bold)}
+        self.initial_font = self._fonts[False].primary  # a face, as a canvas's initial font must be
         self.width_mm, self.height_mm = self.layout.page.size_mm
         self.left = self.layout.page.margin_mm
         self.right = self.width_mm - self.layout.page.margin_mm
@@ -184,11 +227,32 @@ class LayoutPainter:
             writer.lines[key] = line
         code, face, size = line
         c._fontname, c._fontsize, c._leading = face, size, size * 1.2  # what setFont(face, size) records
+        # (for a stack of several faces: its first face, the one a later setFont-less call would use)
         if grey:
             c.setFillColorRGB(*GREY)
         c._code.append(code)
         if grey:
             c.setFillColorRGB(0, 0, 0)
+
+    def _enclosures(self, c: Canvas, x_mm: float, top_mm: float, head: str, items: list[str], width_mm: float,
+                    max_lines: int, size: float = 7) -> None:
+        """`head: a, b, c` broken between items into at most `max_lines` lines of the width, the size
+        lowered (not below MIN_FONT) until they fit: no insert's title is cut."""
+        font, limit = self._fonts[False], width_mm * mm
+        while True:
+            lines = [f"{head}:"]
+            for i, item in enumerate(items):
+                piece = item + ("," if i < len(items) - 1 else "")
+                joined = f"{lines[-1]} {piece}"
+                if font.stringWidth(joined, size) <= limit or lines[-1] == f"{head}:":
+                    lines[-1] = joined
+                else:
+                    lines.append(piece)
+            if len(lines) <= max_lines or size <= MIN_FONT:
+                break
+            size = max(MIN_FONT, size - 0.25)
+        for i, line in enumerate(lines):
+            self._text(c, x_mm, top_mm + i * size * 1.25 / mm, line, size, max_mm=width_mm)
 
     def _fit(self, writer: TextWriter, x_mm: float, top_mm: float, text: str, size: float, bold: bool,
              align: str, max_mm: float | None) -> tuple[str, str, float]:
@@ -198,8 +262,11 @@ class LayoutPainter:
         if max_mm is not None:
             width = font.stringWidth(text, size)
             if width > max_mm * mm:
-                size = max(MIN_FONT, size * max_mm * mm / width)
+                # Rounded down to 1/100 pt: the exact ratio can overshoot by a rounding error, which
+                # would cut the last character of a string that fits.
+                size = max(MIN_FONT, math.floor(size * max_mm * mm / width * 100) / 100)
                 while font.stringWidth(text, size) > max_mm * mm and len(text) > 1:
                     text = text[:-2] + "…"
                 width = None
-        return writer.code(face, size, x_mm * mm, self._y(top_mm), text, width, align == "right"), face, size
+        return (writer.code(face, size, x_mm * mm, self._y(top_mm), text, width, align == "right"), font.primary,
+                size)

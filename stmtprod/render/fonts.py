@@ -1,11 +1,19 @@
-"""Finding and registering the layouts' TrueType fonts with ReportLab.
+"""Finding and registering the layouts' TrueType fonts with ReportLab, and the face stacks that use them.
 
 Only TrueType outlines are used: ReportLab embeds them as subsets, so print files carry their own
 glyphs (the built-in CID fonts are not embedded and print wrongly elsewhere).
+
+A layout's regular and bold styles are each a `FaceStack`: the faces tried in order for each
+character. Hong Kong, for example, sets Latin text, digits and amounts in DejaVu Sans and Chinese in
+AR PL UMing HK (whose own Latin glyphs are typewriter-like), and its bold in DejaVu Sans Bold and cwTeX
+Q Hei Bold, falling back to the regular Chinese face for the rare characters the bold one lacks. A
+string is written as runs of one face each inside a single text object, so text extraction still reads
+the string back as it was meant.
 """
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +31,12 @@ FONT_DIRS = [
     str(Path(reportlab.__file__).parent / "fonts"),
 ]
 
+# What a layout's Latin face sets: Latin letters with their accents, spacing modifiers, Latin Extended
+# Additional, general punctuation and currency signs. Everything else goes to the market's own faces.
+LATIN = "\u0000-\u036f\u1e00-\u1eff\u2000-\u206f\u20a0-\u20cf"
+_LATIN_RUNS = re.compile(f"[{LATIN}]+|[^{LATIN}]+")
+_LATIN_RE = re.compile(f"[{LATIN}]")
+
 
 @lru_cache(maxsize=None)
 def find_font(filename: str) -> Path:
@@ -38,20 +52,113 @@ def find_font(filename: str) -> Path:
         "listed in the README (scripts/setup.sh does it)", key="fonts")
 
 
+def _face(filename: str, index: int) -> str:
+    """Register one TrueType face once per process; returns its ReportLab name."""
+    name = f"{Path(filename).stem}-{index}"
+    if name not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(name, str(find_font(filename)), subfontIndex=index))
+    return name
+
+
+class FaceStack:
+    """Faces tried in order for each character: the first that has its glyph (a Latin face only for
+    Latin characters) draws it. A stack of one face is that face, under that face's name."""
+
+    def __init__(self, latin: str | None, faces: list[str]):
+        self.latin = latin
+        self.faces = list(dict.fromkeys(faces))
+        self.primary = self.faces[0]
+        self.name = "+".join(([latin] if latin else []) + self.faces)
+        self._fonts = {n: pdfmetrics.getFont(n) for n in ([latin] if latin else []) + self.faces}
+        self._glyphs = {n: f.face.charToGlyph for n, f in self._fonts.items()}
+        self._chars = {n: frozenset(map(chr, g)) for n, g in self._glyphs.items()} if not self.single else {}
+        self._memo: dict[str, str] = {}
+
+    @property
+    def single(self) -> bool:
+        return self.latin is None and len(self.faces) == 1
+
+    def covers(self) -> frozenset[int]:
+        cover = set()
+        if self.latin:
+            cover |= {c for c in self._glyphs[self.latin] if _LATIN_RE.match(chr(c))}
+        for name in self.faces:
+            cover |= set(self._glyphs[name])
+        return frozenset(cover)
+
+    def _face_of(self, ch: str) -> str:
+        face = self._memo.get(ch)
+        if face is None:
+            code = ord(ch)
+            if self.latin and code in self._glyphs[self.latin] and _LATIN_RE.match(ch):
+                face = self.latin
+            else:
+                face = next((n for n in self.faces if code in self._glyphs[n]), self.primary)
+            self._memo[ch] = face
+        return face
+
+    def runs(self, text: str) -> list[tuple[str, str]]:
+        """(face name, text) runs in order; their concatenation is `text`."""
+        if self.single:
+            return [(self.primary, text)] if text else []
+        out: list[tuple[str, str]] = []
+        pieces = _LATIN_RUNS.findall(text) if self.latin else [text]
+        for piece in pieces:
+            whole = (self.latin if self.latin and _LATIN_RE.match(piece) else self.primary)
+            if self._chars[whole].issuperset(piece):
+                if out and out[-1][0] == whole:
+                    out[-1] = (whole, out[-1][1] + piece)
+                else:
+                    out.append((whole, piece))
+                continue
+            for ch in piece:
+                face = self._face_of(ch)
+                if out and out[-1][0] == face:
+                    out[-1] = (face, out[-1][1] + ch)
+                else:
+                    out.append((face, ch))
+        return out
+
+    def stringWidth(self, text: str, size: float) -> float:  # noqa: N802 (ReportLab's font interface)
+        if self.single:
+            return self._fonts[self.primary].stringWidth(text, size)
+        return sum(self._fonts[face].stringWidth(run, size) for face, run in self.runs(text))
+
+
+_STACKS: dict[str, FaceStack] = {}
+
+
+def stack(name: str) -> FaceStack | None:
+    """The registered stack of that name, if it is one."""
+    return _STACKS.get(name)
+
+
 def register(fonts: Fonts) -> tuple[str, str]:
-    """Register regular and bold faces once per process; returns their ReportLab names."""
+    """Register the regular and bold stacks once per process; returns their names.
+
+    Bold falls back to the regular faces for characters the bold face lacks, so both styles print
+    every character the regular one can."""
+    regular = [_face(fonts.regular, fonts.subfont_index)] + [_face(f, 0) for f in fonts.fallback]
+    bold_index = fonts.subfont_index if fonts.bold_subfont_index is None else fonts.bold_subfont_index
+    bold = [_face(fonts.bold, bold_index), *regular]
+    latin_regular = _face(fonts.latin_regular, 0) if fonts.latin_regular else None
+    latin_bold = _face(fonts.latin_bold, 0) if fonts.latin_bold else latin_regular
     names = []
-    for filename in (fonts.regular, fonts.bold):
-        name = f"{Path(filename).stem}-{fonts.subfont_index}"
-        if name not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(TTFont(name, str(find_font(filename)), subfontIndex=fonts.subfont_index))
-        names.append(name)
+    for latin, faces in ((latin_regular, regular), (latin_bold, bold)):
+        s = FaceStack(latin, faces)
+        _STACKS.setdefault(s.name, s)
+        names.append(s.name)
     return names[0], names[1]
+
+
+def string_width(text: str, name: str, size: float) -> float:
+    """`pdfmetrics.stringWidth` that also knows face stacks."""
+    s = _STACKS.get(name)
+    return s.stringWidth(text, size) if s is not None else pdfmetrics.stringWidth(text, name, size)
 
 
 @lru_cache(maxsize=None)
 def coverage(fonts: Fonts) -> frozenset[int]:
-    """Code points the regular face can draw: text outside it would print as empty boxes."""
+    """Code points both styles can draw: text outside it would print as empty boxes."""
     regular, bold = register(fonts)
-    return (frozenset(pdfmetrics.getFont(regular).face.charToGlyph)
-            & frozenset(pdfmetrics.getFont(bold).face.charToGlyph))
+    return _STACKS[regular].covers() & _STACKS[bold].covers()

@@ -28,6 +28,11 @@ def money(layout: Layout, amount: Decimal) -> str:
     return f"{sign}{cur.symbol}{' ' if cur.symbol_space else ''}{number}"
 
 
+def number(layout: Layout, value: int) -> str:
+    """A count (reward points) grouped as the market groups amounts: `47.063` in Indonesia, `47,063`."""
+    return f"{value:,}".replace(",", layout.currency.group_separator)
+
+
 def date(layout: Layout, value: dt.date) -> str:
     return layout.date_format.format(year=value.year, month=value.month, day=value.day, date=value)
 
@@ -57,6 +62,11 @@ class LabelSet:
             english = getattr(self.en, key)
             text = self._texts[key] = f"{getattr(self.local, key)} / {english}" if self.local else english
             return text
+
+    def lines(self, key: str) -> list[str]:
+        """A label as a block of its own: the record's language above the English, or English alone."""
+        english = getattr(self.en, key)
+        return [getattr(self.local, key), english] if self.local else [english]
 
     def page(self, n: int, m: int) -> str:
         english = self.en.page.format(n=n, m=m)

@@ -18,14 +18,16 @@ from stmtprod.barcode import symbol
 from stmtprod.barcode.payload import build
 from stmtprod.layout import Layout
 from stmtprod.plan import Piece
-from stmtprod.render.canvas_text import GREY, LayoutPainter
-from stmtprod.render.formatting import LabelSet, address_lines, date, money
+from stmtprod.render.canvas_text import GREY, LayoutPainter, enclosure_names
+from stmtprod.render.formatting import LabelSet, address_lines, date, money, number
 
 ROW_MM = 5.0
 FIRST_TABLE_TOP_MM = 158.0
 NEXT_TABLE_TOP_MM = 50.0
 TABLE_BOTTOM_MM = 256.0
 TABLE_FONT = 8.5
+TITLE_MM = 80.0  # the title's box, right of the issuer's name
+ENCLOSURE_LINES = 2  # between the new balance and the transactions
 _FORMATTED_LIMIT = 2048  # amounts (or dates) remembered per painter; a full memo starts again
 
 
@@ -97,7 +99,7 @@ class StatementPainter(LayoutPainter):
         return [build(piece.record.region, self.run_id, piece.sequence, n, sheets, set(piece.hoppers))
                 for n in range(1, sheets + 1)]
 
-    def draw(self, c: Canvas, piece: Piece, insert_titles: dict[str, str]) -> list[str]:
+    def draw(self, c: Canvas, piece: Piece, insert_titles: dict[str, dict[str, str]]) -> list[str]:
         """Draw every sheet of the piece; returns the barcode payload of each sheet in order."""
         rec, lay = piece.record, self.layout
         label = self._label_set(rec.language)
@@ -123,11 +125,16 @@ class StatementPainter(LayoutPainter):
     def _header(self, c: Canvas, piece: Piece, label: LabelSet) -> None:
         lay, rec = self.layout, piece.record
         self._text(c, self.left, 18, lay.issuer_name, 14, bold=True, max_mm=100)
-        self._text(c, self.right, 18, label("statement_title"), 11, bold=True, align="right", max_mm=80)
+        # The title in the record's language, then in English a size smaller on a line of its own: a
+        # long bilingual title ("Penyata Kad Kredit / Credit Card Statement") fits beside the issuer.
+        titles = label.lines("statement_title")
+        for i, (line, size) in enumerate(zip(titles, (11, 9))):
+            self._text(c, self.right, 18 + i * 4.2, line, size, bold=True, align="right", max_mm=TITLE_MM)
         for i, line in enumerate(lay.return_address):
             self._text(c, self.left, 24 + i * 3.4, line, 7, max_mm=95)
-        self._text(c, self.right, 24, f"{label('account')}: {rec.account_id}", 8, align="right", max_mm=80)
-        self._text(c, self.right, 28, f"{label('card')}: **** {rec.card_last5}", 8, align="right", max_mm=80)
+        below = 24 + 2.5 * (len(titles) - 1)
+        self._text(c, self.right, below, f"{label('account')}: {rec.account_id}", 8, align="right", max_mm=80)
+        self._text(c, self.right, below + 4, f"{label('card')}: **** {rec.card_last5}", 8, align="right", max_mm=80)
 
     def _address(self, c: Canvas, piece: Piece) -> None:
         win = self.layout.window
@@ -136,7 +143,8 @@ class StatementPainter(LayoutPainter):
         for i, line in enumerate(lines):
             self._text(c, win.x_mm + 4, win.y_mm + 5 + i * leading, line, 9.5, max_mm=win.width_mm - 8)
 
-    def _summary(self, c: Canvas, piece: Piece, label: LabelSet, insert_titles: dict[str, str]) -> None:
+    def _summary(self, c: Canvas, piece: Piece, label: LabelSet,
+                 insert_titles: dict[str, dict[str, str]]) -> None:
         rec = piece.record
         x = 118.0
         info = [("statement_date", self._date(rec.period_end)),
@@ -159,13 +167,14 @@ class StatementPainter(LayoutPainter):
         c.rect(x * mm, self._y(136), (self.right - x) * mm, 40 * mm, stroke=1, fill=0)
         c.setStrokeColorRGB(0, 0, 0)
         boxed = [("new_balance", self._money(rec.new_balance), 12), ("minimum_due", self._money(rec.minimum_due), 11),
-                 ("due_date", self._date(rec.due_date), 11), ("points", f"{rec.points:,}", 9)]
+                 ("due_date", self._date(rec.due_date), 11), ("points", number(self.layout, rec.points), 9)]
         for i, (key, value, size) in enumerate(boxed):
             self._text(c, x + 3, 103 + i * 9, label(key), 7.5, max_mm=self.right - x - 6)
             self._text(c, self.right - 3, 107.5 + i * 9, value, size, bold=True, align="right", max_mm=self.right - x - 6)
         if piece.inserts:
-            names = ", ".join(f"{code} {insert_titles.get(code, '')}".strip() for code in piece.inserts)
-            self._text(c, self.left, 143, f"{label('enclosures')}: {names}", 7, max_mm=self.right - self.left)
+            self._enclosures(c, self.left, 142, label("enclosures"),
+                             enclosure_names(insert_titles, piece.inserts, rec.language),
+                             self.right - self.left, ENCLOSURE_LINES)
 
     def _table(self, c: Canvas, piece: Piece, label: LabelSet, rows: range, top: float, running: Decimal,
                first: bool, last: bool) -> Decimal:
