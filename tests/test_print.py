@@ -267,7 +267,8 @@ def test_face_stack_runs_rebuild_the_text():
     regular, bold = fonts.register(layout.fonts)
     for name in (regular, bold):
         stack = fonts.stack(name)
-        for text in ["本期結欠 / New balance", "HK$1,234.50", "石硤尾邨7座29樓E室", "", "Ａ１（全形）é…"]:
+        for text in ["本期結欠 / New balance", "HK$1,234.50", "石硤尾邨7座29樓E室", "", "Ａ１（全形）é…",
+                     "Travel 旅遊 rewards"]:
             runs = stack.runs(text)
             assert "".join(t for _f, t in runs) == text
             assert all(a[0] != b[0] for a, b in zip(runs, runs[1:]))  # neighbours differ in face

@@ -4,8 +4,9 @@ The region's statement layout (`layouts/<REGION>.toml`) still decides page, font
 barcode placement and return address; this file adds what only a card carrier says: its own
 regulatory footer (the statement's asks for payment by the due date), the welcome letter (per
 reason: new, renewal, replacement), the activation steps, the hotline per product, the labels, where
-the card is attached, and which catalog inserts make up the welcome kit. Texts come in English plus the market's languages; a carrier prints English and the record's
-language when the file has it, like the statement labels.
+the card is attached, and which catalog inserts make up the welcome kit. Texts come in English plus
+the market's languages; a carrier prints English and the record's language when the file has it,
+like the statement labels.
 
 Checked against the region layout and the catalog at load time: the attach area lies on the page,
 clear of the envelope window and the barcode; every character can be printed with the market's
