@@ -255,6 +255,53 @@ def test_carriers_carry_their_own_footer_localised_enclosures_and_nothing_cut(re
             assert squash(f"{code} {title}") in text, (region, language, code)
 
 
+@pytest.mark.parametrize("region", ["AU", "NZ", "JP", "MY", "ID", "SG", "HK"])
+def test_every_carrier_language_prints_whole_with_the_longest_enclosures(region):
+    """Each language of the market's carrier, for each reason, with the three longest insert titles in
+    that language: titles, enclosures and footer read back whole; nothing cut with '…'."""
+    import io
+    import tomllib
+
+    import pypdfium2 as pdfium
+
+    from stmtprod.cards.models import CardOrder, CarrierPiece
+    from stmtprod.cards.render import CarrierPainter
+    from stmtprod.layout import load_layout
+    from stmtprod.render.batch import insert_titles, open_canvas
+
+    conf = tomllib.loads((ROOT / "layouts" / "cards" / f"{region}.toml").read_text("utf-8"))
+    inserts = tomllib.loads((ROOT / "inserts" / "catalog.toml").read_text("utf-8"))["insert"]
+    painter = CarrierPainter(load_layout(ROOT / "layouts" / f"{region}.toml"),
+                             load_carrier_texts(ROOT / "layouts" / "cards" / f"{region}.toml"), "20261123-ABCDEF")
+    order = next(o for o in good_orders() if o["region"] == region)
+    buffer = io.BytesIO()
+    canvas = open_canvas(buffer, painter, "test")
+    expected = []
+    for language in conf["text"]:
+        def title(i, language=language):
+            return i.get("titles", {}).get(language, i["title"])
+        longest = sorted(inserts, key=lambda i: -len(title(i)))[:3]
+        for reason in ("new", "renewal", "replacement"):
+            record = CardOrder.model_validate(order | {"language": language, "reason": reason}).record("tok_" + "0" * 16)
+            piece = CarrierPiece(sequence=len(expected) + 1, line=1, inserts=tuple(i["code"] for i in longest),
+                                 hoppers=(), record=record)
+            painter.draw(canvas, piece, insert_titles(str(ROOT / "inserts" / "catalog.toml")))
+            expected.append((language, [f"{i['code']} {title(i)}" for i in longest]))
+    canvas.save()
+    pdf = pdfium.PdfDocument(buffer.getvalue())
+    assert len(pdf) == len(expected)
+    for page, (language, names) in zip(pdf, expected):
+        textpage = page.get_textpage()
+        raw = textpage.get_text_range()
+        textpage.close()
+        text = squash(raw)
+        assert "…" not in raw, (region, language, raw)
+        assert squash(conf["text"][language]["title"]) in text and squash(conf["text"]["en"]["title"]) in text
+        assert squash(", ".join(names)) in text, (region, language)
+        assert all(squash(line) in text for line in conf["footer"]), (region, language)
+    pdf.close()
+
+
 def test_verify_card_run_rereads_every_carrier(released):
     result = verify_card_run(released["dir"], workers=1)
     assert result["ok"] and result["pieces"] == 100
