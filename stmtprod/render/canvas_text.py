@@ -136,7 +136,10 @@ class _StackWriter(_Formatter):
         self.formatted: dict[tuple[str, float], str] = {}
 
     def named_chunks(self, text: str):
-        return [named for face, run in self.font.runs(text) for named in self.writer.face(face).named_chunks(run)]
+        runs = self.font.runs(text)
+        if len(runs) == 1:
+            return self.writer.face(runs[0][0]).named_chunks(text)
+        return [named for face, run in runs for named in self.writer.face(face).named_chunks(run)]
 
 
 class TextWriter:
@@ -201,8 +204,11 @@ class LayoutPainter:
 
     def __post_init__(self) -> None:
         self.regular, self.bold = font_registry.register(self.layout.fonts)
-        self._fonts = {False: font_registry.stack(self.regular), True: font_registry.stack(self.bold)}
-        self.initial_font = self._fonts[False].primary  # a face, as a canvas's initial font must be
+        # Widths from the face itself when a style has one face (ReportLab's C-accelerated method).
+        self._fonts = {bold: stack if not stack.single else pdfmetrics.getFont(stack.primary)
+                       for bold, stack in ((False, font_registry.stack(self.regular)),
+                                           (True, font_registry.stack(self.bold)))}
+        self.initial_font = font_registry.stack(self.regular).primary  # a canvas's initial font is one face
         self.width_mm, self.height_mm = self.layout.page.size_mm
         self.left = self.layout.page.margin_mm
         self.right = self.width_mm - self.layout.page.margin_mm
@@ -268,5 +274,5 @@ class LayoutPainter:
                 while font.stringWidth(text, size) > max_mm * mm and len(text) > 1:
                     text = text[:-2] + "…"
                 width = None
-        return (writer.code(face, size, x_mm * mm, self._y(top_mm), text, width, align == "right"), font.primary,
-                size)
+        return (writer.code(face, size, x_mm * mm, self._y(top_mm), text, width, align == "right"),
+                font_registry.stack(face).primary, size)

@@ -69,14 +69,13 @@ class FaceStack:
         self.faces = list(dict.fromkeys(faces))
         self.primary = self.faces[0]
         self.name = "+".join(([latin] if latin else []) + self.faces)
+        self.single = latin is None and len(self.faces) == 1
         self._fonts = {n: pdfmetrics.getFont(n) for n in ([latin] if latin else []) + self.faces}
         self._glyphs = {n: f.face.charToGlyph for n, f in self._fonts.items()}
         self._chars = {n: frozenset(map(chr, g)) for n, g in self._glyphs.items()} if not self.single else {}
         self._memo: dict[str, str] = {}
+        self._runs: dict[str, list[tuple[str, str]]] = {}  # strings repeat: widths, then drawing
 
-    @property
-    def single(self) -> bool:
-        return self.latin is None and len(self.faces) == 1
 
     def covers(self) -> frozenset[int]:
         cover = set()
@@ -101,7 +100,12 @@ class FaceStack:
         """(face name, text) runs in order; their concatenation is `text`."""
         if self.single:
             return [(self.primary, text)] if text else []
-        out: list[tuple[str, str]] = []
+        out = self._runs.get(text)
+        if out is not None:
+            return out
+        if len(self._runs) >= 4096:
+            self._runs.clear()
+        out = self._runs[text] = []
         pieces = _LATIN_RUNS.findall(text) if self.latin else [text]
         for piece in pieces:
             whole = (self.latin if self.latin and _LATIN_RE.match(piece) else self.primary)
@@ -122,7 +126,10 @@ class FaceStack:
     def stringWidth(self, text: str, size: float) -> float:  # noqa: N802 (ReportLab's font interface)
         if self.single:
             return self._fonts[self.primary].stringWidth(text, size)
-        return sum(self._fonts[face].stringWidth(run, size) for face, run in self.runs(text))
+        runs = self.runs(text)
+        if len(runs) == 1:
+            return self._fonts[runs[0][0]].stringWidth(text, size)
+        return sum(self._fonts[face].stringWidth(run, size) for face, run in runs)
 
 
 _STACKS: dict[str, FaceStack] = {}
