@@ -16,7 +16,7 @@ def describe(run_id: str, halt: dict) -> str:
     lines.append(f"RUN {run_id} HALTED: {halt['reason']}")
     lines += [f"  {key:<9} {halt[key]}" for key in _ORDER if halt.get(key) is not None]
     lines += [f"  {key:<9} {value}" for key, value in halt.items()
-              if key not in (*_ORDER, "reason", "action", "drill")]
+              if key not in (*_ORDER, "reason", "action", "drill", "next")]
     lines.append("Nothing was released.")
     if halt.get("action"):
         lines.append(f"Next: {halt['action']}")

@@ -104,6 +104,17 @@ def _oc_drawing(plans: list[tuple[int, int]], title: str) -> Drawing:
     return drawing
 
 
+def _counted(lot: dict) -> str:
+    """Whether a lot's decision entered the switching rules, and why not."""
+    if lot.get("drill"):
+        return "no: drill"
+    if lot["decision"] in (None, "rerender"):
+        return "-"
+    if lot["decision"] == "screened":
+        return "no: correction"
+    return "counted" if lot.get("original") else "no: re-inspection"
+
+
 def render_pdf(report: dict) -> bytes:
     font = "DejaVuSans"
     from reportlab.pdfbase import pdfmetrics
@@ -145,11 +156,11 @@ def render_pdf(report: dict) -> bytes:
                                                or "none"), body),
              Paragraph("Inspection", head),
              table([["stage", "lot", "lot size", "severity", "letter", "AQL", "n", "Ac", "Re", "defective",
-                     "decision", "inspector"]]
+                     "decision", "inspector", "switching"]]
                    + [[f"{x['stage']} {x['name']}", x["lot"], x["lot_size"], x["severity"], x["code_letter"], x["aql"],
                        x["sample_size"], x["accept"], x["reject"],
                        "-" if x["defective"] is None else x["defective"], x["decision"] or "pending",
-                       x["inspector"] or "-"] for x in report["inspection"]])]
+                       x["inspector"] or "-", _counted(x)] for x in report["inspection"]])]
     for stage in (1, 2, 3, 4):
         plans = sorted({(x["sample_size"], x["accept"]) for x in report["inspection"] if x["stage"] == stage})
         if plans:

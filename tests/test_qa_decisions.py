@@ -250,3 +250,57 @@ def test_the_readme_lists_the_defect_kinds_the_code_accepts():
                  ("cards 1", "composition", CARD_KINDS[1]), ("cards 2", "print", CARD_KINDS[2]),
                  ("cards 3", "match", CARD_KINDS[3])]}
     assert rows == expected
+
+
+def test_an_automatic_rejection_stands_until_corrected_then_the_rerendered_lot_is_released(tmp_path):
+    """An automatic stage's rejection (the barcode-too-thin drill: AU's bars printed at 0.27 mm) stands:
+    resuming without a correction halts on the same decision, naming `qa correct`; after
+    `qa correct --action rerender` the lot is rendered again (without the drill's fault), inspected
+    again at every stage, and released; the drill's lots stay out of the switching rules."""
+    out = tmp_path / "out"
+    halted = build(BuildOptions(input=SAMPLES, out=out, regions=("AU",), workers=1, drill="barcode-too-thin"))
+    assert halted["state"] == "HALTED" and halted["halt"]["step"] == "inspection-2"
+    command = f"stmtprod qa correct {halted['run_dir']} --stage 2 --lot AU --action rerender"
+    assert command in halted["halt"]["action"]
+    again = resume(halted["run_id"], out)
+    assert again["state"] == "HALTED" and again["halt"]["reason"] == halted["halt"]["reason"]
+    assert command in again["halt"]["action"]
+    run = {"run_dir": halted["run_dir"], "run_id": halted["run_id"]}
+    assert [e["decision"] for e in _ledger(run)[2] if e["stage"] == 2] == ["rejected"]  # not inspected again
+
+    res = _qa("correct", halted["run_dir"], "--stage", "2", "--lot", "AU", "--action", "rerender",
+              "--inspector", "ops.lead", "--reason", "printer bar width recalibrated")
+    assert res.exit_code == 0, res.output
+    done = resume(halted["run_id"], out)
+    assert done["state"] == "RELEASED" and done["drill"] == "barcode-too-thin", done.get("halt")
+    stages, switching, events = _ledger(run)
+    assert [(e["event"], e["decision"]) for e in events if e["stage"] == 2] == [
+        ("decided", "rejected"), ("corrected", "rerender"), ("decided", "accepted")]
+    assert all(not s["original"] for s in stages) and switching == []
+
+
+def test_a_card_lot_is_corrected_by_the_same_commands(tmp_path):
+    """The card line's rejected lot (CARDS-<region>) is screened with the same command; the pulled
+    carriers are in its release and summary."""
+    from stmtprod.cards.line import resume_cards, run_cards
+    from tests.test_cards import DATE, subset
+
+    config = _manual(tmp_path, "composition")
+    orders, log = subset(tmp_path, "MY")
+    waiting = run_cards(orders, log, tmp_path / "out", key=None, demo=True, production_date=DATE,
+                        inspection_file=config)
+    assert waiting["state"] == "INSPECTING" and waiting["waiting"]["lots"] == ["CARDS-MY"]
+    sample = json.loads((Path(waiting["run_dir"]) / "inspection" / "stage1.json").read_text())["sample"]
+    wrong = _qa("record", waiting["run_dir"], "--stage", "1", "--inspector", "amy",
+                "--defect", f"{sample[0]}:wrong-amount:no amounts on a carrier")
+    assert wrong.exit_code == 2 and "greeting" in wrong.output  # the card line's own kinds
+    res = _qa("record", waiting["run_dir"], "--stage", "1", "--inspector", "amy",
+              "--defect", f"{sample[0]}:greeting:greeting misspelt")
+    assert res.exit_code == 0 and "REJECTED" in res.output
+    res = _qa("correct", waiting["run_dir"], "--stage", "1", "--lot", "CARDS-MY", "--action", "screen",
+              "--remove", str(sample[0]), "--inspector", "amy", "--reason", "every carrier read; one misspelt")
+    assert res.exit_code == 0, res.output
+    done = resume_cards(waiting["run_id"], tmp_path / "out")
+    assert done["state"] == "RELEASED", done.get("halt")
+    assert done["counts"]["pulled"] == 1 and done["pulled"][0]["sequence"] == sample[0]
+    assert (Path(done["run_dir"]) / "release" / "pulled.jsonl").exists()

@@ -16,7 +16,7 @@ from stmtprod.inspect.config import STAGE_NAMES, load_inspection
 from stmtprod.inspect.context import InspectionContext
 from stmtprod.inspect.defects import defect_kinds
 from stmtprod.inspect.history import history_lines
-from stmtprod.inspect.stages import (correct_command, decision, lot_sample, result_of, switching_state,
+from stmtprod.inspect.stages import (correct_hint, decision, lot_sample, result_of, switching_state,
                                     times_decided)
 from stmtprod.layout import load_layouts
 from stmtprod.ledger import LEDGER_FILE, Ledger
@@ -175,7 +175,7 @@ def record_cmd(run_dir, stage, defects, accept_clean, inspector, as_json):
                    + (f"next lot on {r['severity_next']} inspection" if r["original"] else counted))
         if r["decision"] == "rejected":
             click.echo(f"  lot {r['lot']} goes on only after a correction: "
-                       f"{correct_command(run_dir.resolve(), stage, r['lot'])}")
+                       f"{correct_hint(run_dir.resolve(), stage, r['lot'])}")
     if all(r["decision"] != "rejected" for r in results):
         click.echo(f"now run: stmtprod resume {run['run_id']} --out {out}")
 
@@ -188,7 +188,7 @@ def _nothing_waiting(run: dict, run_dir: Path, stage: int, lots: dict[str, dict]
     for lot, s in sorted(lots.items()):
         if s["decision"] == "rejected":
             parts.append(f"lot {lot} was rejected by {s['inspector']} at {s['at']} and has its decision; it goes on "
-                         f"only after a correction: {correct_command(run_dir, stage, lot)}")
+                         f"only after a correction: {correct_hint(run_dir, stage, lot)}")
         elif s["decision"] == "rerender":
             parts.append(f"lot {lot} is to be rendered again: 'stmtprod resume {run['run_id']} --out "
                          f"{run_dir.parent}' re-renders it and draws a new sample")

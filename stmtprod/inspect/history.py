@@ -12,7 +12,8 @@ def history_lines(events: list[dict]) -> list[str]:
             lines.append(head + f"sample of {len(e['sample'])} drawn ({e['plan']['severity']}, seed {e['seed']})")
         elif e["event"] == "decided":
             tag = f" [DRILL {e['drill']}]" if e.get("drill") else ("" if e.get("original") else " [re-inspection]")
-            lines.append(head + f"{e['decision']} by {e['who']}{tag}, {len(e['defects'])} findings")
+            count = len(e["defects"])
+            lines.append(head + f"{e['decision']} by {e['who']}{tag}, {count} finding{'' if count == 1 else 's'}")
             lines += [f"    piece {d['piece']} {d['kind']}: {d['evidence']}" for d in e["defects"]]
         else:
             pulled = f", pulled {', '.join(map(str, e['pulled']))}" if e.get("pulled") else ""

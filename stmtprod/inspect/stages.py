@@ -113,24 +113,42 @@ def decide(ledger: Ledger, config: InspectionConfig, run_id: str, stage: int, re
     return result_of(row)
 
 
-def correct_command(run_dir: Path, stage: int, lot: str) -> str:
-    """The command that records a rejected lot's correction, for halts and `qa record`."""
-    return (f"'stmtprod qa correct {run_dir} --stage {stage} --lot {lot} --action rerender --inspector NAME "
-            f"--reason \"...\"' (or --action screen --remove SEQ,... after screening the whole lot)")
+def correct_command(run_dir: Path, stage: int, lot: str, action: str = "rerender") -> str:
+    """The command that records a rejected lot's correction (NAME and the reason to fill in)."""
+    return (f"stmtprod qa correct {run_dir} --stage {stage} --lot {lot} --action {action}"
+            + (" --remove SEQ,..." if action == "screen" else "") + ' --inspector NAME --reason "..."')
 
 
-def halt_for(stage: int, result: dict, noun: str = "pieces", then: str = "'stmtprod resume'") -> Halt:
-    """The halt for a rejected lot; `noun` names what the lot holds, `then` how the line carries on."""
+def correct_hint(run_dir: Path, stage: int, lot: str) -> str:
+    """Both ways a rejected lot goes on, in words, for refusals and halts."""
+    return (f"'{correct_command(run_dir, stage, lot)}' (or, after screening the whole lot: "
+            f"'{correct_command(run_dir, stage, lot, 'screen')}')")
+
+
+def halt_for(stage: int, result: dict, noun: str = "pieces", then: str | None = None) -> Halt:
+    """The halt for a rejected lot; `noun` names what the lot holds, `then` how the line carries on
+    (default: `stmtprod resume` of the run).
+
+    With the lot's `run_dir` in `result`, the action names the correction to record and `next`
+    holds the commands to paste: record the correction, then (by default) resume."""
     plan, first = result["plan"], result["defects"][0]
-    correct = (f"record the correction: {correct_command(Path(result['run_dir']), stage, result['lot'])}, then "
-               if result.get("run_dir") else "")
+    commands = None
+    if result.get("run_dir"):
+        run_dir = Path(result["run_dir"])
+        commands = [correct_command(run_dir, stage, result["lot"])]
+        if then is None:
+            commands.append(f"stmtprod resume {run_dir.name} --out {run_dir.parent}")
+            then = f"'{commands[-1]}'"
+    then = then or "'stmtprod resume'"
+    correct = f"record the correction: {correct_hint(Path(result['run_dir']), stage, result['lot'])}, then " \
+        if commands else ""
     return Halt(f"inspection stage {stage} ({STAGE_NAMES[stage]}) rejected lot {result['lot']}: "
                 f"{result['defective']} defective {noun} in a sample of {result['sample']} "
                 f"(reject at {plan['reject']})",
                 step=f"inspection-{stage}", lot=result["lot"], piece=first["piece"], field=first["kind"],
                 expected=f"fewer than {plan['reject']} defective", found=result["defective"],
                 evidence=first["evidence"],
-                action=f"correct the cause ({first['kind']}), {correct}{then}")
+                action=f"correct the cause ({first['kind']}), {correct}{then}", next=commands)
 
 
 def run_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext, run_dir: Path,
@@ -259,11 +277,11 @@ def _step(ledger: Ledger, stage_config, run_id: str, stage: int, lot: str, seque
     planned at the production stream's severity (tightened while it is discontinued) and never halt
     it."""
     try:
+        if previous is not None and previous["decision"] == "rejected":
+            return _Step("rejected", previous)  # even if re-rendered since: the correction must be recorded
         current = previous is not None and previous["at"] > rendered_at and previous["decision"] != "rerender"
         if current and previous["decision"] in ("accepted", "screened"):
             return _Step("kept", previous)
-        if current and previous["decision"] == "rejected":
-            return _Step("rejected", previous)
         state = switching_state(ledger, lot, stage)
         if state.halted and drill is None:
             return _Step("discontinued", previous)
