@@ -192,6 +192,10 @@ def _plant_statement(rec: dict, field: str, form: str, pan: str) -> dict:
         rec["transactions"][1]["description"] = form[half:]
     elif field == "json-key":
         addr[form] = "x"
+    elif field == "duplicate-key":        # written first, then overridden by the record's own name
+        rec[FIRST] = '"name": ' + json.dumps(form, ensure_ascii=False)
+    elif field == "escaped-duplicate-key":
+        rec[FIRST] = '"name": "' + "".join(f"\\u{ord(c):04x}" for c in form) + '"'
     elif field == "account_id":
         rec["account_id"] = _groups(pan, "-")
     elif field == "new_balance":
@@ -206,7 +210,16 @@ def _plant_statement(rec: dict, field: str, form: str, pan: str) -> dict:
 
 
 TEXT_FIELDS = ("name", "address.lines.0", "address.city", "address.state", "description", "split-lines",
-               "split-descriptions", "json-key")
+               "split-descriptions", "json-key", "duplicate-key", "escaped-duplicate-key")
+FIRST = "(written before the record's own keys)"
+
+
+def jsonl_line(rec: dict) -> str:
+    """The record as one JSON line; a `FIRST` entry is written raw ahead of the other keys."""
+    rec = dict(rec)
+    first = rec.pop(FIRST, None)
+    body = json.dumps(rec, ensure_ascii=False)
+    return ("{" + first + ", " + body[1:] if first else body) + "\n"
 ASCII_ONLY_FIELDS = ("account_id", "new_balance", "fees", "points")
 
 
@@ -243,7 +256,7 @@ def statement_run(tmp_path_factory) -> dict:
     plants = statement_plants()
     rows = good + [rec for rec, _, _ in plants]
     extract = tmp / "cycle.jsonl"
-    extract.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    extract.write_text("".join(jsonl_line(r) for r in rows), "utf-8")
     res = _run(["build", "--input", str(extract), "--out", str(tmp / "out"), "--workers", "2",
                 "--reject-threshold", "1", "--json"])
     return {"out": tmp / "out", "res": res, "good": good, "plants": plants, "planted_from": len(good) + 1}
@@ -274,7 +287,7 @@ def test_every_planted_statement_is_quarantined_naming_its_field(statement_run):
         if row["kind"] == "card-number":
             assert "card number" in row["reason"]
             assert row["field"].split(".")[0] in ("name", "address", "transactions", "account_id", "fees",
-                                                 "points", "new_balance")
+                                                 "points", "new_balance", "(record)")
     assert summary["counts"]["produced"] + summary["counts"]["suppressed"] == len(statement_run["good"])
 
 
@@ -412,3 +425,35 @@ def test_a_card_number_in_the_personalisation_log_halts_unechoed(card_run, name)
     summary = json.loads(res.stdout.decode().strip().splitlines()[-1])
     assert summary["state"] == "HALTED" and summary["halt"]["step"] == "match"
     assert pan not in digits_only(json.dumps(summary, ensure_ascii=False))
+
+
+# --- what people type -----------------------------------------------------------------------------
+
+def test_inspector_findings_never_echo_a_card_number(tmp_path):
+    """`qa record` defect notes and inspector names are typed by people: a number typed there is masked,
+    in the ledger, the stage files, the run report and the command's own output."""
+    config = (ROOT / "inspection.toml").read_text(encoding="utf-8")
+    manual = config.replace('[stage.1]\nname = "composition"\naql = 0.065\nlevel = "II"\nmode = "auto"',
+                            '[stage.1]\nname = "composition"\naql = 0.065\nlevel = "II"\nmode = "manual"')
+    assert manual != config
+    (tmp_path / "inspection.toml").write_text(manual, "utf-8")
+    good = _good_orders("MY")
+    out = tmp_path / "out"
+    first = _run(["cards", "--orders", str(_write_jsonl(tmp_path / "orders.jsonl", good)), "--personalisation",
+                  str(_write_jsonl(tmp_path / "log.jsonl", _log(good))), "--out", str(out), "--demo-key",
+                  "--workers", "1", "--date", "2026-11-23", "--inspection", str(tmp_path / "inspection.toml"),
+                  "--json"])
+    summary = json.loads(first.stdout.decode().strip().splitlines()[-1])
+    assert summary["state"] == "INSPECTING", first.stderr.decode()[-2000:]
+    run_dir = Path(summary["run_dir"])
+    sample = json.loads((run_dir / "inspection" / "stage1.json").read_text(encoding="utf-8"))["lots"]["CARDS-MY"]["sample"]
+    note, name = ENCODINGS["arabic-indic"](PANS[2]), ENCODINGS["spaces"](PANS[3])
+    malformed = _run(["qa", "record", str(run_dir), "--stage", "1", "--defect", note])
+    assert malformed.returncode == 2
+    recorded = _run(["qa", "record", str(run_dir), "--stage", "1", "--defect", f"{sample[0]}:embossed-name:reads {note}",
+                     "--inspector", f"amy {name}", "--json"])
+    assert recorded.returncode == 0, recorded.stderr.decode()[-2000:]
+    resumed = _run(["cards", "--resume", summary["run_id"], "--out", str(out), "--demo-key", "--json"])
+    assert json.loads(resumed.stdout.decode().strip().splitlines()[-1])["state"] == "HALTED"
+    streams = [r.stdout for r in (first, malformed, recorded, resumed)] + [r.stderr for r in (first, malformed, recorded, resumed)]
+    search_everything(out, streams, [(PANS[2], note), (PANS[3], name)])

@@ -120,7 +120,21 @@ def _check_record(raw: bytes, layouts: LayoutSet) -> StatementRecord:
     found = statement_card_number(record)
     if found:
         raise Reject(found, card_number_reason(found), "card-number")
+    _check_keys_once(raw, record)
     return record
+
+
+_KEY = re.compile(rb'(?<!\\)"\s*:')   # a key's closing quote and colon; a quote inside a string is escaped
+
+
+def _check_keys_once(raw: bytes, record: StatementRecord) -> None:
+    """Refuse a line that gives a key twice. Pydantic keeps the last value, but the accepted line is
+    kept whole in the run's work files, so an earlier value would be kept unchecked (a card number in
+    a first "name", say). Every key has a colon: as many colons as the record's keys settle it cheaply."""
+    keys = (len(record.model_fields_set) + len(record.address.model_fields_set)
+            + sum(len(t.model_fields_set) for t in record.transactions))
+    if raw.count(b":") != keys and len(_KEY.findall(raw)) != keys:
+        raise Reject("(record)", "a key is given twice in the record; which value counts would be a guess", "json")
 
 
 def check_postcode(layout: Layout, region: str, postcode: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from stmtprod import errors
+from stmtprod.cardnumbers import redact
 from stmtprod.catalog import load_catalog
 from stmtprod.inspect.config import STAGE_NAMES, load_inspection
 from stmtprod.inspect.context import InspectionContext
@@ -101,9 +102,9 @@ def _defect(_ctx, _param, values):
         piece, _, rest = value.partition(":")
         kind, _, note = rest.partition(":")
         if not piece.strip().isdigit() or not kind.strip() or not note.strip():
-            raise click.BadParameter(f"{value!r}: expected PIECE:KIND:NOTE with a note saying what was found, "
-                                     "e.g. 42:wrong-amount:total off by 1")
-        parsed.append({"piece": int(piece), "kind": kind.strip(), "evidence": note.strip()})
+            raise click.BadParameter(redact(f"{value!r}: expected PIECE:KIND:NOTE with a note saying what was "
+                                            "found, e.g. 42:wrong-amount:total off by 1"))
+        parsed.append({"piece": int(piece), "kind": redact(kind.strip()), "evidence": redact(note.strip())})
     return parsed
 
 
@@ -122,7 +123,7 @@ def _check_kinds(run: dict, stage: int, defects: list[dict]) -> None:
 def _text(what: str, value: str | None) -> str:
     if value is None or not value.strip():
         raise click.UsageError(f"{what} must not be empty")
-    return value.strip()
+    return redact(value.strip())   # typed by a person: a card number typed here is masked like any echo
 
 
 @qa.command("record")
