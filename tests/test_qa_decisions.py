@@ -101,6 +101,15 @@ def test_a_rejected_lot_has_its_decision_and_goes_nowhere_without_a_correction(t
     shown = CliRunner().invoke(main, ["show", run["run_id"], "--out", str(Path(run["run_dir"]).parent)])
     assert "bars 0.27 mm under the loupe" in shown.output and "rejected by k.tanaka" in shown.output
 
+    # No decision is written beside a running build or resume of the folder.
+    from stmtprod.lock import OutputLock
+
+    with OutputLock(Path(run["run_dir"]).parent):
+        busy = _qa("correct", run["run_dir"], "--stage", "2", "--lot", "SG", "--action", "rerender",
+                   "--inspector", "k.tanaka", "--reason", "head cleaned")
+    assert busy.exit_code == 5 and "in use" in busy.output
+    assert _decisions(run)[0] == stages
+
 
 def test_a_rerendered_lot_is_inspected_again_on_a_new_sample_that_does_not_count(tmp_path):
     run = _waiting(tmp_path)

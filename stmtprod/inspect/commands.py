@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -21,6 +23,7 @@ from stmtprod.inspect.stages import (correct_hint, decision, lot_sample, result_
                                     times_decided)
 from stmtprod.layout import load_layouts
 from stmtprod.ledger import LEDGER_FILE, Ledger
+from stmtprod.lock import OutputLock
 from stmtprod.runstate import RunRecord
 from stmtprod.sampling.commands import qa
 from stmtprod.sampling.plans import Plan, plan as make_plan
@@ -37,6 +40,21 @@ def _open(run_dir: Path) -> tuple[Ledger, dict]:
     except FileNotFoundError:
         raise click.UsageError(f"{run_dir} is not a run folder (no run.json)") from None
     return Ledger(run_dir.parent), run
+
+
+@contextmanager
+def _writing(run_dir: Path) -> Iterator[tuple[Ledger, dict]]:
+    """The run's ledger and record, with its output folder's lock held: a decision or correction is
+    never written beside a running build or resume (exit 5 names the holder)."""
+    ledger, run = _open(run_dir)
+    try:
+        with OutputLock(run_dir.resolve().parent):
+            yield ledger, run
+    except errors.BusyError as exc:
+        click.echo(f"stmtprod: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    finally:
+        ledger.close()
 
 
 def _context(run_dir: Path, run: dict) -> InspectionContext:
@@ -138,8 +156,7 @@ def record_cmd(run_dir, stage, defects, accept_clean, inspector, as_json):
     """Record an inspector's findings for a stage's waiting lots, all of them or none; `stmtprod
     resume` then continues. A lot has one decision per stage: a rejected lot goes on only through
     `stmtprod qa correct`."""
-    ledger, run = _open(run_dir)
-    try:
+    with _writing(run_dir) as (ledger, run):
         inspector = _text("--inspector", inspector)
         lots = {s["lot"]: s for s in ledger.stages(run["run_id"]) if s["stage"] == stage}
         pending = {lot: s for lot, s in lots.items() if s["decision"] is None}
@@ -163,8 +180,6 @@ def record_cmd(run_dir, stage, defects, accept_clean, inspector, as_json):
         except (errors.UsageError, errors.Halt) as exc:
             raise click.UsageError(str(exc)) from None
         ledger.record_decisions(rows)
-    finally:
-        ledger.close()
     results = [result_of(r) for r in rows]
     if as_json:
         click.echo(json.dumps({"run_id": run["run_id"], "stage": stage, "results": results}))
@@ -213,8 +228,7 @@ def correct_cmd(run_dir, stage, lot, action, remove, inspector, reason, as_json)
     """Record the correction of a rejected lot, the only way it goes on: re-rendered (a new
     inspection follows, which does not count in the switching rules) or 100% screened with the
     defective pieces removed (pulled with the reason, and accounted for in the summary)."""
-    ledger, run = _open(run_dir)
-    try:
+    with _writing(run_dir) as (ledger, run):
         inspector, reason = _text("--inspector", inspector), _text("--reason", reason)
         stored = next((s for s in ledger.stages(run["run_id"]) if s["stage"] == stage and s["lot"] == lot), None)
         if stored is None or stored["decision"] != "rejected":
@@ -231,8 +245,6 @@ def correct_cmd(run_dir, stage, lot, action, remove, inspector, reason, as_json)
             batches = sorted({b for seq, b in ledger.piece_batches(run["run_id"]).items() if seq in wanted})
         ledger.record_correction(run["run_id"], stage, lot, action, "screened" if action == "screen" else "rerender",
                                  inspector, reason, pulled, batches)
-    finally:
-        ledger.close()
     out = run_dir.resolve().parent
     result = {"run_id": run["run_id"], "stage": stage, "lot": lot, "action": action, "pulled": pulled,
               "batches": batches, "next": f"stmtprod resume {run['run_id']} --out {out}"}
