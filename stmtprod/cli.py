@@ -154,7 +154,7 @@ def runs(out, as_json):
     for run in ledger.runs():
         rows.append({"run_id": run["run_id"], "state": run["state"], "created_at": run["created_at"],
                      "updated_at": run["updated_at"], "input": run["input_path"], "counts": run["counts"],
-                     "halts": len(ledger.halts(run["run_id"]))})
+                     "halts": len(ledger.halts(run["run_id"])), "drill": (run["options"] or {}).get("drill")})
     ledger.close()
     if as_json:
         click.echo(json.dumps({"runs": rows}, ensure_ascii=False))
@@ -162,7 +162,8 @@ def runs(out, as_json):
     for r in rows:
         counts = r["counts"] or {}
         click.echo(f"{r['run_id']}  {r['state']:<10} {r['created_at']}  produced {counts.get('produced', '-')}"
-                   f"  sheets {counts.get('sheets', '-')}  halts {r['halts']}")
+                   f"  sheets {counts.get('sheets', '-')}  halts {r['halts']}"
+                   + (f"  DRILL {r['drill']}" if r["drill"] else ""))
 
 
 @main.command()

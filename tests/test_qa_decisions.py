@@ -229,6 +229,8 @@ def test_drill_runs_stay_out_of_production_quality_history(tmp_path):
     assert json.loads((run_dir / "report.json").read_text())["drill"] == "amount-misprinted"
     assert "DRILL RUN" in PdfReader(run_dir / "report.pdf").pages[0].extract_text()
 
+    listed = CliRunner().invoke(main, ["runs", "--out", str(out)]).output
+    assert f"{drill['run_id']}  HALTED" in listed and "DRILL amount-misprinted" in listed
     status = json.loads(_qa("status", "--out", str(out), "--json").output)
     assert status["switching"] == [] and status["lots"] == []  # not in the switching rules, not a real decision
     assert {(s["stage"], s["decision"]) for s in status["drill_lots"]} == {(1, "rejected")}
@@ -313,3 +315,26 @@ def test_a_card_lot_is_corrected_by_the_same_commands(tmp_path):
     assert done["state"] == "RELEASED", done.get("halt")
     assert done["counts"]["pulled"] == 1 and done["pulled"][0]["sequence"] == sample[0]
     assert (Path(done["run_dir"]) / "release" / "pulled.jsonl").exists()
+
+
+def test_a_sample_drawn_before_the_stream_tightened_is_drawn_again_not_recorded_on_the_old_plan(tmp_path):
+    """Three production runs of SG wait at manual stage 2, all drawn on normal inspection. Two
+    rejections tighten the stream; the third run's sample, drawn on normal, is refused with a message
+    (no traceback, nothing stored), and `resume` draws it again on tightened."""
+    config = _manual(tmp_path, "print")
+    runs = [build(BuildOptions(input=SAMPLES, out=tmp_path / "out", regions=("SG",), workers=1,
+                               inspection_file=config), force=i > 0) for i in range(3)]
+    assert [r["state"] for r in runs] == ["INSPECTING"] * 3
+    for run in runs[:2]:
+        assert _reject(run, _sample(run)[0]).exit_code == 0
+    assert _decisions(runs[2])[1][-1]["severity"] == "tightened"
+    before = _decisions(runs[2])
+    stale = _qa("record", runs[2]["run_dir"], "--stage", "2", "--accept-clean", "--inspector", "k.tanaka")
+    assert stale.exit_code == 2 and "moved from normal to tightened" in stale.output, stale.output
+    assert _decisions(runs[2]) == before
+    again = resume(runs[2]["run_id"], tmp_path / "out")
+    assert again["state"] == "INSPECTING"
+    lot = json.loads(_qa("draw", runs[2]["run_dir"], "--stage", "2", "--json").output)["lots"]["SG"]
+    assert lot["plan"]["severity"] == "tightened" and lot["decision"] is None
+    done = _qa("record", runs[2]["run_dir"], "--stage", "2", "--accept-clean", "--inspector", "k.tanaka", "--json")
+    assert done.exit_code == 0 and json.loads(done.output)["results"][0]["severity_next"] == "tightened"
