@@ -271,11 +271,13 @@ from stmtprod.sampling.commands import qa  # noqa: E402  (registered after the c
 from stmtprod.cards.commands import cards  # noqa: E402
 from stmtprod.proof_commands import proof  # noqa: E402
 from stmtprod.postal.commands import postal  # noqa: E402
+from stmtprod.campaign_commands import drill  # noqa: E402
 
 main.add_command(qa)
 main.add_command(proof)
 main.add_command(cards)
 main.add_command(postal)
+main.add_command(drill)
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -43,12 +44,27 @@ DRILLS = {
     "barcode-too-thin": "the first batch's barcodes drawn with 0.27 mm bars (stage 2 finds it)",
     "hopper-misloaded": "hoppers 1 and 2 loaded with each other's inserts (stage 3 finds it)",
     "wrong-tray": "the first lot's envelopes put in another country's tray (stage 4 finds it)",
+    "torn-file": "a print file cut short, as a torn write leaves it",
+    "bars-rich-black": "one sheet's barcode printed in rich black instead of 100% K",
 }
+# Drills made by the campaign's fault classes (`stmtprod.faults`), on a sheet of the first piece with
+# more than one sheet, with a fixed variant.
+_FAULT_DRILLS = {"torn-file": ("truncated", 0), "bars-rich-black": ("ink", 3)}
 
 
 def check(drill: str | None) -> None:
     if drill is not None and drill not in DRILLS:
         raise UsageError(f"unknown drill {drill!r}; known: {', '.join(sorted(DRILLS))}")
+
+
+# Drills aimed at a sampling inspector switch off the 100% check that would otherwise stop them first,
+# so they prove the inspector behind it still sees its defect (defence in depth).
+BLIND = {"barcode-too-thin": frozenset({"contract"}), "amount-misprinted": frozenset({"text"})}
+
+
+def blind_checks(drill: str | None) -> frozenset[str]:
+    """The 100% checks a drill switches off (see BLIND)."""
+    return BLIND.get(drill or "", frozenset())
 
 
 def corrupt_plan(drill: str | None, batches: list[BatchRef]) -> None:
@@ -122,6 +138,12 @@ def _multi_sheet_piece(manifest: Path) -> dict:
 
 def damage_print_file(drill: str | None, pdf: Path, manifest: Path, layout: Layout) -> None:
     """Edit one staged print file the way the drill's fault would have produced it."""
+    if drill in _FAULT_DRILLS:
+        from stmtprod import faults
+
+        kind, variant = _FAULT_DRILLS[drill]
+        faults.apply(kind, pdf, _multi_sheet_piece(manifest)["first_page"], random.Random(variant))
+        return
     if drill not in {"wrong-region", "sheets-swapped", "sheet-missing", "piece-duplicated", "corrupted-payload",
                      "foreign-sheet"}:
         return

@@ -274,7 +274,8 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         _reconcile(jobs, batches)
         files, fresh = unverified(ledger, run_id, jobs)
         decoded, verified = verify_batches(files, {f.batch for f in fresh}, layouts, run_id, catalog,
-                                           run_dir / "work" / "accepted", options.workers)
+                                           run_dir / "work" / "accepted", options.workers,
+                                           drills.blind_checks(options.drill))
         crashpoints.reached("verify:read")
         record_verified(ledger, run_id, files, fresh, verified)
         timings["verify"] = time.perf_counter() - t

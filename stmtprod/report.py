@@ -23,6 +23,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from xml.sax.saxutils import escape
 
 from stmtprod.catalog import Catalog
+from stmtprod.escape_bound import escape_bound, load_campaign
 from stmtprod.fsutil import write_bytes, write_json
 from stmtprod.inspect.config import STAGE_NAMES
 from stmtprod.inspect.history import history_lines
@@ -78,6 +79,7 @@ def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, cata
                     for i in sorted(catalog.insert, key=lambda i: i.hopper)],
         "timings": summary.get("timings", {}),
         "history": ledger.history(run_id),
+        "escape_bound": escape_bound(load_campaign(), summary["counts"].get("sheets", 0), ledger.halts(run_id)),
     }
 
 
@@ -177,6 +179,17 @@ def render_pdf(report: dict) -> bytes:
     story += [Paragraph(escape(f"{h['at']}: {h['reason']} (step {h.get('step')}, piece {h.get('piece')}, field "
                                f"{h.get('field')}, expected {h.get('expected')}, found {h.get('found')})"), body)
               for h in report["halts"]] or [Paragraph("none", body)]
+    bound = report.get("escape_bound")
+    if bound:
+        story += [Paragraph("Escape bound (95%): sheets that could have left wrong", head),
+                  table([["fault class", "campaign trials", "missed", "miss-rate bound", "caught in run",
+                          "escapes given caught", "worst case (every sheet)"]]
+                        + [[r["class"], r["trials"], r["missed"], f"{r['miss_rate_upper_95']:.6f}", r["caught_in_run"],
+                            "-" if r["escapes_upper_given_caught"] is None else f"{r['escapes_upper_given_caught']:.4f}",
+                            f"{r['escapes_upper_worst_case']:.2f}"] for r in bound["classes"]]
+                        + [["total", "", "", "", "",
+                            "-" if bound["total_upper_given_caught"] is None else f"{bound['total_upper_given_caught']:.4f}",
+                            f"{bound['total_upper_worst_case']:.2f}"]])]
     story += [Paragraph("Inserts", head),
               table([["hopper", "code", "title", "inventory", "consumed", "left"]]
                     + [[i["hopper"], i["code"], i["title"], i["inventory"], i["consumed"], i["left"]]

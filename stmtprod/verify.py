@@ -13,14 +13,17 @@ batch, piece, sheet, field, expected and found. Stage 2 reads a further sample o
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import pypdfium2 as pdfium
 
 from stmtprod.barcode import content, symbol
 from stmtprod.barcode.payload import PayloadError, build, parse
-from stmtprod.barcode.reader import read_page_barcodes
+from stmtprod.barcode.reader import read_sheets
 from stmtprod.catalog import Catalog, hoppers_of, select_inserts
 from stmtprod.errors import Halt
+from stmtprod.inspect.composition import check_piece, sheet_texts
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import SpillRow, spill_line
 from stmtprod.render.statement import sheet_count
@@ -52,22 +55,47 @@ def barcode_strip(layout: Layout) -> tuple[float, float, float, float]:
             min(height_mm - bottom, bc.height_mm + 2 * _STRIP_MARGIN_MM))
 
 
+def contract(layout: Layout) -> content.Contract:
+    """The print contract of a layout's sheets: where the camera looks and how the bars must print."""
+    return content.Contract.of(layout, barcode_strip(layout))
+
+
 @dataclass(frozen=True)
 class Readback:
-    """What was read from one print file: the texts per page, and the first page (1-based) whose written
-    barcode differs from the printed one, with both."""
+    """What was read from one print file: the barcode texts and the text lines (None: not plain) per
+    page; the first page (1-based) whose written barcode differs from the printed one, with both; the
+    first page that breaks the print contract, (page, field, reason, found); or the damage that
+    stopped the read, (page, detail)."""
 
     pages: list[list[str]]
+    lines: list[list[str] | None] = field(default_factory=list)
     disagreement: tuple[int, list[str], list[str]] | None = None
+    breach: tuple[int, str, str, object] | None = None
+    damage: tuple[int | None, str] | None = None
 
-    def halt(self, batch: str) -> Halt | None:
-        """The halt for a written barcode that differs from the printed one, if any."""
+    def halt(self, batch: str, pdf: str = "") -> Halt | None:
+        """The halt for a damaged file or a written barcode that differs from the printed one, if any."""
+        if self.damage is not None:
+            page, detail = self.damage
+            return Halt("print file damaged", step="verify", batch=batch, page=page, field="file",
+                        expected=f"{Path(pdf).name}: a whole, readable PDF", found=detail,
+                        action="restore the file from the run folder (or re-render the batch) and verify again")
         if self.disagreement is None:
             return None
         page, written, printed = self.disagreement
         return Halt("the barcode written in the print file differs from the one that prints", step="verify",
                     batch=batch, page=page, field="barcode", expected=written, found=printed,
                     action="the file renders differently than it reads: re-render the batch and check the RIP")
+
+    def contract_halt(self, batch: str, at: dict | None = None) -> Halt | None:
+        """The halt for the first sheet that breaks the print contract, if any."""
+        if self.breach is None:
+            return None
+        page, name, reason, found = self.breach
+        return Halt(f"print contract broken: {reason}", step="verify", batch=batch, page=page, **(at or {}),
+                    field=name, expected="100% K bars where the layout puts them, clear strip and page boxes",
+                    found=found, action="the inserter camera may misread this sheet: fix the file's "
+                                        "imposition or colour, re-render the batch and verify again")
 
 
 def _in_workers(function, args: list[tuple], workers: int):
@@ -80,29 +108,42 @@ def _in_workers(function, args: list[tuple], workers: int):
         yield from pool.map(function, *zip(*args))
 
 
-def read_file(pdf: str, strip: tuple[float, float, float, float]) -> Readback:
+def read_file(pdf: str, terms: content.Contract, expected_pages: int | None = None) -> Readback:
     """Every page's barcode texts from the content; pages it cannot vouch for, and the first and last
-    page, read optically too (runs in a worker process)."""
-    pages = content.read_file(pdf, strip)
-    optical = sorted({i for i, texts in enumerate(pages) if texts is None} | ({0, len(pages) - 1} if pages else set()))
-    seen = read_page_barcodes(pdf, page_indexes=optical, dpi=DPI, region_mm=strip) if optical else []
+    page, read optically too, with the contract measured on their pixels (runs in a worker process).
+    A damaged file is reported, never raised."""
+    try:
+        reads = content.read_file(pdf, terms, expected_pages)
+        pages: list = [r.barcodes for r in reads]
+        optical = sorted({i for i, texts in enumerate(pages) if texts is None} | ({0, len(pages) - 1} if pages else set()))
+        seen = read_sheets(pdf, optical, terms) if optical else []
+    except content.Damaged as damaged:  # page None: nothing of the file reads, from its first page on
+        return Readback([], damage=(damaged.page or 1, damaged.detail))
+    except Exception as exc:  # a reader that trips on a hostile file must halt the line, not crash it
+        return Readback([], damage=(1, f"the file could not be read: {type(exc).__name__}: {exc}"[:300]))
+    breaches = {i: r.breach for i, r in enumerate(reads) if r.breach}
     disagreement = None
     for index, printed in zip(optical, seen):
         written = pages[index]
-        if written is not None and written != printed and disagreement is None:
-            disagreement = (index + 1, written, printed)
-        pages[index] = printed
-    return Readback(pages, disagreement)
+        if written is not None and written != printed.texts and disagreement is None:
+            disagreement = (index + 1, written, printed.texts)
+        pages[index] = printed.texts
+        if printed.breach and index not in breaches:
+            breaches[index] = printed.breach
+    first = min(breaches, default=None)
+    breach = None if first is None else (first + 1, *breaches[first])
+    return Readback(pages, [r.lines for r in reads], disagreement, breach)
 
 
 def read_all(files: list[PrintFile], layouts: LayoutSet, workers: int) -> dict[str, list[list[str]]]:
     """Read every sheet of every print file, in parallel processes (pdfium is not thread-safe).
 
-    Halts when a file's written barcode differs from the one that prints.
+    Halts when a file is damaged, its written barcode differs from the one that prints, or a sheet
+    breaks the print contract.
     """
-    read = list(_in_workers(read_file, [(str(f.pdf), barcode_strip(layouts[f.region])) for f in files], workers))
+    read = list(_in_workers(read_file, [(str(f.pdf), contract(layouts[f.region])) for f in files], workers))
     for f, r in zip(files, read):
-        halt = r.halt(f.batch)
+        halt = r.halt(f.batch, str(f.pdf)) or r.contract_halt(f.batch)
         if halt:
             raise halt
     return {f.batch: r.pages for f, r in zip(files, read)}
@@ -214,32 +255,52 @@ class FileVerdict:
     halt: dict | None = None
 
 
-def verify_file(f: PrintFile, strip: tuple[float, float, float, float] | None, run_id: str, catalog: Catalog,
-                accepted_dir: Path) -> FileVerdict:
-    """Read one print file (unless `strip` is None: then the manifest's payloads stand for what was read
+def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catalog: Catalog,
+                accepted_dir: Path, blind: frozenset[str] = frozenset(), layout: Layout | None = None) -> FileVerdict:
+    """Read one print file (unless `terms` is None: then the manifest's payloads stand for what was read
     before) and check every sheet and piece of it; runs in a worker process. Sequences must run on
-    from the file's first piece; the caller checks that they follow on from the previous file."""
+    from the file's first piece; the caller checks that they follow on from the previous file.
+
+    With `layout`, every sheet's text read from the file is checked against its source record (`_check_text`).
+    `blind` names checks a drill switches off ("contract", "text") to prove the sampling inspector behind them."""
     rows = [json.loads(line) for line in f.manifest.read_text(encoding="utf-8").splitlines()]
-    if strip is None:
+    readback, texts = None, None
+    if terms is None:
         pages = [[p] for row in rows for p in row["payloads"]]
     else:
-        readback = read_file(str(f.pdf), strip)
-        halt = readback.halt(f.batch)
+        readback = read_file(str(f.pdf), terms, sum(row["sheets"] for row in rows))
+        halt = readback.halt(f.batch, str(f.pdf))
         if halt:
             return FileVerdict(f.batch, [], halt=halt.as_dict())
         pages = readback.pages
     try:
         _check_pages(f, rows, pages, run_id[-6:])
+        if readback is not None and readback.breach is not None and "contract" not in blind:
+            raise readback.contract_halt(f.batch, _piece_at(rows, readback.breach[0]))
         sources = source_records(accepted_dir / f"{f.region}.jsonl", {row["line"] for row in rows})
         sheets = 0
+        texts = _SheetTexts(f.pdf, readback.lines) if readback is not None and layout and "text" not in blind else None
         for expected, row in enumerate(rows, rows[0]["sequence"] if rows else 1):
             at = {"step": "verify", "batch": f.batch, "piece": row["sequence"]}
             check_sequence(row["sequence"], expected, at)
-            _check_source(row, f.region, sources.get(row["line"]), catalog, at)
+            inserts = _check_source(row, f.region, sources.get(row["line"]), catalog, at)
+            if texts is not None:
+                _check_text(row, layout, sources[row["line"]], inserts, texts, at)
             sheets += row["sheets"]
     except Halt as halt:
         return FileVerdict(f.batch, pages, halt=halt.as_dict())
+    finally:
+        if texts is not None:
+            texts.close()
     return FileVerdict(f.batch, pages, rows[0]["sequence"] if rows else None, len(rows), sheets)
+
+
+def _piece_at(rows: list[dict], page: int) -> dict:
+    """The piece and sheet printed on a page (1-based) of a print file, by its manifest."""
+    for row in rows:
+        if row["first_page"] <= page <= row["last_page"]:
+            return {"piece": row["sequence"], "sheet": page - row["first_page"] + 1}
+    return {}
 
 
 def _check_pages(f: PrintFile, rows: list[dict], pages: list[list[str]], tag: str) -> None:
@@ -256,15 +317,15 @@ def _check_pages(f: PrintFile, rows: list[dict], pages: list[list[str]], tag: st
 
 
 def verify_batches(files: list[PrintFile], to_read: set[str], layouts: LayoutSet, run_id: str, catalog: Catalog,
-                   accepted_dir: Path, workers: int) -> tuple[dict[str, str], dict]:
+                   accepted_dir: Path, workers: int, blind: frozenset[str] = frozenset()) -> tuple[dict[str, str], dict]:
     """Verify every print file, reading those named in `to_read`, in parallel worker processes.
 
     Returns, per file, the payload read from each page, one per line (compact: the inserter needs
     every sheet's barcode of the run), and the counts; raises the Halt of the first file, in sequence
     order, that has one, or of the first break in sequences between files.
     """
-    args = [(f, barcode_strip(layouts[f.region]) if f.batch in to_read else None, run_id, catalog, accepted_dir)
-            for f in files]
+    args = [(f, contract(layouts[f.region]) if f.batch in to_read else None, run_id, catalog, accepted_dir, blind,
+             layouts[f.region]) for f in files]
     verdicts = _in_workers(verify_file, args, workers)
     try:
         return _combine(verdicts)
@@ -300,7 +361,8 @@ def _check_source(row: dict, region: str, record, catalog: Catalog, at: dict) ->
         raise Halt("region differs between barcode, batch and address country", **at, field="region",
                    expected=f"{record.region}/{record.address.country}", found=f"{first.region} in batch {region}",
                    action="correct the plan or layout and re-render")
-    hoppers = hoppers_of(select_inserts(catalog, record))
+    chosen = select_inserts(catalog, record)
+    hoppers = hoppers_of(chosen)
     if first.hoppers != hoppers:
         raise Halt("insert bitmap differs from the eligibility rules applied afresh", **at, field="hoppers",
                    expected=sorted(hoppers), found=sorted(first.hoppers),
@@ -308,6 +370,45 @@ def _check_source(row: dict, region: str, record, catalog: Catalog, at: dict) ->
     if row["sheets"] != sheet_count(len(record.transactions)) or first.sheets != row["sheets"]:
         raise Halt("sheet count differs from the statement's pagination", **at, field="sheets",
                    expected=sheet_count(len(record.transactions)), found=row["sheets"], action="re-render the batch")
+    return [(i.code, {"en": i.title, **i.titles}) for i in chosen]
+
+
+class _SheetTexts:
+    """Each sheet's text as the file shows it: the lines the content read decoded, or pdfium's text
+    for a page whose text is not in the plain form (opened only then)."""
+
+    def __init__(self, pdf: Path, lines: list[list[str] | None]):
+        self.pdf, self.lines, self._doc = pdf, lines, None
+
+    def sheets(self, first_page: int, last_page: int) -> list[str]:
+        texts = []
+        for page in range(first_page, min(last_page, len(self.lines)) + 1):
+            lines = self.lines[page - 1]
+            if lines is None:
+                if self._doc is None:
+                    self._doc = pdfium.PdfDocument(str(self.pdf))
+                texts += sheet_texts(self._doc, page, page)
+            else:
+                texts.append("\n".join(lines))
+        return texts
+
+    def close(self) -> None:
+        if self._doc is not None:
+            self._doc.close()
+
+
+def _check_text(row: dict, layout: Layout, record, inserts: list[tuple[str, dict[str, str]]], texts: _SheetTexts,
+                at: dict) -> None:
+    """Every sheet's text read back out of the file against what the source record implies, formatted
+    by the composition inspector's own expectations (`stmtprod.inspect.expect`): name, address, dates,
+    every amount and total, page markers, the enclosures line."""
+    defects = check_piece(row["sequence"], layout, record, row, texts.sheets(row["first_page"], row["last_page"]),
+                          inserts)
+    if defects:
+        first = defects[0]
+        raise Halt(f"printed text differs from the source record ({first['kind']})", **at, page=row["first_page"],
+                   field=first["kind"], expected="the source record's text, formatted for the market",
+                   found=first["evidence"], action="pull the batch; re-render it and verify again")
 
 
 def load_run(run_dir: Path) -> dict:

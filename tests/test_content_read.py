@@ -17,12 +17,12 @@ from reportlab.pdfgen.canvas import Canvas
 from stmtprod.barcode import content, reader, symbol
 from stmtprod.errors import Halt
 from stmtprod.layout import load_layouts
-from stmtprod.verify import PrintFile, barcode_strip, read_all, read_file
+from stmtprod.verify import PrintFile, contract, read_all, read_file
 from tests.conftest import ROOT, manifest_rows
 
 LAYOUTS = load_layouts(ROOT / "layouts")
 AU = LAYOUTS["AU"]
-STRIP = barcode_strip(AU)
+STRIP = contract(AU)
 PAYLOADS = ["1AUAB12CD00000420102053", "1AUAB12CD0000042020205Z"]
 
 
@@ -52,11 +52,16 @@ def _pdf(path: Path, *pages) -> Path:
 def test_every_sheet_of_a_real_run_reads_the_same_from_content_and_optically(sample_run):
     rows = manifest_rows(sample_run)
     for pdf in sample_run["print_files"]:
-        strip = barcode_strip(LAYOUTS[Path(pdf).stem[:2]])
-        written = content.read_file(pdf, strip)
+        terms = contract(LAYOUTS[Path(pdf).stem[:2]])
+        written = content.read_file(pdf, terms)
         expected = [[p] for r in rows if r["file"] == Path(pdf).name for p in r["payloads"]]
-        assert written == expected
-        assert reader.read_page_barcodes(pdf, dpi=200, region_mm=strip) == expected
+        assert [w.barcodes for w in written] == expected and not any(w.breach for w in written)
+        printed = reader.read_sheets(pdf, range(len(expected)), terms)
+        assert [p.texts for p in printed] == expected and not any(p.breach for p in printed)
+
+
+def _written(pdf) -> list:
+    return [r.barcodes for r in content.read_file(pdf, STRIP)]
 
 
 def _white_box(c: Canvas) -> None:
@@ -82,12 +87,17 @@ def _second_barcode(c: Canvas) -> None:
     (None, _white_box, []),                    # painted over after the bars: nothing prints
     (_clip_top_half, None, []),                # wrapped in a clip that cuts the bars away
     (_shift, None, []),                        # wrapped in a move out of the camera's strip
-    (_second_barcode, None, [PAYLOADS[0]]),    # a second black path elsewhere
 ])
 def test_a_sheet_outside_the_contract_is_left_to_the_optical_read(tmp_path, before, after, printed):
     pdf = _pdf(tmp_path / "odd.pdf", (PAYLOADS[1], None, None), (PAYLOADS[0], before, after), (PAYLOADS[1], None, None))
-    assert content.read_file(pdf, STRIP) == [[PAYLOADS[1]], None, [PAYLOADS[1]]]
+    assert _written(pdf) == [[PAYLOADS[1]], None, [PAYLOADS[1]]]
     assert read_file(str(pdf), STRIP).pages == [[PAYLOADS[1]], printed, [PAYLOADS[1]]]
+
+
+def test_a_second_black_path_away_from_the_strip_changes_nothing_the_camera_sees(tmp_path):
+    pdf = _pdf(tmp_path / "two.pdf", (PAYLOADS[0], _second_barcode, None))
+    assert _written(pdf) == [[PAYLOADS[0]]]
+    assert read_file(str(pdf), STRIP).pages == [[PAYLOADS[0]]]
 
 
 def test_a_page_scaled_by_a_pdf_tool_is_read_optically(tmp_path):
@@ -98,7 +108,7 @@ def test_a_page_scaled_by_a_pdf_tool_is_read_optically(tmp_path):
     writer = PdfWriter(clone_from=PdfReader(pdf))
     writer.pages[1].add_transformation(Transformation().scale(0.5, 0.5))
     writer.write(tmp_path / "scaled.pdf")
-    assert content.read_file(tmp_path / "scaled.pdf", STRIP) == [[PAYLOADS[0]], None, [PAYLOADS[0]]]
+    assert _written(tmp_path / "scaled.pdf") == [[PAYLOADS[0]], None, [PAYLOADS[0]]]
     assert read_file(str(tmp_path / "scaled.pdf"), STRIP).pages == [[PAYLOADS[0]], [], [PAYLOADS[0]]]
 
 
@@ -114,7 +124,7 @@ def test_a_cropped_page_is_read_optically(tmp_path, where):
         writer.root_object["/Pages"][NameObject("/CropBox")] = upper
     writer.write(tmp_path / "cropped.pdf")
     hidden = [1] if where == "page" else [0, 1, 2]
-    assert content.read_file(tmp_path / "cropped.pdf", STRIP) == [
+    assert _written(tmp_path / "cropped.pdf") == [
         None if i in hidden else [PAYLOADS[0]] for i in range(3)]
     assert read_file(str(tmp_path / "cropped.pdf"), STRIP).pages == [
         [] if i in hidden else [PAYLOADS[0]] for i in range(3)]
@@ -124,7 +134,7 @@ def test_a_file_whose_written_barcode_does_not_print_halts(tmp_path, monkeypatch
     """The first and last sheets are read both ways: a file whose content states another barcode than
     the one that prints (as a RIP that renders differently would) halts before any check of payloads."""
     pdf = _pdf(tmp_path / "AU-0001.pdf", *[(PAYLOADS[0], None, None)] * 3)
-    monkeypatch.setattr(content, "read_file", lambda path, strip: [[PAYLOADS[1]]] * 3)
+    monkeypatch.setattr(content, "read_file", lambda path, terms, pages=None: [content.PageRead([PAYLOADS[1]])] * 3)
     with pytest.raises(Halt) as caught:
         read_all([PrintFile("AU-0001", "AU", pdf, tmp_path / "AU-0001.jsonl")], LAYOUTS, 1)
     halt = caught.value.details

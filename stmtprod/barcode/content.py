@@ -1,38 +1,134 @@
-"""Reading each sheet's barcode out of the print file's content stream, for 100% verification.
+"""Reading each sheet's barcode and text out of the print file's content stream, for 100% verification.
 
 DESIGN.md asks verification to read every sheet's barcode back out of the produced PDF,
-independently of the code that drew it, and stage 2 to read a sample optically. Rasterising every
-sheet (`reader.py`) costs about 0.9 ms a sheet, more than rendering it; this reader costs about
-0.19 ms. It shares nothing with `symbol.py`: qpdf (pikepdf) decodes the page streams, the bars
-are taken from the stream as the PDF operators state them, laid out on a one-pixel row and decoded
-by zxing-cpp, the same decoder as the optical reader.
+independently of the code that drew it. Rasterising every sheet (`reader.py`) costs about 0.9 ms a
+sheet, more than rendering it; this reader costs a fraction of that. It shares nothing with
+`symbol.py` or the renderer: qpdf (pikepdf) decodes the page streams, the bars are taken from the
+stream as the PDF operators state them, laid out on a one-pixel row and decoded by zxing-cpp, the
+same decoder as the optical reader; each text is decoded through its font's ToUnicode map.
 
-What it relies on is the print contract, not the drawing code: the symbol is a single path of
-rectangles filled in 100% black ink (`0 0 0 1 k`, what a print room demands of barcodes), lying
-in the layout's barcode zone, and it is the last thing painted on the page, so nothing can cover it;
-nothing wraps the page's content (no clip, transformation, graphics state or marked content before
-its first text), so the bars print where and as the stream states them. A sheet whose content does
-not follow that contract exactly (a second barcode, anything painted after it, a path that is not
-plain rectangles, bars outside the zone, a wrapper) is not guessed at: it is reported as `None`,
-and the caller reads that sheet optically instead, which shows what prints. The same goes for a
-page with a crop box, a rotation, a user unit or annotations.
+The content read vouches for a sheet only when it has proven, over the whole page, that nothing
+changes where or how the bars print (the print contract, `Contract`):
+- the symbol is one path of rectangles filled in 100% black ink (`0 0 0 1 k`), the last thing painted,
+  lying where the layout puts it with the layout's bar height and module width;
+- every operator of the page is one of a short list of plain drawing operators: no clip, no
+  transformation but the identity, no graphics state dictionary, no Form XObject or image, no marked
+  content, no text object but the plain one-line form;
+- nothing else (line, rectangle, text, measured with the font's widths) is painted in the camera's
+  strip, the symbol's quiet zones included;
+- the page's boxes, rotation, user unit and annotations do not change what prints.
+A sheet that does not prove all of it is not guessed at: it is reported as unvouched and the caller
+reads it optically (`reader.py`), which measures the contract on pixels, while `ink_breach` here
+looks at the colour every painted object in the strip is printed in (the pixels cannot tell rich
+black from 100% K). A file that qpdf cannot read without repair, or a stream that does not decode,
+raises `Damaged` naming the page.
 """
 from __future__ import annotations
 
+import codecs
+import re
+import zlib
+from dataclasses import dataclass
+from decimal import Decimal
 from os import PathLike
 
 import numpy as np
 import pikepdf
 import zxingcpp
+from barcode.codex import Code128
 
 _PT_PER_MM = 72 / 25.4
-_BLACK_FILL = b"0 0 0 1 k"
 _FILL_OPERATORS = (b"f", b"f*")
-_IDENTITY = b"1 0 0 1 0 0 cm"
+_K100 = [b"0", b"0", b"0", b"1"]
+_IDENTITY = [b"1", b"0", b"0", b"1", b"0", b"0"]
 # Row resolution: 600 dpi gives about 7.8 pixels to the narrowest allowed bar, so rounding each
 # edge to a pixel moves it by at most 6% of a module.
 _PX_PER_PT = 600 / 72
 _QUIET_PX = int(15 * _PX_PER_PT)
+# Text as ReportLab states it: a text object that only sets the font, or a line of text: position,
+# then each run shown (in a font set there or before; a string that needs several font subsets is
+# several runs).
+_STRING = rb"[^\\()]*(?:\\.[^\\()]*)*"  # a literal string's bytes, escapes included (unrolled: fast)
+_SHOW = rb"(?:/\S+ \S+ Tf \S+ TL )?\(" + _STRING + rb"\) Tj "
+_TEXT = re.compile(rb"BT (?:/(\S+) (\S+) Tf \S+ TL ET|1 0 0 1 (\S+) (\S+) Tm (?:/(\S+) (\S+) Tf \S+ TL )?\(("
+                   + _STRING + rb")\) Tj ((?:" + _SHOW + rb")*)T\* ET)", re.S)
+_GROUPS = 8
+_RUN = re.compile(rb"(?:/(\S+) (\S+) Tf \S+ TL )?\((" + _STRING + rb")\) Tj ", re.S)
+_OTHER_ESCAPE = re.compile(rb"\\[^0-7nrtbf\\\r\n]")  # escapes Python's decoder would keep as written
+_ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+_PAINT = {b"S", b"s", b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"}
+_STATE = {b"w", b"J", b"j", b"M", b"rg", b"RG", b"g", b"G", b"k", b"K", b"q", b"Q", b"n", b"h"}
+_PAGE_BOXES = ("/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox")
+GEOMETRY_TOLERANCE = 0.01   # the content states exact numbers: bars within 1% of the layout's
+POSITION_TOLERANCE_PT = 0.5
+
+
+class Damaged(Exception):
+    """The print file cannot be read as written: torn, truncated or with bytes that do not decode."""
+
+    def __init__(self, page: int | None, detail: str):
+        self.page, self.detail = page, detail
+        super().__init__(f"page {page}: {detail}" if page else detail)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """Where and how the symbol must print, in points from the page's bottom-left.
+
+    `strip` is where the camera looks and nothing but the bars may print: the symbol, its quiet zones
+    and a margin. `left` is the first bar's leading edge, `bottom` and `height` the bars' extent."""
+
+    strip: tuple[float, float, float, float]
+    left: float
+    bottom: float
+    height: float
+    narrow: float
+    quiet: float
+
+    @classmethod
+    def of(cls, layout, strip_mm: tuple[float, float, float, float]) -> Contract:
+        bc = layout.barcode
+        bottom_mm = layout.page.size_mm[1] - bc.y_mm - bc.height_mm
+        quiet_mm = bc.quiet_zone_modules * bc.narrow_bar_mm
+        return cls(zone_points(strip_mm), (bc.x_mm + quiet_mm) * _PT_PER_MM, bottom_mm * _PT_PER_MM,
+                   bc.height_mm * _PT_PER_MM, bc.narrow_bar_mm * _PT_PER_MM, quiet_mm * _PT_PER_MM)
+
+    @property
+    def strip_mm(self) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = (v / _PT_PER_MM for v in self.strip)
+        return (x0, y0, x1 - x0, y1 - y0)
+
+
+@dataclass
+class PageRead:
+    """One page as its content states it: the barcode texts (None: not vouched for, read optically),
+    the text lines it shows top to bottom (None: not plain text, extract it otherwise) and a breach of
+    the print contract the content itself proves (field, reason, found)."""
+
+    barcodes: list[str] | None
+    lines: list[str] | None = None
+    breach: tuple[str, str, object] | None = None
+
+
+@dataclass
+class _Font:
+    widths: list[float]
+    first: int
+    chars: list[str] | None = None  # code -> text, for str.translate over the codes as latin-1
+    seen: dict | None = None        # a shown string as written -> (its codes, its text): labels repeat
+
+    def decode(self, raw: bytes) -> tuple[bytes, str]:
+        """A shown string's codes and text."""
+        if self.seen is None:
+            self.seen = {}
+        hit = self.seen.get(raw)
+        if hit is None:
+            codes = _unescape(raw)
+            hit = (codes, codes.decode("latin-1").translate(self.chars))
+            if len(self.seen) < 20000:
+                self.seen[raw] = hit
+        return hit
 
 
 def page_streams(page_dict: pikepdf.Dictionary) -> bytes:
@@ -45,11 +141,27 @@ def page_streams(page_dict: pikepdf.Dictionary) -> bytes:
     return contents.read_bytes()
 
 
-def _bars(data: bytes, start: int, zone_pt: tuple[float, float, float, float]) -> np.ndarray | None:
-    """The bars of the black path that starts at `start`, as rows of (left, right) in points sorted by
-    left edge, or None if the path is anything but rectangles filled inside the zone with nothing
-    painted after it."""
-    tokens = data[start + len(_BLACK_FILL):].split()
+def _unescape(raw: bytes) -> bytes:
+    """A PDF literal string's bytes, escapes resolved (octal and the usual letters in C, by Python's own
+    escape decoder, when no escape outside those is present)."""
+    if b"\\" not in raw:
+        return raw
+    if not _OTHER_ESCAPE.search(raw):
+        return codecs.escape_decode(raw)[0]
+
+    def one(m: re.Match) -> bytes:
+        s = m.group(1)
+        if s[:1].isdigit():
+            return bytes([int(s, 8) & 0xFF])
+        return _ESCAPES.get(s, b"" if s in b"\r\n" else s)
+
+    return _ESCAPE.sub(one, raw)
+
+
+def _bars(tokens: list[bytes], zone_pt: tuple[float, float, float, float]) -> np.ndarray | None:
+    """The bars of the black path whose tokens follow the `k`, as rows of (left, right, bottom, top) in
+    points sorted by left edge, or None if the path is anything but rectangles filled inside the zone
+    with nothing painted after it."""
     first = 0
     while first < len(tokens) and tokens[first] == b"n":  # an empty path ended: paints nothing
         first += 1
@@ -68,20 +180,24 @@ def _bars(data: bytes, start: int, zone_pt: tuple[float, float, float, float]) -
     except ValueError:
         return None
     x0, y0, x1, y1 = zone_pt
-    for bottom, height in ((number[y], number[h]) for y, h in set(zip(ys, hs))):
-        if height == 0 or min(bottom, bottom + height) < y0 or max(bottom, bottom + height) > y1:
-            return None
+    spans = {(number[y], number[h]) for y, h in set(zip(ys, hs))}
+    if len(spans) != 1:
+        return None
+    bottom, height = spans.pop()
+    low, high = min(bottom, bottom + height), max(bottom, bottom + height)
+    if height == 0 or low < y0 or high > y1:
+        return None
     w = np.array(list(map(number.__getitem__, ws)))
     bars = np.column_stack((np.minimum(x, x + w), np.maximum(x, x + w)))
     bars = bars[np.argsort(bars[:, 0], kind="stable")]
     if not w.all() or bars[0, 0] < x0 or bars[:, 1].max() > x1:
         return None
-    return bars
+    return np.column_stack((bars, np.full(len(bars), low), np.full(len(bars), high)))
 
 
 def _decode(bars: np.ndarray) -> list[str]:
     """Code 128 texts zxing-cpp finds in the bars laid out on one row of pixels (white is 255)."""
-    edges = np.rint((bars - bars[0, 0]) * _PX_PER_PT).astype(np.intp) + _QUIET_PX
+    edges = np.rint((bars[:, :2] - bars[0, 0]) * _PX_PER_PT).astype(np.intp) + _QUIET_PX
     starts, ends = edges[:, 0], edges[:, 1]
     gaps = starts[1:] - ends[:-1]
     if (gaps >= 0).all():
@@ -100,32 +216,204 @@ def _decode(bars: np.ndarray) -> list[str]:
     return [b.text for b in found]
 
 
-def read_page(data: bytes, zone_pt: tuple[float, float, float, float]) -> list[str] | None:
-    """The barcode texts of one page's content, or None when the content must be read optically.
+def modules_of(text: str) -> int:
+    """The Code 128 symbol's width in modules between its outer bar edges (python-barcode's encoding)."""
+    return len(Code128(text).build()[0].strip("0"))
 
-    Only the barcode is painted in pure black ink, so a second black path means an over-printed
-    sheet: what prints then depends on what covers what, which only the optical read can tell.
-    """
-    start = data.rfind(_BLACK_FILL)
-    if start < 0 or data.rfind(_BLACK_FILL, 0, start) >= 0 or not _plain(data):
+
+def _geometry_holds(bars: np.ndarray, text: str, contract: Contract) -> bool:
+    """The bars as stated sit where the layout puts them, as tall as it says, at its module width."""
+    span = bars[:, 1].max() - bars[0, 0]
+    module = span / modules_of(text)
+    narrowest = float((bars[:, 1] - bars[:, 0]).min())
+    return (abs(bars[0, 0] - contract.left) <= POSITION_TOLERANCE_PT
+            and abs(bars[0, 2] - contract.bottom) <= POSITION_TOLERANCE_PT
+            and abs((bars[0, 3] - bars[0, 2]) - contract.height) <= contract.height * GEOMETRY_TOLERANCE
+            and abs(module - contract.narrow) <= contract.narrow * GEOMETRY_TOLERANCE
+            and narrowest >= contract.narrow * (1 - GEOMETRY_TOLERANCE))
+
+
+def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _drawing_clear(tokens: list[bytes], zone: tuple[float, float, float, float]) -> bool:
+    """Every operator before the symbol is a plain drawing operator, and no path it paints reaches the
+    strip (a stroke's width is allowed for generously)."""
+    stack: list[bytes] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    for t in tokens:
+        if t[:1] in b"0123456789-.+":
+            stack.append(t)
+            continue
+        try:
+            if t == b"cm":
+                if stack != _IDENTITY:
+                    return False
+            elif t in (b"m", b"l"):
+                xs.append(float(stack[-2]))
+                ys.append(float(stack[-1]))
+            elif t in (b"c", b"v", b"y"):
+                xs.extend(map(float, stack[0::2]))
+                ys.extend(map(float, stack[1::2]))
+            elif t == b"re":
+                x, y, w, h = map(float, stack[-4:])
+                xs += [x, x + w]
+                ys += [y, y + h]
+            elif t in _PAINT:
+                if xs and _overlaps((min(xs) - 3, min(ys) - 3, max(xs) + 3, max(ys) + 3), zone):
+                    return False
+                xs, ys = [], []
+            elif t == b"n":
+                xs, ys = [], []
+            elif t not in _STATE:
+                return False
+        except (ValueError, IndexError):
+            return False
+        stack = []
+    return not stack
+
+
+class _Fonts:
+    """The fonts of a file's pages (pages share them): widths and ToUnicode maps, each read once."""
+
+    def __init__(self) -> None:
+        self._by_object: dict[tuple[int, int], _Font | None] = {}
+
+    def of_page(self, resources) -> dict[bytes, _Font | None]:
+        """The page's fonts by resource name."""
+        fonts = resources.get("/Font") if resources is not None else None
+        found: dict[bytes, _Font | None] = {}
+        for name, obj in (fonts.items() if isinstance(fonts, pikepdf.Dictionary) else ()):
+            key = obj.objgen if obj.is_indirect else None
+            if key is None:
+                found[name[1:].encode("latin-1")] = _load_font(obj)
+                continue
+            if key not in self._by_object:
+                self._by_object[key] = _load_font(obj)
+            found[name[1:].encode("latin-1")] = self._by_object[key]
+        return found
+
+
+_BFCHAR = re.compile(rb"<([0-9A-Fa-f]{2})>\s*<([0-9A-Fa-f]{4,})>")
+
+
+def _load_font(obj) -> _Font | None:
+    if obj.get("/Subtype") not in ("/TrueType", "/Type1") or "/Widths" not in obj:
         return None
-    bars = _bars(data, start, zone_pt)
-    return None if bars is None else _decode(bars)
+    widths = [float(w) for w in obj.Widths]
+    chars: list[str] | None = None  # code -> text, for str.translate over the codes as latin-1
+    if "/ToUnicode" in obj:
+        chars = {}
+        cmap = obj.ToUnicode.read_bytes()
+        if b"beginbfrange" in cmap:
+            return _Font(widths, int(obj.get("/FirstChar", 0)), None)
+        for code, uni in _BFCHAR.findall(cmap):
+            chars[int(code, 16)] = bytes.fromhex(uni.decode()).decode("utf-16-be", "replace")
+    return _Font(widths, int(obj.get("/FirstChar", 0)), chars)
 
 
-def _plain(data: bytes) -> bool:
-    """Nothing wraps the page's own content: its prologue, up to the text object that shows its first
-    text, holds no clip, no graphics state dictionary, no marked content and no transformation but
-    the identity.
+def _text_lines(items: list[tuple], fonts: dict[bytes, _Font | None],
+                zone: tuple[float, float, float, float]) -> tuple[list[str] | None, bool]:
+    """The page's lines of text in the order the content shows them, as a text extractor reads them (a
+    text on the baseline of the one before joins its line after a space), and whether no text reaches
+    the strip (its extent measured with the font's widths). Lines are None when a font has no plain
+    ToUnicode map. Kept lean: a statement page shows about 80 texts, every sheet is read."""
+    x0, y0, x1, y1 = zone
+    ys: list[bytes] = []
+    shown: list[str] = []
+    placed: list[tuple] = []  # (x, y, [(font, size, codes)]) of each text, for the strip check
+    current, current_size = b"", b"0"
+    readable = True
+    for set_font, set_size, x, y, name, size, raw, more in items:
+        if set_font:
+            current, current_size = set_font, set_size
+            continue
+        if name:
+            current, current_size = name, size
+        font = fonts.get(current)
+        if font is None or font.chars is None:
+            readable = False
+            placed.append((x, y, None))
+            continue
+        codes, text = font.decode(raw)
+        runs = [(font, current_size, codes)]
+        if more:
+            for run_name, run_size, run_raw in _RUN.findall(more):
+                if run_name:
+                    current, current_size = run_name, run_size
+                font = fonts.get(current)
+                if font is None or font.chars is None:
+                    readable = False
+                    runs.append((None, current_size, b""))
+                    continue
+                run_codes, run_text = font.decode(run_raw)
+                text += run_text
+                runs.append((font, current_size, run_codes))
+        ys.append(y)
+        shown.append(text)
+        placed.append((x, y, runs))
+    low, high = y0 - 1, y1 + 1
+    clear = all(not _reaches(x, y, runs, low, high, x0 - 1, x1 + 1) for x, y, runs in placed
+                if low - 40 < float(y) < high + 40)
+    if not readable:
+        return None, clear
+    return [" ".join(group) for _y, group in _by_line(ys, shown)], clear
 
-    Tools that impose, scale or trim pages wrap the content they are given, so what they add comes
-    first; what they append (stamps, over-prints) is seen at the barcode's tail. Looking only at the
-    prologue keeps this check to a few microseconds.
-    """
-    first_shown = data.find(b"Tj")
-    head = data if first_shown < 0 else data[:max(0, data.rfind(b"BT", 0, first_shown))]
-    return (head.count(b"cm") == head.count(_IDENTITY) and b"W" not in head and b"gs" not in head
-            and b"BDC" not in head)
+
+def _by_line(ys: list[bytes], shown: list[str]):
+    """Consecutive texts on one baseline, grouped."""
+    from itertools import groupby
+
+    for y, group in groupby(zip(ys, shown), key=lambda pair: pair[0]):
+        yield y, [text for _y, text in group]
+
+
+def _reaches(xs: bytes, ys: bytes, runs, low: float, high: float, left: float, right: float) -> bool:
+    """Whether a text placed at (x, y) reaches the rectangle (left, low)-(right, high)."""
+    x, y = float(xs), float(ys)
+    if runs is None or any(font is None for font, _s, _c in runs):
+        return low < y + 40 and y - 40 < high
+    width, tallest = 0.0, 0.0
+    for font, sizes, codes in runs:
+        size = float(sizes)
+        tallest = max(tallest, size)
+        first, widths = font.first, font.widths
+        width += sum(widths[c - first] if 0 <= c - first < len(widths) else 1000 for c in codes) * size / 1000
+    return y - 0.3 * tallest < high and y + tallest > low and x < right and x + width > left
+
+
+def read_page(data: bytes, contract: Contract, fonts: dict[bytes, _Font | None] | None = None) -> PageRead:
+    """The barcode texts and text lines of one page's content; barcodes None when the page must be read
+    optically. `fonts` are the page's fonts by resource name (`_Fonts.of_page`)."""
+    try:
+        return _read_page(data, contract, fonts)
+    except (ValueError, IndexError, UnicodeDecodeError):  # numbers that are not numbers: not plain
+        return PageRead(None, None)
+
+
+def _read_page(data: bytes, contract: Contract, fonts: dict[bytes, _Font | None] | None) -> PageRead:
+    parts = _TEXT.split(data)
+    rest = b" ".join(parts[0::_GROUPS + 1])
+    items = [tuple(parts[i:i + _GROUPS]) for i in range(1, len(parts), _GROUPS + 1)]
+    zone = contract.strip
+    lines, text_clear = _text_lines(items, fonts or {}, zone) if items else ([], True)
+    tokens = rest.split()
+    if b"BT" in tokens or b"k" not in tokens:
+        return PageRead(None, None if b"BT" in tokens else lines)
+    at = len(tokens) - 1 - tokens[::-1].index(b"k")
+    if tokens[at - 4:at] != _K100 or at < 5 or tokens[at - 5] != b"q":
+        return PageRead(None, lines)
+    if not text_clear or not _drawing_clear(tokens[:at - 4], zone):
+        return PageRead(None, lines)
+    bars = _bars(tokens[at + 1:], zone)
+    if bars is None:
+        return PageRead(None, lines)
+    texts = _decode(bars)
+    if len(texts) != 1 or not _geometry_holds(bars, texts[0], contract):
+        return PageRead(None, lines)
+    return PageRead(texts, lines)
 
 
 def zone_points(strip_mm: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -134,12 +422,103 @@ def zone_points(strip_mm: tuple[float, float, float, float]) -> tuple[float, flo
     return (x * _PT_PER_MM, y * _PT_PER_MM, (x + w) * _PT_PER_MM, (y + h) * _PT_PER_MM)
 
 
-def read_file(pdf_path: str | PathLike, strip_mm: tuple[float, float, float, float]) -> list[list[str] | None]:
-    """For each page, its barcode texts read from the content, or None where it must be read optically."""
-    zone = zone_points(strip_mm)
-    with pikepdf.open(pdf_path) as pdf:
-        pages = [page.obj for page in pdf.pages]
-        return [read_page(page_streams(page), zone) if _unframed(page) else None for page in pages]
+def _open(pdf_path: str | PathLike) -> pikepdf.Pdf:
+    """The file opened by qpdf, or Damaged when qpdf cannot open it or had to repair it."""
+    try:
+        pdf = pikepdf.open(pdf_path)
+    except (pikepdf.PdfError, ValueError, OSError) as exc:
+        raise Damaged(None, f"qpdf cannot open it: {_short(exc)}") from None
+    return pdf
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+def check_streams(pdf: pikepdf.Pdf, pages: list, expected_pages: int | None) -> None:
+    """Every stream of the file decodes (flate's own checksum catches a changed byte) and qpdf found
+    nothing to repair; otherwise Damaged, naming the first page that uses a broken stream, or for a
+    repaired file the first page it lacks (the whole file when it lacks none). qpdf decodes a file's
+    streams in a few milliseconds."""
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Stream):
+            try:
+                _decode_stream(obj)
+            except (pikepdf.PdfError, zlib.error) as exc:
+                raise Damaged(_page_using(pages, obj.objgen), f"stream {obj.objgen[0]} does not decode: "
+                                                              f"{_short(exc)}") from None
+    warnings = pdf.get_warnings()
+    if warnings:
+        short = expected_pages is not None and len(pages) < expected_pages
+        raise Damaged(len(pages) + 1 if short else _page_using(pages, None),
+                      f"qpdf had to repair the file ({len(pages)} pages found): {_short(warnings[0])}")
+
+
+def _decode_stream(obj: pikepdf.Stream) -> None:
+    """Decode one stream. Flate streams go through zlib itself, since qpdf ignores the checksum that
+    flate keeps over the decoded data (a changed byte can inflate to other data without an error)."""
+    filters = obj.stream_dict.get("/Filter")
+    if filters == pikepdf.Name.FlateDecode or (isinstance(filters, pikepdf.Array) and list(filters) == ["/FlateDecode"]):
+        if "/DecodeParms" not in obj.stream_dict:
+            zlib.decompress(obj.read_raw_bytes())
+            return
+    obj.read_bytes()
+
+
+def _page_using(pages: list, objgen: tuple[int, int] | None) -> int:
+    """The first page (1-based) whose content or resources reach the object, or (objgen None) reach an
+    object the file lacks; 1 if none does."""
+    for number, page in enumerate(pages, 1):
+        todo, seen = [page.obj], set()
+        while todo:
+            obj = todo.pop()
+            if obj is None:
+                if objgen is None:
+                    return number
+                continue
+            if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
+                if obj.is_indirect:
+                    if obj.objgen == objgen:
+                        return number
+                    if obj.objgen in seen:
+                        continue
+                    seen.add(obj.objgen)
+                items = obj.items() if isinstance(obj, pikepdf.Dictionary) else obj.stream_dict.items()
+                todo.extend(v for k, v in items if k != "/Parent")
+                if isinstance(obj, pikepdf.Stream) and objgen is None and not obj.read_raw_bytes():
+                    return number
+            elif isinstance(obj, pikepdf.Array):
+                todo.extend(obj)
+    return 1
+
+
+def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int | None = None) -> list[PageRead]:
+    """For each page, what its content states. The first and last page, and every page the content
+    read cannot vouch for, are also checked for ink in the strip (`ink_breach`), and every page for
+    boxes that cut the symbol. Raises Damaged for a file that does not read cleanly."""
+    fonts = _Fonts()
+    with _open(pdf_path) as pdf:
+        try:
+            pages = list(pdf.pages)
+        except pikepdf.PdfError as exc:
+            raise Damaged(None, f"the page tree does not read: {_short(exc)}") from None
+        check_streams(pdf, pages, expected_pages)
+        result = []
+        for index, page in enumerate(pages):
+            page_dict = page.obj
+            try:
+                data = page_streams(page_dict)
+                box = _box_breach(page_dict, contract)
+                read = read_page(data, contract, fonts.of_page(page_dict.get("/Resources"))) if _unframed(page_dict) \
+                    else PageRead(None, None)
+                if box:
+                    read.breach = box
+                elif read.barcodes is None or index in (0, len(pages) - 1):
+                    read.breach = ink_breach(page_dict, contract)
+            except pikepdf.PdfError as exc:
+                raise Damaged(index + 1, f"the page's content does not read: {_short(exc)}") from None
+            result.append(read)
+        return result
 
 
 def _unframed(page_dict: pikepdf.Dictionary) -> bool:
@@ -151,5 +530,134 @@ def _unframed(page_dict: pikepdf.Dictionary) -> bool:
     """
     if int(page_dict.get("/Rotate", 0)) % 360 or "/UserUnit" in page_dict or "/Annots" in page_dict:
         return False
-    crop = page_dict.get("/CropBox")
-    return crop is None or [float(v) for v in crop] == [float(v) for v in page_dict.get("/MediaBox", crop)]
+    media = [float(v) for v in page_dict.get("/MediaBox", [])]
+    return all(name not in page_dict or [float(v) for v in page_dict[name]] == media for name in _PAGE_BOXES[1:])
+
+
+def _box_breach(page_dict: pikepdf.Dictionary, contract: Contract) -> tuple[str, str, object] | None:
+    """A page box (media, crop, bleed, trim, art) that does not hold the whole strip: the RIP or the
+    guillotine would cut the symbol or its quiet zones."""
+    x0, y0, x1, y1 = contract.strip
+    for name in _PAGE_BOXES:
+        if name not in page_dict:
+            continue
+        try:
+            a, b, c, d = (float(v) for v in page_dict[name])
+        except (TypeError, ValueError):
+            return ("page box", f"page {name[1:]} is not a rectangle", str(page_dict[name]))
+        left, right, bottom, top = min(a, c), max(a, c), min(b, d), max(b, d)
+        if left > x0 or bottom > y0 or right < x1 or top < y1:
+            return ("page box", f"the page's {name[1:]} cuts the barcode strip",
+                    [round(v / _PT_PER_MM, 1) for v in (left, bottom, right, top)])
+    return None
+
+
+_WHITE = {("/DeviceCMYK", (0.0, 0.0, 0.0, 0.0)), ("/DeviceRGB", (1.0, 1.0, 1.0)), ("/DeviceGray", (1.0,))}
+_BLACK_K = ("/DeviceCMYK", (0.0, 0.0, 0.0, 1.0))
+
+
+def _matmul(a, b):
+    """The product of two PDF matrices [a b c d e f] (a applied first)."""
+    return (a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3], a[2] * b[0] + a[3] * b[2],
+            a[2] * b[1] + a[3] * b[3], a[4] * b[0] + a[5] * b[2] + b[4], a[4] * b[1] + a[5] * b[3] + b[5])
+
+
+def _apply(m, x: float, y: float) -> tuple[float, float]:
+    return (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5])
+
+
+def _bbox(m, points: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    moved = [_apply(m, x, y) for x, y in points]
+    xs, ys = [p[0] for p in moved], [p[1] for p in moved]
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+_COLOUR_SPACES = {"k": "/DeviceCMYK", "rg": "/DeviceRGB", "g": "/DeviceGray"}
+_UNIT_SQUARE = [(0, 0), (1, 0), (0, 1), (1, 1)]
+
+
+def ink_breach(page_dict: pikepdf.Dictionary, contract: Contract) -> tuple[str, str, object] | None:
+    """The first path or image painted in the strip in any ink but 100% K (or paper white), found by
+    following the page's content and its Form XObjects with their transformations and colours; None if
+    all of it is 100% K. (Text is left to the pixels: dark text in the strip fails the optical read.) The pixels show where ink lies; only the content tells rich black, a
+    spot colour or a tint of K from the 100% K a print room demands of barcodes."""
+    found: list[tuple[str, str, object]] = []
+    try:
+        _walk(pikepdf.parse_content_stream(page_dict), page_dict.get("/Resources"), (1, 0, 0, 1, 0, 0),
+              contract.strip, found, 0)
+    except (pikepdf.PdfError, ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        return ("content", "the page's content cannot be followed", f"{type(exc).__name__}: {_short(exc)}")
+    return found[0] if found else None
+
+
+def _walk(operations, resources, ctm, zone, found: list, depth: int) -> None:
+    if depth > 8:
+        raise ValueError("Form XObjects nested too deep")
+    fill = stroke = ("/DeviceGray", (0.0,))
+    stack: list = []
+    path: list[tuple[float, float]] = []
+
+    def paint(colour, what: str, points) -> None:
+        if not points or found:
+            return
+        box = _bbox(ctm, points)
+        if _overlaps(box, zone) and colour not in _WHITE and colour != _BLACK_K:
+            space, values = colour
+            found.append(("ink", f"{what} in the barcode strip is not 100% K ink",
+                          f"{space[1:]} {' '.join(f'{v:g}' for v in values)}"))
+
+    for operands, operator in operations:
+        op = str(operator)
+        nums = [float(v) for v in operands if isinstance(v, (int, float, Decimal))]
+        if op == "q":
+            stack.append((ctm, fill, stroke))
+        elif op == "Q" and stack:
+            ctm, fill, stroke = stack.pop()
+        elif op == "cm":
+            ctm = _matmul(tuple(nums), ctm)
+        elif op in _COLOUR_SPACES:
+            fill = (_COLOUR_SPACES[op], tuple(nums))
+        elif op.lower() in _COLOUR_SPACES and op.isupper():
+            stroke = (_COLOUR_SPACES[op.lower()], tuple(nums))
+        elif op in ("cs", "CS"):
+            colour = (str(operands[0]), ())
+            fill, stroke = (colour, stroke) if op == "cs" else (fill, colour)
+        elif op in ("sc", "scn", "SC", "SCN"):
+            space = fill[0] if op.islower() else stroke[0]
+            colour = (space, tuple(nums))
+            fill, stroke = (colour, stroke) if op.islower() else (fill, colour)
+        elif op in ("m", "l"):
+            path.append((nums[0], nums[1]))
+        elif op in ("c", "v", "y"):
+            path.extend(zip(nums[0::2], nums[1::2]))
+        elif op == "re":
+            x, y, w, h = nums
+            path.extend([(x, y), (x + w, y + h)])
+        elif op in ("S", "s"):
+            paint(stroke, "a stroked line", path)
+            path = []
+        elif op in ("f", "F", "f*"):
+            paint(fill, "a filled shape", path)
+            path = []
+        elif op in ("B", "B*", "b", "b*"):
+            paint(fill, "a filled shape", path)
+            paint(stroke, "a stroked line", path)
+            path = []
+        elif op == "n":
+            path = []
+        elif op == "sh" and not found:
+            found.append(("ink", "a shading is painted on the page (it may reach the barcode strip)", str(operands)))
+        elif op == "BI" or op == "INLINE IMAGE":
+            paint(("/Image", ()), "an image", _UNIT_SQUARE)
+        elif op == "Do":
+            xobjects = resources.get("/XObject") if resources is not None else None
+            xobject = xobjects.get(operands[0]) if xobjects is not None else None
+            if xobject is None:
+                raise KeyError(f"XObject {operands[0]} is not in the page's resources")
+            if xobject.get("/Subtype") == "/Form":
+                matrix = tuple(float(v) for v in xobject.get("/Matrix", [1, 0, 0, 1, 0, 0]))
+                _walk(pikepdf.parse_content_stream(xobject), xobject.get("/Resources", resources),
+                      _matmul(matrix, ctm), zone, found, depth + 1)
+            else:
+                paint(("/Image", ()), "an image", _UNIT_SQUARE)
+

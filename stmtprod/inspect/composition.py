@@ -155,9 +155,9 @@ def _rows(layout: Layout, texts: list[str]) -> list[Row]:
     rows = []
     for sheet, text in enumerate(texts, 1):
         for line in _LINES.split(text):
-            m = pattern.match(expect.squash(line))
+            m = pattern.match("".join(line.split()))  # expect.squash, inlined: every line of every sheet
             if m:
-                rows.append(Row(m.group(1), m.group(2), m.group(3), sheet))
+                rows.append(Row(*m.groups(), sheet))
     return rows
 
 
@@ -235,8 +235,24 @@ def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts
     return defects
 
 
-def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, texts: list[str]) -> list[dict]:
-    """Every composition defect of one piece, given the extracted text of each of its sheets."""
+def _check_enclosures(seq: int, layout: Layout, record: StatementRecord, flat: str,
+                      inserts: list[tuple[str, dict[str, str]]]) -> list[dict]:
+    """Sheet 1 names the piece's inserts after the enclosures label (whitespace and line breaks aside),
+    and a piece without inserts shows no such label."""
+    want = expect.enclosures(layout, record.language, inserts)
+    head = expect.squash(expect.label(layout, record.language, "enclosures") + ":")
+    if want is None:
+        return [_defect(seq, "wrong-enclosures", "no inserts, but sheet 1 shows an enclosures line")] \
+            if head in flat else []
+    if expect.squash(want) not in flat:
+        return [_defect(seq, "wrong-enclosures", f"expected {want!r} on sheet 1, not found")]
+    return []
+
+
+def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, texts: list[str],
+                inserts: list[tuple[str, dict[str, str]]] | None = None) -> list[dict]:
+    """Every composition defect of one piece, given the extracted text of each of its sheets; with
+    `inserts` ((code, titles by language) by the eligibility rules applied afresh), its enclosures too."""
     defects: list[dict] = []
     sheets = piece["sheets"]
     if len(texts) != sheets or piece["last_page"] - piece["first_page"] + 1 != sheets:
@@ -255,6 +271,12 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
                                    f"{expect.page_marker(layout, n, sheets)!r}, found {seen or 'none'}"))
     if not texts:
         return defects
+
+    fixed = [(line, expect.squash(line)) for line in expect.fixed_text(layout)]
+    for n, flat in enumerate(flats, 1):
+        for line, want in fixed:
+            if want not in flat.flat:
+                defects.append(_defect(seq, "wrong-layout-text", f"sheet {n}: expected {line!r}, not found"))
 
     first = flats[0].flat
     lang, cur, fmt = record.language, layout.currency, layout.date_format
@@ -305,6 +327,8 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
         defects.append(_defect(seq, "wrong-amount", f"points: expected {points}, {found}"))
 
     defects += _check_transactions(seq, layout, record, texts, flats)
+    if inserts is not None:
+        defects += _check_enclosures(seq, layout, record, flats[0].flat, inserts)
     return defects
 
 

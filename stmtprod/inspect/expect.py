@@ -112,3 +112,19 @@ def description_matches(expected: str, printed: str) -> bool:
     if got == want:
         return True
     return got.endswith(ELLIPSIS) and want.startswith(got[: -len(ELLIPSIS)])
+
+
+def enclosures(layout: Layout, language: str, inserts: list[tuple[str, dict[str, str]]]) -> str | None:
+    """The enclosures text sheet 1 must show for the piece's inserts, (code, titles by language) in the
+    order the eligibility rules give them, each title in the record's language when the catalog has it;
+    None when the piece has no insert (nothing is printed). The text may break between items."""
+    if not inserts:
+        return None
+    names = ", ".join(f"{code} {titles.get(language) or titles.get('en', '')}".strip() for code, titles in inserts)
+    return f"{label(layout, language, 'enclosures')}: {names}"
+
+
+def fixed_text(layout: Layout) -> list[str]:
+    """The layout's own text every sheet carries: the issuer, the return address (where undeliverable
+    mail goes), the regulatory footer and the hotline."""
+    return [layout.issuer_name, *layout.return_address, *layout.footer, layout.hotline]

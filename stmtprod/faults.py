@@ -1,0 +1,236 @@
+"""Print-file faults as a print room makes them, for the escape-rate campaign and the tests.
+
+Each fault class edits a copy of a real print file (qpdf through pikepdf, or the bytes themselves for
+torn and corrupted files) at one page chosen by the caller, with a variant drawn from the caller's
+random generator, so a campaign can make thousands of different faults of each class reproducibly.
+Every class breaks something verification must catch: the barcode's print contract (ink, strip,
+geometry, boxes, wrappers that change where or how the bars print), the file's integrity, or the
+text a sheet shows. `apply` returns a short description of what was done, for the campaign's log.
+"""
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pikepdf
+
+from stmtprod.barcode.content import page_streams
+
+_PT_PER_MM = 72 / 25.4
+_BAR_COLOUR = re.compile(rb"\n0 0 0 1 k\n")
+_BARS = re.compile(rb"\nq\n0 0 0 1 k\n")
+_RECT = re.compile(rb"(-?[\d.]+) (-?[\d.]+) (-?[\d.]+) (-?[\d.]+) re")
+_SHOWN = re.compile(rb"\(((?:[^\\()]|\\.)*)\) Tj")
+_ESCAPE_OR_DIGIT = re.compile(rb"\\[0-7]{1,3}|\\.|\d")
+
+
+def _edit_content(pdf_path: Path, page: int, edit) -> str:
+    """Replace one page's content with `edit(pdf, page_obj, data) -> (data, note)`; saves in place."""
+    with pikepdf.open(pdf_path, allow_overwriting_input=True) as pdf:
+        obj = pdf.pages[page].obj
+        data, note = edit(pdf, obj, page_streams(obj))
+        obj.Contents = pdf.make_stream(data)
+        pdf.save(pdf_path)
+    return note
+
+
+def _bars_box(data: bytes) -> tuple[float, float, float, float]:
+    """The barcode's bars' extent (x0, y0, x1, y1) in points, from the page's last path."""
+    tail = data[data.rindex(b"0 0 0 1 k"):]
+    rects = [tuple(map(float, m)) for m in _RECT.findall(tail)]
+    return (min(r[0] for r in rects), rects[0][1], max(r[0] + r[2] for r in rects), rects[0][1] + rects[0][3])
+
+
+def ink(pdf_path: Path, page: int, rng: random.Random) -> str:
+    """The bars printed in another ink: red, blue, rich black, or a tint of K."""
+    name, colour = rng.choice([("red", b"0 1 1 0 k"), ("magenta", b"0 1 0 0 k"), ("blue", b"1 1 0 0 k"),
+                               ("rich black", b".6 .4 .4 1 k"), ("rich black", b".3 .3 .3 1 k"),
+                               ("25% tint", b"0 0 0 .25 k"), ("50% tint", b"0 0 0 .5 k"),
+                               ("90% tint", b"0 0 0 .9 k"), ("RGB black", b"0 0 0 rg"), ("grey", b"0 g")])
+
+    def edit(_pdf, _obj, data):
+        return _BAR_COLOUR.sub(b"\n" + colour + b"\n", data), f"bars in {name} ({colour.decode()})"
+
+    return _edit_content(pdf_path, page, edit)
+
+
+def strip_background(pdf_path: Path, page: int, rng: random.Random) -> str:
+    """Something printed under or beside the bars: a band of tint, a dark band, a rule, or text."""
+
+    def edit(pdf, obj, data):
+        x0, y0, x1, y1 = _bars_box(data)
+        kind = rng.choice(["tint band", "dark band", "rule", "text", "text in quiet zone", "mark above"])
+        if kind in ("tint band", "dark band"):
+            tint = rng.choice([b".25", b".3", b".5"]) if kind == "tint band" else b"1"
+            shape = f"{x0 - 12:.2f} {y0 - 3:.2f} {x1 - x0 + 24:.2f} {y1 - y0 + 6:.2f} re f".encode()
+            add = b"q 0 0 0 " + tint + b" k " + shape + b" Q\n"
+        elif kind == "rule":
+            y = rng.uniform(y0, y1)
+            add = f"q 0 0 0 1 K .5 w {x0 - 10:.2f} {y:.2f} m {x1 + 10:.2f} {y:.2f} l S Q\n".encode()
+        elif kind == "mark above":
+            add = f"q 0 0 0 1 k {rng.uniform(x0, x1):.2f} {y1 + 2:.2f} 3 2 re f Q\n".encode()
+        else:
+            fonts = obj.Resources.Font
+            name = next(iter(fonts.keys()))
+            x = x0 - 8 if kind == "text in quiet zone" else rng.uniform(x0, x1 - 20)
+            add = (f"BT 1 0 0 1 {x:.2f} {rng.uniform(y0, y1 - 6):.2f} Tm {name} 7 Tf 8.4 TL ".encode()
+                   + b"(00) Tj T* ET\n")
+        return add + data, f"{kind} under the barcode strip"
+
+    return _edit_content(pdf_path, page, edit)
+
+
+def wrapper(pdf_path: Path, page: int, rng: random.Random) -> str:
+    """A clip, a transformation or a transparency slipped in just before the barcode (or wrapping the
+    whole page), as an imposition or stamping tool might."""
+
+    def edit(pdf, obj, data):
+        x0, y0, x1, y1 = _bars_box(data)
+        kind = rng.choice(["clip half", "clip away", "move", "scale", "shear", "transparency", "wrap page"])
+        if kind == "clip half":
+            op = f"{x0 - 5:.2f} {y0 - 5:.2f} {(x1 - x0) / 2:.2f} {y1 - y0 + 10:.2f} re W n\n".encode()
+        elif kind == "clip away":
+            op = b"0 400 595 400 re W n\n"
+        elif kind == "move":
+            op = f"1 0 0 1 {rng.choice([-1, 1]) * rng.uniform(2, 20):.2f} {rng.uniform(-8, 8):.2f} cm\n".encode()
+        elif kind == "scale":
+            s = rng.choice([0.9, 0.95, 0.8, 1.1])
+            op = f"{s} 0 0 {s} 0 0 cm\n".encode()
+        elif kind == "shear":
+            op = b"1 0 .05 1 0 0 cm\n"
+        elif kind == "transparency":
+            obj.Resources.ExtGState = pikepdf.Dictionary(
+                {"/GSfault": pikepdf.Dictionary({"/ca": rng.choice([0.2, 0.3, 0.5]), "/CA": 0.3})})
+            op = b"/GSfault gs\n"
+        else:
+            s = rng.choice([0.97, 0.9])
+            return f"q {s} 0 0 {s} 8 8 cm\n".encode() + data + b"\nQ\n", f"page wrapped in a scale {s}"
+        at = _BARS.search(data).start()
+        return data[:at] + b"\n" + op + data[at:], f"{kind} before the barcode"
+
+    return _edit_content(pdf_path, page, edit)
+
+
+def form_xobject(pdf_path: Path, page: int, rng: random.Random) -> str:
+    """The page turned into a Form XObject drawn with a matrix (a moved, scaled or clipped copy)."""
+    kind = rng.choice(["moved", "scaled", "bbox clip"])
+    with pikepdf.open(pdf_path, allow_overwriting_input=True) as pdf:
+        page_obj = pdf.pages[page]
+        form = page_obj.as_form_xobject()
+        if kind == "bbox clip":
+            form.BBox = [0, 60, 595, 842]
+        name = page_obj.add_resource(form, pikepdf.Name.XObject, prefix="Fx")
+        matrix = {"moved": f"1 0 0 1 {rng.uniform(3, 15):.2f} {rng.uniform(-6, 6):.2f}",
+                  "scaled": "0.94 0 0 0.94 17 25", "bbox clip": "1 0 0 1 0 0"}[kind]
+        page_obj.obj.Contents = pdf.make_stream(f"q {matrix} cm {name} Do Q".encode())
+        pdf.save(pdf_path)
+    return f"page drawn as a Form XObject, {kind}"
+
+
+def geometry(pdf_path: Path, page: int, rng: random.Random) -> str:
+    """The bars drawn thinner, thicker, shorter, or moved out of place."""
+    kind = rng.choice(["thin bars", "thick bars", "short bars", "moved bars", "narrow symbol"])
+
+    def edit(_pdf, _obj, data):
+        at = data.rindex(b"0 0 0 1 k")
+        head, tail = data[:at], data[at:]
+
+        def bar(m: re.Match) -> bytes:
+            x, y, w, h = map(float, m.groups())
+            if kind == "thin bars":
+                w *= 0.75
+            elif kind == "thick bars":
+                x, w = x - 0.15 * w, w * 1.3
+            elif kind == "short bars":
+                h *= 0.6
+            elif kind == "moved bars":
+                x -= 8
+            else:
+                x, w = 60 + (x - 60) * 0.8, w * 0.8
+            return f"{x:.4f} {y:.4f} {w:.4f} {h:.4f} re".encode()
+
+        return head + _RECT.sub(bar, tail), kind
+
+    return _edit_content(pdf_path, page, edit)
+
+
+def page_box(pdf_path: Path, page: int, rng: random.Random) -> str:
+    """A page box (crop, trim, bleed, art, or the media box itself) that cuts through the barcode."""
+    box = rng.choice(["/CropBox", "/TrimBox", "/BleedBox", "/ArtBox", "/MediaBox"])
+    bottom = rng.uniform(25, 60)  # points: the bars lie about 31-60 pt up
+    left = rng.uniform(60, 150)
+    with pikepdf.open(pdf_path, allow_overwriting_input=True) as pdf:
+        obj = pdf.pages[page].obj
+        rect = [0, bottom, 595.2756, 841.8898] if rng.random() < 0.6 else [left, 0, 595.2756, 841.8898]
+        obj[box] = pikepdf.Array(rect)
+        pdf.save(pdf_path)
+    return f"{box[1:]} {rect}"
+
+
+def truncated(pdf_path: Path, page: int, rng: random.Random) -> str:
+    """A torn write: the file cut short."""
+    data = pdf_path.read_bytes()
+    keep = rng.randrange(len(data) // 20, len(data) - 1)
+    pdf_path.write_bytes(data[:keep])
+    return f"cut at byte {keep} of {len(data)}"
+
+
+def corrupted(pdf_path: Path, page: int, rng: random.Random) -> str:
+    """Bytes changed inside one of the file's streams (a bad disk, a bad transfer)."""
+    data = bytearray(pdf_path.read_bytes())
+    spans = [(m.end(), data.index(b"endstream", m.end())) for m in re.finditer(rb"stream\r?\n", data)
+             if data[m.start() - 3:m.start()] != b"end"]
+    start, end = rng.choice(spans)
+    count = rng.choice([1, 1, 2, 8])
+    for _ in range(count):
+        at = rng.randrange(start, max(start + 1, end - 1))
+        data[at] = (data[at] + rng.randrange(1, 256)) % 256
+    pdf_path.write_bytes(bytes(data))
+    return f"{count} byte(s) changed in the stream at {start}"
+
+
+def page_count(pdf_path: Path, page: int, rng: random.Random) -> str:
+    """A sheet lost or printed twice."""
+    with pikepdf.open(pdf_path, allow_overwriting_input=True) as pdf:
+        if rng.random() < 0.5 and len(pdf.pages) > 1:
+            del pdf.pages[page]
+            note = f"page {page + 1} dropped"
+        else:
+            pdf.pages.insert(page, pdf.pages[page])
+            note = f"page {page + 1} printed twice"
+        pdf.save(pdf_path)
+    return note
+
+
+def text_altered(pdf_path: Path, page: int, rng: random.Random) -> str:
+    """One digit of the text a sheet shows changed in its content stream (an amount, a date, an id)."""
+
+    def edit(_pdf, _obj, data):
+        digits = [(shown.start(1) + d.start(), shown.group(1)) for shown in _SHOWN.finditer(data)
+                  for d in _ESCAPE_OR_DIGIT.finditer(shown.group(1)) if d.group().isdigit()]
+        at, text = rng.choice(digits)
+        old = data[at:at + 1]
+        new = str((int(old) + rng.randrange(1, 10)) % 10).encode()
+        return data[:at] + new + data[at + 1:], f"text {text[:40]!r}: a digit {old!r} -> {new!r}"
+
+    return _edit_content(pdf_path, page, edit)
+
+
+CLASSES = {
+    "ink": ink,
+    "strip-background": strip_background,
+    "wrapper": wrapper,
+    "form-xobject": form_xobject,
+    "geometry": geometry,
+    "page-box": page_box,
+    "truncated": truncated,
+    "corrupted": corrupted,
+    "page-count": page_count,
+    "text-altered": text_altered,
+}
+
+
+def apply(kind: str, pdf_path: Path, page: int, rng: random.Random) -> str:
+    """Make one fault of class `kind` at `page` (0-based) of the file; returns what was done."""
+    return CLASSES[kind](Path(pdf_path), page, rng)
