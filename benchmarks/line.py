@@ -49,6 +49,7 @@ FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 NIGHT_BUDGET_S = 4 * 3600  # "well inside a night": half of an 8-hour night window
 TARGET_CEILING_RATIO = 0.8
 TARGET_STEP_SHARE = 0.10
+TARGET_TEXT_SHARE = 0.25
 TARGET_RSS_FLAT = 0.20
 OTHERS_WARN_CORES = 0.2
 
@@ -333,6 +334,10 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
         rss = steps_rss.get(step, {})
         print(f"{STAGE_NAMES.get(step, step):<22}{t[step]:>10.2f}{_rate(pieces, t[step]):>15}"
               f"{_rate(sheets, t[step]):>12}{share:>11}{_mib(rss.get('parent')):>12}{_mib(rss.get('worker')):>12}")
+    if "verify_text" in t:  # part of verify, not a step of its own: CPU seconds over the processes sharing them
+        share = f"{t['verify_text'] / render:.1%}" if render else ""
+        print(f"{'  of which text check':<22}{t['verify_text']:>10.2f}{_rate(pieces, t['verify_text']):>15}"
+              f"{_rate(sheets, t['verify_text']):>12}{share:>11}")
     print("-" * len(header))
     if "total" in t:
         print(f"{'line (in process)':<22}{t['total']:>10.2f}{_rate(pieces, t['total']):>15}"
@@ -378,6 +383,10 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
                            share < TARGET_STEP_SHARE))
         else:
             checks.append((f"{STAGE_NAMES.get(step, step)}: not measured (step missing from timings)", False))
+    if "verify_text" in t and render:
+        share = t["verify_text"] / render
+        checks.append((f"100% text check / render = {share:.1%} (target < {TARGET_TEXT_SHARE:.0%}, issue #16)",
+                       share < TARGET_TEXT_SHARE))
     per_account = line["wall"] / max(1, s["counts"]["input"])
     night = per_account * 100_000
     label = "measured" if s["counts"]["input"] >= 100_000 else "projected linearly from this run"

@@ -13,6 +13,7 @@ batch, piece, sheet, field, expected and found. Stage 2 reads a further sample o
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,7 @@ class Readback:
     disagreement: tuple[int, list[str], list[str]] | None = None
     breach: tuple[int, str, str, object] | None = None
     damage: tuple[int | None, str] | None = None
+    text_seconds: float = 0.0
 
     def halt(self, batch: str, pdf: str = "") -> Halt | None:
         """The halt for a damaged file or a written barcode that differs from the printed one, if any."""
@@ -112,8 +114,9 @@ def read_file(pdf: str, terms: content.Contract, expected_pages: int | None = No
     """Every page's barcode texts from the content; pages it cannot vouch for, and the first and last
     page, read optically too, with the contract measured on their pixels (runs in a worker process).
     A damaged file is reported, never raised."""
+    timing: dict = {}
     try:
-        reads = content.read_file(pdf, terms, expected_pages)
+        reads = content.read_file(pdf, terms, expected_pages, timing)
         pages: list = [r.barcodes for r in reads]
         optical = sorted({i for i, texts in enumerate(pages) if texts is None} | ({0, len(pages) - 1} if pages else set()))
         seen = read_sheets(pdf, optical, terms) if optical else []
@@ -132,7 +135,7 @@ def read_file(pdf: str, terms: content.Contract, expected_pages: int | None = No
             breaches[index] = printed.breach
     first = min(breaches, default=None)
     breach = None if first is None else (first + 1, *breaches[first])
-    return Readback(pages, [r.lines for r in reads], disagreement, breach)
+    return Readback(pages, [r.lines for r in reads], disagreement, breach, text_seconds=timing.get("text", 0.0))
 
 
 def read_all(files: list[PrintFile], layouts: LayoutSet, workers: int) -> dict[str, list[list[str]]]:
@@ -253,6 +256,7 @@ class FileVerdict:
     pieces: int = 0
     sheets: int = 0
     halt: dict | None = None
+    text_seconds: float = 0.0
 
 
 def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catalog: Catalog,
@@ -279,20 +283,23 @@ def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catal
             raise readback.contract_halt(f.batch, _piece_at(rows, readback.breach[0]))
         sources = source_records(accepted_dir / f"{f.region}.jsonl", {row["line"] for row in rows})
         sheets = 0
+        text_seconds = readback.text_seconds if readback is not None else 0.0
         texts = _SheetTexts(f.pdf, readback.lines) if readback is not None and layout and "text" not in blind else None
         for expected, row in enumerate(rows, rows[0]["sequence"] if rows else 1):
             at = {"step": "verify", "batch": f.batch, "piece": row["sequence"]}
             check_sequence(row["sequence"], expected, at)
             inserts = _check_source(row, f.region, sources.get(row["line"]), catalog, at)
             if texts is not None:
+                started = time.process_time()
                 _check_text(row, layout, sources[row["line"]], inserts, texts, at)
+                text_seconds += time.process_time() - started
             sheets += row["sheets"]
     except Halt as halt:
         return FileVerdict(f.batch, pages, halt=halt.as_dict())
     finally:
         if texts is not None:
             texts.close()
-    return FileVerdict(f.batch, pages, rows[0]["sequence"] if rows else None, len(rows), sheets)
+    return FileVerdict(f.batch, pages, rows[0]["sequence"] if rows else None, len(rows), sheets, None, text_seconds)
 
 
 def _piece_at(rows: list[dict], page: int) -> dict:
@@ -335,7 +342,7 @@ def verify_batches(files: list[PrintFile], to_read: set[str], layouts: LayoutSet
 
 def _combine(verdicts) -> tuple[dict[str, str], dict]:
     pages: dict[str, str] = {}
-    next_sequence, pieces, sheets = 1, 0, 0
+    next_sequence, pieces, sheets, text_seconds = 1, 0, 0, 0.0
     for v in verdicts:
         if v.halt:
             details = dict(v.halt)
@@ -346,8 +353,9 @@ def _combine(verdicts) -> tuple[dict[str, str], dict]:
         next_sequence += v.pieces
         pieces += v.pieces
         sheets += v.sheets
+        text_seconds += v.text_seconds
         pages[v.batch] = "\n".join(texts[0] for texts in v.pages)  # verified: one barcode a page
-    return pages, {"pieces": pieces, "sheets": sheets}
+    return pages, {"pieces": pieces, "sheets": sheets, "text_cpu_seconds": round(text_seconds, 3)}
 
 
 def _check_source(row: dict, region: str, record, catalog: Catalog, at: dict) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import time
 import zlib
 from dataclasses import dataclass
 from decimal import Decimal
@@ -118,10 +119,11 @@ class _Font:
     chars: list[str] | None = None  # code -> text, for str.translate over the codes as latin-1
     seen: dict | None = None        # a shown string as written -> (its codes, its text): labels repeat
 
+    def __post_init__(self) -> None:
+        self.seen = {}
+
     def decode(self, raw: bytes) -> tuple[bytes, str]:
         """A shown string's codes and text."""
-        if self.seen is None:
-            self.seen = {}
         hit = self.seen.get(raw)
         if hit is None:
             codes = _unescape(raw)
@@ -221,16 +223,17 @@ def modules_of(text: str) -> int:
     return len(Code128(text).build()[0].strip("0"))
 
 
-def _geometry_holds(bars: np.ndarray, text: str, contract: Contract) -> bool:
-    """The bars as stated sit where the layout puts them, as tall as it says, at its module width."""
-    span = bars[:, 1].max() - bars[0, 0]
-    module = span / modules_of(text)
-    narrowest = float((bars[:, 1] - bars[:, 0]).min())
-    return (abs(bars[0, 0] - contract.left) <= POSITION_TOLERANCE_PT
-            and abs(bars[0, 2] - contract.bottom) <= POSITION_TOLERANCE_PT
-            and abs((bars[0, 3] - bars[0, 2]) - contract.height) <= contract.height * GEOMETRY_TOLERANCE
-            and abs(module - contract.narrow) <= contract.narrow * GEOMETRY_TOLERANCE
-            and narrowest >= contract.narrow * (1 - GEOMETRY_TOLERANCE))
+def _geometry_holds(bars: np.ndarray, contract: Contract) -> bool:
+    """The bars as stated sit where the layout puts them, as tall as it says, on the layout's module grid:
+    every edge a whole number of modules from the first bar's (within 1% of a module), no bar
+    narrower than one module."""
+    height = bars[0, 3] - bars[0, 2]
+    if (abs(bars[0, 0] - contract.left) > POSITION_TOLERANCE_PT or abs(bars[0, 2] - contract.bottom) > POSITION_TOLERANCE_PT
+            or abs(height - contract.height) > contract.height * GEOMETRY_TOLERANCE):
+        return False
+    grid = (bars[:, :2] - bars[0, 0]) / contract.narrow
+    return bool(np.abs(grid - np.rint(grid)).max() <= GEOMETRY_TOLERANCE
+                and (bars[:, 1] - bars[:, 0]).min() >= contract.narrow * (1 - GEOMETRY_TOLERANCE))
 
 
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
@@ -319,44 +322,46 @@ def _text_lines(items: list[tuple], fonts: dict[bytes, _Font | None],
     """The page's lines of text in the order the content shows them, as a text extractor reads them (a
     text on the baseline of the one before joins its line after a space), and whether no text reaches
     the strip (its extent measured with the font's widths). Lines are None when a font has no plain
-    ToUnicode map. Kept lean: a statement page shows about 80 texts, every sheet is read."""
-    x0, y0, x1, y1 = zone
+    ToUnicode map. Kept lean: a statement page shows about 80 texts, and every sheet is read."""
     ys: list[bytes] = []
     shown: list[str] = []
-    placed: list[tuple] = []  # (x, y, [(font, size, codes)]) of each text, for the strip check
+    states: list[tuple[bytes, bytes]] = []  # the font in force at each text, for the strip check
     current, current_size = b"", b"0"
+    font = None
     readable = True
-    for set_font, set_size, x, y, name, size, raw, more in items:
+    for set_font, set_size, _x, y, name, size, raw, more in items:
         if set_font:
             current, current_size = set_font, set_size
+            font = fonts.get(current)
             continue
+        states.append((current, current_size))
+        if name and name != current:
+            current = name
+            font = fonts.get(current)
         if name:
-            current, current_size = name, size
-        font = fonts.get(current)
+            current_size = size
         if font is None or font.chars is None:
             readable = False
-            placed.append((x, y, None))
-            continue
-        codes, text = font.decode(raw)
-        runs = [(font, current_size, codes)]
+            text = ""
+        else:
+            hit = font.seen.get(raw)
+            text = hit[1] if hit else font.decode(raw)[1]
         if more:
             for run_name, run_size, run_raw in _RUN.findall(more):
                 if run_name:
                     current, current_size = run_name, run_size
-                font = fonts.get(current)
+                    font = fonts.get(current)
                 if font is None or font.chars is None:
                     readable = False
-                    runs.append((None, current_size, b""))
-                    continue
-                run_codes, run_text = font.decode(run_raw)
-                text += run_text
-                runs.append((font, current_size, run_codes))
+                else:
+                    text += font.decode(run_raw)[1]
         ys.append(y)
         shown.append(text)
-        placed.append((x, y, runs))
+    x0, y0, x1, y1 = zone
     low, high = y0 - 1, y1 + 1
-    clear = all(not _reaches(x, y, runs, low, high, x0 - 1, x1 + 1) for x, y, runs in placed
-                if low - 40 < float(y) < high + 40)
+    texts = [item for item in items if not item[0]]
+    clear = not any(_reaches(item, state, fonts, low, high, x0 - 1, x1 + 1)
+                    for item, state, y in zip(texts, states, map(float, ys)) if low - 40 < y < high + 40)
     if not readable:
         return None, clear
     return [" ".join(group) for _y, group in _by_line(ys, shown)], clear
@@ -370,35 +375,49 @@ def _by_line(ys: list[bytes], shown: list[str]):
         yield y, [text for _y, text in group]
 
 
-def _reaches(xs: bytes, ys: bytes, runs, low: float, high: float, left: float, right: float) -> bool:
-    """Whether a text placed at (x, y) reaches the rectangle (left, low)-(right, high)."""
+def _reaches(item: tuple, state: tuple[bytes, bytes], fonts: dict, low: float, high: float, left: float,
+             right: float) -> bool:
+    """Whether a text (`items` entry, with the font in force before it) reaches the rectangle
+    (left, low)-(right, high), its width measured with its fonts' widths."""
+    _f, _s, xs, ys, name, size, raw, more = item
     x, y = float(xs), float(ys)
-    if runs is None or any(font is None for font, _s, _c in runs):
-        return low < y + 40 and y - 40 < high
+    current, current_size = state
+    runs = [(name or current, size or current_size, raw)]
+    if more:
+        for run_name, run_size, run_raw in _RUN.findall(more):
+            runs.append((run_name or runs[-1][0], run_size or runs[-1][1], run_raw))
     width, tallest = 0.0, 0.0
-    for font, sizes, codes in runs:
-        size = float(sizes)
+    for font_name, sizes, run_raw in runs:
+        font, size = fonts.get(font_name), float(sizes)
         tallest = max(tallest, size)
-        first, widths = font.first, font.widths
-        width += sum(widths[c - first] if 0 <= c - first < len(widths) else 1000 for c in codes) * size / 1000
+        if font is None:
+            return low < y + 40 and y - 40 < high
+        width += sum(font.widths[c - font.first] if 0 <= c - font.first < len(font.widths) else 1000
+                     for c in _unescape(run_raw)) * size / 1000
     return y - 0.3 * tallest < high and y + tallest > low and x < right and x + width > left
 
 
-def read_page(data: bytes, contract: Contract, fonts: dict[bytes, _Font | None] | None = None) -> PageRead:
+def read_page(data: bytes, contract: Contract, fonts: dict[bytes, _Font | None] | None = None,
+              timing: dict | None = None) -> PageRead:
     """The barcode texts and text lines of one page's content; barcodes None when the page must be read
-    optically. `fonts` are the page's fonts by resource name (`_Fonts.of_page`)."""
+    optically. `fonts` are the page's fonts by resource name (`_Fonts.of_page`); `timing["text"]`, when
+    given, gathers the CPU seconds spent decoding text."""
     try:
-        return _read_page(data, contract, fonts)
+        return _read_page(data, contract, fonts, timing)
     except (ValueError, IndexError, UnicodeDecodeError):  # numbers that are not numbers: not plain
         return PageRead(None, None)
 
 
-def _read_page(data: bytes, contract: Contract, fonts: dict[bytes, _Font | None] | None) -> PageRead:
+def _read_page(data: bytes, contract: Contract, fonts: dict[bytes, _Font | None] | None,
+               timing: dict | None) -> PageRead:
     parts = _TEXT.split(data)
     rest = b" ".join(parts[0::_GROUPS + 1])
     items = [tuple(parts[i:i + _GROUPS]) for i in range(1, len(parts), _GROUPS + 1)]
     zone = contract.strip
+    started = time.process_time()
     lines, text_clear = _text_lines(items, fonts or {}, zone) if items else ([], True)
+    if timing is not None:
+        timing["text"] = timing.get("text", 0.0) + time.process_time() - started
     tokens = rest.split()
     if b"BT" in tokens or b"k" not in tokens:
         return PageRead(None, None if b"BT" in tokens else lines)
@@ -411,7 +430,7 @@ def _read_page(data: bytes, contract: Contract, fonts: dict[bytes, _Font | None]
     if bars is None:
         return PageRead(None, lines)
     texts = _decode(bars)
-    if len(texts) != 1 or not _geometry_holds(bars, texts[0], contract):
+    if len(texts) != 1 or not _geometry_holds(bars, contract):
         return PageRead(None, lines)
     return PageRead(texts, lines)
 
@@ -492,7 +511,8 @@ def _page_using(pages: list, objgen: tuple[int, int] | None) -> int:
     return 1
 
 
-def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int | None = None) -> list[PageRead]:
+def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int | None = None,
+              timing: dict | None = None) -> list[PageRead]:
     """For each page, what its content states. The first and last page, and every page the content
     read cannot vouch for, are also checked for ink in the strip (`ink_breach`), and every page for
     boxes that cut the symbol. Raises Damaged for a file that does not read cleanly."""
@@ -509,7 +529,7 @@ def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int 
             try:
                 data = page_streams(page_dict)
                 box = _box_breach(page_dict, contract)
-                read = read_page(data, contract, fonts.of_page(page_dict.get("/Resources"))) if _unframed(page_dict) \
+                read = read_page(data, contract, fonts.of_page(page_dict.get("/Resources")), timing) if _unframed(page_dict) \
                     else PageRead(None, None)
                 if box:
                     read.breach = box

@@ -35,6 +35,7 @@ def normalise(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
+@lru_cache(maxsize=8192)  # amounts repeat (zero balances, common prices); Currency is frozen, so hashable
 def money(currency: Currency, amount: Decimal) -> str:
     """The market's money text: `-¥120,000`, `Rp1.234.567`, `HK$12,345.60`, `-$0.50`.
 
@@ -128,3 +129,11 @@ def fixed_text(layout: Layout) -> list[str]:
     """The layout's own text every sheet carries: the issuer, the return address (where undeliverable
     mail goes), the regulatory footer and the hotline."""
     return [layout.issuer_name, *layout.return_address, *layout.footer, layout.hotline]
+
+
+def shortened_in(want: str, flat: str) -> bool:
+    """Whether the squashed `flat` text holds at least half of `want` (squashed), cut short to fit and
+    ending in an ellipsis."""
+    if ELLIPSIS not in flat:
+        return False
+    return any(want[:k] + ELLIPSIS in flat for k in range(max(1, len(want) // 2), len(want)))
