@@ -253,6 +253,11 @@ def test_carriers_carry_their_own_footer_localised_enclosures_and_nothing_cut(re
         for code in row["inserts"]:
             title = catalog[code].get("titles", {}).get(language, catalog[code]["title"])
             assert squash(f"{code} {title}") in text, (region, language, code)
+        # One number to call: no other product's hotline anywhere on the carrier (the footer included).
+        hotlines = tomllib.loads((ROOT / "layouts" / "cards" / f"{region}.toml").read_text("utf-8"))["hotline"]
+        numbers = {k: re.match(r"[0-9][0-9 -]*[0-9]", v).group() for k, v in hotlines.items()}
+        mine = numbers.get(by_id[row["card_id"]]["product"], numbers["default"])
+        assert not any(squash(n) in text for n in numbers.values() if n != mine), (region, row["card_id"])
 
 
 @pytest.mark.parametrize("region", ["AU", "NZ", "JP", "MY", "ID", "SG", "HK"])
