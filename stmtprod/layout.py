@@ -61,12 +61,14 @@ class Fonts(_Config):
     `regular` and `bold` set the market's script (`subfont_index` picks the face in a .ttc file,
     `bold_subfont_index` the bold one's, default the same); `fallback` faces draw characters those
     lack; `latin_regular` / `latin_bold`, when given, set Latin text, digits and amounts instead (a
-    CJK font's own Latin glyphs may be typewriter-like). Bold falls back to the regular faces."""
+    CJK font's own Latin glyphs may be typewriter-like). Bold falls back to the regular faces.
+    `bold_scale` sizes the bold face against the rest, for a face whose glyphs are small in their em."""
 
     regular: str
     bold: str
     subfont_index: Annotated[int, Field(ge=0)] = 0
     bold_subfont_index: Annotated[int, Field(ge=0)] | None = None
+    bold_scale: Annotated[float, Field(ge=0.5, le=2)] = 1.0
     fallback: Annotated[tuple[str, ...], Field(max_length=4)] = ()
     latin_regular: str | None = None
     latin_bold: str | None = None

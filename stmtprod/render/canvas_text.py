@@ -49,7 +49,8 @@ class _Formatter:
 
     __slots__ = ("formatted",)
 
-    def named_chunks(self, text: str):
+    def named_chunks(self, text: str) -> list[tuple[str, float, bytes]]:
+        """(font resource name, size factor, bytes) runs of the string, in order."""
         raise NotImplementedError
 
     def format(self, text: str, size: float, leading: float) -> str:
@@ -60,11 +61,14 @@ class _Formatter:
         except KeyError:
             pass
         parts, current, tmpl = [], None, None
-        for name, chunk in self.named_chunks(text):
+        for name, scale, chunk in self.named_chunks(text):
             if name != current:
-                if tmpl is None:
-                    tmpl = f"{fp_str(size)} Tf {fp_str(leading)} TL"
-                parts.append(f"{name} {tmpl}")
+                if scale != 1:
+                    parts.append(f"{name} {fp_str(size * scale)} Tf {fp_str(leading)} TL")
+                else:
+                    if tmpl is None:
+                        tmpl = f"{fp_str(size)} Tf {fp_str(leading)} TL"
+                    parts.append(f"{name} {tmpl}")
                 current = name
             parts.append(f"({escapePDF(chunk)}) Tj")
         body = " ".join(parts) + " T* ET"
@@ -121,7 +125,7 @@ class _FaceWriter(_Formatter):
             return name
 
     def named_chunks(self, text: str):
-        return [(self.name(subset), chunk) for subset, chunk in self.chunks(text)]
+        return [(self.name(subset), 1, chunk) for subset, chunk in self.chunks(text)]
 
 
 class _StackWriter(_Formatter):
@@ -136,10 +140,11 @@ class _StackWriter(_Formatter):
         self.formatted: dict[tuple[str, float], str] = {}
 
     def named_chunks(self, text: str):
-        runs = self.font.runs(text)
-        if len(runs) == 1:
+        runs, scales = self.font.runs(text), self.font.scales
+        if len(runs) == 1 and runs[0][0] not in scales:
             return self.writer.face(runs[0][0]).named_chunks(text)
-        return [named for face, run in runs for named in self.writer.face(face).named_chunks(run)]
+        return [(name, scales.get(face, 1), chunk) for face, run in runs
+                for name, _one, chunk in self.writer.face(face).named_chunks(run)]
 
 
 class TextWriter:

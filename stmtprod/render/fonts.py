@@ -64,12 +64,15 @@ class FaceStack:
     """Faces tried in order for each character: the first that has its glyph (a Latin face only for
     Latin characters) draws it. A stack of one face is that face, under that face's name."""
 
-    def __init__(self, latin: str | None, faces: list[str]):
+    def __init__(self, latin: str | None, faces: list[str], scales: dict[str, float] | None = None):
         self.latin = latin
         self.faces = list(dict.fromkeys(faces))
         self.primary = self.faces[0]
-        self.name = "+".join(([latin] if latin else []) + self.faces)
-        self.single = latin is None and len(self.faces) == 1
+        # A face's size relative to the nominal one: ideographs drawn small in their em box match the rest.
+        self.scales = {face: scale for face, scale in (scales or {}).items() if scale != 1}
+        self.name = "+".join(f"{n}*{self.scales[n]:g}" if n in self.scales else n
+                             for n in ([latin] if latin else []) + self.faces)
+        self.single = latin is None and len(self.faces) == 1 and not self.scales
         self._fonts = {n: pdfmetrics.getFont(n) for n in ([latin] if latin else []) + self.faces}
         self._glyphs = {n: f.face.charToGlyph for n, f in self._fonts.items()}
         self._chars = {n: frozenset(map(chr, g)) for n, g in self._glyphs.items()} if not self.single else {}
@@ -126,10 +129,10 @@ class FaceStack:
     def stringWidth(self, text: str, size: float) -> float:  # noqa: N802 (ReportLab's font interface)
         if self.single:
             return self._fonts[self.primary].stringWidth(text, size)
-        runs = self.runs(text)
-        if len(runs) == 1:
+        runs, scales = self.runs(text), self.scales
+        if len(runs) == 1 and not scales:
             return self._fonts[runs[0][0]].stringWidth(text, size)
-        return sum(self._fonts[face].stringWidth(run, size) for face, run in runs)
+        return sum(self._fonts[face].stringWidth(run, size * scales.get(face, 1)) for face, run in runs)
 
 
 _STACKS: dict[str, FaceStack] = {}
@@ -151,8 +154,8 @@ def register(fonts: Fonts) -> tuple[str, str]:
     latin_regular = _face(fonts.latin_regular, 0) if fonts.latin_regular else None
     latin_bold = _face(fonts.latin_bold, 0) if fonts.latin_bold else latin_regular
     names = []
-    for latin, faces in ((latin_regular, regular), (latin_bold, bold)):
-        s = FaceStack(latin, faces)
+    for latin, faces, scales in ((latin_regular, regular, {}), (latin_bold, bold, {bold[0]: fonts.bold_scale})):
+        s = FaceStack(latin, faces, scales)
         _STACKS.setdefault(s.name, s)
         names.append(s.name)
     return names[0], names[1]
