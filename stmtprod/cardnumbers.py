@@ -4,7 +4,7 @@ A card number can reach paper or a log through any text a record carries: a name
 a transaction description (`REF 4111 1111 1111 1111`), a JSON key, a value echoed in an error.
 Upstream systems and attackers write it in many ways, so text is read the way a person reads it:
 each character is NFKC-normalised, every Unicode decimal digit (fullwidth, Arabic-Indic, Devanagari,
-...) counts as its ASCII digit, letters end a run of digits, and everything else (spaces of any kind,
+...) and every one-digit numeral (〇 一 二 ... 九, 壹 ... 玖) counts as its ASCII digit, letters end a run of digits, and everything else (spaces of any kind,
 NBSP, dots, slashes, dashes of any kind, zero-width and other format characters, soft hyphens,
 punctuation, symbols, combining marks) is a separator inside a run. Texts printed next to each other
 (the lines of an address) are also read joined.
@@ -42,6 +42,8 @@ class _Reading(dict):
             value = unicodedata.decimal(c, None)
             if value is None:
                 value = unicodedata.digit(c, None)
+            if value is None and unicodedata.numeric(c, -1) in _ONE_DIGIT:   # 〇 一 ... 九, 壹 ... 玖
+                value = int(unicodedata.numeric(c))
             if value is not None:
                 digits.append(str(value))
             elif unicodedata.category(c)[0] in "LN":   # letters, and numerals that are not digits (kanji), end a run
@@ -51,6 +53,7 @@ class _Reading(dict):
         return reading
 
 
+_ONE_DIGIT = frozenset(range(10))
 _READING = _Reading()
 
 

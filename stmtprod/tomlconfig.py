@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from stmtprod.cardnumbers import redact
 from stmtprod.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -16,9 +17,9 @@ M = TypeVar("M", bound=BaseModel)
 def config_error(exc: ValidationError, file: Path) -> ConfigError:
     """Turn pydantic's errors into one ConfigError naming the file and the first bad key."""
     errors = exc.errors()
-    keys = [".".join(str(p) for p in err["loc"]) or "(top level)" for err in errors]
+    keys = [redact(".".join(str(p) for p in err["loc"]) or "(top level)") for err in errors]
     message = errors[0]["msg"] + "".join(f"; also {k}: {e['msg']}" for k, e in zip(keys[1:], errors[1:]))
-    return ConfigError(message, file=str(file), key=keys[0])
+    return ConfigError(redact(message), file=str(file), key=keys[0])
 
 
 def load_model(path: Path, model: type[M], what: str) -> tuple[M, str]:

@@ -4,7 +4,7 @@
 Card numbers are planted in every text field of both lines (names, address lines, city, state,
 descriptions, account and card ids, embossed names, amounts, points, expiry, JSON keys, the
 personalisation log's card id, embossed name and slot), written in ASCII, fullwidth, Arabic-Indic
-and Devanagari digits, separated by spaces, NBSP, en dashes, minus signs, dots, zero-width spaces
+and Devanagari digits and kanji numerals, separated by spaces, NBSP, en dashes, minus signs, dots, zero-width spaces
 and other format characters, and split across two address lines. Then every byte the runs write is
 searched: every file under the output folder, the text of every PDF, every decoded barcode, the
 ledger's SQL dump, stdout and stderr. The search normalises on its own (NFKC, every Unicode digit
@@ -66,6 +66,7 @@ ENCODINGS = {
     "fullwidth": lambda p: _groups(_digits(p, 0xFF10), "\u3000"),
     "arabic-indic": lambda p: _groups(_digits(p, 0x0660), "\u00a0"),
     "devanagari": lambda p: _groups(_digits(p, 0x0966), "-"),
+    "kanji": lambda p: _groups("".join("〇一二三四五六七八九"[int(d)] for d in p), " "),
     "mixed": lambda p: _groups(_digits(p, 0xFF10)[:8] + p[8:], "\u2212\u00ad\u2060\ufeff"),
 }
 PLAIN = ("ascii", "spaces", "dots")           # forms an embossing machine can emboss
@@ -82,6 +83,8 @@ class _Digits(dict):
     def __missing__(self, code: int) -> str:
         ch = chr(code)
         value = unicodedata.decimal(ch, None)
+        if value is None and unicodedata.numeric(ch, -1) in range(10):
+            value = int(unicodedata.numeric(ch))
         if value is not None:
             out = str(value)
         elif ch.isalpha():
