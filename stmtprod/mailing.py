@@ -23,14 +23,17 @@ def postage_class(weight_g: float) -> str:
     return "PARCEL"
 
 
-def mailing_rows(envelope_log: Path, record_line_of) -> Iterator[dict]:
+def mailing_rows(envelope_log: Path, record_line_of, pulled: frozenset[int] = frozenset()) -> Iterator[dict]:
     """Rows in tray and presort order, from a lot's envelope log; `record_line_of(sequence)` reads a
     piece's source record as ingest spilled it (validated then; only three plain fields are needed
-    here, so it is not validated again). Only a small tuple per envelope is held, for the sort."""
+    here, so it is not validated again). Only a small tuple per envelope is held, for the sort.
+    Pieces `pulled` by a QA screening are not mailed, so they have no row."""
     keys = []
     with open(envelope_log, encoding="utf-8") as fh:
         for raw in fh:
             env = json.loads(raw)
+            if env["sequence"] in pulled:
+                continue
             record = json.loads(record_line_of(env["sequence"]))["record"]
             address = record["address"]
             keys.append((address["country"], address.get("postcode", ""), record["account_id"], env["sequence"],

@@ -290,7 +290,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         timings["inserter"] = time.perf_counter() - t
         t = time.perf_counter()
         ctx = InspectionContext(run_id, staging, run_dir / "work" / "accepted", layouts, catalog)
-        _write_mailing(ctx, options.drill)
+        _write_mailing(ctx, options.drill, frozenset(p["sequence"] for p in ledger.pulled(run_id)))
         timings["mailing"] = time.perf_counter() - t
         events("step", step="inspection")
         inspection_config, _version = load_inspection(options.inspection_file)
@@ -323,9 +323,10 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
     return summary
 
 
-def _write_mailing(ctx: InspectionContext, drill: str | None) -> None:
+def _write_mailing(ctx: InspectionContext, drill: str | None, pulled: frozenset[int]) -> None:
     """The mailing manifest per lot, from the inserter's envelope log and the source records (found
-    through the context the inspection stages then use, so its index is built once)."""
+    through the context the inspection stages then use, so its index is built once); pieces a QA
+    screening `pulled` are not mailed."""
     for index, path in enumerate(sorted((ctx.folder / "envelopes").glob("*.jsonl"))):
-        rows = mailing_rows(path, ctx.record_line)
+        rows = mailing_rows(path, ctx.record_line, pulled)
         write_mailing(ctx.folder / "mailing" / path.name, drills.misroute(drill, rows) if index == 0 else rows)

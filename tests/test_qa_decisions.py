@@ -187,6 +187,9 @@ def test_a_screened_lot_goes_on_with_its_defective_pieces_pulled_and_accounted_f
     assert by_stage[2]["decision"] == "screened"
     assert by_stage[3]["lot_size"] == by_stage[4]["lot_size"] == 24  # the pulled pieces left the lot
     assert not set(removed) & set(by_stage[3]["sample"])
+    mailed = [json.loads(line)["sequence"] for line in
+              (Path(run["run_dir"]) / "release" / "mailing" / "SG.jsonl").read_text().splitlines()]
+    assert len(mailed) == 24 and not set(removed) & set(mailed)  # pulled pieces are not mailed
     assert len(_stage2_lots(switching)) == 1
     report = json.loads((Path(run["run_dir"]) / "report.json").read_text(encoding="utf-8"))
     assert [p["sequence"] for p in report["pulled"]] == removed

@@ -1,8 +1,9 @@
 """Pieces a 100% screening pulled from a rejected lot: named in the release and counted in the summary.
 
 They were printed, so they stay in the print files and manifests (whose bytes the barcode
-verification proved); `pulled.jsonl` in the release tells the inserter to divert them, and the
-summary's `pulled` count (part of `produced`) says how many of the produced pieces are not mailed.
+verification proved); `pulled.jsonl` in the release tells the inserter to divert them, the mailing
+manifest leaves them out, and the summary's `pulled` count (part of `produced`) says how many of the
+produced pieces are not mailed.
 """
 from __future__ import annotations
 
