@@ -341,3 +341,29 @@ def test_a_sample_drawn_before_the_stream_tightened_is_drawn_again_not_recorded_
     assert lot["plan"]["severity"] == "tightened" and lot["decision"] is None
     done = _qa("record", runs[2]["run_dir"], "--stage", "2", "--accept-clean", "--inspector", "k.tanaka", "--json")
     assert done.exit_code == 0 and json.loads(done.output)["results"][0]["severity_next"] == "tightened"
+
+
+def test_rejections_on_tightened_discontinue_inspection_until_an_operator_restores_it(tmp_path):
+    """Z1.4 on real runs: 2 rejections on normal tighten, 5 on tightened discontinue; the next run halts
+    until `qa restore` records the corrective action (a blank reason is refused), then it resumes on
+    tightened inspection."""
+    config, out = _manual(tmp_path, "print"), tmp_path / "out"
+    for i in range(7):
+        run = build(BuildOptions(input=SAMPLES, out=out, regions=("SG",), workers=1, inspection_file=config),
+                    force=i > 0)
+        assert run["state"] == "INSPECTING", run.get("halt")
+        assert _reject(run, _sample(run)[0]).exit_code == 0
+    state = _decisions(run)[1][-1]
+    assert state["severity"] == "discontinued" and len(_stage2_lots([state])) == 7
+    halted = build(BuildOptions(input=SAMPLES, out=out, regions=("SG",), workers=1, inspection_file=config),
+                   force=True)
+    assert halted["state"] == "HALTED" and halted["halt"]["found"] == "discontinued"
+    blank = _qa("restore", "--out", str(out), "--region", "SG", "--stage", "2", "--reason", " ")
+    assert blank.exit_code == 2 and "--reason" in blank.output
+    res = _qa("restore", "--out", str(out), "--region", "SG", "--stage", "2", "--reason", "print heads replaced",
+              "--operator", "ops.lead")
+    assert res.exit_code == 0, res.output
+    waiting = resume(halted["run_id"], out)
+    assert waiting["state"] == "INSPECTING"
+    lot = json.loads(_qa("draw", halted["run_dir"], "--stage", "2", "--json").output)["lots"]["SG"]
+    assert lot["plan"]["severity"] == "tightened"

@@ -43,16 +43,28 @@ def _open(run_dir: Path) -> tuple[Ledger, dict]:
 
 
 @contextmanager
-def _writing(run_dir: Path) -> Iterator[tuple[Ledger, dict]]:
-    """The run's ledger and record, with its output folder's lock held: a decision or correction is
-    never written beside a running build or resume (exit 5 names the holder)."""
-    ledger, run = _open(run_dir)
+def _locked(out: Path) -> Iterator[None]:
+    """The output folder's lock: no quality record is written beside a running build or resume
+    (exit 5 names the holder)."""
     try:
-        with OutputLock(run_dir.resolve().parent):
-            yield ledger, run
+        lock = OutputLock(out)
+        lock.__enter__()
     except errors.BusyError as exc:
         click.echo(f"stmtprod: {exc}", err=True)
         sys.exit(exc.exit_code)
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+@contextmanager
+def _writing(run_dir: Path) -> Iterator[tuple[Ledger, dict]]:
+    """The run's ledger and record, with the lock of its output folder held."""
+    ledger, run = _open(run_dir)
+    try:
+        with _locked(run_dir.resolve().parent):
+            yield ledger, run
     finally:
         ledger.close()
 
@@ -326,13 +338,17 @@ def status_cmd(out, as_json):
 @click.option("--operator", default=None)
 def restore_cmd(out, region, stage, reason, operator):
     """Restart discontinued inspection (on tightened) after corrective action."""
-    ledger = Ledger(out)
-    try:
-        state = switching_state(ledger, region, stage)
-        if not state.halted:
-            click.echo(f"{region} stage {stage} is on {state.severity} inspection: nothing to restore", err=True)
-            sys.exit(errors.EXIT_USAGE)
-        ledger.save_switching_state(region, stage, state.resume(reason, operator).to_dict())
-    finally:
-        ledger.close()
+    if not (out / LEDGER_FILE).exists():
+        raise click.UsageError(f"{out} has no ledger")
+    reason = _text("--reason", reason)
+    with _locked(out):
+        ledger = Ledger(out)
+        try:
+            state = switching_state(ledger, region, stage)
+            if not state.halted:
+                click.echo(f"{region} stage {stage} is on {state.severity} inspection: nothing to restore", err=True)
+                sys.exit(errors.EXIT_USAGE)
+            ledger.save_switching_state(region, stage, state.resume(reason, operator).to_dict())
+        finally:
+            ledger.close()
     click.echo(f"{region} stage {stage}: restarted on tightened inspection")
