@@ -71,8 +71,8 @@ def strip_background(pdf_path: Path, page: int, rng: random.Random) -> str:
         elif kind == "mark above":
             add = f"q 0 0 0 1 k {rng.uniform(x0, x1):.2f} {y1 + 2:.2f} 3 2 re f Q\n".encode()
         else:
-            fonts = obj.Resources.Font
-            name = next(iter(fonts.keys()))
+            fonts = obj.Resources.Font  # the subset that holds ASCII as itself, so the digits print
+            name = next((k for k in fonts.keys() if k.endswith("+0")), next(iter(fonts.keys())))
             x = x0 - 8 if kind == "text in quiet zone" else rng.uniform(x0, x1 - 20)
             add = (f"BT 1 0 0 1 {x:.2f} {rng.uniform(y0, y1 - 6):.2f} Tm {name} 7 Tf 8.4 TL ".encode()
                    + b"(00) Tj T* ET\n")
@@ -92,8 +92,10 @@ def wrapper(pdf_path: Path, page: int, rng: random.Random) -> str:
             op = f"{x0 - 5:.2f} {y0 - 5:.2f} {(x1 - x0) / 2:.2f} {y1 - y0 + 10:.2f} re W n\n".encode()
         elif kind == "clip away":
             op = b"0 400 595 400 re W n\n"
-        elif kind == "move":
-            op = f"1 0 0 1 {rng.choice([-1, 1]) * rng.uniform(2, 20):.2f} {rng.uniform(-8, 8):.2f} cm\n".encode()
+        elif kind == "move":  # beyond the contract's 1 mm (2.83 pt) position tolerance, across or up and down
+            shift = rng.choice([-1, 1]) * rng.uniform(4.3, 20)
+            dx, dy = (shift, rng.uniform(-2, 2)) if rng.random() < 0.5 else (rng.uniform(-2, 2), shift)
+            op = f"1 0 0 1 {dx:.2f} {dy:.2f} cm\n".encode()
         elif kind == "scale":
             s = rng.choice([0.9, 0.95, 0.8, 1.1])
             op = f"{s} 0 0 {s} 0 0 cm\n".encode()
@@ -158,7 +160,7 @@ def geometry(pdf_path: Path, page: int, rng: random.Random) -> str:
 def page_box(pdf_path: Path, page: int, rng: random.Random) -> str:
     """A page box (crop, trim, bleed, art, or the media box itself) that cuts through the barcode."""
     box = rng.choice(["/CropBox", "/TrimBox", "/BleedBox", "/ArtBox", "/MediaBox"])
-    bottom = rng.uniform(25, 60)  # points: the bars lie about 31-60 pt up
+    bottom = rng.uniform(27, 60)  # points: the bars lie about 31-60 pt up, the strip from 25.5 pt
     left = rng.uniform(60, 150)
     with pikepdf.open(pdf_path, allow_overwriting_input=True) as pdf:
         obj = pdf.pages[page].obj

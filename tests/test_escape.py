@@ -183,3 +183,43 @@ def test_the_run_report_bounds_the_sheets_that_could_have_left_wrong(released, t
     assert bound["total_upper_worst_case"] == pytest.approx(1000 * (upper_bound(0, 1000) + u))
     report = json.loads((Path(released["run_dir"]) / "report.json").read_text())
     assert report["escape_bound"] is None or report["escape_bound"]["sheets"] == released["counts"]["sheets"]
+
+
+def _edit_page(pdf: Path, page: int, edit) -> None:
+    with pikepdf.open(pdf, allow_overwriting_input=True) as doc:
+        obj = doc.pages[page].obj
+        obj.Contents = doc.make_stream(edit(content.page_streams(obj)))
+        doc.save(pdf)
+
+
+@pytest.mark.parametrize("what, field", [
+    ("hairline", "background"),   # a 0.5 pt K rule across bars and quiet zones: K ink, yet not the bars
+    ("raised", "position"),       # the bars 3 mm higher than the layout puts them
+])
+def test_holes_the_first_campaign_found_are_closed(what, field, run_copy):
+    pdf = run_copy / "release" / "print" / "AU-0001.pdf"
+
+    def edit(data: bytes) -> bytes:
+        at = data.rindex(b"\nq\n0 0 0 1 k")
+        if what == "hairline":
+            return data[:at] + b"\nq 0 0 0 1 K .5 w 30 45 m 300 45 l S Q" + data[at:]
+        return data[:at] + b"\n1 0 0 1 0 8.5 cm" + data[at:]
+
+    _edit_page(pdf, 4, edit)
+    with pytest.raises(Halt) as caught:
+        verify_run(run_copy)
+    halt = caught.value.as_dict()
+    assert (halt["page"], halt["field"]) == (5, field), halt
+
+
+def test_the_account_on_a_later_sheet_is_checked_too(run_copy, released):
+    rows = [json.loads(x) for x in (run_copy / "release" / "manifest" / "JP-0001.jsonl").read_text().splitlines()]
+    row = next(r for r in rows if r["sheets"] > 1)
+    pdf = run_copy / "release" / "print" / "JP-0001.pdf"
+    account = row["account_id"].encode()
+    _edit_page(pdf, row["first_page"], lambda data: data.replace(account, account[:-1] + b"9" if account[-1:] != b"9"
+                                                               else account[:-1] + b"8"))
+    with pytest.raises(Halt) as caught:
+        verify_run(run_copy)
+    halt = caught.value.as_dict()
+    assert halt["piece"] == row["sequence"] and halt["field"] == "wrong-account", halt

@@ -419,12 +419,14 @@ def _read_page(data: bytes, contract: Contract, fonts: dict[bytes, _Font | None]
     if timing is not None:
         timing["text"] = timing.get("text", 0.0) + time.process_time() - started
     tokens = rest.split()
+    if not text_clear:
+        return PageRead(None, lines, ("background", "text is printed in the barcode strip", None))
     if b"BT" in tokens or b"k" not in tokens:
         return PageRead(None, None if b"BT" in tokens else lines)
     at = len(tokens) - 1 - tokens[::-1].index(b"k")
     if tokens[at - 4:at] != _K100 or at < 5 or tokens[at - 5] != b"q":
         return PageRead(None, lines)
-    if not text_clear or not _drawing_clear(tokens[:at - 4], zone):
+    if not _drawing_clear(tokens[:at - 4], zone):
         return PageRead(None, lines)
     bars = _bars(tokens[at + 1:], zone)
     if bars is None:
@@ -534,7 +536,7 @@ def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int 
                 if box:
                     read.breach = box
                 elif read.barcodes is None or index in (0, len(pages) - 1):
-                    read.breach = ink_breach(page_dict, contract)
+                    read.breach = read.breach or ink_breach(page_dict, contract)
             except pikepdf.PdfError as exc:
                 raise Damaged(index + 1, f"the page's content does not read: {_short(exc)}") from None
             result.append(read)
@@ -621,9 +623,10 @@ def _walk(operations, resources, ctm, zone, found: list, depth: int) -> None:
         if not points or found:
             return
         box = _bbox(ctm, points)
-        if _overlaps(box, zone) and colour not in _WHITE and colour != _BLACK_K:
+        if _overlaps(box, zone) and colour not in _WHITE and (colour != _BLACK_K or what == "a stroked line"):
             space, values = colour
-            found.append(("ink", f"{what} in the barcode strip is not 100% K ink",
+            found.append(("ink" if what != "a stroked line" else "background",
+                          f"{what} in the barcode strip" + (" is not 100% K ink" if what != "a stroked line" else ""),
                           f"{space[1:]} {' '.join(f'{v:g}' for v in values)}"))
 
     for operands, operator in operations:

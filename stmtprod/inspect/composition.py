@@ -266,11 +266,11 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
     flats = [Flat(t) for t in texts]
     for n, text in enumerate(texts, 1):
         flat = flats[n - 1].flat
-        marker = expect.squash(expect.page_marker(layout, n, sheets))
+        marker = expect.squash(expect.page_marker(layout, n, sheets, record.language))
         if marker not in flat:
             seen = [f"{a} of {b}" for a, b in page_re.findall(flat)]
             defects.append(_defect(seq, "wrong-page-count", f"sheet {n}: expected marker "
-                                   f"{expect.page_marker(layout, n, sheets)!r}, found {seen or 'none'}"))
+                                   f"{expect.page_marker(layout, n, sheets, record.language)!r}, found {seen or 'none'}"))
     if not texts:
         return defects
 
@@ -296,11 +296,12 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
                       else "every line is there but not as one block in order")
             defects.append(_defect(seq, "wrong-address", f"expected address block {block}; {detail}"))
 
-    # Account and masked card number in the header.
+    # Account and masked card number in the header of every sheet.
     for key, value in (("account", record.account_id), ("card", "**** " + record.card_last5)):
-        found = _labelled(flats[0], expect.label(layout, lang, key) + ":", value, 1)
-        if found:
-            defects.append(_defect(seq, "wrong-account", f"{key}: expected {value}, {found}"))
+        for n, flat in enumerate(flats, 1):
+            found = _labelled(flat, expect.label(layout, lang, key) + ":", value, 1)
+            if found:
+                defects.append(_defect(seq, "wrong-account", f"{key} (sheet {n}): expected {value}, {found}"))
 
     # Dates, each after its label: statement date, period, due date (info block and summary box).
     dates = [("statement_date", expect.date(fmt, record.period_end), 1),

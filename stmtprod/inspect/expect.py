@@ -101,9 +101,14 @@ def label(layout: Layout, language: str, key: str) -> str:
     return f"{getattr(local, key)} / {english}" if local is not None else english
 
 
-def page_marker(layout: Layout, n: int, m: int) -> str:
-    """The English "Page n of m" every sheet carries (the local form may precede it)."""
-    return layout.labels["en"].page.replace("{n}", str(n)).replace("{m}", str(m))
+def page_marker(layout: Layout, n: int, m: int, language: str = "en") -> str:
+    """The "Page n of m" every sheet carries: the English one, preceded by the record's language's form
+    when the layout has it (given `language`)."""
+    english = layout.labels["en"].page.replace("{n}", str(n)).replace("{m}", str(m))
+    local = layout.labels.get(language) if language != "en" else None
+    if local is None:
+        return english
+    return local.page.replace("{n}", str(n)).replace("{m}", str(m)) + " " + english
 
 
 def description_matches(expected: str, printed: str) -> bool:
