@@ -46,6 +46,7 @@ DRILLS = {
     "wrong-tray": "the first lot's envelopes put in another country's tray (stage 4 finds it)",
     "torn-file": "a print file cut short, as a torn write leaves it",
     "bars-rich-black": "one sheet's barcode printed in rich black instead of 100% K",
+    "wrong-dpid": "the first Australian piece with a DPID printed with another DPID in its postal barcode",
 }
 # Drills made by the campaign's fault classes (`stmtprod.faults`), on a sheet of the first piece with
 # more than one sheet, with a fixed variant.
@@ -71,6 +72,9 @@ def corrupt_plan(drill: str | None, batches: list[BatchRef]) -> None:
     """wrong-insert-bit: flip hopper 8 (never loaded by an eligible insert) on the first piece.
     amount-misprinted: raise every balance of the first batch by one minor unit, consistently, so
     only a comparison with the source record can tell."""
+    if drill == "wrong-dpid":
+        _wrong_dpid(batches)
+        return
     if drill not in ("wrong-insert-bit", "amount-misprinted") or not batches:
         return
     path = batches[0].path
@@ -85,6 +89,22 @@ def corrupt_plan(drill: str | None, batches: list[BatchRef]) -> None:
                 record[key] = str(Decimal(record[key]) + unit)
     with atomic_open(path) as fh:
         fh.write("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pieces))
+
+
+def _wrong_dpid(batches: list[BatchRef]) -> None:
+    """wrong-dpid: the first Australian piece that has a DPID is rendered with the next DPID up (a
+    valid DPID, so only a comparison with the source record can tell)."""
+    for batch in batches:
+        if batch.region != "AU":
+            continue
+        pieces = [json.loads(line) for line in batch.path.read_text(encoding="utf-8").splitlines()]
+        for piece in pieces:
+            address = piece["record"]["address"]
+            if address.get("dpid"):
+                address["dpid"] = f"{(int(address['dpid']) + 1) % 10 ** 8:08d}"
+                with atomic_open(batch.path) as fh:
+                    fh.write("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pieces))
+                return
 
 
 def layouts_for(drill: str | None, layouts_dir: Path, region: str, work: Path) -> Path:

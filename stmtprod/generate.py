@@ -17,6 +17,7 @@ Command line: ``python -m stmtprod.generate OUT.jsonl --count 300 --seed 2026 --
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -799,6 +800,45 @@ def _segments(rng: random.Random) -> list[str]:
     return [s for s in _SEGMENTS if s in chosen]
 
 
+_KANJI_DIGITS = "〇一二三四五六七八九"
+
+
+def _kanji(n: int) -> str:
+    """1..99 in kanji numerals with 十, as Japanese addresses write them: 4 四, 12 十二, 30 三十."""
+    tens, ones = divmod(n, 10)
+    return ((_KANJI_DIGITS[tens] if tens > 1 else "") + ("十" if tens else "")
+            + (_KANJI_DIGITS[ones] if ones else "")) or "〇"
+
+
+def _postal_details(address: dict[str, Any], account_id: str) -> dict[str, Any]:
+    """What the postal barcodes need, decided by a hash of the account id so the random stream, and so
+    every other field of the extract, stays as it was: most Australian addresses carry a DPID (the
+    rest did not validate), and Japanese block numbers come in the ways people write them (kanji
+    numerals with 丁目/番/号, 番地, full-width digits, a building letter, a floor), so the address-number
+    rules all get exercised."""
+    h = hashlib.sha256(f"stmtprod.generate.postal:{account_id}".encode()).digest()
+    country = address["country"]
+    if country == "AU" and h[0] < 218:  # about 85%
+        address["dpid"] = f"{int.from_bytes(h[1:5], 'big') % 90_000_000 + 10_000_000:08d}"
+    elif country == "JP":
+        town = address["lines"][0].rstrip("0123456789-")
+        numbers = address["lines"][0][len(town):]
+        parts = [int(p) for p in numbers.split("-")]
+        style = h[0] % 6
+        if style == 1:
+            numbers = f"{_kanji(parts[0])}丁目{_kanji(parts[1])}番{_kanji(parts[2])}号"
+        elif style == 2:
+            numbers = f"{parts[0]}丁目{parts[1]}番地{parts[2]}"
+        elif style == 3:
+            numbers = numbers.translate(str.maketrans("0123456789-", "０１２３４５６７８９－"))
+        elif style == 4 and len(address["lines"]) > 1:
+            address["lines"][1] = address["lines"][1].replace(" ", f" {'ABC'[h[1] % 3]}棟 ", 1)
+        elif style == 5:
+            numbers += f" {h[1] % 9 + 2}F"
+        address["lines"][0] = town + numbers
+    return address
+
+
 def _make_account(
     rng: random.Random,
     seq: int,
@@ -888,7 +928,7 @@ def _make_account(
         "language": language,
         "delivery": delivery,
         "name": name,
-        "address": address,
+        "address": _postal_details(address, f"{region}{seq:010d}"),
         "card_last5": card_last5,
         "period_start": period_start,
         "period_end": period_end,
@@ -965,6 +1005,7 @@ def _bad_line(kind: str, occurrence: int, index: int, seed: int, cycle_end: date
         rec["region"] = "XX"
         rec["account_id"] = "XX" + rec["account_id"][2:]
         rec["address"]["country"] = "XX"
+        rec["address"].pop("dpid", None)  # an Australian DPID would be a second fault
     elif kind == "jpy_decimals":
         # One more transaction, on the last day of the period, of "1200.50"; new_balance carries
         # the .50 so the sum still adds up and the only fault is the minor unit JPY does not have.

@@ -116,6 +116,15 @@ class BarcodePlacement(_Config):
     quiet_zone_modules: Annotated[int, Field(ge=10, le=40)] = 10
 
 
+class PostalPlacement(_Config):
+    """The postal operator's barcode in the envelope window (stmtprod.postal): which symbology, the
+    Japan Post point size (8-11.5) and how far the insert may shift in the envelope in any direction."""
+
+    symbology: Literal["auspost", "japanpost"]
+    point_size: Annotated[float, Field(ge=8, le=11.5)] = 10.0
+    tolerance_mm: Annotated[float, Field(ge=0, le=10)] = 2.0
+
+
 class Labels(_Config):
     model_config = ConfigDict(extra="forbid", frozen=True)
     statement_title: str
@@ -168,6 +177,7 @@ class Layout(_Config):
     barcode: BarcodePlacement
     labels: dict[Literal["en", "ja", "zh-Hant", "ms", "id"], Labels]
     footer: Annotated[list[str], Field(min_length=1, max_length=4)]
+    postal: PostalPlacement | None = None
 
     @field_validator("date_format")
     @classmethod
@@ -191,7 +201,15 @@ class Layout(_Config):
         width, height = self.page.size_mm
         if self.window.x_mm + self.window.width_mm > width or self.window.y_mm + self.window.height_mm > height:
             raise ValueError("window lies outside the page")
+        if self.postal is not None:
+            self.postal_placement(self.postal.symbology)  # the window must hold it, clear zones and all
         return self
+
+    def postal_placement(self, symbology: str):
+        """Where the postal barcode goes in the window (stmtprod.postal.geometry.Placement)."""
+        from stmtprod.postal.geometry import place
+
+        return place(self.window, symbology, self.postal.point_size, self.postal.tolerance_mm)
 
     @cached_property
     def postcode_re(self) -> re.Pattern:

@@ -31,7 +31,7 @@ from stmtprod.inserter import Inserter
 from stmtprod.layout import LayoutSet, load_layouts
 from stmtprod.ledger import Ledger
 from stmtprod.lock import OutputLock
-from stmtprod.mailing import mailing_rows, write_mailing
+from stmtprod.mailing import mailing_rows, write_mailing, postal_counts
 from stmtprod.plan import BatchRef, plan_region
 from stmtprod.render.batch import BatchJob
 from stmtprod.report import write_report
@@ -309,6 +309,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         summary["envelopes"] = envelopes
         summary["drill"] = drill
         note_pulled(summary, pulled)
+        summary["postal_classes"] = postal_counts(release / "mailing")
         write_summary(run_dir, summary, timings, started)
         ledger.record_release(run_id, summary["print_files"] + summary["manifest_files"], summary["counts"], summary)
     except AwaitingInspection as waiting:

@@ -27,6 +27,7 @@ from stmtprod.errors import Halt
 from stmtprod.inspect.composition import check_piece, sheet_texts
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import SpillRow, spill_line
+from stmtprod.postal import verify as postal_verify
 from stmtprod.render.statement import sheet_count
 from stmtprod.workers import pool as worker_pool
 
@@ -294,6 +295,8 @@ def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catal
                 _check_text(row, layout, sources[row["line"]], inserts, texts, at)
                 text_seconds += time.process_time() - started
             sheets += row["sheets"]
+        if strip is not None:
+            postal_verify.check_file(str(f.pdf), rows, sources, f.batch)
     except Halt as halt:
         return FileVerdict(f.batch, pages, halt=halt.as_dict())
     finally:

@@ -129,6 +129,8 @@ def violations(line: str) -> set[str]:
             bad.add("state")
         if region in ("HK", "NZ", "SG") and address.get("state") != "":
             bad.add("state")
+    if "dpid" in address and (region != "AU" or not re.fullmatch(r"[0-9]{8}", str(address["dpid"]))):
+        bad.add("dpid")  # optional, Australian addresses only, 8 digits
     lines = address.get("lines")
     if not (isinstance(lines, list) and 1 <= len(lines) <= 3 and all(isinstance(x, str) and x for x in lines)):
         bad.add("address_lines")
@@ -216,7 +218,7 @@ def test_determinism_identical_bytes(tmp_path):
 def test_key_order_and_json_shape():
     rec = next(generate_accounts(1, 1))
     assert list(rec) == KEYS
-    assert list(rec["address"]) == ADDRESS_KEYS
+    assert list(rec["address"]) in (ADDRESS_KEYS, ADDRESS_KEYS + ["dpid"])
     text = json.dumps(rec, ensure_ascii=False)
     assert json.loads(text) == rec
 
@@ -227,7 +229,7 @@ def test_generated_records_satisfy_formats_rules():
     for rec in generate_accounts(4000, 31):
         line = json.dumps(rec, ensure_ascii=False)
         assert violations(line) == set(), (rec["account_id"], violations(line))
-        assert list(rec) == KEYS and list(rec["address"]) == ADDRESS_KEYS
+        assert list(rec) == KEYS and list(rec["address"]) in (ADDRESS_KEYS, ADDRESS_KEYS + ["dpid"])
         assert rec["period_start"] == "2026-10-21" and rec["period_end"] == "2026-11-20"
         assert rec["due_date"] == "2026-12-10"
         assert rec["account_id"] not in seen_ids

@@ -219,7 +219,12 @@ def test_print_finds_bars_too_thin_and_the_address_outside_the_window(tmp_path):
     ctx = _context(run_dir)
     sample = ctx.lots()["AU"][:12]
     defects = printing.inspect(ctx, "AU", sample)
-    assert _by_piece(defects) == {s: {"bar-width", "address-outside-window"} for s in sample}
+    # the postal barcode moved with the window: not where the shipped layout puts it (text is there now)
+    kinds = _by_piece(defects)
+    assert {s: {k for k in kinds[s] if not k.startswith("postal-")} for s in kinds} == {
+        s: {"bar-width", "address-outside-window"} for s in sample}
+    assert {s for s in kinds if any(k.startswith("postal-") for k in kinds[s])} == {
+        s for s in sample if ctx.piece(s)["postal"].get("bars")}
     thin = [d for d in defects if d["kind"] == "bar-width"]
     assert len(thin) == sum(ctx.piece(s)["sheets"] for s in sample)
     assert "0.270 mm" in thin[0]["evidence"]

@@ -23,6 +23,7 @@ DRILL_REASONS = {
     "corrupted-payload": ("payload", "bad check character"),
     "insert-out-of-stock": ("inventory", "ran out of inserts"),
     "foreign-sheet": ("run_tag", "another run"),
+    "wrong-dpid": ("dpid", "postal barcode's dpid differs from the record"),
 }
 
 

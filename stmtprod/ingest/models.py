@@ -66,6 +66,7 @@ class Address(_Strict):
     state: OptionalText = ""
     postcode: OptionalText = ""
     country: Region
+    dpid: Annotated[str, Field(pattern=r"^[0-9]{8}$")] | None = None  # Australia Post DPID, AU only
 
 
 class Transaction(_Strict):
@@ -102,6 +103,8 @@ class StatementRecord(_Strict):
     def _consistent(self) -> "StatementRecord":
         if self.address.country != self.region:
             raise RuleError("address.country", f"address.country {self.address.country} does not equal region {self.region}")
+        if self.address.dpid is not None and self.region != "AU":
+            raise RuleError("address.dpid", f"address.dpid is for Australian addresses only, not {self.region}")
         if self.currency != CURRENCY[self.region]:
             raise RuleError("currency", f"currency {self.currency} is not {CURRENCY[self.region]}, the currency of region {self.region}")
         if not self.period_start <= self.period_end <= self.due_date:

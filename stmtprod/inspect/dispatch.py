@@ -3,7 +3,8 @@
 Each sampled piece must have its mailing row, in the tray of its destination country (which is its
 lot's region), with the record's postcode in the country's shape, in presort order within the tray
 (postcode, then account id, `presort_index` its 1-based place), weighing what the inserter weighed and
-what the catalog's weights add up to, and in the postage class of that weight.
+what the catalog's weights add up to, and in the postage class of that weight; its postal class
+(barcoded or not) is the one its address implies and its postal barcode decodes to that address.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import numpy as np
 from stmtprod.catalog import select_inserts
 from stmtprod.inspect.context import InspectionContext
 from stmtprod.mailing import postage_class
+from stmtprod.postal.piece import decide
+from stmtprod.postal.verify import decoded_fields, reference_bars
 from stmtprod.regions import REGIONS
 
 WEIGHT_TOLERANCE_G = 0.05  # weights are recorded to 0.1 g
@@ -110,7 +113,32 @@ def check_mailing(ctx: InspectionContext, lot: str, seq: int, index: _TrayIndex)
     if row.get("postage_class") != postage_class(want):
         defects.append(_defect(seq, "postage-class", f"postage class {row.get('postage_class')}; {want} g is "
                                                      f"{postage_class(want)}"))
-    return defects
+    return defects + check_postal(seq, row, piece, record)
+
+
+def check_postal(seq: int, row: dict, piece: dict, record) -> list[dict]:
+    """The postal class of the mailing row is the one the address implies, and a BARCODED piece's
+    manifest carries a postal barcode that decodes (parity or check character) to the record's fields."""
+    decision = decide(record)
+    if row.get("postal_class") != decision.postal_class:
+        why = f" ({decision.reason})" if decision.reason else ""
+        return [_defect(seq, "postal-class", f"postal class {row.get('postal_class')}; the address gives "
+                                             f"{decision.postal_class}{why}")]
+    entry = piece.get("postal") or {}
+    if entry.get("class") != decision.postal_class:
+        return [_defect(seq, "postal-class", f"the print manifest says {entry.get('class')}, the mailing "
+                                             f"manifest {decision.postal_class}")]
+    if decision.wanted is None:
+        return []
+    bars = entry.get("bars") or ""
+    try:
+        fields = decoded_fields(decision.wanted.symbology, bars)
+    except ValueError as exc:
+        return [_defect(seq, "postal-barcode", f"the piece's postal barcode does not decode: {exc}")]
+    if bars != reference_bars(decision.wanted.symbology, decision.wanted.fields):
+        return [_defect(seq, "postal-barcode", f"the postal barcode carries {fields}, the address gives "
+                                               f"{decision.wanted.fields}")]
+    return []
 
 
 def inspect(ctx: InspectionContext, lot: str, sample: list[int]) -> list[dict]:

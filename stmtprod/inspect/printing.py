@@ -9,7 +9,8 @@ at least 90% of the layout's `quiet_zone_modules` x `narrow_bar_mm`) and the mod
 symbol's width between its outer bar edges over its module count, within 15% of `narrow_bar_mm`).
 
 On sheet 1 the address block must sit inside the envelope window: the text pdfium finds inside the
-window rectangle must hold the name and every line of the address.
+window rectangle must hold the name and every line of the address. A postal barcode there is
+measured too (stmtprod.postal.measure).
 
 Resolution. Everything checked here is read along scan lines, across the bars: the payload (zxing
 decodes Code 128 row by row), the quiet zones and the module width. So the strip is rasterised at
@@ -40,6 +41,7 @@ from stmtprod.barcode.symbol import modules
 from stmtprod.inspect import expect
 from stmtprod.inspect.context import InspectionContext, OpenPrints, PrintJob, parse_record
 from stmtprod.layout import Layout
+from stmtprod.postal import measure as postal_measure
 
 DPI = 600                # across the bars: every measurement is taken at this resolution
 ROW_DPI = 150            # along the bars: how far apart the rendered scan lines are
@@ -254,6 +256,7 @@ def inspect_job(job: PrintJob, prints: OpenPrints) -> list[dict]:
                 defects += check_sheet_barcode(seq, sheet, layout, page, payload)
                 if sheet == 1:
                     defects += check_window(seq, layout, page, parse_record(line))
+                    defects += postal_measure.inspect_sheet(seq, layout, page, piece.get("postal"))
             finally:
                 page.close()
     return defects

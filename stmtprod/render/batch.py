@@ -19,6 +19,7 @@ from stmtprod.catalog import load_catalog
 from stmtprod.fsutil import write_bytes, write_jsonl
 from stmtprod.layout import load_layout
 from stmtprod.plan import read_batch
+from stmtprod.postal.piece import decide, manifest_entry
 from stmtprod.render.canvas_text import LayoutPainter
 from stmtprod.render.statement import StatementPainter
 
@@ -86,12 +87,13 @@ def render_pdf(job: BatchJob) -> tuple[bytes, list[dict]]:
     rows, page = [], 1
     pdf_name = Path(job.pdf_file).name
     for piece in read_batch(Path(job.batch_file)):
-        payloads = painter.draw(canvas, piece, titles)
+        postal = manifest_entry(decide(piece.record))
+        payloads = painter.draw(canvas, piece, titles, postal)
         rows.append({
             "sequence": piece.sequence, "account_id": piece.record.account_id, "region": piece.record.region,
             "line": piece.line, "sheets": len(payloads), "inserts": list(piece.inserts),
             "hoppers": list(piece.hoppers), "payloads": payloads, "file": pdf_name,
-            "first_page": page, "last_page": page + len(payloads) - 1,
+            "first_page": page, "last_page": page + len(payloads) - 1, "postal": postal,
         })
         page += len(payloads)
     canvas.save()

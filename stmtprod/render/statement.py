@@ -18,6 +18,8 @@ from stmtprod.barcode import symbol
 from stmtprod.barcode.payload import build
 from stmtprod.layout import Layout
 from stmtprod.plan import Piece
+from stmtprod.postal.draw import draw as postal_draw
+from stmtprod.postal.geometry import geometry_for
 from stmtprod.render.canvas_text import GREY, LayoutPainter, enclosure_names
 from stmtprod.render.formatting import LabelSet, address_lines, date, money, number
 
@@ -99,8 +101,12 @@ class StatementPainter(LayoutPainter):
         return [build(piece.record.region, self.run_id, piece.sequence, n, sheets, set(piece.hoppers))
                 for n in range(1, sheets + 1)]
 
-    def draw(self, c: Canvas, piece: Piece, insert_titles: dict[str, dict[str, str]]) -> list[str]:
-        """Draw every sheet of the piece; returns the barcode payload of each sheet in order."""
+    def draw(self, c: Canvas, piece: Piece, insert_titles: dict[str, dict[str, str]],
+             postal: dict | None = None) -> list[str]:
+        """Draw every sheet of the piece; returns the barcode payload of each sheet in order.
+
+        `postal`: the piece's manifest entry from `stmtprod.postal.piece`; with bars, they are drawn
+        in the envelope window below the address."""
         rec, lay = piece.record, self.layout
         label = self._label_set(rec.language)
         pages = paginate(len(rec.transactions))
@@ -110,7 +116,7 @@ class StatementPainter(LayoutPainter):
             n = index + 1
             self._header(c, piece, label)
             if n == 1:
-                self._address(c, piece)
+                self._address(c, piece, postal if postal and postal.get("bars") else None)
                 self._summary(c, piece, label, insert_titles)
                 top = FIRST_TABLE_TOP_MM
             else:
@@ -136,10 +142,16 @@ class StatementPainter(LayoutPainter):
         self._text(c, self.right, below, f"{label('account')}: {rec.account_id}", 8, align="right", max_mm=80)
         self._text(c, self.right, below + 4, f"{label('card')}: **** {rec.card_last5}", 8, align="right", max_mm=80)
 
-    def _address(self, c: Canvas, piece: Piece) -> None:
+    def _address(self, c: Canvas, piece: Piece, postal: dict | None) -> None:
         win = self.layout.window
         lines = address_lines(self.layout, piece.record.name, piece.record.address)
-        leading = min(4.4, (win.height_mm - 4) / len(lines))
+        text_height = win.height_mm
+        if postal is not None:
+            placement = self.layout.postal_placement(postal["symbology"])
+            geo = geometry_for(postal["symbology"], self.layout.postal.point_size)
+            postal_draw(c, postal["bars"], placement, geo, self.height_mm)
+            text_height = placement.band_top - win.y_mm  # the text stays out of the clear zone
+        leading = min(4.4, (text_height - 4) / len(lines))
         for i, line in enumerate(lines):
             self._text(c, win.x_mm + 4, win.y_mm + 5 + i * leading, line, 9.5, max_mm=win.width_mm - 8)
 

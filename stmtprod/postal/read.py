@@ -1,0 +1,107 @@
+"""Reading a 4-state barcode back: from the bars a page's content states, or from a raster.
+
+No common reader decodes 4-state codes (zxing-cpp has no postal formats), so this one is small and
+shares nothing with the drawing code: it takes bars as rectangles, finds the tracker band (the part
+every bar covers), calls a bar that reaches above it an ascender and one that reaches below it a
+descender, and gives the letters F A D T; the symbology's decoder (auspost.decode,
+japanpost.decode) then checks start, stop, parity or check character and gives the fields.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pikepdf
+
+from stmtprod.barcode.content import page_streams
+
+POSTAL_FILL = b"0 g"  # DeviceGray black: the postal bars' own fill (stmtprod.postal.draw)
+DARK = 128
+
+
+class PostalReadError(ValueError):
+    """The bars do not make a 4-state symbol."""
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar; any unit, y growing upwards."""
+
+    left: float
+    bottom: float
+    right: float
+    top: float
+
+
+def letters(bars: list[Bar]) -> str:
+    """F A D T for bars in any order (sorted left to right here)."""
+    if not bars:
+        raise PostalReadError("no bars")
+    bars = sorted(bars, key=lambda b: b.left)
+    band_bottom, band_top = max(b.bottom for b in bars), min(b.top for b in bars)
+    if band_top <= band_bottom:
+        raise PostalReadError("the bars share no tracker band")
+    full_bottom, full_top = min(b.bottom for b in bars), max(b.top for b in bars)
+    reach = min(band_bottom - full_bottom, full_top - band_top)
+    if reach <= (band_top - band_bottom) * 0.2:
+        raise PostalReadError("no ascenders or descenders: not a 4-state symbol")
+    eps = reach / 2
+    out = []
+    for b in bars:
+        up, down = b.top > band_top + eps, b.bottom < band_bottom - eps
+        out.append("F" if up and down else "A" if up else "D" if down else "T")
+    return "".join(out)
+
+
+def bars_in_content(data: bytes) -> list[Bar] | None:
+    """The postal bars a page's content states (points), None when it holds none.
+
+    PostalReadError when there are two postal paths, or the path is not plain filled rectangles."""
+    start = data.find(b"\n" + POSTAL_FILL + b"\n")
+    if start < 0:
+        return None
+    if data.find(b"\n" + POSTAL_FILL + b"\n", start + 1) >= 0:
+        raise PostalReadError("more than one postal barcode path on the page")
+    tokens = data[start + len(POSTAL_FILL) + 2:].split(maxsplit=5 * 200 + 2)
+    i = 0
+    while i < len(tokens) and tokens[i] == b"n":
+        i += 1
+    bars = []
+    while i + 4 < len(tokens) and tokens[i + 4] == b"re":
+        try:
+            x, y, w, h = (float(t) for t in tokens[i:i + 4])
+        except ValueError:
+            raise PostalReadError("a postal bar's rectangle is not numbers") from None
+        bars.append(Bar(min(x, x + w), min(y, y + h), max(x, x + w), max(y, y + h)))
+        i += 5
+    if not bars or i >= len(tokens) or tokens[i] not in (b"f", b"f*"):
+        raise PostalReadError("the postal path is not rectangles filled")
+    return bars
+
+
+def read_pages(pdf_path, page_indexes: list[int]) -> dict[int, str | None]:
+    """page index (0-based) -> the postal bars' letters on that page from its content, or None."""
+    out: dict[int, str | None] = {}
+    with pikepdf.open(pdf_path) as pdf:
+        for index in page_indexes:
+            if index >= len(pdf.pages):
+                raise PostalReadError(f"page {index + 1} is not in the file ({len(pdf.pages)} pages)")
+            bars = bars_in_content(page_streams(pdf.pages[index].obj))
+            out[index] = None if bars is None else letters(bars)
+    return out
+
+
+def bars_in_image(image: np.ndarray, mm_per_px: float) -> list[Bar]:
+    """Bars in a grayscale raster (row 0 at the top), in mm from the raster's bottom-left: each run of
+    columns holding ink is a bar, from its highest to its lowest ink."""
+    dark = image < DARK
+    columns = np.concatenate(([0], dark.any(axis=0).astype(np.int8), [0]))
+    edges = np.diff(columns)
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    height = image.shape[0]
+    bars = []
+    for s, e in zip(starts.tolist(), ends.tolist()):
+        rows = np.nonzero(dark[:, s:e].any(axis=1))[0]
+        bars.append(Bar(s * mm_per_px, (height - rows[-1] - 1) * mm_per_px, e * mm_per_px,
+                        (height - rows[0]) * mm_per_px))
+    return bars
