@@ -19,6 +19,7 @@ from stmtprod.errors import ConfigError
 from stmtprod.regions import CURRENCY, MINOR_UNITS, REGIONS, Region
 from stmtprod.tomlconfig import load_model
 
+POSTAL_SYMBOLOGY = {"AU": "auspost", "JP": "japanpost"}  # the markets whose post reads its own barcode
 PAGE_SIZES_MM = {"A4": (210.0, 297.0), "LETTER": (215.9, 279.4)}
 LABEL_KEYS = (
     "statement_title", "account", "card", "period", "statement_date", "due_date", "summary",
@@ -201,6 +202,10 @@ class Layout(_Config):
         width, height = self.page.size_mm
         if self.window.x_mm + self.window.width_mm > width or self.window.y_mm + self.window.height_mm > height:
             raise ValueError("window lies outside the page")
+        wanted = POSTAL_SYMBOLOGY.get(self.region)
+        if (self.postal.symbology if self.postal else None) != wanted:
+            raise ValueError(f"region {self.region} needs " + (f"[postal] symbology = \"{wanted}\"" if wanted
+                                                               else "no [postal] section"))
         if self.postal is not None:
             self.postal_placement(self.postal.symbology)  # the window must hold it, clear zones and all
         return self

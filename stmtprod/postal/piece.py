@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stmtprod.layout import POSTAL_SYMBOLOGY
 from stmtprod.postal.address import AddressNumberError, address_number, barcode_postcode
 
 BARCODED = "BARCODED"
 NON_BARCODED = "NON-BARCODED"
 NOT_APPLICABLE = "NO-POSTAL-BARCODE"  # markets whose bulk rates ask for no sender-printed barcode
-SYMBOLOGY = {"AU": "auspost", "JP": "japanpost"}
 AUSPOST_FCC = 11
 
 
@@ -42,7 +42,7 @@ def decide(record) -> PostalDecision:
 
 def decide_address(region: str, lines: list[str], postcode: str, dpid: str | None) -> PostalDecision:
     """`decide` from the plain address fields (the mailing manifest reads records as JSON)."""
-    if region not in SYMBOLOGY:
+    if region not in POSTAL_SYMBOLOGY:
         return PostalDecision(NOT_APPLICABLE)
     if region == "AU":
         if not dpid:

@@ -62,7 +62,8 @@ def bars_in_content(data: bytes) -> list[Bar] | None:
         return None
     if data.find(b"\n" + POSTAL_FILL + b"\n", start + 1) >= 0:
         raise PostalReadError("more than one postal barcode path on the page")
-    tokens = data[start + len(POSTAL_FILL) + 2:].split(maxsplit=5 * 200 + 2)
+    end = data.find(b"f", start + len(POSTAL_FILL) + 2)  # the first "f" is the fill ("re" holds none)
+    tokens = data[start + len(POSTAL_FILL) + 2:end + 2 if end >= 0 else len(data)].split()
     i = 0
     while i < len(tokens) and tokens[i] == b"n":
         i += 1
