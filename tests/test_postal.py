@@ -218,3 +218,15 @@ def test_cli_refuses_bad_input_without_a_traceback():
                  ("address", "八丁堀3-1-1")):
         out = _cli(*args)
         assert out.returncode == 2 and "Traceback" not in out.stderr and out.stderr.startswith("stmtprod postal:")
+
+
+def test_cli_never_echoes_what_could_be_a_card_number():
+    pan = "4111111111111111"
+    for args in (("encode", "--symbology", "auspost", "--dpid", pan),
+                 ("encode", "--symbology", "auspost", "--fcc", "62", "--dpid", "12345678", "--info", "378282246310005"),
+                 ("encode", "--symbology", "japanpost", "--postcode", "1000013", "--address-number", pan),
+                 ("encode", "--symbology", "japanpost", "--postcode", "1000013", "--address-number", "4111-1111-1111-1111"),
+                 ("address", f"虎ノ門{pan}"), ("address", "４１１１ １１１１ １１１１ １１１１")):
+        out = _cli(*args, "--json")
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert not any(s in out.stderr + out.stdout for s in ("1111111", "１１１１", "8282246"))

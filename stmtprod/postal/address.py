@@ -86,7 +86,7 @@ def barcode_postcode(postcode: str) -> str:
     """The 7 digits of a postcode that may carry a customer barcode."""
     digits = unicodedata.normalize("NFKC", postcode).replace("-", "")
     if not re.fullmatch(r"[0-9]{7}", digits):
-        raise AddressNumberError(f"postcode {postcode!r} is not NNN-NNNN")
+        raise AddressNumberError("the postcode is not NNN-NNNN")
     if digits.endswith("00"):
         raise AddressNumberError(f"postcode {postcode} is a representative postcode: no customer barcode")
     return digits

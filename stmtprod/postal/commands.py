@@ -9,16 +9,25 @@ import sys
 
 import click
 
+from stmtprod.cardnumbers import card_number_field, redact
 from stmtprod.errors import EXIT_USAGE
 from stmtprod.postal import auspost, japanpost, zintcode
 from stmtprod.postal.address import AddressNumberError, address_number
 
 
 def _refuse(message: str, as_json: bool) -> None:
+    message = redact(message)
     click.echo(f"stmtprod postal: {message}", err=True)
     if as_json:
         click.echo(json.dumps({"error": message, "exit_code": EXIT_USAGE}, ensure_ascii=False))
     sys.exit(EXIT_USAGE)
+
+
+def _refuse_card_numbers(fields: list[tuple[str, str]], as_json: bool) -> None:
+    """Nothing that could be a card number is encoded or echoed."""
+    where = card_number_field(fields)
+    if where is not None:
+        _refuse(f"{where} holds what could be a card number: refused", as_json)
 
 
 @click.group("postal")
@@ -39,6 +48,8 @@ def postal() -> None:
 @click.option("--json", "as_json", is_flag=True, help='Print {"bars": ..., "fields": {...}}.')
 def encode(symbology, fcc, dpid, info, table, postcode, address_number, as_json):
     """Print the bars as letters, leftmost first: F full, A ascender, D descender, T tracker."""
+    _refuse_card_numbers([("--dpid", dpid or ""), ("--info", info), ("--postcode", postcode or ""),
+                          ("--address-number", address_number or "")], as_json)
     try:
         if symbology == "auspost":
             if dpid is None:
@@ -64,6 +75,7 @@ def encode(symbology, fcc, dpid, info, table, postcode, address_number, as_json)
 @click.option("--json", "as_json", is_flag=True, help='Print {"address_number": ...}.')
 def address(text, as_json):
     """Print the address number (住所表示番号) Japan Post's rules give for an address."""
+    _refuse_card_numbers([("TEXT", text)], as_json)
     try:
         number = address_number(text)
     except AddressNumberError as exc:

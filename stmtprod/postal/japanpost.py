@@ -40,7 +40,7 @@ def address_characters(address_number: str) -> list[str]:
     control code stays and its digit goes (the manual's rule).
     """
     if not re.fullmatch(r"[0-9A-Z-]*", address_number):
-        raise JapanPostError(f"address number {address_number!r} may hold only digits, capitals and hyphens")
+        raise JapanPostError("an address number may hold only digits, capitals and hyphens")
     chars: list[str] = []
     for ch in address_number:
         if ch.isalpha():

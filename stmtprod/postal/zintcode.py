@@ -27,7 +27,7 @@ def _encode(symbology: zint.Symbology, data: str) -> str:
     try:
         symbol.encode(data)
     except RuntimeError as exc:
-        raise ValueError(f"zint refused {data!r}: {exc}") from None
+        raise ValueError(f"zint refused the input: {exc}") from None
     return _letters(symbol)
 
 
