@@ -104,6 +104,33 @@ def test_auspost_decode_refuses_wrong_shapes():
             auspost.decode(bad)
 
 
+def _bwipp(symbology: str, data: str, **options) -> str:
+    """BWIPP's symbol (through treepoem and Ghostscript) read back by the raster reader."""
+    import numpy as np
+    import treepoem
+
+    from stmtprod.postal.read import bars_in_image, letters
+
+    image = treepoem.generate_barcode(symbology, data, options=options or None).convert("L")
+    return letters(bars_in_image(np.array(image), 0.1))
+
+
+def test_bwipp_agrees_with_both_encoders():
+    """A third, independent encoder: BWIPP, read back from its raster."""
+    cases = [
+        ("auspost", "1196184209", {}, zintcode.auspost_bars(11, "96184209")),
+        ("auspost", "5956439111ABA 9", {"custinfoenc": "character"}, zintcode.auspost_bars(59, "56439111", "ABA 9")),
+        ("auspost", "6232211324123456789012345", {"custinfoenc": "numeric"},
+         zintcode.auspost_bars(62, "32211324", "123456789012345")),
+        ("auspost", "593221132442", {"custinfoenc": "numeric"}, auspost.encode(59, "32211324", "42")),
+        ("japanpost", "10000131-3-2-503", {}, zintcode.japanpost_bars("1000013", "1-3-2-503")),
+        ("japanpost", "064080429-1524-23-2-", {}, zintcode.japanpost_bars("0640804", "29-1524-23-2-501")),
+        ("japanpost", "1540023Z3-16-4-205", {}, zintcode.japanpost_bars("1540023", "Z3-16-4-205")),
+    ]
+    for symbology, data, options, bars in cases:
+        assert _bwipp(symbology, data, **options) == bars, data
+
+
 # 郵便番号・バーコードマニュアル: the worked example (p17, p21) and the cutting examples (p20).
 def test_japanpost_manual_example_check_character_9():
     chars = japanpost.characters("100-0013", "1-3-2-503")
