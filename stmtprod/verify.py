@@ -295,7 +295,7 @@ def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catal
                 _check_text(row, layout, sources[row["line"]], inserts, texts, at)
                 text_seconds += time.process_time() - started
             sheets += row["sheets"]
-        if strip is not None:
+        if readback is not None:
             postal_verify.check_file(str(f.pdf), rows, sources, f.batch)
     except Halt as halt:
         return FileVerdict(f.batch, pages, halt=halt.as_dict())
