@@ -28,6 +28,7 @@ _APART = "Z"     # put between texts read one by one: a letter, so no run of dig
 _RUN = re.compile(r"[0-9]{%d,}" % PAN_MIN)
 _ASCII_SEPARATORS = re.compile(r"[^0-9A-Za-z]+")
 _ASCII_RUN = re.compile(r"[0-9](?:[^A-Za-z0-9]*[0-9]){%d}" % (PAN_MIN - 1))
+_ESCAPES = re.compile(r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|U([0-9a-fA-F]{8})|[tnrfvab\\'\"])")
 
 
 class _Reading(dict):
@@ -111,10 +112,25 @@ def card_number_field(fields: Sequence[tuple[str, str]],
     return None
 
 
+def _unescaped(m: re.Match) -> str:
+    code = m.group(1) or m.group(2) or m.group(3)
+    if code is None:
+        return " "                     # \t, \n, \\, \' ...: a separator, as the character it stands for
+    ch = chr(int(code, 16)) if int(code, 16) < 0x110000 else " "
+    return " " if unicodedata.category(ch) in ("Cc", "Cs") else ch
+
+
 def redact(text: str) -> str:
-    """`text` with every run of more than `ECHO_MAX_DIGITS` digits (in any script and spacing) masked."""
+    """`text` with every run of more than `ECHO_MAX_DIGITS` digits (in any script and spacing) masked.
+
+    Messages quote values with `repr`, which writes NBSP as `\\xa0` and an ideographic space as
+    `\\u3000`; such escapes are first put back as the characters they stand for, so that their
+    letters do not hide a number.
+    """
     if text.isascii() and sum(map(text.count, "0123456789")) <= ECHO_MAX_DIGITS:
         return text
+    if "\\" in text:
+        text = _ESCAPES.sub(_unescaped, text)
     out, start, last, digits = [], None, 0, 0
     pieces = [_READING[ord(ch)] for ch in text]
 

@@ -182,7 +182,7 @@ def _plant_statement(rec: dict, field: str, form: str, pan: str) -> dict:
         rec["name"] = f"{rec['name']} {form}"
     elif field == "address.lines.0":
         addr["lines"][0] = f"Unit {form}"
-    elif field in ("address.city", "address.state"):
+    elif field in ("address.city", "address.state", "address.postcode"):
         addr[field.split(".")[1]] = form
     elif field == "description":
         rec["transactions"][0]["description"] = f"REF {form}"
@@ -209,10 +209,15 @@ def _plant_statement(rec: dict, field: str, form: str, pan: str) -> dict:
         rec["new_balance"] = str(Decimal(rec["new_balance"]) + amount)
     elif field == "points":
         rec["points"] = int(pan)
+    elif field == "product":
+        rec["product"] = f"x{pan}"
+    elif field == "segments":
+        rec["segments"] = ["travel", f"x{pan}"]
     return rec
 
 
-TEXT_FIELDS = ("name", "address.lines.0", "address.city", "address.state", "description", "split-lines",
+TEXT_FIELDS = ("name", "address.lines.0", "address.city", "address.state", "address.postcode", "description",
+               "split-lines",
                "split-descriptions", "json-key", "duplicate-key", "escaped-duplicate-key")
 FIRST = "(written before the record's own keys)"
 
@@ -223,7 +228,7 @@ def jsonl_line(rec: dict) -> str:
     first = rec.pop(FIRST, None)
     body = json.dumps(rec, ensure_ascii=False)
     return ("{" + first + ", " + body[1:] if first else body) + "\n"
-ASCII_ONLY_FIELDS = ("account_id", "new_balance", "fees", "points")
+ASCII_ONLY_FIELDS = ("account_id", "new_balance", "fees", "points", "product", "segments")
 
 
 def statement_plants() -> list[tuple[dict, str, str]]:
@@ -290,7 +295,7 @@ def test_every_planted_statement_is_quarantined_naming_its_field(statement_run):
         if row["kind"] == "card-number":
             assert "card number" in row["reason"]
             assert row["field"].split(".")[0] in ("name", "address", "transactions", "account_id", "fees",
-                                                 "points", "new_balance", "(record)")
+                                                 "points", "new_balance", "product", "segments", "(record)")
     assert summary["counts"]["produced"] + summary["counts"]["suppressed"] == len(statement_run["good"])
 
 
@@ -312,7 +317,7 @@ def _plant_order(order: dict, field: str, form: str, pan: str) -> dict:
         order["embossed_name"] = form
     elif field == "address.lines.0":
         addr["lines"][0] = f"Unit {form}"
-    elif field in ("address.city", "address.state"):
+    elif field in ("address.city", "address.state", "address.postcode"):
         addr[field.split(".")[1]] = form
     elif field == "split-lines":
         half = len(form) // 2
@@ -323,6 +328,8 @@ def _plant_order(order: dict, field: str, form: str, pan: str) -> dict:
         order["card_id"] = "C-" + _groups(pan, "-")
     elif field == "expiry":
         order["expiry"] = form
+    elif field == "product":
+        order["product"] = f"x{pan}"
     return order
 
 
@@ -332,8 +339,8 @@ def card_plants() -> list[tuple[dict, str, str]]:
     for region in ("NZ", "JP"):
         base = _good_orders(region)[0]
         base_ids[region] = base["card_id"]
-        for field in ("name", "address.lines.0", "address.city", "address.state", "split-lines", "json-key",
-                      "embossed_name"):
+        for field in ("name", "address.lines.0", "address.city", "address.state", "address.postcode",
+                      "split-lines", "json-key", "embossed_name"):
             for name, encode in ENCODINGS.items():
                 if field == "embossed_name" and name not in EMBOSSABLE:
                     continue
@@ -341,9 +348,9 @@ def card_plants() -> list[tuple[dict, str, str]]:
                 order = _plant_order(base, field, encode(pan), pan)
                 plants.append((order, pan, encode(pan)))
                 n += 1
-        for field in ("card_id", "expiry"):
+        for field in ("card_id", "expiry", "product"):
             pan = pan_for(n)
-            form = _groups(pan, "-") if field == "card_id" else _groups(pan, " ")
+            form = {"card_id": _groups(pan, "-"), "expiry": _groups(pan, " "), "product": pan}[field]
             plants.append((_plant_order(base, field, form, pan), pan, form))
             n += 1
     for k, (order, _, _) in enumerate(plants):
