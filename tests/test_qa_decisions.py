@@ -367,3 +367,30 @@ def test_rejections_on_tightened_discontinue_inspection_until_an_operator_restor
     assert waiting["state"] == "INSPECTING"
     lot = json.loads(_qa("draw", halted["run_dir"], "--stage", "2", "--json").output)["lots"]["SG"]
     assert lot["plan"]["severity"] == "tightened"
+
+
+def test_a_ledger_from_before_the_history_keeps_its_decisions_as_original_history(tmp_path):
+    """Schema migration 2 on a version-1 ledger: existing decisions become `decided` events (original,
+    so a later re-inspection does not count again) and drawn samples `drawn` events."""
+    import sqlite3
+
+    from stmtprod.ledger import MIGRATIONS
+
+    db = sqlite3.connect(tmp_path / "ledger.sqlite", isolation_level=None)
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.execute("INSERT INTO runs VALUES ('R1','R1','HALTED','in','sha','l','c','{}',NULL,NULL,'t0','t0')")
+    plan = json.dumps({"severity": "normal"})
+    db.execute("INSERT INTO stage_decisions VALUES ('R1',1,'AU',10,?,'7','[1,2]',?,'rejected','amy','t1')",
+               (plan, json.dumps([{"piece": 2, "kind": "wrong-amount", "evidence": "total off by 1"}])))
+    db.execute("INSERT INTO stage_decisions VALUES ('R1',2,'AU',10,?,'8','[3]',NULL,NULL,NULL,'t2')", (plan,))
+    db.close()
+    ledger = Ledger(tmp_path)
+    try:
+        events = ledger.lot_events("R1")
+        stages = {s["stage"]: s for s in ledger.stages("R1")}
+    finally:
+        ledger.close()
+    assert [(e["stage"], e["event"], e["decision"], e["who"]) for e in events] == [
+        (1, "decided", "rejected", "amy"), (2, "drawn", None, None)]
+    assert events[0]["defects"][0]["evidence"] == "total off by 1" and events[0]["original"] is True
+    assert stages[1]["original"] == 1 and stages[2]["original"] is None
