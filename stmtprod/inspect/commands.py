@@ -189,8 +189,12 @@ def record_cmd(run_dir, stage, defects, accept_clean, inspector, as_json):
             rows = [decision(ledger, config, run["run_id"], stage, lot, Plan(**stored["plan"]), int(stored["seed"]),
                              stored["sample"], by_lot.get(lot, []), inspector)
                     for lot, stored in sorted(pending.items())]
-        except (errors.UsageError, errors.Halt) as exc:
-            raise click.UsageError(str(exc)) from None
+        except errors.UsageError as exc:
+            raise click.UsageError(f"{exc}: stmtprod resume {run['run_id']} --out {run_dir.resolve().parent}") from None
+        except errors.Halt as exc:
+            raise click.UsageError(f"{exc}: correct the process, then 'stmtprod qa restore --out "
+                                   f"{run_dir.resolve().parent} --region {exc.details['lot']} --stage {stage} "
+                                   "--reason ...'") from None
         ledger.record_decisions(rows)
     results = [result_of(r) for r in rows]
     if as_json:

@@ -85,8 +85,8 @@ def decision(ledger: Ledger, config: InspectionConfig, run_id: str, stage: int, 
                        lot=lot, field="switching", expected="normal, tightened or reduced", found="discontinued")
         if plan.severity != state.severity:
             raise UsageError(f"the switching state of lot stream {lot} stage {stage} moved from {plan.severity} to "
-                             f"{state.severity} since this sample was drawn; 'stmtprod resume {run_id}' draws it "
-                             f"again on {state.severity} inspection")
+                             f"{state.severity} since this sample was drawn; resuming the run draws it again on "
+                             f"{state.severity} inspection")
         sw = config.switching
         state = state.record(accepted, len(defective), plan, sw.steady_production, sw.approved_for_reduced,
                              sw.use_limit_numbers, limit_number=sw.limit_number, lot=f"{run_id}/{lot}")
