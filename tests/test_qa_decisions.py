@@ -348,13 +348,19 @@ def test_rejections_on_tightened_discontinue_inspection_until_an_operator_restor
     until `qa restore` records the corrective action (a blank reason is refused), then it resumes on
     tightened inspection."""
     config, out = _manual(tmp_path, "print"), tmp_path / "out"
-    for i in range(7):
-        run = build(BuildOptions(input=SAMPLES, out=out, regions=("SG",), workers=1, inspection_file=config),
-                    force=i > 0)
-        assert run["state"] == "INSPECTING", run.get("halt")
+    runs = [build(BuildOptions(input=SAMPLES, out=out, regions=("SG",), workers=1, inspection_file=config),
+                  force=i > 0) for i in range(8)]
+    assert all(run["state"] == "INSPECTING" for run in runs)
+    for i, run in enumerate(runs[:7]):
+        if i >= 2:  # the stream is on tightened now: samples drawn on normal are drawn again by resume
+            assert resume(run["run_id"], out)["state"] == "INSPECTING"
+        if i == 2:
+            assert resume(runs[7]["run_id"], out)["state"] == "INSPECTING"
         assert _reject(run, _sample(run)[0]).exit_code == 0
     state = _decisions(run)[1][-1]
     assert state["severity"] == "discontinued" and len(_stage2_lots([state])) == 7
+    late = _qa("record", runs[7]["run_dir"], "--stage", "2", "--accept-clean", "--inspector", "k.tanaka")
+    assert late.exit_code == 2 and "qa restore" in late.output, late.output
     halted = build(BuildOptions(input=SAMPLES, out=out, regions=("SG",), workers=1, inspection_file=config),
                    force=True)
     assert halted["state"] == "HALTED" and halted["halt"]["found"] == "discontinued"
@@ -367,6 +373,8 @@ def test_rejections_on_tightened_discontinue_inspection_until_an_operator_restor
     assert waiting["state"] == "INSPECTING"
     lot = json.loads(_qa("draw", halted["run_dir"], "--stage", "2", "--json").output)["lots"]["SG"]
     assert lot["plan"]["severity"] == "tightened"
+    late = _qa("record", runs[7]["run_dir"], "--stage", "2", "--accept-clean", "--inspector", "k.tanaka", "--json")
+    assert late.exit_code == 0 and json.loads(late.output)["results"][0]["original"] is True
 
 
 def test_a_ledger_from_before_the_history_keeps_its_decisions_as_original_history(tmp_path):
