@@ -6,12 +6,14 @@ verifier applies it afresh to the source record to prove the barcode's hopper bi
 from __future__ import annotations
 
 import datetime as dt
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from stmtprod.errors import ConfigError
 from stmtprod.ingest.models import StatementRecord
 from stmtprod.regions import Region
 from stmtprod.tomlconfig import load_model
@@ -112,5 +114,18 @@ def hoppers_of(inserts: tuple[Insert, ...]) -> frozenset[int]:
 
 
 def load_catalog(path: Path) -> tuple[Catalog, str]:
-    """The catalog and its version (a hash of the file), which the run records."""
-    return load_model(path, Catalog, "insert catalog")
+    """The catalog and its version (a hash of the file), which the run records.
+
+    Artwork files (read into proofs) must lie inside the catalog's folder, symbolic links resolved,
+    or inside a folder listed in STMTPROD_ARTWORK_PATH: a catalog must not make the line read
+    arbitrary files."""
+    catalog, version = load_model(path, Catalog, "insert catalog")
+    allowed = [Path(path).parent.resolve(),
+               *(Path(p).resolve() for p in os.environ.get("STMTPROD_ARTWORK_PATH", "").split(os.pathsep) if p)]
+    for index, item in enumerate(catalog.insert):
+        if item.artwork is not None and not any((Path(path).parent / item.artwork).resolve().is_relative_to(folder)
+                                                for folder in allowed):
+            raise ConfigError(f"artwork {item.artwork!r} of insert {item.code} is outside the catalog's folder; move "
+                              "it beside the catalog, or list its folder in STMTPROD_ARTWORK_PATH to allow it",
+                              file=str(path), key=f"insert.{index}.artwork")
+    return catalog, version

@@ -1,6 +1,7 @@
 """`stmtprod`: the command line, a thin layer over the library.
 
-Exit codes: 0 released, 2 bad usage, 3 bad configuration, 4 halted, 1 an unexpected internal error.
+Exit codes (README): 0 released, 2 bad usage, 3 bad configuration, 4 halted, 5 busy, 6 waiting,
+7 environment fault, 130/143 interrupted by SIGINT/SIGTERM, 1 an unexpected internal error.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import click
 
 from stmtprod import errors
 from stmtprod.drills import DRILLS
+from stmtprod.cliguard import FaultGuard
 from stmtprod.config import BuildOptions, default_catalog_file, default_inspection_file, default_layouts_dir
 from stmtprod.regions import parse_regions
 
@@ -56,7 +58,7 @@ def _fail(exc: errors.StmtprodError, as_json: bool) -> None:
     sys.exit(exc.exit_code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FaultGuard, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def main(verbose: bool) -> None:
     """stmtprod: statement and card production line controller."""
@@ -137,11 +139,12 @@ def resume(run_id, out, workers, executor, scheduler, as_json):
 
 
 def _ledger(out: Path):
-    from stmtprod.ledger import LEDGER_FILE, Ledger
+    from stmtprod.ledger import LEDGER_FILE
+    from stmtprod.runfolder import open_ledger
 
     if not (out / LEDGER_FILE).exists():
         raise click.UsageError(f"{out} has no ledger ({LEDGER_FILE})")
-    return Ledger(out)
+    return open_ledger(out)
 
 
 @main.command()
@@ -172,6 +175,9 @@ def runs(out, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show(run_id, out, as_json):
     """One run in full: record, history, batches, halts, inspection decisions."""
+    from stmtprod.runfolder import check_run_id
+
+    check_run_id(run_id)
     ledger = _ledger(out)
     run = ledger.run(run_id)
     if run is None:

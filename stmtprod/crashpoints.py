@@ -1,7 +1,8 @@
 """Named points where a test can make the process die by SIGKILL, to prove crash safety.
 
-`STMTPROD_CRASH_AT=render:batch:2` kills the process the second time that point is reached. Unset
-(always, in production) it costs one dictionary lookup.
+`STMTPROD_CRASH_AT=render:batch:2` kills the process the second time that point is reached.
+`STMTPROD_CRASH_SIGNAL=TERM` (or INT) sends that signal instead of SIGKILL, to prove that an operator's
+stop leaves a resumable run. Unset (always, in production) it costs one dictionary lookup.
 """
 from __future__ import annotations
 
@@ -21,4 +22,5 @@ def reached(name: str) -> None:
         return
     _seen[name] += 1
     if _seen[name] >= int(count):
-        os.kill(os.getpid(), signal.SIGKILL)
+        name = os.environ.get("STMTPROD_CRASH_SIGNAL", "KILL")
+        os.kill(os.getpid(), getattr(signal, f"SIG{name}"))

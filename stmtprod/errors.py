@@ -11,6 +11,9 @@ EXIT_CONFIG = 3
 EXIT_HALTED = 4
 EXIT_BUSY = 5
 EXIT_WAITING = 6
+EXIT_ENVIRONMENT = 7
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
 
 
 class StmtprodError(Exception):
@@ -54,3 +57,18 @@ class BusyError(StmtprodError):
     """Another build or resume holds the output folder."""
 
     exit_code = EXIT_BUSY
+
+
+class EnvironmentFault(StmtprodError):
+    """The machine, not the data or the configuration: a full disk, a folder that cannot be written,
+    a damaged ledger. The message names the file and what to do; a run it stopped can be resumed."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: raised in the main thread so the line unwinds as for Ctrl-C (SIGINT)."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"signal {signum}")

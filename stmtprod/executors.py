@@ -66,13 +66,15 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 from stmtprod.errors import ConfigError
 from stmtprod.render.batch import render_batch
 from stmtprod.workers import pool as worker_pool
+from stmtprod.workers import stop as stop_workers
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
 
 EXECUTORS = ("local", "dask")
-CONNECT_TIMEOUT_S = 10
-"""How long to try to reach a scheduler before giving up with a configuration error."""
+CONNECT_TIMEOUT_S = float(os.environ.get("STMTPROD_DASK_TIMEOUT", "10"))
+"""How long to try to reach a scheduler, and for it to answer, before giving up with a configuration
+error (exit 3); `STMTPROD_DASK_TIMEOUT` (seconds) changes it."""
 WORKERS_TIMEOUT_S = 60
 """How long to wait for a reachable scheduler to have at least one worker."""
 VISIBLE_TIMEOUT_S = 10.0
@@ -138,8 +140,7 @@ def _run_local(jobs: list[Job], done: Done, workers: int, render: Callable[[Job]
             for future in as_completed(futures):
                 done(futures[future], future.result())
         except BaseException:
-            for future in futures:
-                future.cancel()
+            stop_workers(pool)
             raise
 
 
@@ -188,22 +189,58 @@ def _connect(workers: int, scheduler: str | None) -> tuple["Client", "LocalClust
 
 
 def _probe(scheduler: str) -> None:
-    """Fail fast, with a plain reason, on a malformed address or a host that refuses or does not answer."""
+    """Ask the scheduler who it is, over the address's own protocol (tcp, tls, ws, wss, ucx, inproc...),
+    within CONNECT_TIMEOUT_S all told: a malformed address, an unknown or unavailable protocol, a host
+    that refuses, one that accepts but never answers, or something that is not a Dask scheduler is a
+    configuration error (exit 3) before any work. TLS uses Dask's own configuration (README)."""
+    import asyncio
+
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    async def identity() -> dict:
+        comm = await connect(scheduler, timeout=CONNECT_TIMEOUT_S, **Security().get_connection_args("client"))
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    where = f"the Dask scheduler at {scheduler!r}"
+    _refused_fast(scheduler, where)
+    try:
+        answer = asyncio.run(asyncio.wait_for(identity(), CONNECT_TIMEOUT_S))
+    except (asyncio.TimeoutError, TimeoutError):
+        raise ConfigError(f"{where} did not answer within {CONNECT_TIMEOUT_S} s; is it a 'dask scheduler' (and "
+                          "not something else listening on that port)?", key="--scheduler") from None
+    except (ValueError, TypeError, ImportError, KeyError) as exc:
+        raise ConfigError(f"{scheduler!r} is not a usable scheduler address ({type(exc).__name__}: {exc}); give "
+                          "tcp://HOST:8786, or tls://HOST:8786 with Dask's TLS settings", key="--scheduler") from None
+    except (OSError, Exception) as exc:  # noqa: BLE001 (refused, reset, TLS handshake, protocol errors)
+        raise ConfigError(f"cannot reach {where} ({type(exc).__name__}: {exc}); is 'dask scheduler' running there "
+                          "and the port open?", key="--scheduler") from None
+    if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
+        found = answer.get("type") if isinstance(answer, dict) else type(answer).__name__
+        raise ConfigError(f"{where} answered as {found!r}, not as a Dask scheduler", key="--scheduler")
+
+
+def _refused_fast(scheduler: str, where: str) -> None:
+    """A host:port address whose port refuses a plain TCP connection fails at once, not after the
+    Dask connector's retries."""
     from distributed.comm.addressing import parse_address, parse_host_port
 
     try:
         scheme, location = parse_address(scheduler)
         host, port = parse_host_port(location, 8786)
-    except ValueError as exc:
-        raise ConfigError(f"{scheduler!r} is not a scheduler address like tcp://HOST:8786 ({exc})",
-                          key="--scheduler") from exc
-    if scheme not in ("tcp", "tls"):
+    except ValueError:
+        return  # the connector gives the precise reason
+    if scheme not in ("tcp", "tls", "ws", "wss"):
         return
     try:
         socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
-        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); is 'dask scheduler' "
-                          "running there and the port open?", key="--scheduler") from exc
+        raise ConfigError(f"cannot reach {where} ({exc}); is 'dask scheduler' running there and the port open?",
+                          key="--scheduler") from None
 
 
 def _visible(job: Job) -> None:

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from stmtprod.errors import EnvironmentFault
+
 LEDGER_FILE = "ledger.sqlite"
 
 MIGRATIONS = [
@@ -85,6 +87,50 @@ def files_proven(batch: dict, pdf_file: str, manifest_file: str, stamp: str) -> 
         for path, key in ((pdf_file, "pdf_sha256"), (manifest_file, "manifest_sha256")))
 
 
+_SQLITE_ADVICE = {
+    13: "the filesystem holding it is full: free space there",  # SQLITE_FULL
+    8: "it cannot be written (read-only file or filesystem): make the output folder writable",  # SQLITE_READONLY
+    14: "it cannot be opened: the output folder must be readable and writable for this user",  # SQLITE_CANTOPEN
+    3: "permission denied: the output folder must be readable and writable for this user",  # SQLITE_PERM
+    10: "the disk reported an I/O error: check the disk and free space",  # SQLITE_IOERR
+    5: "another process holds it: wait for it to finish",  # SQLITE_BUSY
+}
+_DAMAGED = ("it is damaged (not a database, truncated or overwritten): restore it and its -wal file from a "
+            "backup, or move it away with every run folder beside it; stmtprod refuses to work in this folder "
+            "until then and never deletes a run folder")
+
+
+def ledger_fault(path: Path, exc: sqlite3.Error) -> EnvironmentFault:
+    """A one-line EnvironmentFault for an SQLite error: the ledger file, what went wrong, what to do."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    fault = EnvironmentFault(f"{path}: ledger error ({exc}); {_SQLITE_ADVICE.get(code, _DAMAGED)}")
+    fault.disk_full = code == 13
+    return fault
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose database errors name the ledger file (integrity and programming errors are
+    bugs and pass unchanged)."""
+
+    ledger_path: Path = Path(LEDGER_FILE)
+
+    def execute(self, *args):
+        try:
+            return super().execute(*args)
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise ledger_fault(self.ledger_path, exc) from exc
+
+    def executemany(self, *args):
+        try:
+            return super().executemany(*args)
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise ledger_fault(self.ledger_path, exc) from exc
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
@@ -97,12 +143,20 @@ class Ledger:
     def __init__(self, folder: Path):
         self.path = Path(folder) / LEDGER_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, factory=_Connection)
+        except sqlite3.Error as exc:
+            raise ledger_fault(self.path, exc) from exc
+        self.db.ledger_path = self.path
+        try:
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -112,10 +166,14 @@ class Ledger:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite may already have rolled back by itself (a full disk)
+                try:
+                    self.db.execute("ROLLBACK")
+                except EnvironmentFault:
+                    pass
             raise
-        self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]

@@ -1,16 +1,18 @@
 """One line at a time per output folder.
 
 An advisory `flock` on `OUT/.stmtprod.lock`: the kernel drops it when its process dies, however it
-dies, so a crashed or killed run never leaves the folder locked.
+dies, so a crashed or killed run never leaves the folder locked. The file is opened without following
+symbolic links (a link there is refused, exit 7).
 """
 from __future__ import annotations
 
 import fcntl
 import os
 import socket
+import stat
 from pathlib import Path
 
-from stmtprod.errors import BusyError
+from stmtprod.errors import BusyError, EnvironmentFault
 from stmtprod.ledger import now
 
 
@@ -21,7 +23,12 @@ class OutputLock:
 
     def __enter__(self) -> "OutputLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # Never through a symbolic link: the holder's line is written into the file, and a link could
+        # point that write (and the truncation before it) at any file this user may write.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise EnvironmentFault(f"{self.path}: not a regular file; remove it (stmtprod makes its own lock file)")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Callable
 
 from stmtprod import crashpoints, drills
-from stmtprod.barcode.payload import run_tag
 from stmtprod.batchsteps import record_plan, record_verified, render_unproven, unverified
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import BuildOptions
 from stmtprod.errors import Halt, UsageError
 from stmtprod.executors import check_executor
-from stmtprod.fsutil import JsonlWriter, atomic_open, remove_temporaries
+from stmtprod.envfaults import resumable
+from stmtprod.fsutil import JsonlWriter, atomic_open
 from stmtprod.ingest.reader import IngestResult, ingest
 from stmtprod.inspect.config import load_inspection
 from stmtprod.inspect.context import InspectionContext
@@ -34,10 +34,11 @@ from stmtprod.lock import OutputLock
 from stmtprod.mailing import mailing_rows, write_mailing, postal_counts
 from stmtprod.plan import BatchRef, plan_region
 from stmtprod.render.batch import BatchJob
+from stmtprod.render.fonts import check_fonts
 from stmtprod.report import write_report
-from stmtprod.runfolder import (check_reject_share, choose_run_id, clear_stale_ingests, ingest_into, mirror, note_halt,
-                                note_waiting, place_new_run, release_staging, reopen_staging, replace_ingest,
-                                run_id_tag, run_summary, write_summary)
+from stmtprod.runfolder import (check_reject_share, check_run_id, choose_run_id, clear_stale_ingests, ingest_into,
+                                mirror, note_halt, note_waiting, open_ledger, place_new_run, prepare_out,
+                                release_staging, reopen_staging, replace_ingest, run_id_tag, run_summary, write_summary)
 from stmtprod.verify import PrintFile, check_sequence, verify_batches
 
 Events = Callable[..., None]
@@ -82,9 +83,12 @@ def _check(options: BuildOptions) -> tuple[LayoutSet, Catalog, str]:
         raise UsageError(f"input file {options.input} does not exist")
     if options.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    if options.run_id is not None:
+        check_run_id(options.run_id, "--run-id")
     drills.check(options.drill)
     check_executor(options.executor, options.scheduler)
     layouts = load_layouts(options.layouts_dir)
+    check_fonts(layouts, options.layouts_dir)
     catalog, catalog_version = load_catalog(options.catalog_file)
     load_inspection(options.inspection_file)
     return layouts, catalog, catalog_version
@@ -105,30 +109,28 @@ def build(options: BuildOptions, events: Events = _quiet, force: bool = False) -
     """
     started = time.perf_counter()
     layouts, catalog, catalog_version = _check(options)
-    out = options.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out(options.out)
     with OutputLock(out):
         clear_stale_ingests(out, _INGEST_PREFIX)
-        ledger = Ledger(out)
+        ledger = open_ledger(out)
         try:
             events("step", step="ingest")
             work, ingested = _ingest_into(options, layouts, catalog, out)
             base_id = make_run_id(ingested, layouts.version, catalog_version, options)
             run_id = _choose_run_id(ledger, options, base_id, ingested, layouts, catalog_version, force, work)
             run_dir = out / run_id
-            place_new_run(out, run_dir, work)
             ledger.create_run(run_id, base_id, str(options.input.resolve()), ingested.input_sha256, layouts.version,
                               catalog_version, _options_record(options))
-            return _continue(ledger, run_id, run_dir, options, layouts, catalog, ingested, events,
-                             {"ingest": time.perf_counter() - started}, started)
+            with resumable(ledger, run_id, out):
+                place_new_run(out, run_dir, work)
+                return _continue(ledger, run_id, run_dir, options, layouts, catalog, ingested, events,
+                                 {"ingest": time.perf_counter() - started}, started)
         finally:
             ledger.close()
 
 
 def _choose_run_id(ledger: Ledger, options: BuildOptions, base_id: str, ingested: IngestResult,
                    layouts: LayoutSet, catalog_version: str, force: bool, work: Path) -> str:
-    if options.run_id:
-        run_tag(options.run_id)
     return choose_run_id(
         ledger, base_id, options.run_id, force, work,
         rerun_id=lambda salt: make_run_id(ingested, layouts.version, catalog_version, options, salt=salt),
@@ -141,6 +143,7 @@ def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None 
            executor: str | None = None, scheduler: str | None = None) -> dict:
     """Continue a crashed or halted run, redoing only what is not already proven good."""
     started = time.perf_counter()
+    check_run_id(run_id)
     out = Path(out).resolve()
     if not (out / "ledger.sqlite").exists():
         raise UsageError(f"{out} has no ledger: nothing to resume")
@@ -152,7 +155,7 @@ def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None 
         return resume_cards(run_id, out, key=key, demo=demo, workers=workers, events=events, executor=executor,
                             scheduler=scheduler)
     with OutputLock(out):
-        ledger = Ledger(out)
+        ledger = open_ledger(out)
         try:
             run = ledger.run(run_id)
             if run is None:
@@ -164,15 +167,16 @@ def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None 
                 options = dataclasses.replace(options, executor=executor, scheduler=scheduler)
             layouts, catalog, catalog_version = _check(options)
             run_dir = out / run_id
-            run_dir.mkdir(exist_ok=True)
-            events("step", step="ingest")
-            work, ingested = _ingest_into(options, layouts, catalog, run_dir)
-            replace_ingest(run_dir, work)
-            ledger.update_run(run_id, input_sha256=ingested.input_sha256, layouts_version=layouts.version,
-                              catalog_version=catalog_version)
-            ledger.transition(run_id, "RESUMED")
-            summary = _continue(ledger, run_id, run_dir, options, layouts, catalog, ingested, events,
-                                {"ingest": time.perf_counter() - started}, started)
+            with resumable(ledger, run_id, out):
+                run_dir.mkdir(exist_ok=True)
+                events("step", step="ingest")
+                work, ingested = _ingest_into(options, layouts, catalog, run_dir)
+                replace_ingest(run_dir, work)
+                ledger.update_run(run_id, input_sha256=ingested.input_sha256, layouts_version=layouts.version,
+                                  catalog_version=catalog_version)
+                ledger.transition(run_id, "RESUMED")
+                summary = _continue(ledger, run_id, run_dir, options, layouts, catalog, ingested, events,
+                                    {"ingest": time.perf_counter() - started}, started)
             return summary | {"resumed": True}
         finally:
             ledger.close()
@@ -241,8 +245,6 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
     drill = ledger.run(run_id)["options"].get("drill")
     summary["drill"] = drill
     staging, release = reopen_staging(run_dir)
-    if staging.exists():
-        remove_temporaries(staging)
     try:
         check_reject_share(ingested, options.reject_threshold, "records",
                            "correct the extract upstream, then resume the run")

@@ -8,6 +8,7 @@ that shape live here once, so the two lines cannot drift apart.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import tempfile
 import time
@@ -15,12 +16,14 @@ from pathlib import Path
 from typing import Callable, Protocol, TypeVar
 
 from stmtprod import halt_report
-from stmtprod.errors import Halt, UsageError
-from stmtprod.fsutil import fsync_dir, write_json
-from stmtprod.ledger import Ledger
+from stmtprod.errors import EnvironmentFault, Halt, UsageError
+from stmtprod.fsutil import fsync_dir, remove_temporaries, write_json
+from stmtprod.ledger import LEDGER_FILE, Ledger
 from stmtprod.regions import REGIONS
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+RUN_ID = re.compile(r"[0-9]{8}-[0-9A-Z]{6}")
+"""A run id, and so a run folder's name: ASCII only, matched in full (no separator, no newline)."""
 Ingested = TypeVar("Ingested")
 
 
@@ -48,6 +51,56 @@ def run_id_tag(basis: list[str], salt: int = 0) -> str:
         number, digit = divmod(number, 36)
         tag += _ALPHABET[digit]
     return tag
+
+
+def check_run_id(run_id: object, what: str = "run id") -> str:
+    """`run_id` if it is a run id `YYYYMMDD-XXXXXX` in full (ASCII digits and capitals, nothing else);
+    else a usage error. Called before any work by every command that takes a run id, since the id
+    becomes a folder name under --out."""
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+        shown = ascii(run_id)[:40]
+        raise UsageError(f"{what} {shown} is not a run id: YYYYMMDD-XXXXXX with ASCII digits and capitals only")
+    return run_id
+
+
+def prepare_out(out: Path) -> Path:
+    """The output folder, made if missing and resolved; a path that cannot be a folder is a usage error."""
+    out = Path(out)
+    for part in (out, *out.parents):
+        if part.exists() and not part.is_dir():
+            raise UsageError(f"--out {out}: {part} is a regular file, not a folder; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    return out.resolve()
+
+
+def open_ledger(out: Path) -> Ledger:
+    """The ledger of `out`, refusing (exit 7) when `out` holds run folders the ledger does not know.
+
+    That happens when the ledger was deleted, emptied or replaced by an older copy: building again
+    would give a released cycle the same id and print it twice. Nothing is touched (a deleted ledger
+    is not even re-created); the operator restores the ledger, or moves the folders away deliberately.
+    """
+    folders = sorted(p.name for p in out.iterdir() if RUN_ID.fullmatch(p.name) and p.is_dir())
+    ledger_file = out / LEDGER_FILE
+    if folders and not ledger_file.exists():
+        raise _unknown_folders(ledger_file, "is missing", folders, out)
+    ledger = Ledger(out)
+    try:
+        unknown = [name for name in folders if ledger.run(name) is None]
+        if unknown:
+            raise _unknown_folders(ledger_file, "does not know", unknown, out)
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
+
+
+def _unknown_folders(ledger_file: Path, what: str, folders: list[str], out: Path) -> EnvironmentFault:
+    listed = ", ".join(folders[:5]) + (f" and {len(folders) - 5} more" if len(folders) > 5 else "")
+    subject = "the ledger is missing beside" if what == "is missing" else "the ledger does not know"
+    return EnvironmentFault(
+        f"{ledger_file}: {subject} the run folders {listed} in {out}: it was deleted, emptied or replaced; restore it "
+        "from a backup (stmtprod never re-makes or deletes a run folder, so it stops here)")
 
 
 def choose_run_id(ledger: Ledger, base_id: str, requested: str | None, force: bool, work: Path,
@@ -83,16 +136,25 @@ def ingest_into(folder: Path, prefix: str, ingest: Callable[[Path, Path], Ingest
     work = Path(tempfile.mkdtemp(prefix=prefix, dir=folder))
     try:
         return work, ingest(work / "accepted", work / "quarantine.jsonl")
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write names no file: name the folder
+            raise OSError(exc.errno, exc.strerror, str(work)) from exc
         raise
 
 
 def place_new_run(out: Path, run_dir: Path, work: Path) -> None:
-    """Make `run_dir` afresh and move the ingest's quarantine and accepted spill into it."""
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir()
+    """Make `run_dir` and move the ingest's quarantine and accepted spill into it.
+
+    A run folder is never deleted or reused: if `run_dir` exists (made by hand, or by a run whose
+    ledger record is gone) the run is refused.
+    """
+    try:
+        run_dir.mkdir()
+    except FileExistsError:
+        shutil.rmtree(work, ignore_errors=True)
+        raise EnvironmentFault(f"{run_dir} already exists but its run is not in the ledger; move it away or restore "
+                               "the ledger (a run folder is never overwritten)") from None
     (work / "quarantine.jsonl").rename(run_dir / "quarantine.jsonl")
     (run_dir / "work").mkdir()
     (work / "accepted").rename(run_dir / "work" / "accepted")
@@ -110,10 +172,13 @@ def replace_ingest(run_dir: Path, work: Path) -> None:
 
 
 def reopen_staging(run_dir: Path) -> tuple[Path, Path]:
-    """`staging/` and `release/` of a run; a release left by an unfinished run goes back to staging."""
+    """`staging/` and `release/` of a run; a release left by an unfinished run goes back to staging, and
+    the temporary files of interrupted atomic writes are removed."""
     staging, release = run_dir / "staging", run_dir / "release"
     if release.exists() and not staging.exists():
         release.rename(staging)
+    if staging.exists():
+        remove_temporaries(staging)  # what workers stopped mid-write (a signal, a full disk) left behind
     return staging, release
 
 

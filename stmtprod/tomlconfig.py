@@ -30,6 +30,8 @@ def load_model(path: Path, model: type[M], what: str) -> tuple[M, str]:
         data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{what} is missing", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"{what} cannot be read ({exc.strerror}): it must be a readable file", file=str(path)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
     try:

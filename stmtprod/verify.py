@@ -30,6 +30,7 @@ from stmtprod.plan import SpillRow, spill_line
 from stmtprod.postal import verify as postal_verify
 from stmtprod.render.statement import sheet_count
 from stmtprod.workers import pool as worker_pool
+from stmtprod.workers import stop as stop_workers
 
 DPI = 200
 _STRIP_MARGIN_MM = 2.0
@@ -108,7 +109,11 @@ def _in_workers(function, args: list[tuple], workers: int):
         yield from (function(*a) for a in args)
         return
     with worker_pool(min(workers, len(args))) as pool:
-        yield from pool.map(function, *zip(*args))
+        try:
+            yield from pool.map(function, *zip(*args))
+        except BaseException:  # a signal or a fault: stop the reads still queued instead of waiting for them
+            stop_workers(pool)
+            raise
 
 
 def read_file(pdf: str, terms: content.Contract, expected_pages: int | None = None) -> Readback:

@@ -1,8 +1,9 @@
-"""The local process pool, with workers that die with their parent.
+"""The local process pool, with workers that die with their parent and leave signals to it.
 
 If the line's process is killed (SIGKILL, OOM), orphaned workers would otherwise wait forever on
 their queue, holding memory and the job's output pipes. On Linux each worker asks the kernel to send
-it SIGKILL when its parent dies.
+it SIGKILL when its parent dies. Workers ignore SIGINT (Ctrl-C reaches the whole process group; the
+parent decides, and stops them with `stop`) and take the default action on SIGTERM.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -24,3 +27,12 @@ def _die_with_parent() -> None:
 
 def pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
+
+
+def stop(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool at once: pending work cancelled, running workers killed. Used when the line itself
+    is stopping (a signal, a fault): every output is written atomically, so a killed worker leaves
+    only a temporary file, which a resume removes."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):  # no public way to reach them
+        process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)

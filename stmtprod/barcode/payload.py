@@ -52,8 +52,8 @@ FIELDS: tuple[tuple[str, int, int], ...] = (
 _SPAN = {name: (start, end) for name, start, end in FIELDS}
 assert FIELDS[-1][2] == PAYLOAD_LENGTH
 
-_RUN_ID = re.compile(r"^\d{8}-([0-9A-Z]{6})$")
-_TAG = re.compile(r"^[0-9A-Z]{6}$")
+_RUN_ID = re.compile(r"[0-9]{8}-([0-9A-Z]{6})")  # ASCII only, used with fullmatch
+_TAG = re.compile(r"[0-9A-Z]{6}")
 _HEX = frozenset("0123456789ABCDEF")
 
 
@@ -69,7 +69,7 @@ def _where(name: str) -> str:
 
 def run_tag(run_id: str) -> str:
     """The 6-char tag of a run id ``YYYYMMDD-XXXXXX``; only the tag fits the payload."""
-    m = _RUN_ID.match(run_id) if isinstance(run_id, str) else None
+    m = _RUN_ID.fullmatch(run_id) if isinstance(run_id, str) else None
     if not m:
         raise PayloadError(f"run id {run_id!r} does not match YYYYMMDD-XXXXXX ([0-9A-Z] tag)")
     return m.group(1)
@@ -93,7 +93,7 @@ class Payload:
             raise PayloadError(f"{_where('version')}: unknown version {self.version!r}, expected {PAYLOAD_VERSION!r}")
         if self.region not in REGIONS:
             raise PayloadError(f"{_where('region')}: unknown region {self.region!r}, expected one of {sorted(REGIONS)}")
-        if not isinstance(self.run_tag, str) or not _TAG.match(self.run_tag):
+        if not isinstance(self.run_tag, str) or not _TAG.fullmatch(self.run_tag):
             raise PayloadError(f"{_where('run_tag')}: {self.run_tag!r} is not 6 chars of [0-9A-Z]")
         for name, hi in (("sequence", 9_999_999), ("sheet", 99), ("sheets", 99)):
             value = getattr(self, name)

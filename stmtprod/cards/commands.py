@@ -84,7 +84,7 @@ def cards(orders, personalisation, out, key_file, demo_key, workers, batch_size,
     progress = Progress(sys.stderr.isatty())
     try:
         key, demo = resolve_key(key_file, demo_key)
-        if resume_id:
+        if resume_id is not None:
             if orders is not None:
                 raise errors.UsageError("--resume continues a run with its own orders; drop --orders")
             summary = resume_cards(resume_id, out, key=key, demo=demo, personalisation=personalisation,

@@ -23,12 +23,11 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
-from stmtprod.barcode.payload import run_tag
+from stmtprod import crashpoints
 from stmtprod.batchsteps import read_unverified, record_plan, record_verified, render_unproven
 from stmtprod.cards.ingest import CardIngest, ingest_orders, read_spill
 from stmtprod.cards.inspection import CardContext, run_card_stages
@@ -42,6 +41,7 @@ from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import PROJECT_ROOT, default_catalog_file, default_inspection_file, default_layouts_dir
 from stmtprod.errors import ConfigError, Halt, UsageError
 from stmtprod.executors import check_executor
+from stmtprod.envfaults import resumable
 from stmtprod.fsutil import write_jsonl
 from stmtprod.inspect.config import load_inspection
 from stmtprod.inspect.pulled import note_pulled, write_pulled
@@ -51,9 +51,10 @@ from stmtprod.ledger import Ledger
 from stmtprod.lock import OutputLock
 from stmtprod.plan import BatchRef
 from stmtprod.regions import REGIONS
-from stmtprod.runfolder import (check_reject_share, choose_run_id, clear_stale_ingests, ingest_into, mirror,
-                                note_halt, note_waiting, place_new_run, release_staging, reopen_staging,
-                                replace_ingest, run_id_tag, run_summary, write_summary)
+from stmtprod.render.fonts import check_fonts
+from stmtprod.runfolder import (check_reject_share, check_run_id, choose_run_id, clear_stale_ingests, ingest_into,
+                                mirror, note_halt, note_waiting, open_ledger, place_new_run, prepare_out,
+                                release_staging, reopen_staging, replace_ingest, run_id_tag, run_summary, write_summary)
 from stmtprod.verify import check_versions, load_run, read_all, run_print_files
 
 Events = Callable[..., None]
@@ -124,8 +125,11 @@ def _check(options: CardOptions) -> _Config:
         raise UsageError(f"personalisation log {options.personalisation} does not exist")
     if options.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    if options.run_id is not None:
+        check_run_id(options.run_id, "--run-id")
     check_executor(options.executor, options.scheduler)
     layouts = load_layouts(options.layouts_dir)
+    check_fonts(layouts, options.layouts_dir)
     catalog, catalog_version = load_catalog(options.catalog_file)
     carriers = load_carrier_set(options.cards_dir, layouts, catalog)
     load_inspection(options.inspection_file)
@@ -168,34 +172,28 @@ def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | No
                                 "scheduler": scheduler}.items() if v is not None}
     options = CardOptions(orders=Path(orders), personalisation=Path(personalisation), out=Path(out), **fields)
     config = _check(options)
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out(out)
     with OutputLock(out):
         clear_stale_ingests(out, _INGEST_PREFIX)
-        ledger = Ledger(out)
+        ledger = open_ledger(out)
         try:
             events("step", step="ingest")
             work, ingested = _ingest_into(options, config, card, out)
             base_id = make_run_id(ingested, config, options, card)
             chosen = _choose_run_id(ledger, options, base_id, ingested, config, card, force, work)
             run_dir = out / chosen
-            place_new_run(out, run_dir, work)
             ledger.create_run(chosen, base_id, str(options.orders.resolve()), ingested.input_sha256,
                               config.layouts_version, config.catalog_version, options.record(card))
-            return _continue(ledger, chosen, run_dir, options, config, card, ingested, options.personalisation,
-                             events, {"ingest": time.perf_counter() - started}, started)
+            with resumable(ledger, chosen, out):
+                place_new_run(out, run_dir, work)
+                return _continue(ledger, chosen, run_dir, options, config, card, ingested, options.personalisation,
+                                 events, {"ingest": time.perf_counter() - started}, started)
         finally:
             ledger.close()
 
 
 def _choose_run_id(ledger: Ledger, options: CardOptions, base_id: str, ingested: CardIngest, config: _Config,
                    key: CardKey, force: bool, work: Path) -> str:
-    if options.run_id:
-        try:
-            run_tag(options.run_id)
-        except ValueError as exc:
-            shutil.rmtree(work, ignore_errors=True)
-            raise UsageError(str(exc)) from None
     return choose_run_id(
         ledger, base_id, options.run_id, force, work,
         rerun_id=lambda salt: make_run_id(ingested, config, options, key, salt=salt),
@@ -222,11 +220,12 @@ def resume_cards(run_id: str, out: Path, *, key: bytes | None = None, demo: bool
     The run renders on the executor it was made with, unless `executor` (with `scheduler`) overrides it.
     """
     started = time.perf_counter()
+    check_run_id(run_id)
     out = Path(out).resolve()
     if not (out / "ledger.sqlite").exists():
         raise UsageError(f"{out} has no ledger: nothing to resume")
     with OutputLock(out):
-        ledger = Ledger(out)
+        ledger = open_ledger(out)
         try:
             run = ledger.run(run_id)
             if run is None:
@@ -255,15 +254,16 @@ def resume_cards(run_id: str, out: Path, *, key: bytes | None = None, demo: bool
                 options = dataclasses.replace(options, executor=executor, scheduler=scheduler)
             config = _check(options)
             run_dir = out / run_id
-            run_dir.mkdir(exist_ok=True)
-            events("step", step="ingest")
-            work, ingested = _ingest_into(options, config, card, run_dir)
-            replace_ingest(run_dir, work)
-            ledger.update_run(run_id, input_sha256=ingested.input_sha256, layouts_version=config.layouts_version,
-                              catalog_version=config.catalog_version)
-            ledger.transition(run_id, "RESUMED", personalisation=str(log.resolve()))
-            summary = _continue(ledger, run_id, run_dir, options, config, card, ingested, log, events,
-                                {"ingest": time.perf_counter() - started}, started)
+            with resumable(ledger, run_id, out):
+                run_dir.mkdir(exist_ok=True)
+                events("step", step="ingest")
+                work, ingested = _ingest_into(options, config, card, run_dir)
+                replace_ingest(run_dir, work)
+                ledger.update_run(run_id, input_sha256=ingested.input_sha256,
+                                  layouts_version=config.layouts_version, catalog_version=config.catalog_version)
+                ledger.transition(run_id, "RESUMED", personalisation=str(log.resolve()))
+                summary = _continue(ledger, run_id, run_dir, options, config, card, ingested, log, events,
+                                    {"ingest": time.perf_counter() - started}, started)
             return summary | {"resumed": True}
         finally:
             ledger.close()
@@ -300,7 +300,8 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
 
         t = time.perf_counter()
         jobs = _jobs(batches, run_id, run_dir, options)
-        render_unproven(ledger, run_id, jobs, batches, events, options, render=render_carrier_batch)
+        render_unproven(ledger, run_id, jobs, batches, events, options, render=render_carrier_batch,
+                        after_batch=lambda: crashpoints.reached("render:batch"))
         timings["render"] = time.perf_counter() - t
 
         t = time.perf_counter()

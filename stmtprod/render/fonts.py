@@ -22,14 +22,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
 from stmtprod.errors import ConfigError
-from stmtprod.layout import Fonts
-
-FONT_DIRS = [
-    *filter(None, os.environ.get("STMTPROD_FONT_PATH", "").split(os.pathsep)),
-    "/usr/share/fonts",
-    "/usr/local/share/fonts",
-    str(Path(reportlab.__file__).parent / "fonts"),
-]
+from stmtprod.layout import Fonts, LayoutSet
 
 # What a layout's Latin face sets: Latin letters with their accents, spacing modifiers, Latin Extended
 # Additional, general punctuation and currency signs. Everything else goes to the market's own faces.
@@ -37,19 +30,69 @@ LATIN = "\u0000-\u036f\u1e00-\u1eff\u2000-\u206f\u20a0-\u20cf"
 _LATIN_RUNS = re.compile(f"[{LATIN}]+|[^{LATIN}]+")
 _LATIN_RE = re.compile(f"[{LATIN}]")
 
+SYSTEM_FONT_DIRS = ["/usr/share/fonts", "/usr/local/share/fonts", str(Path(reportlab.__file__).parent / "fonts")]
+
+
+def font_dirs() -> tuple[str, ...]:
+    """The folders fonts are found in: those listed in STMTPROD_FONT_PATH first, then the system's."""
+    return (*filter(None, os.environ.get("STMTPROD_FONT_PATH", "").split(os.pathsep)), *SYSTEM_FONT_DIRS)
+
+
+def find_font(filename: str) -> Path:
+    """The font file a layout names: a bare file name, found under the font folders, or an absolute
+    path inside one of them. A font anywhere else is refused unless its folder is listed in
+    STMTPROD_FONT_PATH: a layout must not make the line read (and embed) arbitrary files."""
+    return _find_font(filename, font_dirs())
+
+
 
 @lru_cache(maxsize=None)
-def find_font(filename: str) -> Path:
-    """The first file of that name under the font folders; a clear config error when absent."""
-    if os.path.isabs(filename) and os.path.exists(filename):
-        return Path(filename)
-    for folder in FONT_DIRS:
-        for root, _dirs, files in os.walk(folder):
-            if filename in files:
-                return Path(root) / filename
-    raise ConfigError(
-        f"font file {filename} not found under {', '.join(FONT_DIRS)}; install the font packages "
-        "listed in the README (scripts/setup.sh does it)", key="fonts")
+def _find_font(filename: str, folders: tuple[str, ...]) -> Path:
+    if filename and os.path.basename(filename) == filename and filename not in (".", ".."):
+        for folder in folders:
+            for root, _dirs, files in os.walk(folder):
+                if filename in files:
+                    return Path(root) / filename
+        raise ConfigError(f"font file {filename} not found under {', '.join(folders)}; install the font packages "
+                          "listed in the README (scripts/setup.sh does it)")
+    path = os.path.normpath(filename)
+    if not (os.path.isabs(path) and any(os.path.commonpath([path, os.path.abspath(d)]) == os.path.abspath(d)
+                                        for d in folders)):
+        raise ConfigError(f"font {filename!r} is outside the font folders ({', '.join(folders)}); name a file in "
+                          "them, or list its folder in STMTPROD_FONT_PATH to allow it")
+    if not os.path.lexists(path):
+        raise ConfigError(f"font file {filename} does not exist")
+    return Path(path)
+
+
+def _faces(fonts: Fonts) -> list[tuple[str, str, int]]:
+    """(key, file name, subfont index) of every face a layout names."""
+    bold_index = fonts.subfont_index if fonts.bold_subfont_index is None else fonts.bold_subfont_index
+    faces = [("regular", fonts.regular, fonts.subfont_index), ("bold", fonts.bold, bold_index)]
+    faces += [(f"fallback.{i}", f, 0) for i, f in enumerate(fonts.fallback)]
+    faces += [(key, getattr(fonts, key), 0) for key in ("latin_regular", "latin_bold") if getattr(fonts, key)]
+    return faces
+
+
+def check_fonts(layouts: LayoutSet, folder: Path) -> None:
+    """Every face of every layout found, a regular file and usable TrueType (registered here, once per
+    process): a font that is missing, unreadable or not a font is a configuration error (exit 3)
+    naming the layout file and key, found before any work rather than in a render worker."""
+    for region, layout in layouts.layouts.items():
+        where = {"file": str(Path(folder) / f"{region}.toml")}
+        for key, filename, index in _faces(layout.fonts):
+            try:
+                path = find_font(filename)
+            except ConfigError as exc:
+                raise ConfigError(str(exc), **where, key=f"fonts.{key}") from None
+            if not path.is_file():
+                raise ConfigError(f"font {path} is not a regular file (a dangling link, a folder or a pipe)",
+                                  **where, key=f"fonts.{key}")
+            try:
+                _face(filename, index)
+            except Exception as exc:  # noqa: BLE001 (ReportLab raises TTFError, struct.error, OSError, ...)
+                raise ConfigError(f"font {path} cannot be used ({type(exc).__name__}: {exc}); reinstall it, or "
+                                  "name a TrueType font file", **where, key=f"fonts.{key}") from None
 
 
 def _face(filename: str, index: int) -> str:

@@ -1,0 +1,82 @@
+"""The `stmtprod` command group's last word: whatever stops a command ends in one line on stderr and its
+documented exit code (README, "Exit codes"), never a traceback.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import sys
+
+import click
+
+from stmtprod.errors import EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, EnvironmentFault, StmtprodError, Terminated
+from stmtprod.envfaults import os_fault, signal_name
+
+
+def _on_sigterm(signum: int, _frame) -> None:
+    raise Terminated(signum)
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame of a traceback, as file:line: enough to report a bug without echoing the
+    exception's message, which may quote input data."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}" if tb else "?"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class FaultGuard(click.Group):
+    """The `stmtprod` command group: any fault ends in one line and its documented exit code.
+
+    SIGTERM is turned into `Terminated` so the line unwinds as for Ctrl-C: workers stopped, the run
+    marked INTERRUPTED, exit 143 (SIGINT: 130). A bug still ends with exit 1, in one line too that
+    names the exception and where (never its message, which may quote input); `-v` logs the traceback.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["stmtprod.json"] = "--json" in args  # an error then also ends stdout with a JSON line
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context):
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        as_json = ctx.meta.get("stmtprod.json", False)
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, Terminated) as exc:
+            notes = getattr(exc, "__notes__", [])
+            code = EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+            self._exit(f"interrupted by {signal_name(exc)}" + "".join(f"; {n}" for n in notes), code, as_json)
+        except StmtprodError as exc:
+            self._exit(str(exc), exc.exit_code, as_json)
+        except OSError as exc:
+            fault = os_fault(exc)
+            self._exit(str(fault), fault.exit_code, as_json)
+        except sqlite3.Error as exc:
+            fault = EnvironmentFault(f"the ledger cannot be used ({exc}); check the output folder's ledger.sqlite")
+            self._exit(str(fault), fault.exit_code, as_json)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 (a bug: one line, exit 1, traceback with --verbose)
+            import logging
+
+            logging.getLogger("stmtprod").debug("internal error", exc_info=True)
+            self._exit(f"internal error ({type(exc).__name__} at {_where(exc)}); please report it with the "
+                       "command and the output of 'stmtprod -v ...'", EXIT_INTERNAL, as_json)
+        finally:
+            if previous in (signal.SIG_DFL, None):
+                signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+
+    @staticmethod
+    def _exit(message: str, code: int, as_json: bool) -> None:
+        click.echo(f"stmtprod: {_one_line(message)}", err=True)
+        if as_json:
+            click.echo(json.dumps({"error": _one_line(message), "exit_code": code}, ensure_ascii=False))
+        sys.exit(code)
