@@ -152,12 +152,15 @@ def _ledger(out: Path):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def runs(out, as_json):
     """List the runs in an output folder's ledger, oldest first."""
+    from stmtprod.envfaults import stopped
+
     ledger = _ledger(out)
     rows = []
     for run in ledger.runs():
         rows.append({"run_id": run["run_id"], "state": run["state"], "created_at": run["created_at"],
                      "updated_at": run["updated_at"], "input": run["input_path"], "counts": run["counts"],
-                     "halts": len(ledger.halts(run["run_id"])), "drill": (run["options"] or {}).get("drill")})
+                     "halts": len(ledger.halts(run["run_id"])), "drill": (run["options"] or {}).get("drill"),
+                     "stopped": stopped(run["state"], out)})
     ledger.close()
     if as_json:
         click.echo(json.dumps({"runs": rows}, ensure_ascii=False))
@@ -166,7 +169,8 @@ def runs(out, as_json):
         counts = r["counts"] or {}
         click.echo(f"{r['run_id']}  {r['state']:<10} {r['created_at']}  produced {counts.get('produced', '-')}"
                    f"  sheets {counts.get('sheets', '-')}  halts {r['halts']}"
-                   + (f"  DRILL {r['drill']}" if r["drill"] else ""))
+                   + (f"  DRILL {r['drill']}" if r["drill"] else "")
+                   + ("  (stopped: no line is running it; 'stmtprod resume' continues it)" if r["stopped"] else ""))
 
 
 @main.command()

@@ -17,6 +17,16 @@ from stmtprod.errors import EnvironmentFault, StmtprodError, Terminated
 
 INTERRUPTED = "INTERRUPTED"
 """The ledger state of a run stopped by a signal or a fault of the machine; `resume` continues it."""
+ACTIVE_STATES = frozenset({"CREATED", "PLANNED", "RESUMED", "RENDERING", "VERIFYING"})
+"""States a run holds only while a line works on it: shown as stopped when no line holds the folder
+(after a SIGKILL, an OOM kill or a power cut, which leave no chance to mark the run INTERRUPTED)."""
+
+
+def stopped(state: str, out: Path) -> bool:
+    """The ledger says `state`, a working state, but no build or resume holds the folder."""
+    from stmtprod.lock import held
+
+    return state in ACTIVE_STATES and not held(out)
 
 _NOT_WRITABLE = "make it writable for this user, or choose another --out"
 _ADVICE = {

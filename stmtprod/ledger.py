@@ -115,16 +115,14 @@ class _Connection(sqlite3.Connection):
     ledger_path: Path = Path(LEDGER_FILE)
 
     def execute(self, *args):
-        try:
-            return super().execute(*args)
-        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
-            raise
-        except sqlite3.DatabaseError as exc:
-            raise ledger_fault(self.ledger_path, exc) from exc
+        return self._named(super().execute, args)
 
     def executemany(self, *args):
+        return self._named(super().executemany, args)
+
+    def _named(self, call, args: tuple):
         try:
-            return super().executemany(*args)
+            return call(*args)
         except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
             raise
         except sqlite3.DatabaseError as exc:

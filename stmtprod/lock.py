@@ -46,3 +46,18 @@ class OutputLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+
+
+def held(folder: Path) -> bool:
+    """Whether a build or resume holds `folder` now; takes nothing and writes nothing."""
+    try:
+        fd = os.open(Path(folder) / ".stmtprod.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the shared lock just taken
+    return False

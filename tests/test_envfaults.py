@@ -177,29 +177,19 @@ def _no_workers_left(out: Path) -> None:
     assert not left, [p.info["cmdline"] for p in left]
 
 
-def test_full_disk_during_a_build_stops_with_exit_7_and_the_run_resumes(extract, reference, tmp_path):
-    with full_disk(tmp_path, 1024) as (out, how, grow):
-        proc = _build(extract, out, **how)
-        line = _fails_cleanly(proc, errors.EXIT_ENVIRONMENT, str(out), "resume")
-        assert re.search("No space left on device|File too large", line), line
-        assert _states(out) == {reference["run_id"]: "INTERRUPTED"}
+@pytest.mark.parametrize("line, size_kib", [("statements", 1024), ("cards", 640)])
+def test_full_disk_stops_with_exit_7_and_the_run_resumes(line, size_kib, extract, request, tmp_path):
+    ref = request.getfixturevalue("reference" if line == "statements" else "card_reference")
+    with full_disk(tmp_path, size_kib) as (out, how, grow):
+        proc = _build(extract, out, **how) if line == "statements" else _cards(out, **how)
+        message = _fails_cleanly(proc, errors.EXIT_ENVIRONMENT, str(out), "resume")
+        assert re.search("No space left on device|File too large", message), message
+        assert _states(out) == {ref["run_id"]: "INTERRUPTED"}
         grow()
-        resumed = _run("resume", reference["run_id"], "--out", out, "--json")
+        resumed = _run("resume", ref["run_id"], "--out", out, "--json")
         assert resumed.returncode == 0, resumed.stderr
-        assert _released(out / reference["run_id"]) == reference["files"]
-        assert _states(out) == {reference["run_id"]: "RELEASED"}
-
-
-def test_full_disk_during_a_card_run_stops_with_exit_7_and_the_run_resumes(card_reference, tmp_path):
-    with full_disk(tmp_path, 640) as (out, how, grow):
-        proc = _cards(out, **how)
-        line = _fails_cleanly(proc, errors.EXIT_ENVIRONMENT, str(out), "resume")
-        assert re.search("No space left on device|File too large", line), line
-        assert _states(out) == {card_reference["run_id"]: "INTERRUPTED"}
-        grow()
-        resumed = _run("resume", card_reference["run_id"], "--out", out, "--json")
-        assert resumed.returncode == 0, resumed.stderr
-        assert _released(out / card_reference["run_id"]) == card_reference["files"]
+        assert _released(out / ref["run_id"]) == ref["files"]
+        assert _states(out) == {ref["run_id"]: "RELEASED"}
 
 
 @contextmanager
@@ -456,6 +446,21 @@ def test_a_signal_stops_workers_and_the_run_resumes_to_identical_files(point, na
     assert _summary(resumed)["counts"] == reference["summary"]["counts"]
     assert _released(out / reference["run_id"]) == reference["files"]
     assert not list((out / reference["run_id"]).rglob(".*.tmp"))
+
+
+def test_a_run_killed_outright_is_listed_as_stopped_not_as_running(extract, reference, tmp_path):
+    """SIGKILL leaves no chance to mark the run: `runs` then says no line is running it."""
+    out = tmp_path / "out"
+    killed = _build(extract, out, env={"STMTPROD_CRASH_AT": "render:batch:2"})
+    assert killed.returncode == -signal.SIGKILL
+    assert _states(out) == {reference["run_id"]: "RENDERING"}
+    listed = _run("runs", "--out", out, "--json", inproc=True)
+    assert json.loads(listed.stdout)["runs"][0]["stopped"] is True
+    assert "stopped: no line is running it" in _run("runs", "--out", out, inproc=True).stdout
+    from stmtprod.lock import OutputLock
+
+    with OutputLock(out):  # while a line holds the folder the run is not called stopped
+        assert json.loads(_run("runs", "--out", out, "--json", inproc=True).stdout)["runs"][0]["stopped"] is False
 
 
 def test_ctrl_c_to_the_whole_process_group_is_exit_130_and_resumable(extract, reference, tmp_path):
