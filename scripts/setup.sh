@@ -11,7 +11,7 @@ need_apt=()
 [ -f /usr/share/fonts/truetype/cwtex/cwheib.ttf ] || need_apt+=(fonts-cwtex-heib)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
-command -v gs >/dev/null || need_apt+=(ghostscript)  # BWIPP (treepoem), the tests' second postal encoder
+command -v gs >/dev/null || need_apt+=(ghostscript)  # BWIPP (treepoem): the tests' independent postal encoder
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "setup: installing ${need_apt[*]}" >&2

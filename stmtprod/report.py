@@ -68,6 +68,7 @@ def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, cata
         "layouts_version": run["layouts_version"], "catalog_version": run["catalog_version"],
         "counts": summary["counts"], "reconciled": summary["reconciled"], "regions": regions,
         "suppressed_by_reason": summary["suppressed_by_reason"],
+        "postal_classes": summary.get("postal_classes", {}),
         "quarantined_by_kind": summary["quarantined_by_kind"],
         "quarantine_reasons": [{"kind": k, "field": f, "count": n} for (k, f), n in sorted(reasons.items())],
         "inspection": lots,
@@ -156,6 +157,11 @@ def render_pdf(report: dict) -> bytes:
                    + [[q["kind"], q["field"], q["count"]] for q in report["quarantine_reasons"]]),
              Paragraph("Suppressed: " + escape(", ".join(f"{k} {v}" for k, v in report["suppressed_by_reason"].items())
                                                or "none"), body),
+             *([Paragraph("Postal classes (mailing manifest): envelopes with and without the postal "
+                          "operator's barcode, for the lodgement", head),
+                table([["tray", "class", "envelopes"]]
+                      + [[tray, name, n] for tray, classes in sorted(report["postal_classes"].items())
+                         for name, n in sorted(classes.items())])] if report.get("postal_classes") else []),
              Paragraph("Inspection", head),
              table([["stage", "lot", "lot size", "severity", "letter", "AQL", "n", "Ac", "Re", "defective",
                      "decision", "inspector", "switching"]]

@@ -6,9 +6,11 @@ import copy
 import io
 import json
 import random
+import re
 from pathlib import Path
 
 import pydantic
+import pypdf
 import pypdfium2 as pdfium
 import pytest
 from reportlab.lib.units import mm
@@ -212,6 +214,10 @@ def test_a_build_prints_reads_and_counts_both_barcodes(sample_run, sample_record
             else:
                 assert japanpost.decode(read).postcode == record.address.postcode.replace("-", "")
     assert sample_run["postal_classes"] == classes
+    report = json.loads((Path(sample_run["run_dir"]) / "report.json").read_text(encoding="utf-8"))
+    assert report["postal_classes"] == classes
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(Path(sample_run["run_dir"]) / "report.pdf").pages)
+    assert "Postal classes" in text and re.search(rf"AU\s+BARCODED\s+{classes['AU'][BARCODED]}\b", text)
     assert classes["AU"][BARCODED] and classes["AU"][NON_BARCODED] and classes["JP"][BARCODED]
     assert classes["JP"].get(NON_BARCODED)
     mailing = [json.loads(x) for p in sorted((release / "mailing").glob("*.jsonl"))
