@@ -50,11 +50,13 @@ class _Reading(dict):
             elif unicodedata.category(c)[0] in "LN":   # letters, and numerals that are not digits (kanji), end a run
                 other = True
         reading = _BREAK if other else "".join(digits)
-        self[code] = reading
+        if len(self) < _CACHE_MAX:      # bounded: an extract of every code point must not grow it to 1.1M
+            self[code] = reading
         return reading
 
 
 _ONE_DIGIT = frozenset(range(10))
+_CACHE_MAX = 1 << 16
 _READING = _Reading()
 
 
