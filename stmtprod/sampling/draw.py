@@ -9,7 +9,8 @@ ledger with the sample. To redraw by hand, with nothing but Python (3.11 or late
     sample = sorted(random.Random(seed).sample(sorted(set(population)), n))
 
 where ``population`` is the lot's units (e.g. the piece sequence numbers) and ``n`` the plan's
-sample size. The population is sorted first, so the order in which it is listed does not matter;
+sample size. A lot inspected again at a stage after a correction (its N-th inspection there, N >= 2)
+is drawn with ``lot`` written ``LOT#N`` (e.g. ``AU#2``), so the re-inspection gets a fresh sample. The population is sorted first, so the order in which it is listed does not matter;
 when n is at least the lot size the whole lot is the sample (100% inspection).
 """
 from __future__ import annotations
