@@ -94,16 +94,17 @@ def _regions(_ctx, _param, value):
               help="Where batches render: a local process pool, or a Dask distributed cluster.")
 @click.option("--scheduler", help="Dask scheduler address (tcp://HOST:8786) for --executor dask.")
 @click.option("--force", is_flag=True, help="Make a new run even if this cycle already has one.")
+@click.option("--allow-empty", is_flag=True, help="Release an empty cycle (no record, or none accepted) on purpose.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line on stdout.")
 def build(input_, out, regions, batch_size, workers, run_id, reject_threshold, layouts, catalog, inspection, drill,
-          executor, scheduler, force, as_json):
+          executor, scheduler, force, allow_empty, as_json):
     """Run the nightly line over a cycle extract: ingest, plan, render, verify, release."""
     from stmtprod.pipeline import build as run_build
 
     options = BuildOptions(input=input_, out=out, regions=regions, batch_size=batch_size, workers=workers,
                            run_id=run_id, reject_threshold=reject_threshold, layouts_dir=layouts,
                            catalog_file=catalog, inspection_file=inspection, drill=drill, executor=executor,
-                           scheduler=scheduler)
+                           scheduler=scheduler, allow_empty=allow_empty)
     _run_line(lambda progress: run_build(options, progress, force=force), as_json)
 
 

@@ -37,6 +37,7 @@ class BuildOptions:
     drill: str | None = None
     executor: str = "local"
     scheduler: str | None = None
+    allow_empty: bool = False   # an empty cycle (no record, or none accepted) is released, not refused
 
     def fingerprint(self) -> str:
         """What, besides the input and configuration files, changes the output bytes; a drill also

@@ -36,9 +36,10 @@ from stmtprod.plan import BatchRef, plan_region
 from stmtprod.render.batch import BatchJob
 from stmtprod.render.fonts import check_fonts
 from stmtprod.report import write_report
-from stmtprod.runfolder import (check_reject_share, check_run_id, choose_run_id, clear_stale_ingests, ingest_into,
-                                mirror, note_halt, note_waiting, open_ledger, place_new_run, prepare_out,
-                                release_staging, reopen_staging, replace_ingest, run_id_tag, run_summary, write_summary)
+from stmtprod.runfolder import (check_not_empty, check_reject_share, check_run_id, choose_run_id, clear_stale_ingests,
+                                ingest_into, mirror, note_halt, note_waiting, open_ledger, place_new_run, prepare_out,
+                                refuse_empty, release_staging, reopen_staging, replace_ingest, run_id_tag,
+                                run_summary, write_summary)
 from stmtprod.verify import PrintFile, check_sequence, verify_batches
 
 Events = Callable[..., None]
@@ -66,7 +67,8 @@ def _options_record(options: BuildOptions) -> dict:
             "layouts_dir": str(Path(options.layouts_dir).resolve()),
             "catalog_file": str(Path(options.catalog_file).resolve()),
             "inspection_file": str(Path(options.inspection_file).resolve()), "workers": options.workers,
-            "executor": options.executor, "scheduler": options.scheduler, "drill": options.drill}
+            "executor": options.executor, "scheduler": options.scheduler, "drill": options.drill,
+            "allow_empty": options.allow_empty}
 
 
 def _options_from(record: dict, out: Path, workers: int | None) -> BuildOptions:
@@ -74,7 +76,8 @@ def _options_from(record: dict, out: Path, workers: int | None) -> BuildOptions:
                         batch_size=record["batch_size"], reject_threshold=record["reject_threshold"],
                         layouts_dir=Path(record["layouts_dir"]), catalog_file=Path(record["catalog_file"]),
                         inspection_file=Path(record["inspection_file"]), workers=workers or record["workers"],
-                        executor=record.get("executor", "local"), scheduler=record.get("scheduler"))
+                        executor=record.get("executor", "local"), scheduler=record.get("scheduler"),
+                        allow_empty=record.get("allow_empty", False))
 
 
 def _check(options: BuildOptions) -> tuple[LayoutSet, Catalog, str]:
@@ -116,6 +119,7 @@ def build(options: BuildOptions, events: Events = _quiet, force: bool = False) -
         try:
             events("step", step="ingest")
             work, ingested = _ingest_into(options, layouts, catalog, out)
+            refuse_empty(ingested, options.allow_empty, options.input, work, "records")
             base_id = make_run_id(ingested, layouts.version, catalog_version, options)
             run_id = _choose_run_id(ledger, options, base_id, ingested, layouts, catalog_version, force, work)
             run_dir = out / run_id
@@ -248,6 +252,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
     try:
         check_reject_share(ingested, options.reject_threshold, "records",
                            "correct the extract upstream, then resume the run")
+        check_not_empty(ingested, options.allow_empty, "records", "correct the extract upstream")
         events("step", step="plan")
         t = time.perf_counter()
         batches: list[BatchRef] = []

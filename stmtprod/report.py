@@ -44,9 +44,10 @@ def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, cata
     quarantine = Path(summary["quarantine_file"])
     reasons = Counter()
     if quarantine.exists():
-        for line in quarantine.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            reasons[(row["kind"], row["field"])] += 1
+        with open(quarantine, encoding="utf-8") as rows:  # streamed: a night may hold millions of rejects
+            for line in rows:
+                row = json.loads(line)
+                reasons[(row["kind"], row["field"])] += 1
     consumed = Counter()
     for folder in ("release", "staging"):
         for path in sorted((run_dir / folder / "envelopes").glob("*.jsonl")):

@@ -192,6 +192,25 @@ def check_reject_share(ingested: IngestCounts, threshold: float, noun: str, corr
                    action=f"inspect quarantine.jsonl, {correct}")
 
 
+def refuse_empty(ingested: IngestCounts, allow_empty: bool, path: Path, work: Path, noun: str) -> None:
+    """Refuse, before a run is made, an input without one record (empty, or blank lines only),
+    removing the ingest folder `work`; `allow_empty` is the operator saying the cycle is empty on purpose."""
+    if ingested.input == 0 and not allow_empty:
+        shutil.rmtree(work, ignore_errors=True)
+        raise UsageError(f"{path} holds no {noun} (it is empty or has only blank lines): nothing to run; "
+                         "pass --allow-empty if this cycle is empty on purpose")
+
+
+def check_not_empty(ingested: IngestCounts, allow_empty: bool, noun: str, correct: str) -> None:
+    """Halt a run that would release nothing because no record was accepted (all quarantined or suppressed)."""
+    if ingested.input and ingested.accepted_count == 0 and not allow_empty:
+        raise Halt(f"none of the {ingested.input} {noun} was accepted ({ingested.quarantined} quarantined, "
+                   f"{sum(ingested.suppressed.values())} suppressed): an empty night is not released",
+                   step="ingest", field="accepted", expected=">= 1", found=0,
+                   action=f"inspect quarantine.jsonl, {correct}; if nothing is to be printed on purpose, "
+                          "build again with --allow-empty --force")
+
+
 def release_staging(staging: Path, release: Path, run_dir: Path, any_jobs: bool,
                     reached: Callable[[str], None] = lambda _point: None) -> None:
     """Rename `staging/` to `release/` (with empty print and manifest folders for an empty run).

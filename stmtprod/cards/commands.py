@@ -72,10 +72,12 @@ def _fail(exc: errors.StmtprodError, as_json: bool) -> None:
               help="Where carrier batches render: a local process pool (default), or a Dask distributed "
                    "cluster. With --resume: override the run's executor.")
 @click.option("--scheduler", help="Dask scheduler address (tcp://HOST:8786) for --executor dask.")
+@click.option("--allow-empty", is_flag=True, help="Release an empty order file (or one with no accepted order).")
 @click.option("--resume", "resume_id", metavar="RUN_ID", help="Continue a halted or crashed card run.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line on stdout.")
 def cards(orders, personalisation, out, key_file, demo_key, workers, batch_size, production_date, reject_threshold,
-          layouts, card_layouts, catalog, inspection, run_id, force, executor, scheduler, resume_id, as_json):
+          layouts, card_layouts, catalog, inspection, run_id, force, executor, scheduler, allow_empty, resume_id,
+          as_json):
     """Card carriers and the card-to-carrier match: ingest orders, render, verify, match, inspect, release."""
     from stmtprod.cards.keys import resolve_key
     from stmtprod.cards.line import resume_cards, run_cards
@@ -96,7 +98,7 @@ def cards(orders, personalisation, out, key_file, demo_key, workers, batch_size,
                                 batch_size=batch_size, production_date=production_date,
                                 reject_threshold=reject_threshold, layouts_dir=layouts, cards_dir=card_layouts,
                                 catalog_file=catalog, inspection_file=inspection, run_id=run_id, force=force,
-                                executor=executor, scheduler=scheduler)
+                                executor=executor, scheduler=scheduler, allow_empty=allow_empty)
     except errors.StmtprodError as exc:
         progress.close()
         _fail(exc, as_json)

@@ -23,12 +23,13 @@ from stmtprod.cardnumbers import echo_safe
 from stmtprod.cards.keys import CardKey
 from stmtprod.cards.models import CardOrder, CardRecord, digit_runs
 from stmtprod.fsutil import atomic_open
+from stmtprod.cards.texts import CarrierSet, embossed_fits
+from stmtprod.ingest import printable
+from stmtprod.ingest.lines import OVERSIZE, input_lines, nfc_line, oversize_reason
 from stmtprod.ingest.models import ACCOUNT_ID_PATTERN
-from stmtprod.ingest.reader import (Reject, check_postcode, check_printable, input_lines, quarantine_reject,
-                                    reject_from)
+from stmtprod.ingest.reader import Reject, check_postcode, quarantine_reject, reject_from, text_fields
 from stmtprod.layout import LayoutSet
 from stmtprod.regions import REGIONS
-from stmtprod.render.fonts import coverage
 
 
 @dataclass
@@ -54,21 +55,28 @@ def _reject_from(exc: ValidationError) -> Reject:
     return reject_from(exc, _REJECT_KINDS, region_fields=("region", "address.country"))
 
 
-def _printable(record: CardOrder, covered: frozenset[int], region: str) -> None:
-    texts = [("name", record.name), ("embossed_name", record.embossed_name), ("address.city", record.address.city),
-             ("address.state", record.address.state), ("address.postcode", record.address.postcode)]
-    texts += [(f"address.lines.{i}", t) for i, t in enumerate(record.address.lines)]
-    check_printable(texts, covered, region)
+def _printable(order: CardOrder, layouts: LayoutSet, carriers: CarrierSet | None) -> None:
+    """What the carrier prints of the order must print, read back and fit (`stmtprod.ingest.printable`)."""
+    layout = layouts[order.region]
+    texts = text_fields(order.name, order.address) + [("embossed_name", order.embossed_name)]
+    try:
+        printable.check_characters(texts, layout.fonts, order.region)
+        printable.check_window(layout, order.name, order.address)
+        if carriers is not None:
+            printable.check_fits(layout, [("embossed_name", text, fit) for text, fit in
+                                          embossed_fits(layout, carriers[order.region], order.language,
+                                                        order.embossed_name)])
+    except printable.Unprintable as exc:
+        raise Reject(exc.field, exc.reason, exc.kind) from None
 
 
-def _check(raw: bytes, layouts: LayoutSet) -> CardOrder:
+def _check(raw: bytes, layouts: LayoutSet, carriers: CarrierSet | None) -> CardOrder:
     try:
         order = CardOrder.model_validate_json(raw)
     except ValidationError as exc:
         raise _reject_from(exc) from None
-    layout = layouts[order.region]
-    check_postcode(layout, order.region, order.address.postcode)
-    _printable(order, coverage(layout.fonts), order.region)
+    check_postcode(layouts[order.region], order.region, order.address.postcode)
+    _printable(order, layouts, carriers)
     return order
 
 
@@ -79,7 +87,7 @@ def safe_card_id(raw: bytes) -> str | None:
     """The line's card id for the quarantine row, if readable and free of long digit runs."""
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     card_id = value.get("card_id") if isinstance(value, dict) else None
     if not isinstance(card_id, str) or not _CARD_ID.fullmatch(card_id) or digit_runs(card_id) or not echo_safe(card_id):
@@ -87,8 +95,12 @@ def safe_card_id(raw: bytes) -> str | None:
     return card_id
 
 
-def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path, quarantine_path: Path) -> CardIngest:
-    """Validate every order; spill sanitized records per region; quarantine rejects with line and reason."""
+def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path, quarantine_path: Path,
+                  carriers: CarrierSet | None = None) -> CardIngest:
+    """Validate every order; spill sanitized records per region; quarantine rejects with line and reason.
+
+    `carriers` (the carrier texts) lets the fitting check measure the lines the carrier prints the
+    embossed name on."""
     digest = hashlib.sha256()
     result = CardIngest()
     result.accepted = {r: [] for r in REGIONS}
@@ -99,9 +111,12 @@ def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path,
         spills = {r: stack.enter_context(atomic_open(spill_dir / f"{r}.jsonl")) for r in REGIONS}
         source = stack.enter_context(open(path, "rb"))
         quarantine = stack.enter_context(atomic_open(quarantine_path))
-        for number, raw in input_lines(source, digest, result):
+        for number, raw, _start in input_lines(source, digest, result):
             try:
-                order = _check(raw, layouts)
+                if raw is OVERSIZE:
+                    raise Reject("(record)", oversize_reason(), "size")
+                raw = nfc_line(raw)
+                order = _check(raw, layouts, carriers)
                 token = key.token(order.pan)
                 if order.card_id in seen_ids:
                     raise Reject("card_id", f"card id {order.card_id} was already ordered on line "
@@ -112,7 +127,7 @@ def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path,
                 record: CardRecord = order.record(token)
                 del order
             except Reject as rej:
-                card_id = safe_card_id(raw)
+                card_id = safe_card_id(raw) if raw is not OVERSIZE else None
                 quarantine_reject(quarantine, result, rej, line=number, card_id=card_id, account_id=card_id)
                 continue
             seen_ids[record.card_id] = number

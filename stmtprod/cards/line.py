@@ -52,9 +52,10 @@ from stmtprod.lock import OutputLock
 from stmtprod.plan import BatchRef
 from stmtprod.regions import REGIONS
 from stmtprod.render.fonts import check_fonts
-from stmtprod.runfolder import (check_reject_share, check_run_id, choose_run_id, clear_stale_ingests, ingest_into,
-                                mirror, note_halt, note_waiting, open_ledger, place_new_run, prepare_out,
-                                release_staging, reopen_staging, replace_ingest, run_id_tag, run_summary, write_summary)
+from stmtprod.runfolder import (check_not_empty, check_reject_share, check_run_id, choose_run_id, clear_stale_ingests,
+                                ingest_into, mirror, note_halt, note_waiting, open_ledger, place_new_run, prepare_out,
+                                refuse_empty, release_staging, reopen_staging, replace_ingest, run_id_tag,
+                                run_summary, write_summary)
 from stmtprod.verify import check_versions, load_run, read_all, run_print_files
 
 Events = Callable[..., None]
@@ -88,6 +89,7 @@ class CardOptions:
     run_id: str | None = None
     executor: str = "local"
     scheduler: str | None = None
+    allow_empty: bool = False
 
     def fingerprint(self) -> str:
         return (f"line=cards;batch={self.batch_size};threshold={self.reject_threshold};"
@@ -101,7 +103,7 @@ class CardOptions:
                 "catalog_file": str(Path(self.catalog_file).resolve()),
                 "inspection_file": str(Path(self.inspection_file).resolve()), "workers": self.workers,
                 "executor": self.executor, "scheduler": self.scheduler,
-                "key": key.mode, "key_id": key.key_id}
+                "key": key.mode, "key_id": key.key_id, "allow_empty": self.allow_empty}
 
 
 @dataclasses.dataclass
@@ -146,14 +148,15 @@ def make_run_id(ingested: CardIngest, config: _Config, options: CardOptions, key
 def _ingest_into(options: CardOptions, config: _Config, key: CardKey, folder: Path) -> tuple[Path, CardIngest]:
     return ingest_into(folder, _INGEST_PREFIX,
                        lambda accepted, quarantine: ingest_orders(options.orders, config.layouts, key, accepted,
-                                                                  quarantine))
+                                                                  quarantine, config.carriers))
 
 
 def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | None, demo: bool, workers: int = 1,
               events: Events = _quiet, batch_size: int = 1000, production_date: dt.date | None = None,
               reject_threshold: float = 0.05, layouts_dir: Path | None = None, cards_dir: Path | None = None,
               catalog_file: Path | None = None, inspection_file: Path | None = None, run_id: str | None = None,
-              force: bool = False, executor: str | None = None, scheduler: str | None = None) -> dict:
+              force: bool = False, executor: str | None = None, scheduler: str | None = None,
+              allow_empty: bool = False) -> dict:
     """Run the card line over one order file and its personalisation log; returns the run summary.
 
     `key` is the tokenisation key (bytes, at least 16); `demo=True` uses the published demo key
@@ -169,7 +172,7 @@ def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | No
                                 "reject_threshold": reject_threshold, "layouts_dir": layouts_dir,
                                 "cards_dir": cards_dir, "catalog_file": catalog_file,
                                 "inspection_file": inspection_file, "run_id": run_id, "executor": executor,
-                                "scheduler": scheduler}.items() if v is not None}
+                                "scheduler": scheduler, "allow_empty": allow_empty}.items() if v is not None}
     options = CardOptions(orders=Path(orders), personalisation=Path(personalisation), out=Path(out), **fields)
     config = _check(options)
     out = prepare_out(out)
@@ -179,6 +182,7 @@ def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | No
         try:
             events("step", step="ingest")
             work, ingested = _ingest_into(options, config, card, out)
+            refuse_empty(ingested, options.allow_empty, options.orders, work, "card orders")
             base_id = make_run_id(ingested, config, options, card)
             chosen = _choose_run_id(ledger, options, base_id, ingested, config, card, force, work)
             run_dir = out / chosen
@@ -249,7 +253,8 @@ def resume_cards(run_id: str, out: Path, *, key: bytes | None = None, demo: bool
                                   layouts_dir=Path(recorded["layouts_dir"]), cards_dir=Path(recorded["cards_dir"]),
                                   catalog_file=Path(recorded["catalog_file"]),
                                   inspection_file=Path(recorded["inspection_file"]),
-                                  executor=recorded.get("executor", "local"), scheduler=recorded.get("scheduler"))
+                                  executor=recorded.get("executor", "local"), scheduler=recorded.get("scheduler"),
+                                  allow_empty=recorded.get("allow_empty", False))
             if executor:
                 options = dataclasses.replace(options, executor=executor, scheduler=scheduler)
             config = _check(options)
@@ -290,6 +295,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
     try:
         check_reject_share(ingested, options.reject_threshold, "card orders",
                            "correct the orders upstream, then resume the card run")
+        check_not_empty(ingested, options.allow_empty, "card orders", "correct the orders upstream")
         events("step", step="plan")
         t = time.perf_counter()
         accepted_dir = run_dir / "work" / "accepted"

@@ -26,7 +26,7 @@ from stmtprod.barcode import symbol
 from stmtprod.barcode.payload import build
 from stmtprod.cards.models import CarrierPiece
 from stmtprod.cards.plan import read_carrier_batch
-from stmtprod.cards.texts import CarrierText, CarrierTexts, load_carrier_texts
+from stmtprod.cards.texts import CarrierText, CarrierTexts, beside_window, bilingual, embossed_fits, load_carrier_texts
 from stmtprod.layout import Layout, load_layout
 from stmtprod.render.batch import insert_titles, open_canvas, write_batch
 from stmtprod.render.canvas_text import GREY, MIN_FONT, LayoutPainter, enclosure_names
@@ -76,10 +76,6 @@ def masked(texts: list[CarrierText], last5: str) -> str:
     return " / ".join(t.card_ending.format(last5=last5) for t in texts)
 
 
-def bilingual(texts: list[CarrierText], key: str) -> str:
-    return " / ".join(getattr(t, key) for t in texts)
-
-
 @dataclass
 class CarrierPainter(LayoutPainter):
     layout: Layout
@@ -126,16 +122,13 @@ class CarrierPainter(LayoutPainter):
         self._text(c, self.right, 28, masked(langs, rec.last5), 8, align="right", max_mm=80)
 
         # The envelope window.
-        win = lay.window
-        lines = address_lines(lay, rec.name, rec.address)
-        leading = min(4.4, (win.height_mm - 4) / len(lines))
-        for i, line in enumerate(lines):
-            self._text(c, win.x_mm + 4, win.y_mm + 5 + i * leading, line, 9.5, max_mm=win.width_mm - 8)
+        self._window(c, address_lines(lay, rec.name, rec.address))
 
         # Beside the window: the card as it is embossed.
-        x = max(118.0, win.x_mm + win.width_mm + 6)
+        x = beside_window(lay)
+        (embossed, beside), (under, under_fit) = embossed_fits(lay, tx, rec.language, rec.embossed_name)
         self._text(c, x, 50, bilingual(langs, "name_on_card"), 7, max_mm=self.right - x, grey=True)
-        self._text(c, x, 55, rec.embossed_name, 10, bold=True, max_mm=self.right - x)
+        self._text(c, x, 55, embossed, beside.size, bold=True, max_mm=beside.width_mm, min_size=beside.min_size)
         for i, t in enumerate(langs):
             self._text(c, x, 62 + i * 4.5, t.card_ending.format(last5=rec.last5), 9, max_mm=self.right - x)
 
@@ -164,8 +157,8 @@ class CarrierPainter(LayoutPainter):
         self._text(c, area.x_mm + 3, area.y_mm + 5, bilingual(langs, "attach_here"), 7, max_mm=area.width_mm - 6,
                    grey=True)
         below = area.y_mm + area.height_mm
-        self._text(c, area.x_mm, below + 5, f"{bilingual(langs, 'name_on_card')}: {rec.embossed_name}", 8,
-                   max_mm=area.width_mm)
+        self._text(c, area.x_mm, below + 5, under, under_fit.size, max_mm=under_fit.width_mm,
+                   min_size=under_fit.min_size)
         self._text(c, area.x_mm, below + 9.5, masked(langs, rec.last5), 8, max_mm=area.width_mm)
 
         # Activation, beside the attach area.

@@ -26,6 +26,7 @@ from stmtprod.errors import ConfigError
 from stmtprod.layout import Box, Layout, LayoutSet
 from stmtprod.tomlconfig import config_error
 from stmtprod.regions import REGIONS, Region
+from stmtprod.render import fitting
 from stmtprod.render.fonts import coverage
 
 Language = Literal["en", "ja", "zh-Hant", "ms", "id"]
@@ -188,3 +189,21 @@ def load_carrier_set(folder: Path, layouts: LayoutSet, catalog: Catalog,
         check_against(texts[region], layouts[region], catalog, path)
         digest.update(region.encode() + b"\0" + path.read_bytes() + b"\0")
     return CarrierSet(texts, digest.hexdigest()[:16], Path(folder))
+
+
+def bilingual(texts: list[CarrierText], key: str) -> str:
+    return " / ".join(getattr(t, key) for t in texts)
+
+
+def beside_window(layout: Layout) -> float:
+    """Where the embossed name block starts: right of the window, at 118 mm or more."""
+    return max(118.0, layout.window.x_mm + layout.window.width_mm + 6)
+
+
+def embossed_fits(layout: Layout, texts: CarrierTexts, language: str, embossed: str) -> list[tuple[str, fitting.Fit]]:
+    """The two lines that print the embossed name, each with its box (`stmtprod.render.fitting`)."""
+    langs = texts.languages(language)
+    right = layout.page.size_mm[0] - layout.page.margin_mm
+    x = beside_window(layout)
+    return [(embossed, fitting.Fit(fitting.EMBOSSED_SIZE, fitting.EMBOSSED_MIN, right - x, bold=True)),
+            (f"{bilingual(langs, 'name_on_card')}: {embossed}", fitting.Fit(8, fitting.MIN_FONT, texts.attach_area.width_mm))]

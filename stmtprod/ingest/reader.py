@@ -11,20 +11,24 @@ import hashlib
 import json
 import re
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 from pydantic import ValidationError
 
 from stmtprod.cardnumbers import echo_safe, reason as card_number_reason, redact, statement_card_number
 from stmtprod.catalog import Catalog, select_inserts
 from stmtprod.fsutil import atomic_open
+from stmtprod.ingest import printable
+from stmtprod.ingest.duplicates import Copy, Seen, resolve
+from stmtprod.ingest.lines import OVERSIZE, input_lines, nfc_line, oversize_reason, read_line_at
 from stmtprod.ingest.models import ACCOUNT_ID_PATTERN, TEXT_PATTERN, TEXT_PATTERN_REASON, RuleError, StatementRecord
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import Accepted, presort_key
 from stmtprod.regions import REGIONS
-from stmtprod.render.fonts import coverage
+from stmtprod.render.statement import description_fit, sheet_count
 
 
 @dataclass
@@ -79,23 +83,26 @@ def reject_from(exc: ValidationError, kinds: dict[str, str] | None = None,
     return Reject(path, message, (kinds or {}).get(path, "field"))
 
 
-def check_printable(texts: list[tuple[str, str]], covered: frozenset[int], region: str) -> None:
-    """Reject the first (path, text) with a character the region layout's font cannot print."""
-    for path, text in texts:
-        if covered.issuperset(map(ord, text)):  # the common case, in C
-            continue
-        for ch in text:
-            if ord(ch) not in covered:
-                raise Reject(path, f"character {ch!r} (U+{ord(ch):04X}) cannot be printed with the {region} "
-                                   "layout's font", "glyph")
+def text_fields(name: str, address) -> list[tuple[str, str]]:
+    """(path, text) of the name and address fields both lines print."""
+    texts = [("name", name), ("address.city", address.city), ("address.state", address.state),
+             ("address.postcode", address.postcode)]
+    return texts + [(f"address.lines.{i}", t) for i, t in enumerate(address.lines)]
 
 
-def _printable(record: StatementRecord, covered: frozenset[int], region: str) -> None:
-    texts = [("name", record.name), ("address.city", record.address.city),
-             ("address.state", record.address.state), ("address.postcode", record.address.postcode)]
-    texts += [(f"address.lines.{i}", t) for i, t in enumerate(record.address.lines)]
+def check_printable(record: StatementRecord, layout: Layout, catalog: Catalog, inserts) -> None:
+    """Reject a record that could not be printed and inspected (`stmtprod.ingest.printable`)."""
+    texts = text_fields(record.name, record.address)
     texts += [(f"transactions.{i}.description", t.description) for i, t in enumerate(record.transactions)]
-    check_printable(texts, covered, region)
+    fit = description_fit(layout)
+    try:
+        printable.check_characters(texts, layout.fonts, record.region)
+        printable.check_window(layout, record.name, record.address)
+        printable.check_fits(layout, [(f"transactions.{i}.description", t.description, fit)
+                                      for i, t in enumerate(record.transactions)])
+        printable.check_weight(catalog, sheet_count(len(record.transactions)), inserts)
+    except printable.Unprintable as exc:
+        raise Reject(exc.field, exc.reason, exc.kind) from None
 
 
 def quarantine_reject(quarantine: IO[str], result, rej: Reject, **row: object) -> None:
@@ -108,7 +115,12 @@ def quarantine_reject(quarantine: IO[str], result, rej: Reject, **row: object) -
     result.quarantined_by_kind[rej.kind] += 1
     row |= {"field": rej.field, "kind": rej.kind, "reason": rej.reason}
     row = {k: redact(v) if isinstance(v, str) else v for k, v in row.items()}
-    quarantine.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    text = json.dumps(row, ensure_ascii=False, sort_keys=True)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in a reason: escaped, never a crash
+        text = json.dumps(row, sort_keys=True)
+    quarantine.write(text + "\n")
 
 
 def _check_record(raw: bytes, layouts: LayoutSet) -> StatementRecord:
@@ -144,24 +156,14 @@ def check_postcode(layout: Layout, region: str, postcode: str) -> None:
         raise Reject("address.postcode", f"postcode {postcode!r} does not match {region} shape {shape}", "postcode")
 
 
-def input_lines(source: Iterable[bytes], digest, result) -> Iterator[tuple[int, bytes]]:
-    """Each non-blank input line with its 1-based number; every line goes into `digest`, counts into `result`."""
-    for number, raw in enumerate(source, start=1):
-        digest.update(raw)
-        if not raw.strip():
-            result.blank_lines += 1
-            continue
-        result.input += 1
-        yield number, raw
-
-
 _ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
 
 
 def _account_id(raw: bytes) -> str | None:
+    """The line's account id for its quarantine row; never raises, however deeply the line nests."""
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     account = value.get("account_id") if isinstance(value, dict) else None
     if not isinstance(account, str) or not _ACCOUNT_ID.fullmatch(account) or not echo_safe(account):
@@ -174,40 +176,84 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
     """Validate every line of the extract; spill accepted records per region; quarantine rejects.
 
     Each accepted record's inserts are chosen here, from the catalog, while the record is at hand.
+    Duplicate account ids are settled once every line is read (`stmtprod.ingest.duplicates`).
     """
     digest = hashlib.sha256()
     result = IngestResult(input_sha256="")
     spill_dir.mkdir(parents=True, exist_ok=True)
     spills = {r: open(spill_dir / f"{r}.jsonl", "wb") for r in regions}
     result.accepted = {r: [] for r in regions}
+    region_index = {r: i for i, r in enumerate(regions)}
     insert_index: dict[tuple[str, ...], int] = {}
+    seen = Seen()
     try:
         with open(path, "rb") as source, atomic_open(quarantine_path) as quarantine:
-            for number, raw in input_lines(source, digest, result):
+            for number, raw, start in input_lines(source, digest, result):
                 try:
+                    if raw is OVERSIZE:
+                        raise Reject("(record)", oversize_reason(), "size")
+                    raw = nfc_line(raw)
                     record = _check_record(raw, layouts)
                     result.input_by_region[record.region] += 1
-                    if record.region not in regions:
-                        result.suppressed["region not selected"] += 1
+                    rule = ("region not selected" if record.region not in regions
+                            else "paperless" if record.delivery == "paperless" else None)
+                    if rule:
+                        result.suppressed[rule] += 1
+                        seen.add(record.account_id, number, offset=start)
                         continue
-                    if record.delivery == "paperless":
-                        result.suppressed["paperless"] += 1
-                        continue
-                    _printable(record, coverage(layouts[record.region].fonts), record.region)
+                    chosen = select_inserts(catalog, record)
+                    check_printable(record, layouts[record.region], catalog, chosen)
                 except Reject as rej:
-                    quarantine_reject(quarantine, result, rej, line=number, account_id=_account_id(raw))
+                    account = _account_id(raw) if raw is not OVERSIZE else None
+                    quarantine_reject(quarantine, result, rej, line=number, account_id=account)
+                    if account is not None:
+                        seen.reject(account, number, start)
                     continue
                 spill = spills[record.region]
-                inserts = tuple(i.code for i in select_inserts(catalog, record))
+                inserts = tuple(i.code for i in chosen)
                 which = insert_index.setdefault(inserts, len(insert_index))
+                seen.add(record.account_id, number, region_index[record.region], spill.tell())
                 result.accepted[record.region].append(Accepted.pack(presort_key(record), number, spill.tell(), which))
                 result.accepted_count += 1
                 spill.write(b'{"line":%d,"record":%s}\n' % (number, raw.strip()))
                 if result.cycle_end is None or record.period_end > result.cycle_end:
                     result.cycle_end = record.period_end
+            for fh in spills.values():
+                fh.flush()
+            _settle_duplicates(seen, path, spill_dir, regions, result, quarantine)
     finally:
+        seen.close()
         for fh in spills.values():
             fh.close()
     result.input_sha256 = digest.hexdigest()
     result.insert_sets = list(insert_index)
     return result
+
+
+def _settle_duplicates(seen: Seen, path: Path, spill_dir: Path, regions: tuple[str, ...], result: IngestResult,
+                       quarantine: IO[str]) -> None:
+    """Suppress identical duplicates after the first; quarantine every accepted copy of a conflicting one."""
+    with ExitStack() as stack:
+        spills: dict[int, IO[bytes]] = {}
+
+        def read(copy: Copy) -> tuple[str, StatementRecord]:
+            if copy.region not in spills:
+                spills[copy.region] = stack.enter_context(open(spill_dir / f"{regions[copy.region]}.jsonl", "rb"))
+            spills[copy.region].seek(copy.offset)
+            record = StatementRecord.model_validate(json.loads(spills[copy.region].readline())["record"])
+            return record.account_id, record
+
+        verdicts = resolve(seen, read, lambda copy: _account_id(read_line_at(path, copy.offset)))
+    if not verdicts.suppressed and not verdicts.conflicting:
+        return
+    result.suppressed["duplicate account"] += len(verdicts.suppressed)
+    for line, (account, lines) in sorted(verdicts.conflicting.items()):
+        others = ", ".join(str(n) for n in lines if n != line)
+        quarantine_reject(quarantine, result, Reject(
+            "account_id", f"account {account} also appears on line(s) {others} with different contents; "
+                          "every copy is quarantined", "duplicate"), line=line, account_id=account)
+    dropped = set(verdicts.suppressed) | set(verdicts.conflicting)
+    for region, keys in result.accepted.items():
+        kept = [k for k in keys if Accepted.unpack(k)[0] not in dropped]
+        result.accepted_count -= len(keys) - len(kept)
+        result.accepted[region] = kept

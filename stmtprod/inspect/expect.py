@@ -112,12 +112,9 @@ def page_marker(layout: Layout, n: int, m: int, language: str = "en") -> str:
 
 
 def description_matches(expected: str, printed: str) -> bool:
-    """The printed description is the record's, or (too long even at the smallest font size) a prefix
-    of it ending with an ellipsis."""
-    want, got = squash(expected), squash(printed)
-    if got == want:
-        return True
-    return got.endswith(ELLIPSIS) and want.startswith(got[: -len(ELLIPSIS)])
+    """The printed description is the record's, whole: the fitting policy never cuts one (a description
+    that would not fit the column at the smallest size is quarantined at ingest)."""
+    return squash(printed) == squash(expected)
 
 
 def enclosures(layout: Layout, language: str, inserts: list[tuple[str, dict[str, str]]]) -> str | None:

@@ -26,8 +26,9 @@ from reportlab.pdfgen.canvas import Canvas
 from stmtprod.barcode import symbol
 from stmtprod.layout import Layout
 from stmtprod.render import fonts as font_registry
+from stmtprod.render import fitting
+from stmtprod.render.fitting import MIN_FONT
 
-MIN_FONT = 5.5
 GREY = (0.45, 0.45, 0.45)
 # Entries in each cache of formatted text; a full cache is emptied and refills with what still repeats
 # (labels, fixed layout text): memory stays bounded, and small, however large a print file.
@@ -224,15 +225,18 @@ class LayoutPainter:
         return (self.height_mm - top_mm) * mm
 
     def _text(self, c: Canvas, x_mm: float, top_mm: float, text: str, size: float = 8.5, bold: bool = False,
-              align: str = "left", max_mm: float | None = None, grey: bool = False) -> None:
-        """One line of literal text; shrunk (never below MIN_FONT) to fit `max_mm` when given.
+              align: str = "left", max_mm: float | None = None, grey: bool = False,
+              min_size: float = MIN_FONT) -> None:
+        """One line of literal text; shrunk (never below `min_size`) to fit `max_mm` when given. Text
+        from a record always fits by then (`stmtprod.render.fitting`, checked at ingest); only
+        configuration text could still be too long, and is cut with an ellipsis.
 
         Written as `setFont` then `drawString` / `drawRightString` would write it (see `TextWriter`)."""
         writer = TextWriter.of(c)
-        key = (self.regular, self.bold, self.height_mm, x_mm, top_mm, text, size, bold, align, max_mm)
+        key = (self.regular, self.bold, self.height_mm, x_mm, top_mm, text, size, bold, align, max_mm, min_size)
         line = writer.lines.get(key)
         if line is None:
-            line = self._fit(writer, x_mm, top_mm, text, size, bold, align, max_mm)
+            line = self._fit(writer, x_mm, top_mm, text, size, bold, align, max_mm, min_size)
             if len(writer.lines) >= _CACHE_LIMIT:
                 writer.lines.clear()
             writer.lines[key] = line
@@ -265,8 +269,17 @@ class LayoutPainter:
         for i, line in enumerate(lines):
             self._text(c, x_mm, top_mm + i * size * 1.25 / mm, line, size, max_mm=width_mm)
 
+    def _window(self, c: Canvas, lines: list[str], height_mm: float | None = None) -> None:
+        """The address block in the envelope window (its top `height_mm` when a postal barcode takes the
+        rest), each line fitted by the window policy."""
+        win, fit = self.layout.window, fitting.window(self.layout)
+        leading = min(4.4, ((win.height_mm if height_mm is None else height_mm) - 4) / len(lines))
+        for i, line in enumerate(lines):
+            self._text(c, win.x_mm + fitting.WINDOW_PADDING_MM, win.y_mm + 5 + i * leading, line, fit.size,
+                       max_mm=fit.width_mm, min_size=fit.min_size)
+
     def _fit(self, writer: TextWriter, x_mm: float, top_mm: float, text: str, size: float, bold: bool,
-             align: str, max_mm: float | None) -> tuple[str, str, float]:
+             align: str, max_mm: float | None, min_size: float) -> tuple[str, str, float]:
         face = self.bold if bold else self.regular
         font = self._fonts[bold]
         width = None
@@ -275,7 +288,7 @@ class LayoutPainter:
             if width > max_mm * mm:
                 # Rounded down to 1/100 pt: the exact ratio can overshoot by a rounding error, which
                 # would cut the last character of a string that fits.
-                size = max(MIN_FONT, math.floor(size * max_mm * mm / width * 100) / 100)
+                size = max(min_size, math.floor(size * max_mm * mm / width * 100) / 100)
                 while font.stringWidth(text, size) > max_mm * mm and len(text) > 1:
                     text = text[:-2] + "…"
                 width = None

@@ -37,14 +37,22 @@ def date(layout: Layout, value: dt.date) -> str:
     return layout.date_format.format(year=value.year, month=value.month, day=value.day, date=value)
 
 
+def address_fields(layout: Layout, name: str, address: Address) -> list[tuple[str, str]]:
+    """The address block as printed in the envelope window, in the market's order, each line with the
+    record field it comes from (for the fitting check at ingest)."""
+    postcode = f"{layout.address.postcode_prefix}{address.postcode}" if address.postcode else ""
+    streets = [(f"address.lines.{i}", line) for i, line in enumerate(address.lines)]
+    if layout.address.order == "postcode_first":
+        head = [("address.postcode", postcode)] if postcode else []
+        first = ("address.lines.0", address.state + address.city + address.lines[0])
+        return [*head, first, *streets[1:], ("name", f"{name} 様")]
+    locality = " ".join(p for p in (address.city, address.state, postcode) if p)
+    return [("name", name), *streets, ("address.city", locality)]
+
+
 def address_lines(layout: Layout, name: str, address: Address) -> list[str]:
     """The address block as printed in the envelope window, in the market's order."""
-    postcode = f"{layout.address.postcode_prefix}{address.postcode}" if address.postcode else ""
-    if layout.address.order == "postcode_first":
-        head = [postcode] if postcode else []
-        return [*head, address.state + address.city + address.lines[0], *address.lines[1:], f"{name} 様"]
-    locality = " ".join(p for p in (address.city, address.state, postcode) if p)
-    return [name, *address.lines, locality]
+    return [line for _field, line in address_fields(layout, name, address)]
 
 
 class LabelSet:

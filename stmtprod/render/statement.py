@@ -20,6 +20,7 @@ from stmtprod.layout import Layout
 from stmtprod.plan import Piece
 from stmtprod.postal.draw import draw as postal_draw
 from stmtprod.postal.geometry import geometry_for
+from stmtprod.render import fitting
 from stmtprod.render.canvas_text import GREY, LayoutPainter, enclosure_names
 from stmtprod.render.formatting import LabelSet, address_lines, date, money, number
 
@@ -27,10 +28,17 @@ ROW_MM = 5.0
 FIRST_TABLE_TOP_MM = 158.0
 NEXT_TABLE_TOP_MM = 50.0
 TABLE_BOTTOM_MM = 256.0
-TABLE_FONT = 8.5
+TABLE_FONT = fitting.DESCRIPTION_SIZE
+DATE_COLUMN_MM, AMOUNT_COLUMN_MM = 32.0, 34.0
 TITLE_MM = 80.0  # the title's box, right of the issuer's name
 ENCLOSURE_LINES = 2  # between the new balance and the transactions
 _FORMATTED_LIMIT = 2048  # amounts (or dates) remembered per painter; a full memo starts again
+
+
+def description_fit(layout: Layout) -> fitting.Fit:
+    """The transaction description's column: what is left of the text width beside date and amount."""
+    width = layout.page.size_mm[0] - 2 * layout.page.margin_mm - DATE_COLUMN_MM - AMOUNT_COLUMN_MM
+    return fitting.Fit(TABLE_FONT, fitting.MIN_FONT, width)
 
 
 def _slots(top_mm: float) -> int:
@@ -144,16 +152,13 @@ class StatementPainter(LayoutPainter):
 
     def _address(self, c: Canvas, piece: Piece, postal: dict | None) -> None:
         win = self.layout.window
-        lines = address_lines(self.layout, piece.record.name, piece.record.address)
         text_height = win.height_mm
         if postal is not None:
             placement = self.layout.postal_placement(postal["symbology"])
             geo = geometry_for(postal["symbology"], self.layout.postal.point_size)
             postal_draw(c, postal["bars"], placement, geo, self.height_mm)
             text_height = placement.band_top - win.y_mm  # the text stays out of the clear zone
-        leading = min(4.4, (text_height - 4) / len(lines))
-        for i, line in enumerate(lines):
-            self._text(c, win.x_mm + 4, win.y_mm + 5 + i * leading, line, 9.5, max_mm=win.width_mm - 8)
+        self._window(c, address_lines(self.layout, piece.record.name, piece.record.address), text_height)
 
     def _summary(self, c: Canvas, piece: Piece, label: LabelSet,
                  insert_titles: dict[str, dict[str, str]]) -> None:
@@ -191,7 +196,8 @@ class StatementPainter(LayoutPainter):
     def _table(self, c: Canvas, piece: Piece, label: LabelSet, rows: range, top: float, running: Decimal,
                first: bool, last: bool) -> Decimal:
         rec = piece.record
-        amount_x, desc_x, desc_w = self.right, self.left + 32, self.right - self.left - 32 - 34
+        amount_x, desc_x = self.right, self.left + DATE_COLUMN_MM
+        desc_w = description_fit(self.layout).width_mm
         self._text(c, self.left, top - 6, label("transactions"), 10, bold=True, max_mm=120)
         self._text(c, self.left, top, label("date"), 7.5, bold=True, max_mm=31)
         self._text(c, desc_x, top, label("description"), 7.5, bold=True, max_mm=desc_w)

@@ -1,0 +1,85 @@
+"""Whether a record can be printed and inspected: decided at ingest, per record, for both lines.
+
+Everything that would otherwise pass ingest and then halt the whole night at a later step is checked
+here, so that one record is quarantined with its field and reason and the others go on:
+
+- every character must print with the region layout's font *and* read back unchanged from the PDF's
+  text (`stmtprod.render.readback`), and no combining mark may be left once the text is in NFC
+  (ReportLab does not position marks: `か` + U+3099 prints as `か ゙`);
+- every free-text field must fit its box at its smallest size (`stmtprod.render.fitting`);
+- a statement's envelope (sheets and inserts) must be within the inserter's weight limit.
+"""
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+from stmtprod.catalog import Catalog, Insert
+from stmtprod.layout import Fonts, Layout
+from stmtprod.render import fitting
+from stmtprod.render import fonts as font_registry
+from stmtprod.render.formatting import address_fields
+from stmtprod.render.readback import readable
+
+
+class Unprintable(Exception):
+    """A field that cannot be printed or inspected; the ingest turns it into a quarantine row."""
+
+    def __init__(self, field: str, reason: str, kind: str):
+        self.field, self.reason, self.kind = field, reason, kind
+        super().__init__(reason)
+
+
+@lru_cache(maxsize=None)
+def printable_set(fonts: Fonts) -> frozenset[int]:
+    """Code points record text may hold: drawn and read back by the layout's faces, not a combining mark."""
+    return frozenset(cp for cp in readable(fonts) if not unicodedata.category(chr(cp)).startswith("M"))
+
+
+def _why(ch: str, covered: frozenset[int], region: str) -> str:
+    name = f"{ch!r} (U+{ord(ch):04X})"
+    if unicodedata.category(ch).startswith("M"):
+        return f"combining mark {name} left after composing the text (NFC): it would print detached"
+    if ord(ch) in covered:
+        return f"character {name} prints with the {region} layout's font but does not read back from the PDF text"
+    return f"character {name} cannot be printed with the {region} layout's font"
+
+
+def check_characters(texts: list[tuple[str, str]], fonts: Fonts, region: str) -> None:
+    """Raise for the first (path, text) holding a character that does not print and read back."""
+    allowed = printable_set(fonts)
+    for path, text in texts:
+        if allowed.issuperset(map(ord, text)):  # the common case, in C
+            continue
+        for ch in text:
+            if ord(ch) not in allowed:
+                kind = "glyph" if ord(ch) not in font_registry.coverage(fonts) else "readback"
+                raise Unprintable(path, _why(ch, font_registry.coverage(fonts), region), kind)
+
+
+def check_window(layout: Layout, name: str, address) -> None:
+    """Every line of the address block must fit the envelope window (never wrapped, never cut)."""
+    face = font_registry.register(layout.fonts)[0]
+    fit = fitting.window(layout)
+    for field, line in address_fields(layout, name, address):
+        reason = fitting.too_wide(face, line, fit, f"the {field} line of the envelope window")
+        if reason:
+            raise Unprintable(field, reason, "width")
+
+
+def check_fits(layout: Layout, boxes: list[tuple[str, str, fitting.Fit]]) -> None:
+    """Each (field, text, box) must fit its box at the box's smallest size."""
+    regular, bold = font_registry.register(layout.fonts)
+    for field, text, fit in boxes:
+        reason = fitting.too_wide(bold if fit.bold else regular, text, fit, field)
+        if reason:
+            raise Unprintable(field, reason, "width")
+
+
+def check_weight(catalog: Catalog, sheets: int, inserts: list[Insert]) -> None:
+    """The envelope the inserter will weigh must be within its limit (heavy mail is not this line's)."""
+    limits = catalog.inserter
+    weight = limits.envelope_weight_g + sheets * limits.sheet_weight_g + sum(i.weight_g for i in inserts)
+    if weight > limits.max_envelope_weight_g + 1e-9:
+        raise Unprintable("transactions", f"{sheets} sheets and {len(inserts)} inserts weigh {weight:.1f} g, over "
+                                          f"the {limits.max_envelope_weight_g:g} g envelope limit", "weight")

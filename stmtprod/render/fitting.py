@@ -1,0 +1,71 @@
+"""The fitting policy: how large each free-text field prints, how far it may shrink, and how wide it may be.
+
+One policy for both lines, used by the painters (the size a field prints at) and by ingest (a record
+whose field would not fit is quarantined there, naming the field, its width and the room it has):
+
+| field | prints at | may shrink to | room | beyond it |
+|---|---|---|---|---|
+| name, each address line, the locality line (window) | 9.5 pt | 8 pt | window width - 8 mm | quarantined |
+| transaction description | 8.5 pt | 5.5 pt | the description column | quarantined |
+| embossed name (card carrier, beside the window) | 10 pt bold | 7 pt | page margin - column | quarantined |
+| "Name on card: ..." under the attach area | 8 pt | 5.5 pt | attach area width | quarantined |
+
+The address is never wrapped or cut: a postal address split or shortened by software may not be
+delivered, and 8 pt is the smallest size the envelope window's readers are given. Nothing the record
+supplies is ever cut with an ellipsis, so the composition inspector expects each field in full.
+Widths are measured with the layout's own font (ReportLab's metrics of the embedded TrueType face).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+
+MIN_FONT = 5.5
+WINDOW_SIZE, WINDOW_MIN = 9.5, 8.0
+WINDOW_PADDING_MM = 4.0      # each side of the window
+DESCRIPTION_SIZE = 8.5
+EMBOSSED_SIZE, EMBOSSED_MIN = 10.0, 7.0
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A field's box: nominal size, smallest size, width in millimetres, face."""
+
+    size: float
+    min_size: float
+    width_mm: float
+    bold: bool = False
+
+
+@lru_cache(maxsize=None)
+def _widest(face: str) -> float:
+    """The widest advance of any glyph of the face, in thousandths of an em: a bound that lets the
+    common short string pass without measuring it."""
+    return max(pdfmetrics.getFont(face).face.charWidths.values(), default=1000)
+
+
+def width_mm(face: str, text: str, size: float) -> float:
+    return pdfmetrics.getFont(face).stringWidth(text, size) / mm
+
+
+def fits(face: str, text: str, fit: Fit) -> bool:
+    """Whether `text` fits its box at the field's smallest size."""
+    room = fit.width_mm * mm
+    if len(text) * _widest(face) * fit.min_size / 1000 <= room:
+        return True
+    return pdfmetrics.getFont(face).stringWidth(text, fit.min_size) <= room
+
+
+def too_wide(face: str, text: str, fit: Fit, what: str) -> str | None:
+    """None when the text fits; otherwise the quarantine reason (widths, never the text itself)."""
+    if fits(face, text, fit):
+        return None
+    return (f"{what} is {width_mm(face, text, fit.min_size):.1f} mm wide at {fit.min_size:g} pt in the layout's "
+            f"font; the room is {fit.width_mm:.1f} mm")
+
+
+def window(layout) -> Fit:
+    return Fit(WINDOW_SIZE, WINDOW_MIN, layout.window.width_mm - 2 * WINDOW_PADDING_MM)

@@ -1,0 +1,336 @@
+"""One record never stops the night: each kind of unprintable, uninspectable or malformed record is
+quarantined at ingest (line, field, reason) and every other record is released, in real builds.
+
+Each test builds a small real extract (good records from the bundled sample plus the bad line), runs
+the whole line and reads back what it released: the PDF text, the quarantine file and the summary.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import unicodedata
+from decimal import Decimal
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+
+from stmtprod.config import BuildOptions
+from stmtprod.pipeline import build
+from tests.conftest import SAMPLES, manifest_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _good() -> dict[str, list[dict]]:
+    """The sample's paper records that ingest accepts, by region (read with json, not stmtprod)."""
+    from stmtprod.ingest.models import StatementRecord
+
+    found: dict[str, list[dict]] = {}
+    for line in SAMPLES.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+            StatementRecord.model_validate(rec)
+        except Exception:  # the sample's deliberately bad lines
+            continue
+        if rec["delivery"] == "paper":
+            found.setdefault(rec["region"], []).append(rec)
+    return found
+
+
+GOOD = _good()
+
+
+def _base() -> list[dict]:
+    return GOOD["AU"][:6] + GOOD["JP"][:4]
+
+
+def _extract(tmp_path: Path, bad: list, name: str = "extract.jsonl") -> Path:
+    """The base records, then each bad entry (a dict is written as JSON, bytes as they are)."""
+    path = tmp_path / name
+    with open(path, "wb") as fh:
+        for rec in _base():
+            fh.write(json.dumps(rec, ensure_ascii=False).encode() + b"\n")
+        for item in bad:
+            fh.write(item if isinstance(item, bytes) else json.dumps(item, ensure_ascii=False).encode() + b"\n")
+    return path
+
+
+def _build(tmp_path: Path, bad: list, **options) -> dict:
+    path = _extract(tmp_path, bad)
+    return build(BuildOptions(input=path, out=tmp_path / "out", workers=1, reject_threshold=0.5, **options))
+
+
+def _quarantine(summary: dict) -> list[dict]:
+    return [json.loads(x) for x in Path(summary["quarantine_file"]).read_text(encoding="utf-8").splitlines()]
+
+
+def _printed_text(summary: dict) -> str:
+    text = []
+    for path in summary["print_files"]:
+        pdf = pdfium.PdfDocument(path)
+        for page in pdf:
+            textpage = page.get_textpage()
+            text.append(textpage.get_text_range())
+            textpage.close()
+        pdf.close()
+    return "\n".join(text)
+
+
+def _au(index: int = 8, **changes) -> dict:
+    rec = copy.deepcopy(GOOD["AU"][index])
+    rec.update(changes)
+    return rec
+
+
+def _jp(index: int = 6, **changes) -> dict:
+    rec = copy.deepcopy(GOOD["JP"][index])
+    rec.update(changes)
+    return rec
+
+
+def _released_all_but(summary: dict, quarantined: int, kind: str | None = None, field: str | None = None) -> list[dict]:
+    assert summary["state"] == "RELEASED", summary.get("halt")
+    assert summary["reconciled"]
+    rows = _quarantine(summary)
+    assert len(rows) == quarantined == summary["counts"]["quarantined"]
+    assert summary["counts"]["produced"] == len(_base()) + 1 - quarantined - summary["counts"]["suppressed"]
+    if kind:
+        assert {r["kind"] for r in rows} == {kind}, rows
+    if field:
+        assert {r["field"] for r in rows} == {field}, rows
+    return rows
+
+
+def _with_address(rec: dict, **address) -> dict:
+    rec["address"] = dict(rec["address"], **address)
+    return rec
+
+
+WIDE = [
+    ("name", lambda: _au(name="Maximilian Alexander Featherstonehaugh-Worthington Esquire")),
+    ("address.lines.1", lambda: _with_address(_au(), lines=["Unit 4", "Tower Three International Towers, 300 Barangaroo Avenue, Barangaroo South"])),
+    ("address.city", lambda: _with_address(_au(), city="Mount Kuring-gai Chase National Park Heights North West")),
+    ("address.lines.0", lambda: _with_address(_jp(), lines=["南三条西5丁目22番地20号ちょっと長い建物名前のマンション三〇一号室グランドタワー東館"])),
+    ("name", lambda: _jp(name="山本 明美" * 9)),
+    ("transactions.0.description", lambda: _au(transactions=[dict(t, description="W" * 118 if i == 0 else t["description"])
+                                                             for i, t in enumerate(_au()["transactions"])])),
+]
+
+
+@pytest.mark.parametrize("field,make", WIDE, ids=[f"{i}-{w[0]}" for i, w in enumerate(WIDE)])
+def test_a_field_wider_than_its_box_is_quarantined_and_the_rest_released(tmp_path, field, make):
+    summary = _build(tmp_path, [make()])
+    (row,) = _released_all_but(summary, 1, "width", field)
+    assert row["line"] == len(_base()) + 1 and " mm wide at " in row["reason"] and "the room is" in row["reason"]
+
+
+def test_a_long_name_that_fits_by_shrinking_prints_whole_never_cut(tmp_path):
+    name = "Maximilian Alexander Featherstonehaugh-Worthington"  # wider than the window at 9.5 pt, not at 8
+    summary = _build(tmp_path, [_au(name=name)])
+    _released_all_but(summary, 0)
+    text = _printed_text(summary)
+    assert name in text and "…" not in text
+
+
+@pytest.mark.parametrize("form", ["NFD", "NFKD"])
+def test_decomposed_text_prints_composed(tmp_path, form):
+    jp_name = unicodedata.normalize(form, "山本 がぎぐ")
+    au_name = unicodedata.normalize(form, "José Müller")
+    assert jp_name != "山本 がぎぐ"
+    summary = _build(tmp_path, [_jp(name=jp_name), _au(name=au_name)])
+    assert summary["state"] == "RELEASED" and summary["counts"]["quarantined"] == 0
+    text = _printed_text(summary)
+    assert "山本 がぎぐ 様" in text and "José Müller" in text
+    assert "\u3099" not in text and "\u0301" not in text and "\u309b" not in text
+
+
+@pytest.mark.parametrize("field,text,kind", [
+    ("name", "Chloe Patel \U0001F600", "readback"),             # emoji: a glyph in DejaVu, no read-back
+    ("address.lines.0", "1 \uFB01eld Street", "readback"),      # the fi ligature reads back as "fi"
+    ("name", "q\u0303uentin", "readback"),                       # a mark NFC cannot compose
+    ("name", "Chloe\u200bPatel", "glyph"),                       # zero-width space
+])
+def test_characters_that_do_not_read_back_are_quarantined(tmp_path, field, text, kind):
+    rec = _au()
+    if field == "name":
+        rec["name"] = text
+    else:
+        rec = _with_address(rec, lines=[text])
+    summary = _build(tmp_path, [rec])
+    (row,) = _released_all_but(summary, 1, field=field)
+    assert row["kind"] in (kind, "glyph", "readback") and "U+" in row["reason"]
+
+
+def _heavy(count: int) -> dict:
+    rec = _au()
+    total = Decimal(0)
+    rec["transactions"] = []
+    for i in range(count):
+        rec["transactions"].append({"date": rec["period_end"], "description": f"SHOP {i}", "amount": "1.00"})
+        total += Decimal("1.00")
+    parts = sum(Decimal(rec[k]) for k in ("previous_balance", "payments", "credits", "fees", "interest"))
+    rec["new_balance"] = str(parts + total)
+    return rec
+
+
+def test_a_piece_over_the_envelope_weight_is_quarantined_not_a_halt(tmp_path):
+    summary = _build(tmp_path, [_heavy(400)])
+    (row,) = _released_all_but(summary, 1, "weight", "transactions")
+    assert "over the 60 g envelope limit" in row["reason"]
+
+
+def test_the_heaviest_piece_that_fits_is_released(tmp_path):
+    # 17 rows on sheet 1 and 38 on each further one: 283 transactions make 8 sheets, 6 + 40 g + inserts
+    summary = _build(tmp_path, [_heavy(283)])
+    _released_all_but(summary, 0)
+    assert max(r["sheets"] for r in manifest_rows(summary)) == 8
+
+
+MALFORMED = [
+    ("lone surrogate in the account id", json.dumps(_au()).replace('"AU', '"\\ud800AU', 1).encode() + b"\n", "json"),
+    ("lone surrogate in the name", json.dumps(_au(name="Bad \udc80 name")).encode() + b"\n", "json"),
+    ("100,000 nested arrays", b'{"account_id":"AU1","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "json"),
+    ("nested objects", b'{"account_id":"AU1","x":' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"}\n", "json"),
+    ("invalid UTF-8", b'{"account_id":"AU1","name":"\xff\xfe"}\n', "json"),
+    ("a JSON array, not an object", b"[1, 2, 3]\n", None),
+]
+
+
+@pytest.mark.parametrize("what,line,kind", MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_a_malformed_line_is_quarantined_not_a_crash(tmp_path, what, line, kind):
+    extract = _extract(tmp_path, [line])
+    run = subprocess.run([sys.executable, "-m", "stmtprod", "build", "--input", str(extract), "--out",
+                          str(tmp_path / "out"), "--workers", "1", "--reject-threshold", "0.5", "--json"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    (row,) = _released_all_but(summary, 1, kind)
+    assert row["line"] == len(_base()) + 1 and row["account_id"] in (None, "AU1", MALFORMED[1][1] and _au()["account_id"])
+
+
+def test_a_line_over_the_size_cap_is_quarantined_without_being_read_whole(tmp_path):
+    from stmtprod.ingest import lines
+
+    huge = b'{"account_id":"AU1","name":"' + b"x" * (lines.MAX_LINE_BYTES + 10) + b'"}\n'
+    summary = _build(tmp_path, [huge, _au()])
+    rows = _quarantine(summary)
+    assert [(r["line"], r["kind"], r["account_id"]) for r in rows] == [(len(_base()) + 1, "size", None)]
+    assert "not read" in rows[0]["reason"]
+    assert summary["counts"]["produced"] == len(_base()) + 1
+
+
+def test_a_byte_order_mark_at_the_start_is_accepted(tmp_path):
+    extract = _extract(tmp_path, [])
+    extract.write_bytes(b"\xef\xbb\xbf" + extract.read_bytes())
+    summary = build(BuildOptions(input=extract, out=tmp_path / "out", workers=1))
+    assert summary["state"] == "RELEASED" and summary["counts"]["quarantined"] == 0
+    assert summary["counts"]["produced"] == len(_base())
+
+
+def test_identical_duplicates_produce_one_piece_and_count_the_other_as_suppressed(tmp_path):
+    first = _base()[0]
+    summary = _build(tmp_path, [first, json.dumps(first, indent=None, separators=(", ", ": ")).encode() + b"\n"])
+    assert summary["state"] == "RELEASED" and summary["reconciled"]
+    assert summary["suppressed_by_reason"].get("duplicate account") == 2
+    accounts = [r["account_id"] for r in manifest_rows(summary)]
+    assert accounts.count(first["account_id"]) == 1 and len(accounts) == len(set(accounts))
+    assert [r["line"] for r in manifest_rows(summary) if r["account_id"] == first["account_id"]] == [1]
+
+
+def test_conflicting_duplicates_are_all_quarantined(tmp_path):
+    first = _base()[1]
+    other = dict(first, minimum_due="0.00")
+    summary = _build(tmp_path, [other])
+    rows = _released_all_but(summary, 2, "duplicate", "account_id")
+    assert sorted(r["line"] for r in rows) == [2, len(_base()) + 1]
+    assert first["account_id"] not in {r["account_id"] for r in manifest_rows(summary)}
+
+
+def test_a_duplicate_whose_other_copy_was_rejected_is_quarantined_too(tmp_path):
+    first = _base()[2]
+    summary = _build(tmp_path, [dict(first, new_balance="1.00")])
+    rows = _quarantine(summary)
+    assert sorted((r["line"], r["kind"]) for r in rows) == [(3, "duplicate"), (len(_base()) + 1, "rule")]
+    assert first["account_id"] not in {r["account_id"] for r in manifest_rows(summary)}
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n\t\r\n", b"\xef\xbb\xbf\n"])
+def test_an_empty_extract_is_refused_unless_allowed(tmp_path, content):
+    extract = tmp_path / "empty.jsonl"
+    extract.write_bytes(content)
+    run = subprocess.run([sys.executable, "-m", "stmtprod", "build", "--input", str(extract), "--out",
+                          str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 2 and "holds no records" in run.stderr and "--allow-empty" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not [p for p in (tmp_path / "out").glob("*") if p.is_dir()]
+    allowed = build(BuildOptions(input=extract, out=tmp_path / "out", workers=1, allow_empty=True))
+    assert allowed["state"] == "RELEASED" and allowed["counts"]["input"] == 0
+
+
+def test_an_extract_whose_every_record_is_rejected_is_not_released(tmp_path):
+    extract = tmp_path / "bad.jsonl"
+    extract.write_text('{"account_id": "AU1"}\nnot json\n', encoding="utf-8")
+    summary = build(BuildOptions(input=extract, out=tmp_path / "out", workers=1, reject_threshold=1.0))
+    assert summary["state"] == "HALTED" and "none of the 2 records was accepted" in summary["halt"]["reason"]
+    assert not (Path(summary["run_dir"]) / "release").exists()
+
+
+# --- the card line: the same classes on card orders ----------------------------------------------
+
+
+def _luhn_pan(seed: int) -> str:
+    from stdnum import luhn
+
+    body = f"37{seed:012d}"
+    return body + luhn.calc_check_digit(body)
+
+
+def test_unprintable_card_orders_are_quarantined_and_the_rest_released(tmp_path):
+    import datetime as dt
+
+    from stmtprod.cards.line import run_cards
+    from tests.test_cards import manifest, page_text, subset
+
+    orders, log = subset(tmp_path, "AU")
+    rows = [json.loads(line) for line in orders.read_text(encoding="utf-8").splitlines()]
+    rows[0]["name"] = unicodedata.normalize("NFD", "José Müller")  # accepted, and printed composed
+    first = rows[0]
+    bad = [first | {"card_id": "C-AU-900001", "pan": _luhn_pan(1), "name": "Maximilian Alexander "
+                    "Featherstonehaugh-Worthington of Barangaroo"},
+           first | {"card_id": "C-AU-900002", "pan": _luhn_pan(2),
+                    "address": first["address"] | {"lines": ["1 \U0001F600 Street"]}}]
+    lines = [json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows + bad]
+    lines.append(b'{"card_id":"C-AU-900003","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}\n")
+    orders.write_bytes(b"\xef\xbb\xbf" + b"".join(lines))
+    summary = run_cards(orders, log, tmp_path / "out", key=None, demo=True, workers=1,
+                        production_date=dt.date(2026, 11, 23), reject_threshold=0.5)
+    assert summary["state"] == "RELEASED", summary.get("halt")
+    quarantined = [json.loads(x) for x in Path(summary["quarantine_file"]).read_text(encoding="utf-8").splitlines()]
+    assert [(r["line"], r["field"], r["kind"]) for r in quarantined] == [
+        (len(rows) + 1, "name", "width"), (len(rows) + 2, "address.lines.0", "readback"),
+        (len(rows) + 3, "(record)", "json")]
+    assert summary["counts"]["produced"] == len(rows)
+    run_dir = Path(summary["run_dir"])
+    first_row = next(r for r in manifest(run_dir) if r["card_id"] == first["card_id"])
+    assert "José Müller" in unicodedata.normalize("NFC", page_text(run_dir, first_row))
+    assert "\u0301" not in page_text(run_dir, first_row)
+
+
+def test_an_empty_order_file_is_refused_unless_allowed(tmp_path):
+    import datetime as dt
+
+    from stmtprod.cards.line import run_cards
+    from stmtprod.errors import UsageError
+
+    orders, log = tmp_path / "orders.jsonl", tmp_path / "log.jsonl"
+    orders.write_bytes(b"\n\n")
+    log.write_bytes(b"")
+    with pytest.raises(UsageError, match="holds no card orders"):
+        run_cards(orders, log, tmp_path / "out", key=None, demo=True, production_date=dt.date(2026, 11, 23))
+    allowed = run_cards(orders, log, tmp_path / "out", key=None, demo=True, production_date=dt.date(2026, 11, 23),
+                        allow_empty=True)
+    assert allowed["state"] == "RELEASED" and allowed["counts"]["input"] == 0
