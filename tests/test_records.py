@@ -115,6 +115,7 @@ WIDE = [
     ("address.city", lambda: _with_address(_au(), city="Mount Kuring-gai Chase National Park Heights North West")),
     ("address.lines.0", lambda: _with_address(_jp(), lines=["南三条西5丁目22番地20号ちょっと長い建物名前のマンション三〇一号室グランドタワー東館"])),
     ("name", lambda: _jp(name="山本 明美" * 9)),
+    ("account_id", lambda: dict(copy.deepcopy(GOOD["ID"][0]), account_id="W" * 32, language="id")),
     ("transactions.0.description", lambda: _au(transactions=[dict(t, description="W" * 118 if i == 0 else t["description"])
                                                              for i, t in enumerate(_au()["transactions"])])),
 ]
@@ -334,3 +335,21 @@ def test_an_empty_order_file_is_refused_unless_allowed(tmp_path):
     allowed = run_cards(orders, log, tmp_path / "out", key=None, demo=True, production_date=dt.date(2026, 11, 23),
                         allow_empty=True)
     assert allowed["state"] == "RELEASED" and allowed["counts"]["input"] == 0
+
+
+def test_a_card_reference_wider_than_the_header_is_quarantined(tmp_path):
+    import datetime as dt
+
+    from stmtprod.cards.line import run_cards
+    from tests.test_cards import subset
+
+    orders, log = subset(tmp_path, "ID")
+    first = json.loads(orders.read_text(encoding="utf-8").splitlines()[0])
+    wide = first | {"card_id": "W" * 32, "pan": _luhn_pan(3), "language": "id"}
+    with open(orders, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(wide, ensure_ascii=False) + "\n")
+    summary = run_cards(orders, log, tmp_path / "out", key=None, demo=True, workers=1,
+                        production_date=dt.date(2026, 11, 23), reject_threshold=0.5)
+    assert summary["state"] == "RELEASED", summary.get("halt")
+    (row,) = [json.loads(x) for x in Path(summary["quarantine_file"]).read_text(encoding="utf-8").splitlines()]
+    assert (row["field"], row["kind"]) == ("card_id", "width") and "the room is 80.0 mm" in row["reason"]

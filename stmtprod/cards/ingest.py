@@ -23,7 +23,7 @@ from stmtprod.cardnumbers import echo_safe
 from stmtprod.cards.keys import CardKey
 from stmtprod.cards.models import CardOrder, CardRecord, digit_runs
 from stmtprod.fsutil import atomic_open
-from stmtprod.cards.texts import CarrierSet, embossed_fits
+from stmtprod.cards.texts import CarrierSet, record_boxes
 from stmtprod.ingest import printable
 from stmtprod.ingest.lines import OVERSIZE, input_lines, nfc_line, oversize_reason
 from stmtprod.ingest.models import ACCOUNT_ID_PATTERN
@@ -63,9 +63,8 @@ def _printable(order: CardOrder, layouts: LayoutSet, carriers: CarrierSet | None
         printable.check_characters(texts, layout.fonts, order.region)
         printable.check_window(layout, order.name, order.address)
         if carriers is not None:
-            printable.check_fits(layout, [("embossed_name", text, fit) for text, fit in
-                                          embossed_fits(layout, carriers[order.region], order.language,
-                                                        order.embossed_name)])
+            printable.check_fits(layout, record_boxes(layout, carriers[order.region], order.language,
+                                                      order.card_id, order.embossed_name))
     except printable.Unprintable as exc:
         raise Reject(exc.field, exc.reason, exc.kind) from None
 

@@ -26,7 +26,8 @@ from stmtprod.barcode import symbol
 from stmtprod.barcode.payload import build
 from stmtprod.cards.models import CarrierPiece
 from stmtprod.cards.plan import read_carrier_batch
-from stmtprod.cards.texts import CarrierText, CarrierTexts, beside_window, bilingual, embossed_fits, load_carrier_texts
+from stmtprod.cards.texts import (CarrierText, CarrierTexts, beside_window, bilingual, load_carrier_texts,
+                                  record_boxes)
 from stmtprod.layout import Layout, load_layout
 from stmtprod.render.batch import insert_titles, open_canvas, write_batch
 from stmtprod.render.canvas_text import GREY, MIN_FONT, LayoutPainter, enclosure_names
@@ -118,7 +119,9 @@ class CarrierPainter(LayoutPainter):
         self._text(c, self.left, 18, lay.issuer_name, 14, bold=True, max_mm=110)
         for i, line in enumerate(lay.return_address):
             self._text(c, self.left, 24 + i * 3.4, line, 7, max_mm=95)
-        self._text(c, self.right, 24, f"{bilingual(langs, 'reference')}: {rec.card_id}", 8, align="right", max_mm=80)
+        boxes = record_boxes(lay, tx, rec.language, rec.card_id, rec.embossed_name)
+        (_, reference, ref_fit), (_, embossed, beside), (_, under, under_fit) = boxes
+        self._text(c, self.right, 24, reference, ref_fit.size, align="right", max_mm=ref_fit.width_mm)
         self._text(c, self.right, 28, masked(langs, rec.last5), 8, align="right", max_mm=80)
 
         # The envelope window.
@@ -126,7 +129,6 @@ class CarrierPainter(LayoutPainter):
 
         # Beside the window: the card as it is embossed.
         x = beside_window(lay)
-        (embossed, beside), (under, under_fit) = embossed_fits(lay, tx, rec.language, rec.embossed_name)
         self._text(c, x, 50, bilingual(langs, "name_on_card"), 7, max_mm=self.right - x, grey=True)
         self._text(c, x, 55, embossed, beside.size, bold=True, max_mm=beside.width_mm, min_size=beside.min_size)
         for i, t in enumerate(langs):

@@ -200,10 +200,17 @@ def beside_window(layout: Layout) -> float:
     return max(118.0, layout.window.x_mm + layout.window.width_mm + 6)
 
 
-def embossed_fits(layout: Layout, texts: CarrierTexts, language: str, embossed: str) -> list[tuple[str, fitting.Fit]]:
-    """The two lines that print the embossed name, each with its box (`stmtprod.render.fitting`)."""
+REFERENCE_BOX = fitting.Fit(8, fitting.MIN_FONT, 80)  # "Reference: C-AU-000001" at the top right
+
+
+def record_boxes(layout: Layout, texts: CarrierTexts, language: str, card_id: str,
+                 embossed: str) -> list[tuple[str, str, fitting.Fit]]:
+    """(field, text, box) of the carrier's lines that print order values outside the window, as the
+    painter prints them (`stmtprod.render.fitting`): the reference and the embossed name twice."""
     langs = texts.languages(language)
     right = layout.page.size_mm[0] - layout.page.margin_mm
     x = beside_window(layout)
-    return [(embossed, fitting.Fit(fitting.EMBOSSED_SIZE, fitting.EMBOSSED_MIN, right - x, bold=True)),
-            (f"{bilingual(langs, 'name_on_card')}: {embossed}", fitting.Fit(8, fitting.MIN_FONT, texts.attach_area.width_mm))]
+    return [("card_id", f"{bilingual(langs, 'reference')}: {card_id}", REFERENCE_BOX),
+            ("embossed_name", embossed, fitting.Fit(fitting.EMBOSSED_SIZE, fitting.EMBOSSED_MIN, right - x, bold=True)),
+            ("embossed_name", f"{bilingual(langs, 'name_on_card')}: {embossed}",
+             fitting.Fit(8, fitting.MIN_FONT, texts.attach_area.width_mm))]

@@ -28,7 +28,7 @@ from stmtprod.ingest.models import ACCOUNT_ID_PATTERN, TEXT_PATTERN, TEXT_PATTER
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import Accepted, presort_key
 from stmtprod.regions import REGIONS
-from stmtprod.render.statement import description_fit, sheet_count
+from stmtprod.render.statement import record_boxes, sheet_count
 
 
 @dataclass
@@ -94,12 +94,10 @@ def check_printable(record: StatementRecord, layout: Layout, catalog: Catalog, i
     """Reject a record that could not be printed and inspected (`stmtprod.ingest.printable`)."""
     texts = text_fields(record.name, record.address)
     texts += [(f"transactions.{i}.description", t.description) for i, t in enumerate(record.transactions)]
-    fit = description_fit(layout)
     try:
         printable.check_characters(texts, layout.fonts, record.region)
         printable.check_window(layout, record.name, record.address)
-        printable.check_fits(layout, [(f"transactions.{i}.description", t.description, fit)
-                                      for i, t in enumerate(record.transactions)])
+        printable.check_fits(layout, record_boxes(layout, record))
         printable.check_weight(catalog, sheet_count(len(record.transactions)), inserts)
     except printable.Unprintable as exc:
         raise Reject(exc.field, exc.reason, exc.kind) from None

@@ -7,6 +7,7 @@ whose field would not fit is quarantined there, naming the field, its width and 
 |---|---|---|---|---|
 | name, each address line, the locality line (window) | 9.5 pt | 8 pt | window width - 8 mm | quarantined |
 | transaction description | 8.5 pt | 5.5 pt | the description column | quarantined |
+| "Account: ..." / "Reference: ..." (header, with the record's labels) | 8 pt | 5.5 pt | 80 mm | quarantined |
 | embossed name (card carrier, beside the window) | 10 pt bold | 7 pt | page margin - column | quarantined |
 | "Name on card: ..." under the attach area | 8 pt | 5.5 pt | attach area width | quarantined |
 

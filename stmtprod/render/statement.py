@@ -35,10 +35,22 @@ ENCLOSURE_LINES = 2  # between the new balance and the transactions
 _FORMATTED_LIMIT = 2048  # amounts (or dates) remembered per painter; a full memo starts again
 
 
+HEADER_BOX = fitting.Fit(8, fitting.MIN_FONT, 80)  # "Account: ..." at the top right
+
+
 def description_fit(layout: Layout) -> fitting.Fit:
     """The transaction description's column: what is left of the text width beside date and amount."""
     width = layout.page.size_mm[0] - 2 * layout.page.margin_mm - DATE_COLUMN_MM - AMOUNT_COLUMN_MM
     return fitting.Fit(TABLE_FONT, fitting.MIN_FONT, width)
+
+
+def record_boxes(layout: Layout, record) -> list[tuple[str, str, fitting.Fit]]:
+    """(field, text, box) of every line the statement prints from the record outside the window, as
+    the painter prints it, for the fitting check at ingest."""
+    label = LabelSet(layout, record.language)
+    fit = description_fit(layout)
+    return [("account_id", f"{label('account')}: {record.account_id}", HEADER_BOX),
+            *((f"transactions.{i}.description", t.description, fit) for i, t in enumerate(record.transactions))]
 
 
 def _slots(top_mm: float) -> int:
@@ -147,7 +159,8 @@ class StatementPainter(LayoutPainter):
         for i, line in enumerate(lay.return_address):
             self._text(c, self.left, 24 + i * 3.4, line, 7, max_mm=95)
         below = 24 + 2.5 * (len(titles) - 1)
-        self._text(c, self.right, below, f"{label('account')}: {rec.account_id}", 8, align="right", max_mm=80)
+        self._text(c, self.right, below, f"{label('account')}: {rec.account_id}", HEADER_BOX.size, align="right",
+                   max_mm=HEADER_BOX.width_mm)
         self._text(c, self.right, below + 4, f"{label('card')}: **** {rec.card_last5}", 8, align="right", max_mm=80)
 
     def _address(self, c: Canvas, piece: Piece, postal: dict | None) -> None:
