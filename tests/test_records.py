@@ -353,3 +353,28 @@ def test_a_card_reference_wider_than_the_header_is_quarantined(tmp_path):
     assert summary["state"] == "RELEASED", summary.get("halt")
     (row,) = [json.loads(x) for x in Path(summary["quarantine_file"]).read_text(encoding="utf-8").splitlines()]
     assert (row["field"], row["kind"]) == ("card_id", "width") and "the room is 80.0 mm" in row["reason"]
+
+
+def test_card_orders_identical_repeat_suppressed_conflicting_repeat_quarantines_both(tmp_path):
+    import datetime as dt
+
+    from stmtprod.cards.line import run_cards
+    from tests.test_cards import manifest, subset
+
+    orders, log = subset(tmp_path, "AU")
+    rows = [json.loads(line) for line in orders.read_text(encoding="utf-8").splitlines()]
+    same, changed = rows[0], rows[1] | {"name": rows[1]["name"] + " Jr"}
+    with open(orders, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(same, ensure_ascii=False) + "\n" + json.dumps(changed, ensure_ascii=False) + "\n")
+    entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    kept = [e for e in entries if e["card_id"] != rows[1]["card_id"]]
+    log.write_text("".join(json.dumps(e | {"slot": i}) + "\n" for i, e in enumerate(kept, 1)), encoding="utf-8")
+    summary = run_cards(orders, log, tmp_path / "out", key=None, demo=True, workers=1,
+                        production_date=dt.date(2026, 11, 23), reject_threshold=0.5)
+    assert summary["state"] == "RELEASED", summary.get("halt")
+    assert summary["suppressed_by_reason"] == {"duplicate order": 1} and summary["reconciled"]
+    quarantined = [json.loads(x) for x in Path(summary["quarantine_file"]).read_text(encoding="utf-8").splitlines()]
+    assert sorted((r["line"], r["kind"], r["card_id"]) for r in quarantined) == [
+        (2, "duplicate", rows[1]["card_id"]), (len(rows) + 2, "duplicate", rows[1]["card_id"])]
+    produced = [r["card_id"] for r in manifest(Path(summary["run_dir"]))]
+    assert produced.count(rows[0]["card_id"]) == 1 and rows[1]["card_id"] not in produced

@@ -1,7 +1,9 @@
 """Streaming ingest of a card order file: every line ends accepted or quarantined.
 
 Each line is validated on its own (schema, Luhn, expiry, region and country, postcode shape of the
-market, glyphs the market's font can print, one order per card id and per card number). An accepted
+market, characters that print and read back, fields that fit their boxes: `stmtprod.ingest.printable`).
+One order per card id: an identical repeat is suppressed ("duplicate order"), a repeat that differs
+quarantines every copy; a card number already ordered under another card id is quarantined. An accepted
 order is turned at once into a sanitized `CardRecord` (token and last five digits; no number, no
 expiry) and only that is spilled to `accepted/<REGION>.jsonl`. A rejected line becomes a quarantine
 row `{line, card_id, field, kind, reason}`; neither the raw line nor any message quoting the card
@@ -104,32 +106,50 @@ def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path,
     result = CardIngest()
     result.accepted = {r: [] for r in REGIONS}
     spill_dir.mkdir(parents=True, exist_ok=True)
-    seen_ids: dict[str, int] = {}
-    seen_tokens: dict[str, int] = {}
+    seen_ids: dict[str, tuple[int, str, bytes]] = {}   # card id -> (first line, region, digest of its record)
+    seen_tokens: dict[str, int] = {}                     # token -> the line that first ordered it
+    withdrawn: set[str] = set()                          # card ids whose every copy is quarantined
     with ExitStack() as stack:
         spills = {r: stack.enter_context(atomic_open(spill_dir / f"{r}.jsonl")) for r in REGIONS}
         source = stack.enter_context(open(path, "rb"))
         quarantine = stack.enter_context(atomic_open(quarantine_path))
+
+        def withdraw(card_id: str, reason: str) -> None:
+            """Quarantine the accepted first copy of `card_id` (once): its duplicate conflicts with it."""
+            if card_id in withdrawn:
+                return
+            withdrawn.add(card_id)
+            line, region, _digest = seen_ids[card_id]
+            result.accepted[region].remove(line)
+            quarantine_reject(quarantine, result, Reject("card_id", reason, "duplicate"), line=line,
+                              card_id=card_id, account_id=card_id)
+
         for number, raw, _start in input_lines(source, digest, result):
             try:
                 if raw is OVERSIZE:
                     raise Reject("(record)", oversize_reason(), "size")
                 raw = nfc_line(raw)
                 order = _check(raw, layouts, carriers)
-                token = key.token(order.pan)
-                if order.card_id in seen_ids:
-                    raise Reject("card_id", f"card id {order.card_id} was already ordered on line "
-                                            f"{seen_ids[order.card_id]}", "duplicate")
-                if token in seen_tokens:
-                    raise Reject("pan", f"the same card number was already ordered on line {seen_tokens[token]} "
-                                        f"({token})", "duplicate")
-                record: CardRecord = order.record(token)
+                record: CardRecord = order.record(key.token(order.pan))
                 del order
+                fingerprint = hashlib.blake2b(record.model_dump_json().encode(), digest_size=16).digest()
+                first = seen_ids.get(record.card_id)
+                if first is not None and first[2] == fingerprint and record.card_id not in withdrawn:
+                    result.suppressed["duplicate order"] += 1
+                    continue
+                if first is not None:
+                    reason = (f"card id {record.card_id} is ordered on lines {first[0]} and {number} with different "
+                              "contents; every copy is quarantined")
+                    withdraw(record.card_id, reason)
+                    raise Reject("card_id", reason, "duplicate")
+                if record.token in seen_tokens:
+                    raise Reject("pan", f"the same card number was already ordered on line "
+                                        f"{seen_tokens[record.token]} ({record.token})", "duplicate")
             except Reject as rej:
                 card_id = safe_card_id(raw) if raw is not OVERSIZE else None
                 quarantine_reject(quarantine, result, rej, line=number, card_id=card_id, account_id=card_id)
                 continue
-            seen_ids[record.card_id] = number
+            seen_ids[record.card_id] = (number, record.region, fingerprint)
             seen_tokens[record.token] = number
             result.accepted[record.region].append(number)
             spills[record.region].write(json.dumps({"line": number, "record": record.model_dump(mode="json")},
