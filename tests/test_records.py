@@ -378,3 +378,22 @@ def test_card_orders_identical_repeat_suppressed_conflicting_repeat_quarantines_
         (2, "duplicate", rows[1]["card_id"]), (len(rows) + 2, "duplicate", rows[1]["card_id"])]
     produced = [r["card_id"] for r in manifest(Path(summary["run_dir"]))]
     assert produced.count(rows[0]["card_id"]) == 1 and rows[1]["card_id"] not in produced
+
+
+@pytest.mark.volume
+def test_readback_assumptions_hold_for_every_layout_font():
+    """`readable` does not draw the unified ideographs and Hangul (assumed to read back) nor anything
+    above U+FFFF (assumed not to): measured here, every `step`-th one in CI."""
+    from stmtprod.layout import load_layouts
+    from stmtprod.render import readback
+    from stmtprod.render.fonts import coverage
+    from tests.conftest import volume
+
+    step = volume(7, 1)
+    layouts = load_layouts(ROOT / "layouts")
+    for fonts in {layouts[r].fonts for r in ("AU", "NZ", "JP", "MY", "ID", "SG", "HK")}:
+        covered = sorted(coverage(fonts))
+        assumed = [cp for cp in covered if readback._assumed(cp)][::step]
+        astral = [cp for cp in covered if cp > readback.BMP_LAST and not unicodedata.category(chr(cp)).startswith(("C", "Z"))][::step]
+        assert readback.measure(fonts, assumed) == set(assumed), fonts
+        assert not readback.measure(fonts, astral), fonts

@@ -7,7 +7,7 @@ symbols read back as nothing or a space. The composition inspector compares the 
 the print file with the record, so such a character would halt the whole lot. Instead of a list
 written by hand, every character a face covers is drawn once into a PDF, in this process, and read
 back with pdfium, the inspector's own reader; the characters that come back unchanged are the
-printable ones. About 0.3 s (DejaVu Sans) to 2 s (AR PL UMing) per face pair, once per process.
+printable ones. About 0.3 s to 0.6 s per layout font on an idle machine, once per process.
 """
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ from stmtprod.render import fonts as font_registry
 
 _PER_PAGE = 60
 _GUARD = "a"
+_SIZE, _ROW, _LEFT = 9, 13, 40  # points: each character in its own row of 13 pt
+
+
+def _top(row: int) -> float:
+    return 820 - row * _ROW
 
 
 def _candidates(face: str) -> list[int]:
@@ -34,13 +39,17 @@ def _candidates(face: str) -> list[int]:
 
 
 def _reads_back(face: str, code_points: list[int]) -> set[int]:
+    """The code points whose row reads back as guard + character + guard: the page's text split into
+    lines, or where a character upset the line structure, each row read from its own box."""
+    if not code_points:
+        return set()
     buffer = io.BytesIO()
     canvas = Canvas(buffer, invariant=1)
     pages = [code_points[i:i + _PER_PAGE] for i in range(0, len(code_points), _PER_PAGE)]
     for page in pages:
-        canvas.setFont(face, 9)
+        canvas.setFont(face, _SIZE)
         for row, cp in enumerate(page):
-            canvas.drawString(40, 800 - row * 13, _GUARD + chr(cp) + _GUARD)
+            canvas.drawString(_LEFT, _top(row) - _SIZE, _GUARD + chr(cp) + _GUARD)
         canvas.showPage()
     canvas.save()
     good: set[int] = set()
@@ -48,12 +57,14 @@ def _reads_back(face: str, code_points: list[int]) -> set[int]:
     try:
         for index, page in enumerate(pages):
             textpage = pdf[index].get_textpage()
-            lines = textpage.get_text_range().replace("\r\n", "\n").split("\n")
-            textpage.close()
-            if len(lines) == len(page):
+            try:
+                lines = textpage.get_text_range().replace("\r\n", "\n").split("\n")
+                if len(lines) != len(page):  # a character upset the page's lines: read each row's box
+                    lines = [textpage.get_text_bounded(left=0, bottom=_top(row) - _ROW + 1, right=300,
+                                                       top=_top(row)).strip() for row in range(len(page))]
                 good.update(cp for cp, line in zip(page, lines) if line == _GUARD + chr(cp) + _GUARD)
-            else:  # a character that broke the line structure: decide this page's characters one by one
-                good.update(cp for cp in page if len(page) > 1 and _reads_back(face, [cp]))
+            finally:
+                textpage.close()
     finally:
         pdf.close()
     return good
@@ -62,11 +73,31 @@ def _reads_back(face: str, code_points: list[int]) -> set[int]:
 @lru_cache(maxsize=None)
 def readable(fonts: Fonts) -> frozenset[int]:
     """Code points that both faces of `fonts` draw and that read back unchanged from the PDF text,
-    plus the space."""
-    regular, bold = font_registry.register(fonts)
-    faces = [regular] if bold == regular else [regular, bold]
-    result = None
-    for face in faces:
-        good = _reads_back(face, _candidates(face))
-        result = good if result is None else result & good
-    return frozenset(result | {0x20})
+    plus the space.
+
+    Measured with the regular face: what reads back depends on the code point (ReportLab's 16-bit
+    ToUnicode map, pdfium's handling of ligatures and marks), not on the weight of the glyph. The
+    unified ideographs and Hangul syllables (`ASSUMED`: plain BMP letters without decompositions,
+    two thirds of a CJK font) are not drawn, nor is anything above U+FFFF (ReportLab's ToUnicode
+    map is 16-bit: none reads back), to keep this near a second; tests/test_records.py measures both
+    and checks that the assumptions hold for every layout font.
+    """
+    regular, _bold = font_registry.register(fonts)
+    covered = font_registry.coverage(fonts)
+    assumed = {cp for cp in covered if _assumed(cp)}
+    measured = _reads_back(regular, [cp for cp in _candidates(regular)
+                                     if cp in covered and cp not in assumed and cp <= BMP_LAST])
+    return frozenset(measured | assumed | {0x20})
+
+
+BMP_LAST = 0xFFFF
+ASSUMED = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7A3))
+
+
+def _assumed(cp: int) -> bool:
+    return any(lo <= cp <= hi for lo, hi in ASSUMED)
+
+
+def measure(fonts: Fonts, code_points: list[int]) -> set[int]:
+    """Of `code_points`, those that read back with the layout's regular face, measured (for tests)."""
+    return _reads_back(font_registry.register(fonts)[0], code_points)
