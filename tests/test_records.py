@@ -153,6 +153,8 @@ def test_decomposed_text_prints_composed(tmp_path, form):
     ("address.lines.0", "1 \uFB01eld Street", "readback"),      # the fi ligature reads back as "fi"
     ("name", "q\u0303uentin", "readback"),                       # a mark NFC cannot compose
     ("name", "Chloe\u200bPatel", "glyph"),                       # zero-width space
+    ("name", "\u0645\u062d\u0645\u062f Ali", "readback"),           # Arabic: prints unjoined, left to right
+    ("address.lines.0", "1 \u05e8\u05d7\u05d5\u05d1 Street", "readback"),   # Hebrew
 ])
 def test_characters_that_do_not_read_back_are_quarantined(tmp_path, field, text, kind):
     rec = _au()
@@ -163,6 +165,13 @@ def test_characters_that_do_not_read_back_are_quarantined(tmp_path, field, text,
     summary = _build(tmp_path, [rec])
     (row,) = _released_all_but(summary, 1, field=field)
     assert row["kind"] in (kind, "glyph", "readback") and "U+" in row["reason"]
+
+
+def test_wide_and_ideographic_spaces_are_printable(tmp_path):
+    summary = _build(tmp_path, [_jp(name="山本\u3000明美"), _au(name="Chloe\u2002Patel")])
+    assert summary["state"] == "RELEASED" and summary["counts"]["quarantined"] == 0
+    text = "".join(_printed_text(summary).split())
+    assert "山本明美様" in text and "ChloePatel" in text
 
 
 def _heavy(count: int) -> dict:

@@ -4,8 +4,9 @@ Everything that would otherwise pass ingest and then halt the whole night at a l
 here, so that one record is quarantined with its field and reason and the others go on:
 
 - every character must print with the region layout's font *and* read back unchanged from the PDF's
-  text (`stmtprod.render.readback`), and no combining mark may be left once the text is in NFC
-  (ReportLab does not position marks: `か` + U+3099 prints as `か ゙`);
+  text (`stmtprod.render.readback`); no combining mark may be left once the text is in NFC
+  (ReportLab does not position marks: `か` + U+3099 prints as `か ゙`), and no right-to-left
+  character (it would print in the wrong order and unjoined);
 - every free-text field must fit its box at its smallest size (`stmtprod.render.fitting`);
 - a statement's envelope (sheets and inserts) must be within the inserter's weight limit.
 """
@@ -30,16 +31,29 @@ class Unprintable(Exception):
         super().__init__(reason)
 
 
+_RIGHT_TO_LEFT = frozenset({"R", "AL", "AN"})
+
+
+def _unshaped(ch: str) -> bool:
+    """A combining mark (ReportLab does not position marks) or a right-to-left character (it neither
+    reorders nor joins them): it would read back, but print wrongly."""
+    return unicodedata.category(ch).startswith("M") or unicodedata.bidirectional(ch) in _RIGHT_TO_LEFT
+
+
 @lru_cache(maxsize=None)
 def printable_set(fonts: Fonts) -> frozenset[int]:
-    """Code points record text may hold: drawn and read back by the layout's faces, not a combining mark."""
-    return frozenset(cp for cp in readable(fonts) if not unicodedata.category(chr(cp)).startswith("M"))
+    """Code points record text may hold: drawn and read back by the layout's faces (spaces of any width
+    read back as white space, which every comparison ignores), and printed as written."""
+    spaces = {cp for cp in font_registry.coverage(fonts) if unicodedata.category(chr(cp)) == "Zs"}
+    return frozenset(cp for cp in readable(fonts) | spaces if not _unshaped(chr(cp)))
 
 
 def _why(ch: str, covered: frozenset[int], region: str) -> str:
     name = f"{ch!r} (U+{ord(ch):04X})"
     if unicodedata.category(ch).startswith("M"):
         return f"combining mark {name} left after composing the text (NFC): it would print detached"
+    if unicodedata.bidirectional(ch) in _RIGHT_TO_LEFT:
+        return f"right-to-left character {name}: the layout prints left to right, unshaped"
     if ord(ch) in covered:
         return f"character {name} prints with the {region} layout's font but does not read back from the PDF text"
     return f"character {name} cannot be printed with the {region} layout's font"
