@@ -14,7 +14,8 @@ whose field would not fit is quarantined there, naming the field, its width and 
 The address is never wrapped or cut: a postal address split or shortened by software may not be
 delivered, and 8 pt is the smallest size the envelope window's readers are given. Nothing the record
 supplies is ever cut with an ellipsis, so the composition inspector expects each field in full.
-Widths are measured with the layout's own font (ReportLab's metrics of the embedded TrueType face).
+Widths are measured with the layout's own faces (ReportLab's metrics of the embedded TrueType faces,
+run by run through the layout's face stack, as the painters draw them).
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from functools import lru_cache
 
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+
+from stmtprod.render import fonts as font_registry
 
 MIN_FONT = 5.5
 WINDOW_SIZE, WINDOW_MIN = 9.5, 8.0
@@ -41,23 +44,29 @@ class Fit:
     bold: bool = False
 
 
+def _faces(name: str) -> list[str]:
+    """The ReportLab faces of a layout style: a face stack's members (its name joins them with "+")."""
+    stack = font_registry.stack(name)
+    return stack.name.split("+") if stack is not None else [name]
+
+
 @lru_cache(maxsize=None)
-def _widest(face: str) -> float:
-    """The widest advance of any glyph of the face, in thousandths of an em: a bound that lets the
-    common short string pass without measuring it."""
-    return max(pdfmetrics.getFont(face).face.charWidths.values(), default=1000)
+def _widest(name: str) -> float:
+    """The widest advance of any glyph of the style's faces, in thousandths of an em: a bound that lets
+    the common short string pass without measuring it."""
+    return max(max(pdfmetrics.getFont(face).face.charWidths.values(), default=1000) for face in _faces(name))
 
 
-def width_mm(face: str, text: str, size: float) -> float:
-    return pdfmetrics.getFont(face).stringWidth(text, size) / mm
+def width_mm(name: str, text: str, size: float) -> float:
+    return font_registry.string_width(text, name, size) / mm
 
 
-def fits(face: str, text: str, fit: Fit) -> bool:
-    """Whether `text` fits its box at the field's smallest size."""
+def fits(name: str, text: str, fit: Fit) -> bool:
+    """Whether `text` fits its box at the field's smallest size, in the style `name` (a face stack)."""
     room = fit.width_mm * mm
-    if len(text) * _widest(face) * fit.min_size / 1000 <= room:
+    if len(text) * _widest(name) * fit.min_size / 1000 <= room:
         return True
-    return pdfmetrics.getFont(face).stringWidth(text, fit.min_size) <= room
+    return font_registry.string_width(text, name, fit.min_size) <= room
 
 
 def too_wide(face: str, text: str, fit: Fit, what: str) -> str | None:

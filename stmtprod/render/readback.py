@@ -16,7 +16,6 @@ import unicodedata
 from functools import lru_cache
 
 import pypdfium2 as pdfium
-from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from stmtprod.layout import Fonts
@@ -29,13 +28,6 @@ _SIZE, _ROW, _LEFT = 9, 13, 40  # points: each character in its own row of 13 pt
 
 def _top(row: int) -> float:
     return 820 - row * _ROW
-
-
-def _candidates(face: str) -> list[int]:
-    """Code points the face has a glyph for, except controls and whitespace (never in validated text
-    except the plain space, which reads back as a word break)."""
-    cmap = pdfmetrics.getFont(face).face.charToGlyph
-    return sorted(cp for cp in cmap if cp > 0x20 and not unicodedata.category(chr(cp)).startswith(("C", "Z")))
 
 
 def _reads_back(face: str, code_points: list[int]) -> set[int]:
@@ -72,22 +64,20 @@ def _reads_back(face: str, code_points: list[int]) -> set[int]:
 
 @lru_cache(maxsize=None)
 def readable(fonts: Fonts) -> frozenset[int]:
-    """Code points that both faces of `fonts` draw and that read back unchanged from the PDF text,
-    plus the space.
+    """Code points the layout's styles draw and that read back unchanged from the PDF text, plus the space.
 
-    Measured with the regular face: what reads back depends on the code point (ReportLab's 16-bit
-    ToUnicode map, pdfium's handling of ligatures and marks), not on the weight of the glyph. The
-    unified ideographs and Hangul syllables (`ASSUMED`: plain BMP letters without decompositions,
-    two thirds of a CJK font) are not drawn, nor is anything above U+FFFF (ReportLab's ToUnicode
-    map is 16-bit: none reads back), to keep this near a second; tests/test_records.py measures both
-    and checks that the assumptions hold for every layout font.
+    Each character is measured in the face the regular face stack draws it with: what reads back
+    depends on the code point (ReportLab's 16-bit ToUnicode map, pdfium's handling of ligatures and
+    marks) and the face's cmap, not on the weight. The unified ideographs and Hangul syllables
+    (`ASSUMED`: plain BMP letters without decompositions, two thirds of a CJK font) are not drawn, nor
+    is anything above U+FFFF (the ToUnicode map is 16-bit: none reads back), to keep this near a
+    second; tests/test_records.py measures both and checks that the assumptions hold for every layout.
     """
-    regular, _bold = font_registry.register(fonts)
     covered = font_registry.coverage(fonts)
     assumed = {cp for cp in covered if _assumed(cp)}
-    measured = _reads_back(regular, [cp for cp in _candidates(regular)
-                                     if cp in covered and cp not in assumed and cp <= BMP_LAST])
-    return frozenset(measured | assumed | {0x20})
+    candidates = [cp for cp in sorted(covered) if cp > 0x20 and cp <= BMP_LAST and cp not in assumed
+                  and not unicodedata.category(chr(cp)).startswith(("C", "Z"))]
+    return frozenset(measure(fonts, candidates) | assumed | {0x20})
 
 
 BMP_LAST = 0xFFFF
@@ -99,5 +89,11 @@ def _assumed(cp: int) -> bool:
 
 
 def measure(fonts: Fonts, code_points: list[int]) -> set[int]:
-    """Of `code_points`, those that read back with the layout's regular face, measured (for tests)."""
-    return _reads_back(font_registry.register(fonts)[0], code_points)
+    """Of `code_points`, those that read back, each drawn in the face the regular style uses for it."""
+    regular, _bold = font_registry.register(fonts)
+    stack = font_registry.stack(regular)
+    by_face: dict[str, list[int]] = {}
+    for cp in code_points:
+        face = stack.runs(chr(cp))[0][0] if stack is not None else regular
+        by_face.setdefault(face, []).append(cp)
+    return set().union(*(_reads_back(face, cps) for face, cps in by_face.items()))
