@@ -44,17 +44,13 @@ class Fit:
     bold: bool = False
 
 
-def _faces(name: str) -> list[str]:
-    """The ReportLab faces of a layout style: a face stack's members (its name joins them with "+")."""
-    stack = font_registry.stack(name)
-    return stack.name.split("+") if stack is not None else [name]
-
-
 @lru_cache(maxsize=None)
 def _widest(name: str) -> float:
-    """The widest advance of any glyph of the style's faces, in thousandths of an em: a bound that lets
-    the common short string pass without measuring it."""
-    return max(max(pdfmetrics.getFont(face).face.charWidths.values(), default=1000) for face in _faces(name))
+    """The widest advance of any character the style `name` draws (a face stack, its faces scaled as
+    they print), in thousandths of an em: a bound that lets the common short string pass unmeasured."""
+    stack = font_registry.stack(name)
+    chars = stack.covers() if stack is not None else pdfmetrics.getFont(name).face.charWidths
+    return max((font_registry.string_width(chr(cp), name, 1000) for cp in chars), default=1000)
 
 
 def width_mm(name: str, text: str, size: float) -> float:
