@@ -99,21 +99,29 @@ class Seen:
 
 @dataclass
 class Verdicts:
-    suppressed: dict[int, int]                # line -> the line of the copy that is produced
+    suppressed: array                                # lines of identical copies after the first
     conflicting: dict[int, tuple[str, list[int]]]  # line -> (account id, every line of that account)
 
+    def dropped(self) -> np.ndarray:
+        """Every accepted line that is not produced, sorted."""
+        return np.sort(np.concatenate([np.frombuffer(self.suppressed, dtype=np.int64),
+                                       np.fromiter(self.conflicting, dtype=np.int64, count=len(self.conflicting))]))
 
-def resolve(seen: Seen, read: Callable[[Copy], tuple[str, object]], account_of: Callable[[Copy], str | None]) -> Verdicts:
-    """Decide every duplicate group. `read(copy)` gives an accepted copy's (account id, record);
-    `account_of(copy)` the account id of a copy that was not accepted (None if unreadable)."""
-    verdicts = Verdicts({}, {})
+
+def resolve(seen: Seen, raw: Callable[[Copy], bytes], parse: Callable[[bytes], tuple[str, object]],
+            account_of: Callable[[Copy], str | None]) -> Verdicts:
+    """Decide every duplicate group. `raw(copy)` gives an accepted copy's record as spilled, `parse`
+    its (account id, record); `account_of(copy)` the account id of a copy that was not accepted (None
+    if unreadable). Byte-identical copies are decided without parsing: the common repeat is cheap."""
+    verdicts = Verdicts(array("q"), {})
     for copies in seen.groups():
+        texts = [raw(c) if c.region >= 0 else None for c in copies]
+        if texts[0] is not None and all(t == texts[0] for t in texts[1:]):
+            verdicts.suppressed.extend(c.line for c in copies[1:])
+            continue
         by_account: dict[str, list[tuple[Copy, object]]] = {}
-        for copy in copies:  # equal hashes are not always equal ids: group by the id itself
-            if copy.region >= 0:
-                account, record = read(copy)
-            else:
-                account, record = account_of(copy), None
+        for copy, text in zip(copies, texts):  # equal hashes are not always equal ids: group by the id itself
+            account, record = parse(text) if text is not None else (account_of(copy), None)
             if account is not None:
                 by_account.setdefault(account, []).append((copy, record))
         for account, group in by_account.items():
@@ -122,7 +130,7 @@ def resolve(seen: Seen, read: Callable[[Copy], tuple[str, object]], account_of: 
                 continue
             first = accepted[0][1]
             if len(accepted) == len(group) and all(r == first for _c, r in accepted[1:]):
-                verdicts.suppressed.update((c.line, accepted[0][0].line) for c, _r in accepted[1:])
+                verdicts.suppressed.extend(c.line for c, _r in accepted[1:])
             else:
                 lines = [c.line for c, _r in group]
                 verdicts.conflicting.update((c.line, (account, lines)) for c, _r in accepted)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 from pydantic import ValidationError
 
 from stmtprod.cardnumbers import echo_safe, reason as card_number_reason, redact, statement_card_number
@@ -234,15 +235,20 @@ def _settle_duplicates(seen: Seen, path: Path, spill_dir: Path, regions: tuple[s
     with ExitStack() as stack:
         spills: dict[int, IO[bytes]] = {}
 
-        def read(copy: Copy) -> tuple[str, StatementRecord]:
+        def raw(copy: Copy) -> bytes:
+            """The record's JSON as spilled (`{"line":N,"record":...}` without its line)."""
             if copy.region not in spills:
                 spills[copy.region] = stack.enter_context(open(spill_dir / f"{regions[copy.region]}.jsonl", "rb"))
             spills[copy.region].seek(copy.offset)
-            record = StatementRecord.model_validate(json.loads(spills[copy.region].readline())["record"])
+            line = spills[copy.region].readline()
+            return line[line.index(b',"record":') + 10:-2]
+
+        def parse(text: bytes) -> tuple[str, StatementRecord]:
+            record = StatementRecord.model_validate_json(text)
             return record.account_id, record
 
-        verdicts = resolve(seen, read, lambda copy: _account_id(read_line_at(path, copy.offset)))
-    if not verdicts.suppressed and not verdicts.conflicting:
+        verdicts = resolve(seen, raw, parse, lambda copy: _account_id(read_line_at(path, copy.offset)))
+    if not len(verdicts.suppressed) and not verdicts.conflicting:
         return
     result.suppressed["duplicate account"] += len(verdicts.suppressed)
     for line, (account, lines) in sorted(verdicts.conflicting.items()):
@@ -250,8 +256,15 @@ def _settle_duplicates(seen: Seen, path: Path, spill_dir: Path, regions: tuple[s
         quarantine_reject(quarantine, result, Reject(
             "account_id", f"account {account} also appears on line(s) {others} with different contents; "
                           "every copy is quarantined", "duplicate"), line=line, account_id=account)
-    dropped = set(verdicts.suppressed) | set(verdicts.conflicting)
-    for region, keys in result.accepted.items():
-        kept = [k for k in keys if Accepted.unpack(k)[0] not in dropped]
-        result.accepted_count -= len(keys) - len(kept)
-        result.accepted[region] = kept
+    dropped = verdicts.dropped()
+    del verdicts
+    for keys in result.accepted.values():  # compacted in place: no second list of keys
+        lines = np.fromiter((Accepted.unpack(k)[0] for k in keys), dtype=np.int64, count=len(keys))
+        keep = ~np.isin(lines, dropped)
+        del lines
+        kept = 0
+        for index in np.flatnonzero(keep):
+            keys[kept] = keys[index]
+            kept += 1
+        result.accepted_count -= len(keys) - kept
+        del keys[kept:]
