@@ -41,6 +41,12 @@ def _unshaped(ch: str) -> bool:
 
 
 @lru_cache(maxsize=None)
+def _styles(fonts: Fonts) -> tuple[str, str]:
+    """The layout's regular and bold style names, registered once (registering builds the face stacks)."""
+    return font_registry.register(fonts)
+
+
+@lru_cache(maxsize=None)
 def printable_set(fonts: Fonts) -> frozenset[int]:
     """Code points record text may hold: drawn and read back by the layout's faces (spaces of any width
     read back as white space, which every comparison ignores), and printed as written."""
@@ -73,7 +79,7 @@ def check_characters(texts: list[tuple[str, str]], fonts: Fonts, region: str) ->
 
 def check_window(layout: Layout, name: str, address) -> None:
     """Every line of the address block must fit the envelope window (never wrapped, never cut)."""
-    face = font_registry.register(layout.fonts)[0]
+    face = _styles(layout.fonts)[0]
     fit = fitting.window(layout)
     for field, line in address_fields(layout, name, address):
         reason = fitting.too_wide(face, line, fit, f"the {field} line of the envelope window")
@@ -83,7 +89,7 @@ def check_window(layout: Layout, name: str, address) -> None:
 
 def check_fits(layout: Layout, boxes: list[tuple[str, str, fitting.Fit]]) -> None:
     """Each (field, text, box) must fit its box at the box's smallest size."""
-    regular, bold = font_registry.register(layout.fonts)
+    regular, bold = _styles(layout.fonts)
     for field, text, fit in boxes:
         reason = fitting.too_wide(bold if fit.bold else regular, text, fit, field)
         if reason:
