@@ -30,7 +30,7 @@ def jobs_to_render(ledger: Ledger, run_id: str, jobs: Sequence, batches: list[Ba
     known = ledger.batches(run_id)
     todo = [j for j in jobs if not files_proven(known[j.name], j.pdf_file, j.manifest_file, "rendered_at")]
     events("render", pieces=sum(b.pieces for b in batches if b.name in {j.name for j in todo}),
-           batches=len(todo), kept=len(jobs) - len(todo))
+           batches=len(todo), kept=len(jobs) - len(todo), total_pieces=sum(b.pieces for b in batches))
     return todo
 
 

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -16,39 +17,11 @@ import click
 from stmtprod import errors
 from stmtprod.drills import DRILLS
 from stmtprod.cliguard import FaultGuard
+from stmtprod.progress import Progress
 from stmtprod.config import BuildOptions, default_catalog_file, default_inspection_file, default_layouts_dir
 from stmtprod.regions import parse_regions
 
 log = logging.getLogger("stmtprod")
-
-
-class Progress:
-    """Build events to a progress bar on a terminal, or to plain log lines for the nightly logs."""
-
-    def __init__(self, interactive: bool):
-        self.interactive = interactive
-        self.bar = None
-
-    def __call__(self, event: str, **data: object) -> None:
-        if event == "render" and self.interactive:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=data["pieces"], unit="piece", desc="render", file=sys.stderr, leave=False)
-        elif event == "render":
-            log.info("rendering %s pieces in %s batches", data["pieces"], data["batches"])
-        elif event == "batch" and self.bar is not None:
-            self.bar.update(data["pieces"])
-        elif event == "batch":
-            log.info("batch %s: %s pieces, %s sheets", data["batch"], data["pieces"], data["sheets"])
-        elif event == "step":
-            if self.bar is not None:
-                self.bar.close()
-                self.bar = None
-            log.info("step: %s", data["step"])
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _fail(exc: errors.StmtprodError, as_json: bool) -> None:
@@ -62,8 +35,24 @@ def _fail(exc: errors.StmtprodError, as_json: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def main(verbose: bool) -> None:
     """stmtprod: statement and card production line controller."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    quiet_libraries(verbose)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+
+
+def quiet_libraries(verbose: bool = False) -> None:
+    """No library chatter on the operator's screen or in the nightly logs: libraries' log records
+    (pikepdf announces its logger bridge at import) go nowhere below ERROR, and Python warnings are
+    off, in this process and in the worker processes it starts. `-v` lets them through."""
+    if verbose:
+        return
+    logging.getLogger().setLevel(logging.ERROR)
+    logging.getLogger("pikepdf").setLevel(logging.ERROR)
+    warnings.simplefilter("ignore")
+    os.environ["PYTHONWARNINGS"] = "ignore"
 
 
 def _regions(_ctx, _param, value):
@@ -130,13 +119,15 @@ def _run_line(call, as_json: bool) -> None:
 @click.option("--workers", type=click.IntRange(min=1), help="Rendering processes (default: as the run was built).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), help="Override the run's executor.")
 @click.option("--scheduler", help="Dask scheduler address, with --executor dask.")
+@click.option("--personalisation", type=click.Path(dir_okay=False, path_type=Path),
+              help="Card runs: the new personalisation log, after the cards were re-made.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line on stdout.")
-def resume(run_id, out, workers, executor, scheduler, as_json):
+def resume(run_id, out, workers, executor, scheduler, personalisation, as_json):
     """Continue a crashed or halted run, redoing only what is not already proven good."""
     from stmtprod.pipeline import resume as run_resume
 
     _run_line(lambda progress: run_resume(run_id, out, progress, workers=workers, executor=executor,
-                                          scheduler=scheduler), as_json)
+                                          scheduler=scheduler, personalisation=personalisation), as_json)
 
 
 def _ledger(out: Path):
@@ -210,6 +201,9 @@ def show(run_id, out, as_json):
 
     for line in history_lines(detail["lot_history"]):
         click.echo(f"  QA {line}")
+    if run["state"] == "HALTED" and detail["halts"]:
+        for index, command in enumerate(detail["halts"][-1].get("next") or []):
+            click.echo(f"{'Next:' if index == 0 else '     '} {command}")
 
 
 def _report(summary: dict) -> None:
@@ -228,13 +222,15 @@ def _report(summary: dict) -> None:
                      f"to mail {counts['produced'] - counts['pulled']}")
     if summary.get("drill"):
         lines.insert(0, f"DRILL RUN ({summary['drill']}): a training run, not production quality history")
-    click.echo("\n".join(lines), err=True)
+    click.echo("\n".join(lines))
     if "waiting" in summary:
-        click.echo(f"  WAITING: {summary['waiting']['message']}", err=True)
+        click.echo(f"  WAITING: {summary['waiting']['message']}")
+        for index, command in enumerate(summary["waiting"].get("next", [])):
+            click.echo(f"{'Next:' if index == 0 else '     '} {command}")
     if "halt" in summary:
         from stmtprod.halt_report import describe
 
-        click.echo(describe(summary["run_id"], summary["halt"]), err=True, nl=False)
+        click.echo(describe(summary["run_id"], summary["halt"]), nl=False)
 
 
 @main.command()
@@ -246,18 +242,26 @@ def verify(run_dir, workers, as_json):
     from stmtprod.halt_report import describe
     from stmtprod.verify import verify_run
 
+    from stmtprod.wayout import after_reverification
+
+    progress = Progress(sys.stderr.isatty())
     try:
-        result = verify_run(run_dir, workers)
+        result = verify_run(run_dir, workers, events=progress)
     except errors.Halt as halt:
+        progress.close()
         run_id = run_dir.resolve().name
-        click.echo(describe(run_id, halt.as_dict()), err=True, nl=False)
+        released, found = after_reverification(run_dir, halt.as_dict())
+        click.echo(describe(run_id, found, released=released), nl=False)
         if as_json:
-            click.echo(json.dumps({"run_id": run_id, "ok": False, "halt": halt.as_dict()}, ensure_ascii=False))
+            click.echo(json.dumps({"run_id": run_id, "ok": False, "released": released, "halt": found},
+                                  ensure_ascii=False))
         sys.exit(errors.EXIT_HALTED)
     except errors.StmtprodError as exc:
+        progress.close()
         _fail(exc, as_json)
+    progress.close()
     click.echo(f"run {result['run_id']}: all {result['sheets']} sheets of {result['pieces']} pieces in "
-               f"{result['files']} print files verified", err=True)
+               f"{result['files']} print files verified")
     if as_json:
         click.echo(json.dumps(result))
 

@@ -269,6 +269,12 @@ class Ledger:
         rows = self.db.execute("SELECT sequence, batch FROM pieces WHERE run_id = ?", (run_id,))
         return {r["sequence"]: r["batch"] for r in rows}
 
+    def unprove_batches(self, run_id: str, batches: list[str]) -> None:
+        """Clear the render and verify proofs of batches a halt condemned, so a resume renders them again."""
+        with self.transaction() as db:
+            db.executemany("UPDATE batches SET rendered_at = NULL, verified_at = NULL WHERE run_id = ? AND batch = ?",
+                           [(run_id, b) for b in batches])
+
     def piece_count(self, run_id: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM pieces WHERE run_id = ?", (run_id,)).fetchone()[0]
 

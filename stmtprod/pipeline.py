@@ -36,10 +36,10 @@ from stmtprod.plan import BatchRef, plan_region
 from stmtprod.render.batch import BatchJob
 from stmtprod.render.fonts import check_fonts
 from stmtprod.report import write_report
-from stmtprod.runfolder import (check_not_empty, check_reject_share, check_run_id, choose_run_id, clear_stale_ingests,
-                                ingest_into, mirror, note_halt, note_waiting, open_ledger, place_new_run, prepare_out,
-                                refuse_empty, release_staging, reopen_staging, replace_ingest, run_id_tag,
-                                run_summary, write_summary)
+from stmtprod.runfolder import (check_input_file, check_not_empty, check_reject_share, check_run_id, choose_run_id,
+                                clear_stale_ingests, ingest_into, mirror, note_halt, note_waiting, open_ledger,
+                                place_new_run, prepare_out, refuse_empty, release_staging, reopen_staging,
+                                replace_ingest, run_id_tag, run_summary, write_summary)
 from stmtprod.verify import PrintFile, check_sequence, verify_batches
 
 Events = Callable[..., None]
@@ -82,8 +82,7 @@ def _options_from(record: dict, out: Path, workers: int | None) -> BuildOptions:
 
 def _check(options: BuildOptions) -> tuple[LayoutSet, Catalog, str]:
     """Validate options and every configuration file before any work starts."""
-    if not options.input.is_file():
-        raise UsageError(f"input file {options.input} does not exist")
+    check_input_file(options.input, "input file", "--input")
     if options.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     if options.run_id is not None:
@@ -98,10 +97,13 @@ def _check(options: BuildOptions) -> tuple[LayoutSet, Catalog, str]:
 
 
 def _ingest_into(options: BuildOptions, layouts: LayoutSet, catalog: Catalog,
-                 folder: Path) -> tuple[Path, IngestResult]:
+                 folder: Path, events: Events = _quiet) -> tuple[Path, IngestResult]:
+    def progress(done: int, total: int, records: int) -> None:
+        events("ingest", done=done, total=total, records=records)
+
     return ingest_into(folder, _INGEST_PREFIX,
                        lambda accepted, quarantine: ingest(options.input, layouts, options.regions, accepted,
-                                                           quarantine, catalog))
+                                                           quarantine, catalog, progress))
 
 
 def build(options: BuildOptions, events: Events = _quiet, force: bool = False) -> dict:
@@ -118,7 +120,7 @@ def build(options: BuildOptions, events: Events = _quiet, force: bool = False) -
         ledger = open_ledger(out)
         try:
             events("step", step="ingest")
-            work, ingested = _ingest_into(options, layouts, catalog, out)
+            work, ingested = _ingest_into(options, layouts, catalog, out, events)
             refuse_empty(ingested, options.allow_empty, options.input, work, "records")
             base_id = make_run_id(ingested, layouts.version, catalog_version, options)
             run_id = _choose_run_id(ledger, options, base_id, ingested, layouts, catalog_version, force, work)
@@ -144,8 +146,10 @@ def _choose_run_id(ledger: Ledger, options: BuildOptions, base_id: str, ingested
 
 
 def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None = None,
-           executor: str | None = None, scheduler: str | None = None) -> dict:
-    """Continue a crashed or halted run, redoing only what is not already proven good."""
+           executor: str | None = None, scheduler: str | None = None, personalisation: Path | None = None) -> dict:
+    """Continue a crashed or halted run, redoing only what is not already proven good.
+
+    `personalisation`: for a card run, the new personalisation log (after the cards were re-made)."""
     started = time.perf_counter()
     check_run_id(run_id)
     out = Path(out).resolve()
@@ -157,7 +161,9 @@ def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None 
 
         key, demo = resolve_key()
         return resume_cards(run_id, out, key=key, demo=demo, workers=workers, events=events, executor=executor,
-                            scheduler=scheduler)
+                            scheduler=scheduler, personalisation=personalisation)
+    if personalisation is not None:
+        raise UsageError(f"run {run_id} is a statement run: --personalisation is only for card runs")
     with OutputLock(out):
         ledger = open_ledger(out)
         try:
@@ -174,7 +180,7 @@ def resume(run_id: str, out: Path, events: Events = _quiet, workers: int | None 
             with resumable(ledger, run_id, out):
                 run_dir.mkdir(exist_ok=True)
                 events("step", step="ingest")
-                work, ingested = _ingest_into(options, layouts, catalog, run_dir)
+                work, ingested = _ingest_into(options, layouts, catalog, run_dir, events)
                 replace_ingest(run_dir, work)
                 ledger.update_run(run_id, input_sha256=ingested.input_sha256, layouts_version=layouts.version,
                                   catalog_version=catalog_version)
@@ -282,7 +288,9 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         files, fresh = unverified(ledger, run_id, jobs)
         decoded, verified = verify_batches(files, {f.batch for f in fresh}, layouts, run_id, catalog,
                                            run_dir / "work" / "accepted", options.workers,
-                                           drills.blind_checks(options.drill))
+                                           drills.blind_checks(options.drill),
+                                           done=lambda batch, n: events("verified", batch=batch, done=n,
+                                                                        total=len(files)))
         crashpoints.reached("verify:read")
         record_verified(ledger, run_id, files, fresh, verified)
         timings["verify"] = time.perf_counter() - t
@@ -302,7 +310,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         events("step", step="inspection")
         inspection_config, _version = load_inspection(options.inspection_file)
         crashpoints.reached("inspect")
-        run_stages(ledger, inspection_config, ctx, run_dir, timings, workers=options.workers)
+        run_stages(ledger, inspection_config, ctx, run_dir, timings, workers=options.workers, events=events)
 
         t = time.perf_counter()
         events("step", step="release")

@@ -53,6 +53,7 @@ from stmtprod.barcode.payload import PayloadError, parse
 from stmtprod.barcode.reader import read_page_barcodes
 from stmtprod.errors import UsageError
 from stmtprod.fsutil import atomic_open
+from stmtprod.proof_source import source_forms
 from stmtprod.regions import REGIONS
 
 STAMP = "PROOF - NOT FOR MAILING"
@@ -327,8 +328,8 @@ class _Ops:
 class _Panel:
     """Lays out the proof panel top-down in the widened margin to the right of the sheet."""
 
-    def __init__(self, ops: _Ops, x: float, bottom: float, top: float):
-        self.ops, self.x, self.bottom, self.top = ops, x, bottom, top
+    def __init__(self, ops: _Ops, x: float, bottom: float, top: float, forms: dict[str, str] | None = None):
+        self.ops, self.x, self.bottom, self.top, self.forms = ops, x, bottom, top, forms or {}
         self.width = PANEL_W - 2 * 5 * PT_PER_MM
         self.left = x + 5 * PT_PER_MM
         self.y = top
@@ -366,6 +367,13 @@ class _Panel:
         self.ops.rect(self.left, self.y - h + 6, self.width, h, GREEN if ok else RED)
         self.ops.text(self.left + 2 * PT_PER_MM, self.y - h + 6 + 1.8 * PT_PER_MM, text, "B", 9, (1, 1, 1))
         self.y -= h + 2 * PT_PER_MM
+
+    def form(self, key: str, height: float) -> None:
+        """Place the Form XObject `key` (drawn `height` points tall) at the current line, if it fits."""
+        if key in self.forms and self.y - height >= self.bottom + 12:
+            self.ops.add(b"q 1 0 0 1", _n(self.left), _n(self.y - height), b"cm", f"/{self.forms[key]}".encode(),
+                         b"Do Q")
+            self.y -= height + 2 * PT_PER_MM
 
     def footer(self, *lines: str) -> None:
         y = self.bottom + 5 * PT_PER_MM + 8 * (len(lines) - 1)
@@ -428,8 +436,10 @@ def _unique_names(existing: Iterable[str], wanted: Iterable[str]) -> dict[str, s
     return names
 
 
-def _stamp(writer: PdfWriter, page, reader, draw_panel) -> None:
-    """Widen `page` (already in `writer`) and append the overlay stream; the original streams stay first."""
+def _stamp(writer: PdfWriter, page, reader, draw_panel, forms: dict[str, IndirectObject] | None = None) -> None:
+    """Widen `page` (already in `writer`) and append the overlay stream; the original streams stay first.
+
+    `forms`: Form XObjects the panel may place (`_Panel.form(key, ...)`), added to the page's resources."""
     box = page.cropbox
     llx, lly, urx, ury = (float(v) for v in (box.left, box.bottom, box.right, box.top))
     media = page.mediabox
@@ -460,6 +470,15 @@ def _stamp(writer: PdfWriter, page, reader, draw_panel) -> None:
         NameObject("/CA"): FloatObject(0.16)})
     resources[NameObject("/Font")] = fonts
     resources[NameObject("/ExtGState")] = gstates
+    form_names = {}
+    if forms:
+        xobjects = DictionaryObject()
+        if "/XObject" in resources:
+            xobjects.update(resources["/XObject"].get_object())
+        form_names = _unique_names(xobjects.keys(), forms)
+        for key, name in form_names.items():
+            xobjects[NameObject(f"/{name}")] = forms[key]
+        resources[NameObject("/XObject")] = xobjects
     page[NameObject("/Resources")] = resources
 
     contents = page.get("/Contents")
@@ -482,7 +501,7 @@ def _stamp(writer: PdfWriter, page, reader, draw_panel) -> None:
     ops.rect(urx, lly, PANEL_W, ury - lly, PANEL_BG)
     ops.stroke(GREY)
     ops.add(b"[3 2] 0 d 0.5 w", _n(urx + 0.5), _n(lly), b"m", _n(urx + 0.5), _n(ury), b"l S [] 0 d")
-    draw_panel(_Panel(ops, urx, lly, ury))
+    draw_panel(_Panel(ops, urx, lly, ury, form_names))
     ops.add(b"Q")
     overlay = DecodedStreamObject()
     overlay.set_data(ops.data())
@@ -490,7 +509,8 @@ def _stamp(writer: PdfWriter, page, reader, draw_panel) -> None:
     page[NameObject("/Contents")] = ArrayObject(streams)
 
 
-def _sheet_panel(run: dict, row: dict, sheet: int, check: SheetCheck, inserts: list[InsertInfo]):
+def _sheet_panel(run: dict, row: dict, sheet: int, check: SheetCheck, inserts: list[InsertInfo],
+                 source_height: float | None = None):
     def draw(p: _Panel) -> None:
         p.header()
         p.line(f"Piece {row['sequence']:06d} - sheet {sheet} of {row['sheets']}", "B", 10)
@@ -530,13 +550,16 @@ def _sheet_panel(run: dict, row: dict, sheet: int, check: SheetCheck, inserts: l
             p.line(info.title, "R", 7.5, INK if info.known else RED)
             p.space(1)
         if inserts:
-            p.line("Artwork follows the statement.", "R", 7, GREY)
+            p.line("Artwork follows the statements, once per insert.", "R", 7, GREY)
+        if source_height is not None:
+            p.heading("Source record: compare with the statement")
+            p.form("source", source_height)
         p.footer(f"run {run.get('run_id', '?')}", f"layouts {run.get('layouts_version', '?')}",
                  f"catalog {run.get('catalog_version', '?')}")
     return draw
 
 
-def _artwork_panel(run: dict, row: dict, info: InsertInfo, page_no: int, pages: int, missing: bool):
+def _artwork_panel(run: dict, rows: list[dict], info: InsertInfo, page_no: int, pages: int, missing: bool):
     def draw(p: _Panel) -> None:
         p.header()
         p.line("Insert artwork", "B", 10)
@@ -546,9 +569,8 @@ def _artwork_panel(run: dict, row: dict, info: InsertInfo, page_no: int, pages: 
             p.line(f"artwork page {page_no} of {pages}", "R", 7.5, GREY)
         if missing:
             p.line("ARTWORK MISSING: a placeholder stands in for it.", "B", 8, RED)
-        p.heading("Enclosed with")
-        p.line(f"Piece {row['sequence']:06d}", "R", 8)
-        p.line(f"Account {row['account_id']}   Region {row['region']}", "R", 8)
+        p.heading(f"Enclosed with {len(rows)} of the pieces in this proof")
+        p.line(_short([f"{r['sequence']:06d}" for r in rows], 40), "R", 8)
         p.footer(f"run {run.get('run_id', '?')}", f"catalog {run.get('catalog_version', '?')}")
     return draw
 
@@ -750,11 +772,13 @@ def make_proof(run_dir: Path, out: Path, *, pieces=None, accounts=None, region=N
         missing[info.code] = info
         return []
 
-    plan = []
+    plan = [(row, [catalog.get(code) for code in row.get("inserts") or []]) for row in chosen]
+    enclosed: dict[str, list[dict]] = {}
     for row in chosen:
-        inserts = [catalog.get(code) for code in row.get("inserts") or []]
-        plan.append((row, inserts, [(info, artwork_pages_of(info)) for info in inserts]))
-    artwork_count = sum(max(1, len(pages)) for _, _, arts in plan for _, pages in arts)
+        for code in row.get("inserts") or []:
+            enclosed.setdefault(code, []).append(row)
+    arts = [(catalog.get(code), artwork_pages_of(catalog.get(code)), rows) for code, rows in enclosed.items()]
+    artwork_count = sum(max(1, len(pages)) for _, pages, _ in arts)
     sheet_count = sum(r["sheets"] for r in chosen)
     total = 1 + sheet_count + artwork_count
     if missing:
@@ -767,21 +791,28 @@ def make_proof(run_dir: Path, out: Path, *, pieces=None, accounts=None, region=N
     placeholders = {code: PdfReader(io.BytesIO(_placeholder(info))) for code, info in sorted(missing.items())}
 
     print_readers: dict[str, PdfReader] = {}
-    for row, inserts, arts in plan:
+    sources = source_forms(run, run_dir, chosen)
+    for row, inserts in plan:
         reader = print_readers.get(row["file"])
         if reader is None:
             reader = print_readers[row["file"]] = PdfReader(folder / "print" / row["file"])
         first_index = len(writer.pages)
+        form = sources.get(row["sequence"])
         for k in range(row["sheets"]):
             page = writer.add_page(reader.pages[row["first_page"] - 1 + k])
-            _stamp(writer, page, reader, _sheet_panel(run, row, k + 1, checks[(row["sequence"], k + 1)], inserts))
-        for info, pages in arts:
-            is_missing = not pages
-            src = pages if pages else list(placeholders[info.code].pages)
-            for n, art in enumerate(src, 1):
-                page = writer.add_page(art)
-                _stamp(writer, page, None, _artwork_panel(run, row, info, n, len(src), is_missing))
+            shown = form is not None and k == 0
+            _stamp(writer, page, reader, _sheet_panel(run, row, k + 1, checks[(row["sequence"], k + 1)], inserts,
+                                                      form.height if shown else None),
+                   {"source": form.add_to(writer)} if shown else None)
         writer.add_outline_item(title=_outline_title(row), page_number=first_index)
+    for info, pages, rows in arts:
+        is_missing = not pages
+        src = pages if pages else list(placeholders[info.code].pages)
+        first_index = len(writer.pages)
+        for n, art in enumerate(src, 1):
+            page = writer.add_page(art)
+            _stamp(writer, page, None, _artwork_panel(run, rows, info, n, len(src), is_missing))
+        writer.add_outline_item(title=f"insert {info.code}", page_number=first_index)
     assert len(writer.pages) == total, (len(writer.pages), total)
     writer.page_mode = "/UseOutlines"
     writer.add_metadata({"/Title": f"PROOF {run.get('run_id', '')} - {_describe_selection(selection)}",

@@ -1,6 +1,7 @@
 """The run report, written to the run folder at release, halt or wait: `report.json` and `report.pdf`.
 
-Everything in it is read from the ledger and the run's own files (summary, quarantine, envelope
+Its first lines answer "can we mail tonight" (`stmtprod.verdict`): the decision, why, the evidence
+and the commands to run next. Everything in it is read from the ledger and the run's own files (summary, quarantine, envelope
 logs), so its numbers are the ledger's: counts per region and their reconciliation, quarantine
 reasons by kind, each inspection lot's plan, sample, defects and decision with the plan's
 operating-characteristic curve, halts, insert consumption against inventory, timings per step, and
@@ -13,8 +14,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from reportlab.graphics.charts.lineplots import LinePlot
-from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -29,7 +28,8 @@ from stmtprod.inspect.config import STAGE_NAMES
 from stmtprod.inspect.history import history_lines
 from stmtprod.ledger import Ledger
 from stmtprod.render.fonts import find_font
-from stmtprod.sampling.oc import binomial_pa, default_ps
+from stmtprod.occhart import oc_chart
+from stmtprod.verdict import verdict
 
 
 def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, catalog: Catalog) -> dict:
@@ -49,14 +49,17 @@ def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, cata
                 row = json.loads(line)
                 reasons[(row["kind"], row["field"])] += 1
     consumed = Counter()
-    for folder in ("release", "staging"):
-        for path in sorted((run_dir / folder / "envelopes").glob("*.jsonl")):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                consumed.update(json.loads(line)["inserts"])
+    envelope_logs = [path for folder in ("release", "staging")
+                     for path in sorted((run_dir / folder / "envelopes").glob("*.jsonl"))]
+    for path in envelope_logs:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            consumed.update(json.loads(line)["inserts"])
+    reached = bool(envelope_logs)
     lots = []
     for s in ledger.stages(run_id):
         plan = s["plan"]
         lots.append({"stage": s["stage"], "name": STAGE_NAMES[s["stage"]], "lot": s["lot"], "lot_size": s["lot_size"],
+                     "full_inspection": len(s["sample"]) >= s["lot_size"],
                      "severity": plan["severity"], "code_letter": plan["code_letter"], "aql": plan["aql"],
                      "sample_size": len(s["sample"]), "accept": plan["accept"], "reject": plan["reject"],
                      "seed": s["seed"], "defects": s["defects"],
@@ -65,7 +68,9 @@ def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, cata
                      "original": bool(s["original"]), "drill": s["drill"]})
     events = ledger.lot_events(run_id)
     return {
-        "run_id": run_id, "state": run["state"], "drill": (run["options"] or {}).get("drill"), "input": run["input_path"], "input_sha256": run["input_sha256"],
+        "run_id": run_id, "state": run["state"], "drill": (run["options"] or {}).get("drill"),
+        "verdict": verdict(ledger, run_id, run_dir, summary), "input": run["input_path"],
+        "input_sha256": run["input_sha256"],
         "layouts_version": run["layouts_version"], "catalog_version": run["catalog_version"],
         "counts": summary["counts"], "reconciled": summary["reconciled"], "regions": regions,
         "suppressed_by_reason": summary["suppressed_by_reason"],
@@ -76,36 +81,15 @@ def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, cata
         "lot_history": events,
         "pulled": ledger.pulled(run_id),
         "halts": ledger.halts(run_id),
+        "inserter_reached": reached,
         "inserts": [{"code": i.code, "hopper": i.hopper, "title": i.title, "inventory": i.inventory,
-                     "consumed": consumed.get(i.code, 0), "left": i.inventory - consumed.get(i.code, 0)}
+                     "consumed": consumed.get(i.code, 0) if reached else None,
+                     "left": i.inventory - consumed.get(i.code, 0) if reached else None}
                     for i in sorted(catalog.insert, key=lambda i: i.hopper)],
         "timings": summary.get("timings", {}),
         "history": ledger.history(run_id),
         "escape_bound": escape_bound(load_campaign(), summary["counts"].get("sheets", 0), ledger.halts(run_id)),
     }
-
-
-def _oc_drawing(plans: list[tuple[int, int]], title: str) -> Drawing:
-    """Pa against p for each distinct (n, Ac) plan of a stage, drawn as vector lines."""
-    drawing = Drawing(170 * mm, 55 * mm)
-    chart = LinePlot()
-    chart.x, chart.y, chart.width, chart.height = 12 * mm, 8 * mm, 150 * mm, 40 * mm
-    top = max(max(default_ps(n, c, 11)) for n, c in plans) or 1.0
-    grid = [top * i / 40 for i in range(41)]
-    chart.data = [[(p * 100, binomial_pa(n, c, p)) for p in grid] for n, c in plans]
-    palette = [colors.HexColor(c) for c in ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")]
-    for i in range(len(plans)):
-        chart.lines[i].strokeColor = palette[i % len(palette)]
-        chart.lines[i].strokeWidth = 1.2
-    chart.xValueAxis.valueMin, chart.xValueAxis.valueMax = 0, top * 100
-    chart.yValueAxis.valueMin, chart.yValueAxis.valueMax, chart.yValueAxis.valueStep = 0, 1, 0.25
-    chart.xValueAxis.labelTextFormat = "%.1f%%"
-    drawing.add(chart)
-    drawing.add(String(12 * mm, 50 * mm, title, fontSize=8))
-    for i, (n, c) in enumerate(plans):
-        drawing.add(String(120 * mm, (44 - 4 * i) * mm, f"n={n} Ac={c}", fontSize=7,
-                           fillColor=palette[i % len(palette)]))
-    return drawing
 
 
 def _counted(lot: dict) -> str:
@@ -141,6 +125,7 @@ def render_pdf(report: dict) -> bytes:
     drill = ([Paragraph(f"DRILL RUN ({escape(report['drill'])}): a training run; its lots are not production "
                         "quality decisions and do not enter the switching rules", head)] if report.get("drill") else [])
     story = [*drill, Paragraph(f"Run report {escape(report['run_id'])}: {report['state']}", title),
+             _verdict_box(report["verdict"], font, body),
              Paragraph(f"Input {escape(report['input'])} (SHA-256 {report['input_sha256'][:16]}…); layouts "
                        f"{report['layouts_version']}, catalog {report['catalog_version']}", body),
              Paragraph("Counts and reconciliation", head),
@@ -167,14 +152,20 @@ def render_pdf(report: dict) -> bytes:
              table([["stage", "lot", "lot size", "severity", "letter", "AQL", "n", "Ac", "Re", "defective",
                      "decision", "inspector", "switching"]]
                    + [[f"{x['stage']} {x['name']}", x["lot"], x["lot_size"], x["severity"], x["code_letter"], x["aql"],
-                       x["sample_size"], x["accept"], x["reject"],
+                       f"{x['sample_size']} (100%)" if x.get("full_inspection") else x["sample_size"],
+                       x["accept"], x["reject"],
                        "-" if x["defective"] is None else x["defective"], x["decision"] or "pending",
                        x["inspector"] or "-", _counted(x)] for x in report["inspection"]])]
+    if any(x.get("full_inspection") for x in report["inspection"]):
+        story.append(Paragraph("n (100%): the sample is the whole lot, so every piece of that lot is inspected "
+                               "(100% inspection): small lots at these AQLs call for it.", body))
     for stage in (1, 2, 3, 4):
-        plans = sorted({(x["sample_size"], x["accept"]) for x in report["inspection"] if x["stage"] == stage})
+        lots = [x for x in report["inspection"] if x["stage"] == stage]
+        plans = sorted({(x["sample_size"], x["accept"]) for x in lots})
         if plans:
-            story.append(_oc_drawing(plans, f"Stage {stage} ({STAGE_NAMES[stage]}): operating characteristic, "
-                                            "probability of acceptance against % nonconforming"))
+            story.append(oc_chart(f"Stage {stage} ({STAGE_NAMES[stage]}): operating characteristic, probability of "
+                                  "acceptance against the lot's fraction nonconforming", lots[0]["aql"], plans, lots,
+                                  font))
     story += [Paragraph("Lot history: every sample, finding, decision and correction", head)]
     story += [Paragraph(escape(line), body) for line in history_lines(report["lot_history"])] or [Paragraph("none", body)]
     if report["pulled"]:
@@ -197,10 +188,18 @@ def render_pdf(report: dict) -> bytes:
                         + [["total", "", "", "", "",
                             "-" if bound["total_upper_given_caught"] is None else f"{bound['total_upper_given_caught']:.4f}",
                             f"{bound['total_upper_worst_case']:.2f}"]])]
-    story += [Paragraph("Inserts", head),
-              table([["hopper", "code", "title", "inventory", "consumed", "left"]]
-                    + [[i["hopper"], i["code"], i["title"], i["inventory"], i["consumed"], i["left"]]
-                       for i in report["inserts"]]),
+    story += [Paragraph("Inserts", head)]
+    if report.get("inserter_reached") and report["state"] != "RELEASED":
+        story += [Paragraph("Simulated inserter only: nothing was released, so no insert was used; the counts are "
+                            "what this run would use.", body)]
+    if report.get("inserter_reached"):
+        used = "consumed" if report["state"] == "RELEASED" else "would use"
+        story += [table([["hopper", "code", "title", "inventory", used, "left"]]
+                        + [[i["hopper"], i["code"], i["title"], i["inventory"], i["consumed"], i["left"]]
+                           for i in report["inserts"]])]
+    else:
+        story += [Paragraph("The run did not reach the inserter: no insert was used.", body)]
+    story += [
               Paragraph("Timings (seconds)", head),
               table([["step", "seconds"]] + [[k, v] for k, v in report["timings"].items()]),
               Spacer(1, 4 * mm)]
@@ -208,6 +207,34 @@ def render_pdf(report: dict) -> bytes:
     SimpleDocTemplate(buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
                       bottomMargin=15 * mm, title=f"Run report {report['run_id']}").build(story)
     return buffer.getvalue()
+
+
+def _verdict_box(v: dict, font: str, body: ParagraphStyle) -> Table:
+    """The report's first lines: can we mail tonight, why, the evidence, and the commands to run next."""
+    colour = {"YES": "#d7f0d7", "NO": "#f8d4d4"}.get(v["decision"], "#fff1c4")
+    big = ParagraphStyle("verdict", parent=body, fontSize=13, leading=17)
+    mono = ParagraphStyle("mono", parent=body, fontName=_mono(), fontSize=7.5, leading=9.5)
+    rows = [[Paragraph(f"Can we mail tonight? {escape(v['headline'])}", big)],
+            [Paragraph(f"Why: {escape(v['why'])}", body)]]
+    rows += [[Paragraph(f"• {escape(line)}", body)] for line in v["evidence"]]
+    if v.get("fix"):
+        rows.append([Paragraph(f"Fix: {escape(v['fix'])}", body)])
+    if v["next"]:
+        rows.append([Paragraph("Run next:", body)])
+        rows += [[Paragraph(escape(command), mono)] for command in v["next"]]
+    return Table(rows, colWidths=[180 * mm], hAlign="LEFT",
+                 style=TableStyle([("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(colour)),
+                                   ("BOX", (0, 0), (-1, -1), 0.8, colors.grey),
+                                   ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]))
+
+
+def _mono() -> str:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "DejaVuSansMono" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("DejaVuSansMono", str(find_font("DejaVuSansMono.ttf"))))
+    return "DejaVuSansMono"
 
 
 def write_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, catalog: Catalog) -> dict:

@@ -103,6 +103,22 @@ def _unknown_folders(ledger_file: Path, what: str, folders: list[str], out: Path
         "from a backup (stmtprod never re-makes or deletes a run folder, so it stops here)")
 
 
+def check_input_file(path: Path, what: str, option: str) -> None:
+    """Usage errors (exit 2, before any work) for an input that is missing, a folder or unreadable."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a folder, not a file: give the {what} itself")
+    if not path.exists():
+        raise UsageError(f"{what} {path} does not exist ({option})")
+    if not path.is_file():
+        raise UsageError(f"{option} {path} is not a regular file")
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise UsageError(f"{what} {path} cannot be read ({option}): {exc.strerror or exc}") from None
+
+
 def choose_run_id(ledger: Ledger, base_id: str, requested: str | None, force: bool, work: Path,
                   rerun_id: Callable[[int], str], released: str, exists: str) -> str:
     """The id of a new run: the one asked for, else `base_id`, else with `force` the next salted id.
@@ -172,9 +188,11 @@ def replace_ingest(run_dir: Path, work: Path) -> None:
 
 
 def reopen_staging(run_dir: Path) -> tuple[Path, Path]:
-    """`staging/` and `release/` of a run; a release left by an unfinished run goes back to staging, and
-    the temporary files of interrupted atomic writes are removed."""
+    """`staging/` and `release/` of a run as the line (re)starts on it: a release left by an unfinished run
+    goes back to staging, the temporary files of interrupted atomic writes are removed, and the halt
+    report of a halt being resumed moves into `halts/`."""
     staging, release = run_dir / "staging", run_dir / "release"
+    halt_report.archive(run_dir)
     if release.exists() and not staging.exists():
         release.rename(staging)
     if staging.exists():
@@ -236,13 +254,19 @@ def write_summary(run_dir: Path, summary: dict, timings: dict, started: float) -
 def note_waiting(summary: dict, waiting) -> None:
     """The summary of a run that waits for a manual inspection stage (`AwaitingInspection`)."""
     summary["state"] = "INSPECTING"
-    summary["waiting"] = {"stage": waiting.stage, "lots": waiting.lots, "message": str(waiting)}
+    from stmtprod.wayout import waiting_commands
+
+    summary["waiting"] = {"stage": waiting.stage, "lots": waiting.lots, "message": str(waiting),
+                          "next": waiting_commands(summary["run_id"], Path(summary["run_dir"]), waiting.stage,
+                                                   summary.get("line", "statements"))}
 
 
-def note_halt(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, halt: Halt) -> None:
-    """The summary, halt report and ledger record of a halted run."""
+def note_halt(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, halt: Halt, line: str = "statements") -> None:
+    """The summary, halt report and ledger record of a halted run, with its way out (`stmtprod.wayout`)."""
+    from stmtprod import wayout
+
     summary["state"] = "HALTED"
-    summary["halt"] = halt.as_dict()
+    summary["halt"] = wayout.prepare(ledger, run_id, run_dir, halt.as_dict(), line)
     halt_report.write(run_dir, run_id, summary["halt"])
     ledger.record_halt(run_id, summary["halt"])
 

@@ -16,6 +16,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pypdfium2 as pdfium
 
@@ -219,7 +220,8 @@ def check_barcode(found: list[str], payload: str, at: dict, seen: set[str], late
     if text != payload:
         field, reason = mismatch(payload, text, seen, later)
         raise Halt(reason, **at, field=field, expected=payload, found=text,
-                   action="pull the batch from the printer queue, re-render it and re-verify")
+                   action="find what altered the print file (a drill, an edit, the transfer); the resume renders "
+                          "the batch again and re-verifies it")
     return parsed
 
 
@@ -332,26 +334,30 @@ def _check_pages(f: PrintFile, rows: list[dict], pages: list[list[str]], tag: st
 
 
 def verify_batches(files: list[PrintFile], to_read: set[str], layouts: LayoutSet, run_id: str, catalog: Catalog,
-                   accepted_dir: Path, workers: int, blind: frozenset[str] = frozenset()) -> tuple[dict[str, str], dict]:
+                   accepted_dir: Path, workers: int, blind: frozenset[str] = frozenset(),
+                   done: Callable[[str, int], None] | None = None) -> tuple[dict[str, str], dict]:
     """Verify every print file, reading those named in `to_read`, in parallel worker processes.
 
     Returns, per file, the payload read from each page, one per line (compact: the inserter needs
     every sheet's barcode of the run), and the counts; raises the Halt of the first file, in sequence
-    order, that has one, or of the first break in sequences between files.
+    order, that has one, or of the first break in sequences between files. `done(batch, k)` is told
+    as the k-th file is verified, for progress.
     """
     args = [(f, contract(layouts[f.region]) if f.batch in to_read else None, run_id, catalog, accepted_dir, blind,
              layouts[f.region]) for f in files]
     verdicts = _in_workers(verify_file, args, workers)
     try:
-        return _combine(verdicts)
+        return _combine(verdicts, done)
     finally:
         verdicts.close()
 
 
-def _combine(verdicts) -> tuple[dict[str, str], dict]:
+def _combine(verdicts, done: Callable[[str, int], None] | None = None) -> tuple[dict[str, str], dict]:
     pages: dict[str, str] = {}
     next_sequence, pieces, sheets, text_seconds = 1, 0, 0, 0.0
-    for v in verdicts:
+    for count, v in enumerate(verdicts, 1):
+        if done is not None:
+            done(v.batch, count)
         if v.halt:
             details = dict(v.halt)
             raise Halt(details.pop("reason"), **details)
@@ -466,10 +472,11 @@ def run_print_files(run_dir: Path) -> tuple[Path, list[PrintFile]]:
     return folder, files
 
 
-def verify_run(run_dir: Path, workers: int = 1) -> dict:
+def verify_run(run_dir: Path, workers: int = 1, events: Callable[..., None] | None = None) -> dict:
     """Re-verify a finished run's print files (released, else staged) against its manifests and records.
 
-    Uses the layouts and catalog the run recorded, and refuses if they changed since.
+    Uses the layouts and catalog the run recorded, and refuses if they changed since. `events`
+    hears a `step` and a `verified` event per print file, for progress.
     """
     from stmtprod.catalog import load_catalog
     from stmtprod.layout import load_layouts
@@ -483,6 +490,10 @@ def verify_run(run_dir: Path, workers: int = 1) -> dict:
     catalog, catalog_version = load_catalog(Path(run["catalog_file"]))
     check_versions(run, layouts.version, catalog_version)
     folder, files = run_print_files(run_dir)
+    if events is not None:
+        events("step", step="verify")
     _pages, counts = verify_batches(files, {f.batch for f in files}, layouts, run["run_id"], catalog,
-                                    run_dir / "work" / "accepted", workers)
+                                    run_dir / "work" / "accepted", workers,
+                                    done=None if events is None else
+                                    lambda batch, n: events("verified", batch=batch, done=n, total=len(files)))
     return {"run_id": run["run_id"], "ok": True, "folder": str(folder), "files": len(files), **counts}

@@ -27,6 +27,10 @@ def sample_run(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def sample_records() -> dict[str, dict]:
+    return read_sample_records()
+
+
+def read_sample_records() -> dict[str, dict]:
     """The bundled extract's readable records by account id, read independently of stmtprod."""
     records = {}
     for line in SAMPLES.read_text(encoding="utf-8").splitlines():

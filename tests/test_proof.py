@@ -16,10 +16,12 @@ from stmtprod.errors import UsageError
 from stmtprod.pipeline import build
 from stmtprod.proof import make_proof, stage_sample_sequences
 from stmtprod.proof_commands import proof as proof_command
+from tests.conftest import read_sample_records
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "cycle.jsonl"
 CATALOG = ROOT / "inserts" / "catalog.toml"
+SOURCE = read_sample_records()
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +45,16 @@ def artwork_pages() -> dict[str, int]:
 
 
 def expected_layout(rows: list[dict], artwork_pages: dict[str, int]) -> list[tuple]:
-    """What each proof page must be: ("cover",), ("sheet", row, k) or ("artwork", row, code, n)."""
+    """What each proof page must be: ("cover",), ("sheet", row, k), then once per insert of the selected
+    pieces (in order of first use) ("artwork", rows enclosing it, code, n)."""
     pages = [("cover",)]
+    enclosed: dict[str, list[dict]] = {}
     for row in rows:
         pages += [("sheet", row, k) for k in range(row["sheets"])]
         for code in row["inserts"]:
-            pages += [("artwork", row, code, n) for n in range(artwork_pages[code])]
+            enclosed.setdefault(code, []).append(row)
+    for code, with_it in enclosed.items():
+        pages += [("artwork", with_it, code, n) for n in range(artwork_pages[code])]
     return pages
 
 
@@ -65,9 +71,9 @@ def pieces_with_inserts(run: dict, n: int) -> list[int]:
 def check_proof(path: Path, run: dict, rows: list[dict], artwork_pages: dict[str, int]) -> PdfReader:
     reader = PdfReader(path)
     layout = expected_layout(rows, artwork_pages)
-    # pages = selected sheets + cover + the artwork pages of the selected pieces' inserts
+    # pages = selected sheets + cover + the artwork pages of each insert the selected pieces hold, once
     assert len(reader.pages) == len(layout) == 1 + sum(r["sheets"] for r in rows) + sum(
-        artwork_pages[c] for r in rows for c in r["inserts"])
+        artwork_pages[c] for c in {c for r in rows for c in r["inserts"]})
     print_files: dict[str, PdfReader] = {}
     art_files: dict[str, PdfReader] = {}
     catalog = {i["code"]: i for i in tomllib.loads(CATALOG.read_text(encoding="utf-8"))["insert"]}
@@ -87,10 +93,17 @@ def check_proof(path: Path, run: dict, rows: list[dict], artwork_pages: dict[str
             assert re.search(rf"sequence\s+{row['sequence']}\n", text)
             for code in row["inserts"]:
                 assert code in text and catalog[code]["title"] in text
+            if k == 0:  # the source values an inspector compares the statement with, read from the extract
+                source = SOURCE[row["account_id"]]
+                assert "Source record" in text
+                for value in (source["name"], source["new_balance"], source["minimum_due"], source["due_date"],
+                              source["address"]["lines"][0]):
+                    assert value in text, value
         else:
-            _, row, code, n = what
+            _, with_it, code, n = what
             original = art_files.setdefault(code, PdfReader(CATALOG.parent / catalog[code]["artwork"])).pages[n]
-            assert code in text and f"{row['sequence']:06d}" in text
+            assert code in text and f"Enclosed with {len(with_it)} of the pieces" in text
+            assert all(f"{r['sequence']:06d}" in text for r in with_it[:40])
         # the page underneath the overlay is the original page's content stream, unchanged
         contents = page["/Contents"]
         assert isinstance(contents, list) and len(contents) == 2
@@ -100,8 +113,11 @@ def check_proof(path: Path, run: dict, rows: list[dict], artwork_pages: dict[str
         assert (box.left, box.bottom, box.top) == (orig_box.left, orig_box.bottom, orig_box.top)
         assert float(box.right) > float(orig_box.right) + 150
     outline = reader.outline
-    assert [o.title for o in outline] == [f"{r['sequence']:06d} {r['account_id']} {r['region']}" for r in rows]
-    firsts = [i for i, what in enumerate(layout) if what[0] == "sheet" and what[2] == 0]
+    inserts = list(dict.fromkeys(c for r in rows for c in r["inserts"]))
+    assert [o.title for o in outline] == [f"{r['sequence']:06d} {r['account_id']} {r['region']}" for r in rows] + \
+        [f"insert {code}" for code in inserts]
+    firsts = [i for i, what in enumerate(layout) if (what[0] == "sheet" and what[2] == 0)
+              or (what[0] == "artwork" and what[3] == 0)]
     assert [reader.get_destination_page_number(o) for o in outline] == firsts
     return reader
 
@@ -251,7 +267,8 @@ def test_cli(run, artwork_pages, tmp_path):
     result = runner.invoke(proof_command, [str(run["dir"]), "--region", "JP", "--first", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     jp = next(r for r in run["rows"] if r["region"] == "JP")
-    assert [o.title for o in PdfReader(out).outline] == [f"{jp['sequence']:06d} {jp['account_id']} JP"]
+    assert [o.title for o in PdfReader(out).outline] == [f"{jp['sequence']:06d} {jp['account_id']} JP"] + \
+        [f"insert {code}" for code in jp["inserts"]]
 
     bad = runner.invoke(proof_command, [str(run["dir"]), "--pieces", "999999", "--out", str(tmp_path / "n.pdf"), "--json"])
     assert bad.exit_code == 2 and json.loads(bad.stdout.strip().splitlines()[-1])["exit_code"] == 2
@@ -261,3 +278,12 @@ def test_cli(run, artwork_pages, tmp_path):
     assert json.loads(staged.stdout.strip().splitlines()[-1])["sequences"] == stage_sample_sequences(run["dir"], 3)
     assert runner.invoke(proof_command, [str(run["dir"]), "--stage", "5", "--out", str(out)]).exit_code == 2
     assert not (tmp_path / "n.pdf").exists()
+
+
+def test_insert_artwork_appears_once_per_insert(run, artwork_pages, tmp_path):
+    rows = [r for r in run["rows"] if r["region"] == "AU"]
+    codes = [c for r in rows for c in r["inserts"]]
+    assert len(codes) > len(set(codes))  # several pieces share an insert
+    summary = make_proof(run["dir"], tmp_path / "au.pdf", region="AU")
+    assert summary["artwork_pages"] == sum(artwork_pages[c] for c in set(codes))
+    check_proof(tmp_path / "au.pdf", run, rows, artwork_pages)

@@ -24,6 +24,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from stmtprod.barcode.reader import read_page_barcodes
 from stmtprod.cardnumbers import redact
@@ -179,8 +180,18 @@ def _halt_for(stage: int, result: dict) -> Halt:
 
 
 def run_card_stages(ledger: Ledger, config: InspectionConfig, ctx: CardContext, run_dir: Path,
-                    timings: dict | None = None) -> list[dict]:
-    """Inspect every lot at the card stages in order; raises Halt (rejected) or AwaitingInspection (manual)."""
-    return inspect_lots(ledger, config, ctx.run_id, ctx.lots(), run_dir, CARD_STAGES,
+                    timings: dict | None = None, events: Callable[..., None] | None = None) -> list[dict]:
+    """Inspect every lot at the card stages in order; raises Halt (rejected) or AwaitingInspection (manual).
+    `events("stage", ...)` is told as each stage starts, for progress."""
+    lots = ctx.lots()
+
+    def submit(stage: int, automatic: list[tuple[str, list[int]]]) -> list[Callable[[], list[dict]]]:
+        if events is not None:
+            events("stage", stage=stage, name=INSPECTORS[stage].__name__.removeprefix("inspect_"), lots=len(lots),
+                   of=len(CARD_STAGES),
+                   sampled=sum(len(sample) for _lot, sample in automatic))
+        return [lambda sample=sample: INSPECTORS[stage](ctx, sample) for _lot, sample in automatic]
+
+    return inspect_lots(ledger, config, ctx.run_id, lots, run_dir, CARD_STAGES,
                         lambda stage, _lot, sample: INSPECTORS[stage](ctx, sample), timings, lot_of=lot_name,
-                        halt=_halt_for)
+                        halt=_halt_for, submit=submit)

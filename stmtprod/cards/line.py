@@ -52,10 +52,11 @@ from stmtprod.lock import OutputLock
 from stmtprod.plan import BatchRef
 from stmtprod.regions import REGIONS
 from stmtprod.render.fonts import check_fonts
-from stmtprod.runfolder import (check_not_empty, check_reject_share, check_run_id, choose_run_id, clear_stale_ingests,
-                                ingest_into, mirror, note_halt, note_waiting, open_ledger, place_new_run, prepare_out,
-                                refuse_empty, release_staging, reopen_staging, replace_ingest, run_id_tag,
-                                run_summary, write_summary)
+from stmtprod.report import write_report
+from stmtprod.runfolder import (check_input_file, check_not_empty, check_reject_share, check_run_id, choose_run_id,
+                                clear_stale_ingests, ingest_into, mirror, note_halt, note_waiting, open_ledger,
+                                place_new_run, prepare_out, refuse_empty, release_staging, reopen_staging,
+                                replace_ingest, run_id_tag, run_summary, write_summary)
 from stmtprod.verify import check_versions, load_run, read_all, run_print_files
 
 Events = Callable[..., None]
@@ -121,10 +122,8 @@ class _Config:
 
 def _check(options: CardOptions) -> _Config:
     """Validate inputs and every configuration file before any work starts."""
-    if not Path(options.orders).is_file():
-        raise UsageError(f"card order file {options.orders} does not exist")
-    if not Path(options.personalisation).is_file():
-        raise UsageError(f"personalisation log {options.personalisation} does not exist")
+    check_input_file(options.orders, "card order file", "--orders")
+    check_input_file(options.personalisation, "personalisation log", "--personalisation")
     if options.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     if options.run_id is not None:
@@ -351,7 +350,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
         inspection_config, _version = load_inspection(options.inspection_file)
         ctx = CardContext(run_id, staging, accepted_dir, config.layouts, config.carriers, config.catalog,
                           options.production_date, entries)
-        run_card_stages(ledger, inspection_config, ctx, run_dir, timings)
+        run_card_stages(ledger, inspection_config, ctx, run_dir, timings, events=events)
 
         t = time.perf_counter()
         events("step", step="release")
@@ -372,8 +371,9 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
         note_waiting(summary, waiting)
         write_summary(run_dir, summary, timings, started)
     except Halt as halt:
-        note_halt(ledger, run_id, run_dir, summary, halt)
+        note_halt(ledger, run_id, run_dir, summary, halt, line=LINE)
         write_summary(run_dir, summary, timings, started)
+    write_report(ledger, run_id, run_dir, summary, config.catalog)
     mirror(ledger, run_id, run_dir, config_keys=("layouts_dir", "cards_dir", "catalog_file"), line=LINE)
     return summary
 

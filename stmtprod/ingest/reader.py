@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 import numpy as np
 from pydantic import ValidationError
@@ -171,11 +172,13 @@ def _account_id(raw: bytes) -> str | None:
 
 
 def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: Path,
-           quarantine_path: Path, catalog: Catalog) -> IngestResult:
+           quarantine_path: Path, catalog: Catalog,
+           progress: Callable[[int, int, int], None] | None = None) -> IngestResult:
     """Validate every line of the extract; spill accepted records per region; quarantine rejects.
 
     Each accepted record's inserts are chosen here, from the catalog, while the record is at hand.
     Duplicate account ids are settled once every line is read (`stmtprod.ingest.duplicates`).
+    `progress(bytes_read, bytes_total, records)` is called every few thousand lines.
     """
     digest = hashlib.sha256()
     result = IngestResult(input_sha256="")
@@ -187,7 +190,10 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
     seen = Seen()
     try:
         with open(path, "rb") as source, atomic_open(quarantine_path) as quarantine:
+            size = os.fstat(source.fileno()).st_size
             for number, raw, start in input_lines(source, digest, result):
+                if progress is not None and number % 5000 == 0:
+                    progress(source.tell(), size, result.input)
                 try:
                     if raw is OVERSIZE:
                         raise Reject("(record)", oversize_reason(), "size")

@@ -152,18 +152,25 @@ def halt_for(stage: int, result: dict, noun: str = "pieces", then: str | None = 
 
 
 def run_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext, run_dir: Path,
-               timings: dict | None = None, workers: int = 1) -> list[dict]:
+               timings: dict | None = None, workers: int = 1, events: Callable[..., None] | None = None) -> list[dict]:
     """Inspect every lot at stages 1..4 in order; returns the decisions; raises Halt or AwaitingInspection.
 
     `timings` receives the seconds each stage took, keyed `stage1`..`stage4`. With `workers` > 1 the
     print-file stages (1 and 2) inspect in that many processes; decisions, defects and ledger rows
-    are the same as with one.
+    are the same as with one. `events("stage", ...)` is told as each stage starts, for progress.
     """
     from stmtprod.inspect.parallel import StagePool
 
+    lots = ctx.lots()
     with StagePool(ctx, workers) as stage_pool:
-        return inspect_lots(ledger, config, ctx.run_id, ctx.lots(), run_dir, (1, 2, 3, 4),
-                            stage_pool.inspect, timings, submit=stage_pool.submit)
+        def submit(stage: int, automatic: list[tuple[str, list[int]]]) -> list[Callable[[], list[dict]]]:
+            if events is not None:
+                events("stage", stage=stage, name=STAGE_NAMES[stage], lots=len(lots),
+                       sampled=sum(len(sample) for _lot, sample in automatic))
+            return stage_pool.submit(stage, automatic)
+
+        return inspect_lots(ledger, config, ctx.run_id, lots, run_dir, (1, 2, 3, 4),
+                            stage_pool.inspect, timings, submit=submit)
 
 
 @dataclass
