@@ -50,7 +50,8 @@ def verdict(ledger: Ledger, run_id: str, run_dir: Path, summary: dict) -> dict:
         halt = summary["halt"]
         where = ", ".join(f"{k} {halt[k]}" for k in ("step", "batch", "lot", "piece", "sheet", "slot", "field")
                           if halt.get(k) is not None)
-        found = [f"expected {halt['expected']}, found {halt['found']}"] if "expected" in halt else []
+        found = [", ".join(f"{k} {halt[k]}" for k in ("expected", "found") if halt.get(k) is not None)]
+        found = [line for line in found if line]
         return {"decision": "NO", "headline": f"NO: the run halted; nothing was released for {mail}",
                 "why": halt["reason"], "evidence": [where, *found, *([halt["evidence"]] if halt.get("evidence") else []),
                                                     *evidence],
