@@ -171,6 +171,7 @@ def runs(out, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show(run_id, out, as_json):
     """One run in full: record, history, batches, halts, inspection decisions."""
+    from stmtprod.inserting.fates import check_lines, count_check
     from stmtprod.runfolder import check_run_id
 
     check_run_id(run_id)
@@ -181,7 +182,8 @@ def show(run_id, out, as_json):
         raise click.UsageError(f"run {run_id} is not in the ledger of {out}")
     detail = {**run, "history": ledger.history(run_id), "batches": list(ledger.batches(run_id).values()),
               "halts": ledger.halts(run_id), "stages": ledger.stages(run_id), "pieces": ledger.piece_count(run_id),
-              "lot_history": ledger.lot_events(run_id), "pulled": ledger.pulled(run_id)}
+              "lot_history": ledger.lot_events(run_id), "pulled": ledger.pulled(run_id),
+              "inserter": count_check(ledger, run_id)}
     ledger.close()
     if as_json:
         click.echo(json.dumps(detail, ensure_ascii=False, default=str))
@@ -201,6 +203,7 @@ def show(run_id, out, as_json):
 
     for line in history_lines(detail["lot_history"]):
         click.echo(f"  QA {line}")
+    click.echo("\n".join(f"  {line}" for line in check_lines(detail["inserter"])))
     if run["state"] == "HALTED" and detail["halts"]:
         for index, command in enumerate(detail["halts"][-1].get("next") or []):
             click.echo(f"{'Next:' if index == 0 else '     '} {command}")
@@ -287,12 +290,16 @@ from stmtprod.cards.commands import cards  # noqa: E402
 from stmtprod.proof_commands import proof  # noqa: E402
 from stmtprod.postal.commands import postal  # noqa: E402
 from stmtprod.campaign_commands import drill  # noqa: E402
+from stmtprod.inserting.commands import insert_sim, inserter, reconcile  # noqa: E402
 
 main.add_command(qa)
 main.add_command(proof)
 main.add_command(cards)
 main.add_command(postal)
 main.add_command(drill)
+main.add_command(inserter)
+main.add_command(reconcile)
+main.add_command(insert_sim)
 
 if __name__ == "__main__":
     main()

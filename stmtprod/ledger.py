@@ -74,6 +74,23 @@ MIGRATIONS = [
         FROM stage_decisions ORDER BY at;
     UPDATE stage_decisions SET original = 1 WHERE decision IS NOT NULL;
     """,
+    # 3: the inserter loop (`stmtprod.inserting.fates`). `inserter_results`: each results file applied
+    # (whole, once: its hash); `piece_fates`: every piece's history (status per results file, operator
+    # decisions with who and why); `piece_state`: each reported piece's current fate, for the counts.
+    """
+    CREATE TABLE inserter_results (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(run_id), file TEXT NOT NULL,
+        sha256 TEXT NOT NULL, model TEXT NOT NULL, lots TEXT NOT NULL, counts TEXT NOT NULL, at TEXT NOT NULL,
+        UNIQUE (run_id, sha256));
+    CREATE TABLE piece_fates (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(run_id), sequence INTEGER NOT NULL,
+        results_id INTEGER REFERENCES inserter_results(id), status TEXT, fate TEXT NOT NULL, who TEXT,
+        reason TEXT, details TEXT, at TEXT NOT NULL);
+    CREATE INDEX piece_fates_piece ON piece_fates (run_id, sequence);
+    CREATE TABLE piece_state (
+        run_id TEXT NOT NULL REFERENCES runs(run_id), sequence INTEGER NOT NULL, fate TEXT NOT NULL,
+        status TEXT, reason TEXT, at TEXT NOT NULL, PRIMARY KEY (run_id, sequence));
+    """,
 ]
 
 

@@ -25,6 +25,7 @@ from stmtprod.fsutil import JsonlWriter, atomic_open
 from stmtprod.ingest.reader import IngestResult, ingest
 from stmtprod.inspect.config import load_inspection
 from stmtprod.inspect.context import InspectionContext
+from stmtprod.inserting.control import write_control_files
 from stmtprod.inspect.pulled import note_pulled, write_pulled
 from stmtprod.inspect.stages import AwaitingInspection, run_stages
 from stmtprod.inserter import Inserter
@@ -315,6 +316,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: BuildOptions,
         t = time.perf_counter()
         events("step", step="release")
         pulled = write_pulled(ledger, run_id, staging)
+        write_control_files(staging, run_id, catalog, layouts)
         release_staging(staging, release, run_dir, bool(jobs), crashpoints.reached)
         timings["release"] = time.perf_counter() - t
         batch_info = list(ledger.batches(run_id).values())

@@ -44,6 +44,7 @@ from stmtprod.executors import check_executor
 from stmtprod.envfaults import resumable
 from stmtprod.fsutil import write_jsonl
 from stmtprod.inspect.config import load_inspection
+from stmtprod.inserting.control import write_control_files
 from stmtprod.inspect.pulled import note_pulled, write_pulled
 from stmtprod.inspect.stages import AwaitingInspection
 from stmtprod.layout import LayoutSet, load_layouts
@@ -355,6 +356,7 @@ def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, 
         t = time.perf_counter()
         events("step", step="release")
         pulled = write_pulled(ledger, run_id, staging)
+        write_control_files(staging, run_id, config.catalog, config.layouts)
         release_staging(staging, release, run_dir, bool(jobs))
         timings["release"] = time.perf_counter() - t
         batch_info = list(ledger.batches(run_id).values())

@@ -1,0 +1,117 @@
+"""`stmtprod inserter control`, `stmtprod reconcile` and `stmtprod insert-sim`: thin layers over the library.
+
+Exit codes as everywhere: 0 done, 2 bad usage or a refused results file (nothing applied),
+3 bad configuration (an inserter model), 4 a halt (the emulator could not enclose a piece),
+6 pieces wait for the operator (reconcile, when the run is not complete and someone must decide).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from stmtprod import errors
+
+_RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+def _fail(exc: errors.StmtprodError, as_json: bool, extra: dict | None = None) -> None:
+    click.echo(f"stmtprod: {exc}", err=True)
+    if as_json:
+        click.echo(json.dumps({"error": str(exc), "exit_code": exc.exit_code, **(extra or {})}, ensure_ascii=False))
+    sys.exit(exc.exit_code)
+
+
+@click.group()
+def inserter():
+    """Inserter control files (one per lot, in the model's format)."""
+
+
+@inserter.command("control")
+@click.argument("run_dir", type=_RUN_DIR)
+@click.option("--model", help="Inserter model (inserters/<model>.toml); default generic-csv.")
+def control(run_dir, model):
+    """Write release/inserter/<lot>.<model>.<ext> for every lot of a released run."""
+    from stmtprod.inserting.control import write_control_files
+    from stmtprod.inserting.runctx import RunFolder
+
+    try:
+        run = RunFolder.open(run_dir)
+        paths = write_control_files(run.release, run.run_id, run.catalog, run.layouts, model)
+    except errors.StmtprodError as exc:
+        _fail(exc, False)
+    for path in paths:
+        click.echo(str(path))
+
+
+@click.command("reconcile")
+@click.argument("run_dir", type=_RUN_DIR)
+@click.option("--results", "results_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The inserter's results file to apply (whole, or not at all).")
+@click.option("--model", help="Inserter model of the results file; default generic-csv.")
+@click.option("--piece", "pieces", type=click.IntRange(min=1), multiple=True,
+              help="Operator decision: the piece's sequence (repeatable).")
+@click.option("--action", type=click.Choice(["ok", "pull", "reprint"]), help="Operator decision for --piece.")
+@click.option("--reason", help="Why (required with --action).")
+@click.option("--operator", help="Who decides (required with --action).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def reconcile(run_dir, results_file, model, pieces, action, reason, operator, as_json):
+    """Apply an inserter results file to a released run, or record an operator's decision on pieces."""
+    from stmtprod.inserting.fates import check_lines
+    from stmtprod.inserting.reconcile import operator_decision, reconcile as apply_results
+    from stmtprod.inserting.results import ResultsRefused
+
+    try:
+        if results_file and (pieces or action):
+            raise errors.UsageError("give either --results or --piece/--action, not both")
+        if results_file:
+            result = apply_results(run_dir, results_file, model)
+        elif pieces and action:
+            result = operator_decision(run_dir, list(pieces), action, reason or "", operator or "")
+        else:
+            raise errors.UsageError("give --results FILE, or --piece SEQ --action ok|pull|reprint --reason --operator")
+    except ResultsRefused as exc:
+        _fail(exc, as_json, exc.as_dict())
+    except errors.StmtprodError as exc:
+        _fail(exc, as_json)
+    if result.get("already_applied"):
+        click.echo(f"{result['file']} was already applied at {result['already_applied']}: nothing changed", err=True)
+    elif results_file:
+        click.echo(f"{result['file']}: {result['records']} records for lots {', '.join(result['lots'])}; "
+                   f"fates {result['fates']}" + ("; REPRINTS HELD for the operator (share "
+                                                 f"{result['reprint_share_percent']}% above the model's maximum)"
+                                                 if result["reprints_held"] else ""), err=True)
+    else:
+        click.echo(f"pieces {', '.join(map(str, result['pieces']))}: {result['fate']}", err=True)
+    click.echo("\n".join(check_lines(result["check"])), err=True)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
+    sys.exit(errors.EXIT_WAITING if result["check"]["waiting"] else 0)
+
+
+@click.command("insert-sim")
+@click.argument("run_dir", type=_RUN_DIR)
+@click.option("--lot", help="One lot (default: every lot of the run).")
+@click.option("--model", help="Inserter model; default generic-csv.")
+@click.option("--faults", default="", help="Rates per piece: jam=0.002,double-feed=0.001,misread=0.001,"
+                                          "missing=0.0005,pulled=0.0005,duplicate=0.0002")
+@click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same faults.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results file to write.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Barcode reading processes.")
+def insert_sim(run_dir, lot, model, faults, seed, out, workers):
+    """Emulate the inserter on a released run: read the sheets by barcode, write a results file."""
+    from stmtprod.inserting.emulator import parse_faults, simulate
+
+    try:
+        result = simulate(run_dir, out, lot=lot, model=model, faults=parse_faults(faults), seed=seed,
+                          workers=workers)
+    except errors.Halt as halt:
+        from stmtprod.halt_report import describe
+
+        click.echo(describe(Path(run_dir).resolve().name, halt.as_dict()), err=True, nl=False)
+        sys.exit(errors.EXIT_HALTED)
+    except errors.StmtprodError as exc:
+        _fail(exc, False)
+    click.echo(json.dumps(result, sort_keys=True))

@@ -1,0 +1,169 @@
+"""Reconciliation: a validated results file becomes every reported piece's next fate, in one transaction.
+
+Rules (after RICOH ProcessDirector's inserter reconciliation, stricter where it is blind):
+- OK: mailed. A planned divert reported OK waits for the operator: it must not be mailed.
+- DIVERTED: a planned divert in its planned bin is pulled (with its inspection reason); any other
+  divert is a fault outsort and waits for the operator.
+- DAMAGED: reprint. ATTENTION: reprint if the model says so, else the operator decides.
+- PULLED: not mailed; waits for the operator to give the reason (`--action pull --reason`).
+- MISSING (no record for a piece of a reported lot): the model's `missing_status` if it sets one,
+  else the operator decides.
+- Two records for one piece (a duplicate read), or a record for a piece already final: operator.
+- Reprints above the model's `maximum_reprint_percent` of the lots reported: all wait for the operator.
+A piece whose planned divert fails any other way is pulled (it was never to be mailed) unless it
+may have reached the mail stream (OK, ATTENTION), which waits.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from stmtprod import crashpoints
+from stmtprod.cardnumbers import redact
+from stmtprod.errors import UsageError
+from stmtprod.inserting import fates
+from stmtprod.inserting.fates import FINAL, MAILED, PULLED, REPRINT, WAITING
+from stmtprod.inserting.models import MISSING, InserterModel, load_inserter
+from stmtprod.inserting.pieces import Piece
+from stmtprod.inserting.results import ResultRecord, read_results
+from stmtprod.inserting.runctx import RunFolder
+from stmtprod.ledger import Ledger
+
+ACTIONS = {"ok": MAILED, "pull": PULLED, "reprint": REPRINT}
+
+
+def _fate(piece: Piece, status: str, rec: ResultRecord | None, model: InserterModel) -> tuple[str, str]:
+    """(fate, reason) for one piece with one status."""
+    if piece.divert:
+        if status in ("OK", "ATTENTION"):
+            return WAITING, (f"planned divert (pulled at inspection) reported {status}: find the piece, it must "
+                             "not be mailed; then --action pull")
+        if status == MISSING:
+            return WAITING, "planned divert not reported: find the piece, then --action pull"
+        if status == "DIVERTED" and rec is not None and rec.bin not in (None, model.divert_bin):
+            return WAITING, f"planned divert went to bin {rec.bin}, not bin {model.divert_bin}: find it, then --action pull"
+        return PULLED, f"planned divert (pulled at inspection), reported {status}"
+    if status == "OK":
+        return MAILED, "inserted and sealed"
+    if status == "DIVERTED":
+        where = f"bin {rec.bin}" if rec is not None and rec.bin is not None else "a bin"
+        return WAITING, f"diverted to {where} though no divert was planned (fault outsort): --action reprint or pull"
+    if status == "DAMAGED":
+        return REPRINT, "damaged at the inserter"
+    if status == "ATTENTION":
+        if model.attention_reprints:
+            return REPRINT, "attention at the inserter (model reprints ATTENTION)"
+        return WAITING, "attention at the inserter: check the piece, then --action ok, pull or reprint"
+    if status == "PULLED":
+        return WAITING, "pulled at the inserter: give the reason with --action pull (or reprint)"
+    return WAITING, "missing: no record from the inserter; find the piece, then --action ok, pull or reprint"
+
+
+def decide(piece: Piece, recs: list[ResultRecord], before: dict | None, model: InserterModel) -> dict | None:
+    """The piece's next fate from this file's records, or None when the file says nothing new about it."""
+    base = {"sequence": piece.sequence, "who": f"inserter:{model.name}"}
+    details = {"records": [{"line": r.line, "code": r.code, "bin": r.bin, "timestamp": r.timestamp,
+                            "note": redact(r.note)} for r in recs]}
+    if len(recs) > 1:
+        return {**base, "status": "+".join(r.status for r in recs), "fate": WAITING, "details": details,
+                "reason": f"duplicate: {len(recs)} records for one piece (lines "
+                          f"{', '.join(str(r.line) for r in recs)}): find every copy, then decide"}
+    if not recs:
+        if before is not None:
+            return None
+        status = MISSING
+        if model.missing_status and not piece.divert:
+            fate, reason = _fate(piece, model.missing_status, None, model)
+            return {**base, "status": MISSING, "fate": fate, "details": details,
+                    "reason": f"missing; the model treats it as {model.missing_status}: {reason}"}
+        fate, reason = _fate(piece, status, None, model)
+        return {**base, "status": status, "fate": fate, "reason": reason, "details": details}
+    rec = recs[0]
+    if before is not None and before["fate"] in FINAL:
+        return {**base, "status": rec.status, "fate": WAITING, "details": details,
+                "reason": f"reported {rec.status} again after it was already {before['fate']}: check for a second copy"}
+    fate, reason = _fate(piece, rec.status, rec, model)
+    if rec.note:
+        reason += f" (inserter note: {redact(rec.note[:200])})"
+    return {**base, "status": rec.status, "fate": fate, "reason": reason, "details": details}
+
+
+def reconcile(run_dir: Path, results_file: Path, model: str | None = None) -> dict:
+    """Apply one results file to the run whole, or refuse it whole (ResultsRefused). Applying the
+    same file again changes nothing and says so."""
+    run = RunFolder.open(run_dir)
+    inserter = load_inserter(model)
+    pieces = {p.sequence: p for lot in run.lots.values() for p in lot}
+    records = read_results(results_file, inserter, run.run_id, pieces)
+    sha = hashlib.sha256(Path(results_file).read_bytes()).hexdigest()
+    ledger = Ledger(run.out)
+    try:
+        done = fates.applied(ledger, run.run_id, sha)
+        if done is not None:
+            return {"run_id": run.run_id, "file": str(results_file), "already_applied": done["at"],
+                    "lots": done["lots"], "counts": done["counts"], "check": fates.count_check(ledger, run.run_id)}
+        by_piece: dict[int, list[ResultRecord]] = {}
+        for r in records:
+            by_piece.setdefault(r.sequence, []).append(r)
+        lots = sorted({pieces[s].lot for s in by_piece})
+        before = fates.current(ledger, run.run_id)
+        decisions = []
+        for lot in lots:
+            for piece in run.lots[lot]:
+                d = decide(piece, by_piece.get(piece.sequence, []), before.get(piece.sequence), inserter)
+                if d is not None:
+                    decisions.append(d)
+        scheduled = sum(len(run.lots[lot]) for lot in lots)
+        reprints = [d for d in decisions if d["fate"] == REPRINT]
+        share = 100.0 * len(reprints) / scheduled if scheduled else 0.0
+        held = share > inserter.maximum_reprint_percent
+        if held:
+            for d in reprints:
+                d["fate"] = WAITING
+                d["reason"] = (f"{d['reason']}; reprint share {share:.2f}% is above the model's maximum "
+                               f"{inserter.maximum_reprint_percent:g}%: the operator confirms (--action reprint)")
+        counts: dict[str, int] = {}
+        for d in decisions:
+            counts[d["fate"]] = counts.get(d["fate"], 0) + 1
+        statuses: dict[str, int] = {}
+        for d in decisions:
+            statuses[d["status"]] = statuses.get(d["status"], 0) + 1
+        fates.record(ledger, run.run_id, decisions,
+                     {"file": str(Path(results_file).resolve()), "sha256": sha, "model": inserter.name, "lots": lots,
+                      "counts": {"fates": counts, "statuses": statuses, "records": len(records)}},
+                     before_commit=lambda: crashpoints.reached("reconcile:commit"))
+        return {"run_id": run.run_id, "file": str(results_file), "model": inserter.name, "lots": lots,
+                "records": len(records), "fates": counts, "statuses": statuses,
+                "reprint_share_percent": round(share, 3), "reprints_held": held,
+                "check": fates.count_check(ledger, run.run_id)}
+    finally:
+        ledger.close()
+
+
+def operator_decision(run_dir: Path, sequences: list[int], action: str, reason: str, operator: str) -> dict:
+    """An operator's decision on pieces that are not final; all of them, or none (UsageError)."""
+    if action not in ACTIONS:
+        raise UsageError(f"--action must be one of {', '.join(ACTIONS)}")
+    if not reason.strip() or not operator.strip():
+        raise UsageError("an operator decision needs --reason and --operator")
+    run = RunFolder.open(run_dir)
+    pieces = {p.sequence: p for lot in run.lots.values() for p in lot}
+    ledger = Ledger(run.out)
+    try:
+        state = fates.current(ledger, run.run_id)
+        decisions = []
+        for seq in sequences:
+            if seq not in pieces:
+                raise UsageError(f"run {run.run_id} has no piece {seq}")
+            now_ = state.get(seq)
+            if now_ is not None and now_["fate"] in FINAL:
+                raise UsageError(f"piece {seq} is already {now_['fate']} ({now_['reason']}): a final fate is not changed")
+            if action == "ok" and pieces[seq].divert:
+                raise UsageError(f"piece {seq} was pulled at inspection (a planned divert): it cannot be mailed")
+            decisions.append({"sequence": seq, "status": (now_ or {}).get("status"), "fate": ACTIONS[action],
+                              "who": redact(operator.strip()), "reason": redact(reason.strip()), "details": {"action": action}})
+        fates.record(ledger, run.run_id, decisions)
+        return {"run_id": run.run_id, "pieces": sequences, "action": action, "fate": ACTIONS[action],
+                "check": fates.count_check(ledger, run.run_id)}
+    finally:
+        ledger.close()

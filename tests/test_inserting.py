@@ -1,0 +1,368 @@
+"""The inserter loop on real runs of both lines: control files out, results in, reconciliation.
+
+Expectations are computed here from the released manifests, envelope logs and source records,
+independently of `stmtprod.inserting`.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stmtprod.cards import samples as card_samples
+from stmtprod.cards.line import run_cards
+from stmtprod.cli import main
+from stmtprod.config import BuildOptions
+from stmtprod.errors import ConfigError
+from stmtprod.inserting.models import load_inserter
+from stmtprod.pipeline import build
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples" / "cycle.jsonl"
+CONTROL_HEADER = "run_id,sequence,sheets,bins,divert,postage_class,weight_g,name"
+RESULTS_HEADER = "run_id,sequence,status,bin,timestamp,note"
+STAMP = "2026-11-21T02:14:07+11:00"
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def _manifest(run_dir: Path) -> list[dict]:
+    rows = [r for m in sorted((run_dir / "release" / "manifest").glob("*.jsonl")) for r in _jsonl(m)]
+    return sorted(rows, key=lambda r: r["sequence"])
+
+
+@pytest.fixture(scope="module")
+def statement_out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ins-statements")
+    summary = build(BuildOptions(input=SAMPLES, out=out, regions=("AU", "JP"), workers=2))
+    assert summary["state"] == "RELEASED"
+    return out
+
+
+@pytest.fixture(scope="module")
+def card_out(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("ins-cards-in")
+    lines = (ROOT / "samples" / "cards.jsonl").read_text(encoding="utf-8").splitlines()
+    good = [o for o in (json.loads(x) for i, x in enumerate(lines, 1) if i not in card_samples.BAD_LINES)
+            if o["region"] == "AU"]
+    (tmp / "orders.jsonl").write_text("".join(json.dumps(o) + "\n" for o in good), "utf-8")
+    log = [{"card_id": o["card_id"], "pan_last5": o["pan"][-5:], "embossed_name": o["embossed_name"], "slot": i}
+           for i, o in enumerate(good, 1)]
+    (tmp / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log), "utf-8")
+    out = tmp_path_factory.mktemp("ins-cards")
+    summary = run_cards(tmp / "orders.jsonl", tmp / "log.jsonl", out, key=None, demo=True, workers=1,
+                        production_date=dt.date(2026, 11, 23))
+    assert summary["state"] == "RELEASED", summary.get("halt")
+    return out
+
+
+def _copy(out: Path, tmp_path: Path) -> Path:
+    """A private copy of a released output folder (the run folder inside it is returned)."""
+    target = tmp_path / "out"
+    shutil.copytree(out, target)
+    return next(p for p in target.iterdir() if p.is_dir() and (p / "run.json").exists())
+
+
+def _cli(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _state(run_dir: Path) -> tuple[list, list, list]:
+    db = sqlite3.connect(run_dir.parent / "ledger.sqlite")
+    try:
+        return tuple(db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+                     for t in ("piece_state", "inserter_results", "piece_fates"))
+    finally:
+        db.close()
+
+
+def _fates(run_dir: Path) -> dict[int, str]:
+    db = sqlite3.connect(run_dir.parent / "ledger.sqlite")
+    try:
+        return dict(db.execute("SELECT sequence, fate FROM piece_state"))
+    finally:
+        db.close()
+
+
+def _results(run_id: str, rows: list[tuple]) -> str:
+    return RESULTS_HEADER + "\n" + "".join(f"{run_id},{seq},{status},,{STAMP},{note}\n" for seq, status, note in rows)
+
+
+# --- models ------------------------------------------------------------------------------------
+
+def test_shipped_models_load_and_generic_csv_is_the_issues():
+    generic = load_inserter("generic-csv")
+    assert ",".join(f.name for f in generic.control.fields) == CONTROL_HEADER
+    assert ",".join(f.name for f in generic.results.fields) == RESULTS_HEADER
+    assert set(generic.statuses.values()) == {"OK", "DIVERTED", "DAMAGED", "ATTENTION", "PULLED"}
+    fixed = load_inserter("fixed-record")
+    assert fixed.control.format == "fixed" and fixed.results.format == "fixed"
+
+
+@pytest.mark.parametrize("change, key", [
+    ("maximum_reprint_percent = 5", "maximum_reprint_percent = 101"),
+    ('PULLED = "PULLED"', 'PULLED = "LOST"'),
+    ('{ name = "note" }', '{ name = "comment" }'),
+])
+def test_a_bad_model_names_file_and_key(tmp_path, change, key):
+    text = (ROOT / "inserters" / "generic-csv.toml").read_text(encoding="utf-8")
+    assert change in text
+    path = tmp_path / "generic-csv.toml"
+    path.write_text(text.replace(change, key), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_inserter(path)
+    assert str(path) in str(err.value)
+    assert err.value.key is not None
+
+
+def test_a_fixed_model_without_widths_is_refused(tmp_path):
+    text = (ROOT / "inserters" / "fixed-record.toml").read_text(encoding="utf-8")
+    path = tmp_path / "fixed-record.toml"
+    path.write_text(text.replace(', width = 40 }', ' }'), encoding="utf-8")
+    with pytest.raises(ConfigError, match="width"):
+        load_inserter(path)
+
+
+# --- control files -----------------------------------------------------------------------------
+
+def test_statement_release_has_one_control_file_per_lot_with_every_piece(statement_out):
+    run_dir = next(p for p in statement_out.iterdir() if (p / "run.json").exists())
+    run_id = run_dir.name
+    manifest = {r["sequence"]: r for r in _manifest(run_dir)}
+    envelopes = {r["sequence"]: r for p in (run_dir / "release" / "envelopes").glob("*.jsonl") for r in _jsonl(p)}
+    mailing = {r["sequence"]: r for p in (run_dir / "release" / "mailing").glob("*.jsonl") for r in _jsonl(p)}
+    names = {}
+    for region in ("AU", "JP"):
+        for r in _jsonl(run_dir / "work" / "accepted" / f"{region}.jsonl"):
+            names[(region, r["line"])] = r["record"]["name"]
+    seen = []
+    for lot in ("AU", "JP"):
+        path = run_dir / "release" / "inserter" / f"{lot}.generic-csv.csv"
+        text = path.read_text(encoding="utf-8")
+        assert text.splitlines()[0] == CONTROL_HEADER
+        for row in csv.DictReader(text.splitlines()):
+            seq = int(row["sequence"])
+            m = manifest[seq]
+            seen.append(seq)
+            assert row["run_id"] == run_id and m["region"] == lot
+            assert int(row["sheets"]) == m["sheets"] == len(m["payloads"])
+            assert row["bins"] == "".join("Y" if h in m["hoppers"] else "N" for h in range(1, 9))
+            assert row["divert"] == ""
+            assert float(row["weight_g"]) == envelopes[seq]["weight_g"]
+            assert row["postage_class"] == mailing[seq]["postage_class"]
+            name = names[(lot, m["line"])]
+            assert row["name"] == (f"{name} 様" if lot == "JP" else name)
+    assert sorted(seen) == sorted(manifest)
+
+
+def test_card_release_has_control_files_too(card_out):
+    run_dir = next(p for p in card_out.iterdir() if (p / "run.json").exists())
+    manifest = _manifest(run_dir)
+    path = run_dir / "release" / "inserter" / "CARDS-AU.generic-csv.csv"
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    assert [int(r["sequence"]) for r in rows] == [m["sequence"] for m in manifest]
+    for r, m in zip(rows, manifest):
+        assert r["bins"] == "".join("Y" if h in m["hoppers"] else "N" for h in range(1, 9))
+        assert r["name"] and r["run_id"] == run_dir.name
+
+
+def test_fixed_model_control_records_have_the_model_length(statement_out, tmp_path):
+    run_dir = _copy(statement_out, tmp_path)
+    res = _cli("inserter", "control", run_dir, "--model", "fixed-record")
+    assert res.exit_code == 0, res.output
+    lines = (run_dir / "release" / "inserter" / "AU.fixed-record.dat").read_text(encoding="utf-8").splitlines()
+    au = [m for m in _manifest(run_dir) if m["region"] == "AU"]
+    assert len(lines) == len(au)
+    assert all(len(line) == 88 for line in lines)
+    assert lines[0][:15] == run_dir.name and int(lines[0][15:22]) == au[0]["sequence"]
+
+
+# --- results in ---------------------------------------------------------------------------------
+
+def test_a_hand_written_bad_file_is_refused_whole(statement_out, tmp_path):
+    run_dir = _copy(statement_out, tmp_path)
+    run_id = run_dir.name
+    good = _results(run_id, [(1, "OK", ""), (2, "DAMAGED", "jam at the folder")])
+    cases = {
+        "bad line": (good + f"{run_id},3,OK\n", 4, "record"),
+        "other run": (good + f"20261120-AAAAAA,3,OK,,{STAMP},\n", 4, "run_id"),
+        "no such piece": (good + f"{run_id},99999,OK,,{STAMP},\n", 4, "sequence"),
+        "unmapped status": (good + f"{run_id},3,LOST,,{STAMP},\n", 4, "status"),
+        "bad timestamp": (good + f"{run_id},3,OK,,yesterday,\n", 4, "timestamp"),
+    }
+    before = _state(run_dir)
+    for name, (text, line, field) in cases.items():
+        path = tmp_path / f"{name}.csv"
+        path.write_text(text, encoding="utf-8")
+        res = _cli("reconcile", run_dir, "--results", path, "--json")
+        assert res.exit_code == 2, (name, res.output)
+        assert f"{path}: line {line}: {field}:" in res.output, (name, res.output)
+        assert json.loads(res.output.strip().splitlines()[-1])["problems"][0] == {
+            "line": line, "field": field, "reason": json.loads(res.output.strip().splitlines()[-1])["problems"][0]["reason"]}
+        assert _state(run_dir) == before, name
+
+
+def test_a_duplicate_record_goes_to_the_operator_and_the_rest_applies(statement_out, tmp_path):
+    run_dir = _copy(statement_out, tmp_path)
+    run_id = run_dir.name
+    au = [m["sequence"] for m in _manifest(run_dir) if m["region"] == "AU"]
+    rows = [(s, "OK", "") for s in au] + [(au[1], "OK", "second read")]
+    path = tmp_path / "dup.csv"
+    path.write_text(_results(run_id, rows), encoding="utf-8")
+    res = _cli("reconcile", run_dir, "--results", path, "--json")
+    assert res.exit_code == 6, res.output
+    fates = _fates(run_dir)
+    assert fates[au[1]] == "WAITING"
+    assert all(fates[s] == "MAILED" for s in au if s != au[1])
+    out = json.loads(res.output.strip().splitlines()[-1])
+    assert out["check"]["waiting_pieces"][0]["sequence"] == au[1]
+    assert "duplicate" in out["check"]["waiting_pieces"][0]["reason"]
+    # The same file again changes nothing.
+    state = _state(run_dir)
+    again = _cli("reconcile", run_dir, "--results", path)
+    assert "already applied" in again.output and _state(run_dir) == state
+    # The operator finds one copy only: it is mailed; the run's JP lot is still unreported.
+    res = _cli("reconcile", run_dir, "--piece", au[1], "--action", "ok", "--reason", "one copy in the tray",
+               "--operator", "kim")
+    assert res.exit_code == 0, res.output
+    show = _cli("show", run_id, "--out", run_dir.parent)
+    jp = sum(1 for m in _manifest(run_dir) if m["region"] == "JP")
+    assert f"scheduled {len(au) + jp} = mailed {len(au)} + pulled 0 + to reprint 0 + waiting 0 + " \
+           f"not yet reported {jp}" in show.output
+    refused = _cli("reconcile", run_dir, "--piece", au[1], "--action", "reprint", "--reason", "x", "--operator", "kim")
+    assert refused.exit_code == 2 and "already MAILED" in refused.output
+
+
+def test_a_reprint_share_above_the_maximum_waits_for_the_operator(statement_out, tmp_path):
+    run_dir = _copy(statement_out, tmp_path)
+    au = [m["sequence"] for m in _manifest(run_dir) if m["region"] == "AU"]
+    damaged = au[:max(1, len(au) // 10)]  # 10% > generic-csv's 5%
+    path = tmp_path / "damaged.csv"
+    path.write_text(_results(run_dir.name, [(s, "DAMAGED" if s in damaged else "OK", "") for s in au]), "utf-8")
+    res = _cli("reconcile", run_dir, "--results", path, "--json")
+    out = json.loads(res.output.strip().splitlines()[-1])
+    assert res.exit_code == 6 and out["reprints_held"] is True
+    fates = _fates(run_dir)
+    assert [s for s in au if fates[s] == "WAITING"] == damaged
+    res = _cli("reconcile", run_dir, *[a for s in damaged for a in ("--piece", s)], "--action", "reprint",
+               "--reason", "confirmed damaged", "--operator", "kim")
+    assert res.exit_code == 0, res.output
+    assert all(_fates(run_dir)[s] == "REPRINT" for s in damaged)
+    check = json.loads(_cli("show", run_dir.name, "--out", run_dir.parent, "--json").output)["inserter"]
+    assert check["to_reprint"] == len(damaged) and not check["complete"] and check["loop"] == "REPRINTS PENDING"
+
+
+def test_planned_diverts_stay_apart_from_fault_outsorts(statement_out, tmp_path):
+    run_dir = _copy(statement_out, tmp_path)
+    au = [m for m in _manifest(run_dir) if m["region"] == "AU"]
+    pulled = [au[0]["sequence"], au[1]["sequence"]]
+    (run_dir / "release" / "pulled.jsonl").write_text("".join(
+        json.dumps({"sequence": s, "account_id": "x", "region": "AU", "stage": 1, "lot": "AU", "reason": "screening",
+                    "inspector": "qa", "at": STAMP}) + "\n" for s in pulled), "utf-8")
+    assert _cli("inserter", "control", run_dir).exit_code == 0
+    rows = list(csv.DictReader((run_dir / "release" / "inserter" / "AU.generic-csv.csv").read_text("utf-8").splitlines()))
+    assert [r["sequence"] for r in rows if r["divert"]] == [str(s) for s in pulled]
+    assert {r["divert"] for r in rows if r["divert"]} == {"2"}
+    other = au[2]["sequence"]
+    text = RESULTS_HEADER + "\n" + "".join(
+        f"{run_dir.name},{m['sequence']},{status},{bin_},{STAMP},\n" for m, status, bin_ in
+        [(au[0], "DIVERTED", "2"), (au[1], "OK", ""), (au[2], "DIVERTED", "2")] + [(m, "OK", "") for m in au[3:]])
+    path = tmp_path / "diverts.csv"
+    path.write_text(text, "utf-8")
+    _cli("reconcile", run_dir, "--results", path)
+    fates = _fates(run_dir)
+    assert fates[pulled[0]] == "PULLED"
+    assert fates[pulled[1]] == "WAITING"  # a planned divert reported inserted must not go unseen
+    assert fates[other] == "WAITING"  # an unplanned divert is a fault outsort, not a pull
+    res = _cli("reconcile", run_dir, "--piece", pulled[1], "--action", "ok", "--reason", "x", "--operator", "kim")
+    assert res.exit_code == 2 and "cannot be mailed" in res.output
+
+
+# --- the emulator ------------------------------------------------------------------------------
+
+ALL_FAULTS = "jam=0.05,double-feed=0.05,misread=0.05,missing=0.05,pulled=0.05,duplicate=0.05"
+
+
+def _drill_model(tmp_path: Path) -> Path:
+    """generic-csv under another name with room for the faults' reprints: adding a model is a TOML file."""
+    text = (ROOT / "inserters" / "generic-csv.toml").read_text(encoding="utf-8")
+    path = tmp_path / "drill-csv.toml"
+    path.write_text(text.replace('name = "generic-csv"', 'name = "drill-csv"')
+                    .replace("maximum_reprint_percent = 5", "maximum_reprint_percent = 50"), "utf-8")
+    return path
+
+
+def test_insert_sim_with_every_fault_then_reconcile(statement_out, tmp_path):
+    run_dir = _copy(statement_out, tmp_path)
+    model = _drill_model(tmp_path)
+    assert _cli("inserter", "control", run_dir, "--model", model).exit_code == 0
+    sim = _cli("insert-sim", run_dir, "--model", model, "--faults", ALL_FAULTS, "--seed", "11",
+               "--out", tmp_path / "r.csv")
+    assert sim.exit_code == 0, sim.output
+    injected = json.loads(sim.output.strip().splitlines()[-1])["faults"]
+    assert set(injected) == {"jam", "double-feed", "misread", "missing", "pulled", "duplicate"}
+    again = _cli("insert-sim", run_dir, "--model", model, "--faults", ALL_FAULTS, "--seed", "11",
+                 "--out", tmp_path / "r2.csv")
+    assert again.exit_code == 0 and (tmp_path / "r.csv").read_bytes() == (tmp_path / "r2.csv").read_bytes()
+    rows = list(csv.DictReader((tmp_path / "r.csv").read_text("utf-8").splitlines()))
+    manifest = _manifest(run_dir)
+    assert {int(r["sequence"]) for r in rows} == {m["sequence"] for m in manifest} - set(injected["missing"])
+    res = _cli("reconcile", run_dir, "--results", tmp_path / "r.csv", "--model", model, "--json")
+    assert res.exit_code == 6, res.output
+    fates = _fates(run_dir)
+    expect = {"jam": "REPRINT", "double-feed": "REPRINT", "misread": "WAITING", "missing": "WAITING",
+              "pulled": "WAITING", "duplicate": "WAITING"}
+    faulty = set()
+    for kind, seqs in injected.items():
+        faulty |= set(seqs)
+        assert {fates[s] for s in seqs} == {expect[kind]}, kind
+    assert all(fates[m["sequence"]] == "MAILED" for m in manifest if m["sequence"] not in faulty)
+    check = json.loads(res.output.strip().splitlines()[-1])["check"]
+    assert check["scheduled"] == len(manifest) == (check["mailed"] + check["pulled"] + check["to_reprint"]
+                                                   + check["waiting"] + check["not_reported"])
+    assert check["not_reported"] == 0 and not check["complete"]
+    # The operator settles what waits; the run is still not complete while reprints are pending.
+    for seq in injected["pulled"]:
+        assert _cli("reconcile", run_dir, "--piece", seq, "--action", "pull", "--reason", "torn insert",
+                    "--operator", "kim").exit_code in (0, 6)
+    history = _cli("show", run_dir.name, "--out", run_dir.parent)
+    assert "inserter loop: WAITING FOR OPERATOR" in history.output
+    assert "COMPLETE" not in history.output
+
+
+def test_a_card_run_goes_round_the_same_loop_to_complete(card_out, tmp_path):
+    run_dir = _copy(card_out, tmp_path)
+    sim = _cli("insert-sim", run_dir, "--out", tmp_path / "cards.csv", "--seed", "1")
+    assert sim.exit_code == 0, sim.output
+    res = _cli("reconcile", run_dir, "--results", tmp_path / "cards.csv", "--json")
+    assert res.exit_code == 0, res.output
+    check = json.loads(res.output.strip().splitlines()[-1])["check"]
+    assert check["complete"] and check["mailed"] == check["scheduled"] == len(_manifest(run_dir))
+    assert "inserter loop: COMPLETE" in _cli("show", run_dir.name, "--out", run_dir.parent).output
+
+
+def test_kill_during_reconcile_changes_nothing_and_the_rerun_applies(statement_out, tmp_path):
+    run_dir = _copy(statement_out, tmp_path)
+    au = [m["sequence"] for m in _manifest(run_dir) if m["region"] == "AU"]
+    path = tmp_path / "ok.csv"
+    path.write_text(_results(run_dir.name, [(s, "OK", "") for s in au]), "utf-8")
+    before = _state(run_dir)
+    env = {**os.environ, "STMTPROD_CRASH_AT": "reconcile:commit"}
+    proc = subprocess.run([sys.executable, "-m", "stmtprod", "reconcile", str(run_dir), "--results", str(path)],
+                          env=env, capture_output=True, timeout=300)
+    assert proc.returncode == -9
+    assert _state(run_dir) == before
+    res = _cli("reconcile", run_dir, "--results", path)
+    assert res.exit_code == 0, res.output
+    assert set(_fates(run_dir).values()) == {"MAILED"} and len(_fates(run_dir)) == len(au)
