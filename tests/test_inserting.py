@@ -366,3 +366,29 @@ def test_kill_during_reconcile_changes_nothing_and_the_rerun_applies(statement_o
     res = _cli("reconcile", run_dir, "--results", path)
     assert res.exit_code == 0, res.output
     assert set(_fates(run_dir).values()) == {"MAILED"} and len(_fates(run_dir)) == len(au)
+
+
+def test_the_fixed_length_model_goes_round_the_loop(statement_out, tmp_path):
+    """fixed-record: no header, two-digit codes, ATTENTION reprinted, 3% maximum."""
+    run_dir = _copy(statement_out, tmp_path)
+    assert _cli("inserter", "control", run_dir, "--model", "fixed-record").exit_code == 0
+    out = tmp_path / "r.dat"
+    sim = _cli("insert-sim", run_dir, "--model", "fixed-record", "--lot", "JP", "--faults", "misread=0.02",
+               "--seed", "5", "--out", out)
+    assert sim.exit_code == 0, sim.output
+    misread = json.loads(sim.output.strip().splitlines()[-1])["faults"]["misread"]
+    lines = out.read_text(encoding="utf-8").splitlines()
+    jp = [m["sequence"] for m in _manifest(run_dir) if m["region"] == "JP"]
+    assert len(lines) == len(jp) and all(len(line) == 51 for line in lines)
+    assert {line[22:24] for line in lines} == {"00", "30"}
+    res = _cli("reconcile", run_dir, "--results", out, "--model", "fixed-record", "--json")
+    result = json.loads(res.output.strip().splitlines()[-1])
+    fates = _fates(run_dir)
+    if 100 * len(misread) / len(jp) > 3:
+        assert result["reprints_held"] and {fates[s] for s in misread} == {"WAITING"}
+    else:
+        assert {fates[s] for s in misread} == {"REPRINT"}
+    assert sorted(fates) == jp
+    # A generic-csv reading of a fixed-length file is refused whole.
+    refused = _cli("reconcile", run_dir, "--results", out)
+    assert refused.exit_code == 2 and f"{out}: line 1: header:" in refused.output

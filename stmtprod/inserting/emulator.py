@@ -87,7 +87,8 @@ def _outcome(env: dict, ctl: dict[str, str] | None, hoppers: int) -> tuple[str, 
     if ctl is None:
         return "ATTENTION", REJECT_BIN, "not in the control file"
     bins = "".join("Y" if h in env["hoppers"] else "N" for h in range(1, hoppers + 1))
-    if ctl.get("sheets", str(env["sheets"])) != str(env["sheets"]) or ctl.get("bins", bins) != bins:
+    sheets = ctl.get("sheets", "")
+    if (sheets and sheets.lstrip("0") != str(env["sheets"])) or ctl.get("bins", bins) != bins:
         return "ATTENTION", REJECT_BIN, "sheets or bins differ from the control file"
     if ctl.get("divert"):
         return "DIVERTED", int(ctl["divert"]), "planned divert"

@@ -36,6 +36,15 @@ class Piece:
         return "".join("Y" if h in self.hoppers else "N" for h in range(1, hoppers + 1))
 
 
+@dataclass(frozen=True)
+class Slot:
+    """What reconciliation needs of a piece: its lot, sequence and whether it is a planned divert."""
+
+    lot: str
+    sequence: int
+    divert: bool
+
+
 def _rows(path: Path) -> Iterator[dict]:
     with open(path, encoding="utf-8") as fh:
         for line in fh:
@@ -73,6 +82,25 @@ def _names(accepted: Path, region: str, wanted: set[int], layouts: LayoutSet) ->
     return names
 
 
+def _pulled(folder: Path) -> set[int]:
+    path = folder / "pulled.jsonl"
+    return {r["sequence"] for r in _rows(path)} if path.exists() else set()
+
+
+def run_slots(folder: Path) -> dict[str, list[Slot]]:
+    """Every piece of the run in `folder` by lot, in sequence order, reading only the manifests and
+    `pulled.jsonl`: what reconciliation needs, without names, weights or payloads."""
+    pulled = _pulled(folder)
+    slots = []
+    for m in sorted((folder / "manifest").glob("*.jsonl")):
+        for r in _rows(m):
+            slots.append(Slot(r.get("lot") or r["region"], r["sequence"], r["sequence"] in pulled))
+    lots: dict[str, list[Slot]] = {}
+    for s in sorted(slots, key=lambda s: s.sequence):
+        lots.setdefault(s.lot, []).append(s)
+    return lots
+
+
 def run_pieces(folder: Path, accepted: Path, catalog: Catalog, layouts: LayoutSet) -> dict[str, list[Piece]]:
     """Every piece of the run in `folder` (its `release/` or `staging/`), by lot, in sequence order.
 
@@ -80,7 +108,7 @@ def run_pieces(folder: Path, accepted: Path, catalog: Catalog, layouts: LayoutSe
     """
     weights = _by_sequence(folder / "envelopes", "weight_g")
     classes = _by_sequence(folder / "mailing", "postage_class")
-    pulled = {r["sequence"] for r in _rows(folder / "pulled.jsonl")} if (folder / "pulled.jsonl").exists() else set()
+    pulled = _pulled(folder)
     limits = catalog.inserter
     insert_weight = {i.code: i.weight_g for i in catalog.insert}
     rows = [r for m in sorted((folder / "manifest").glob("*.jsonl")) for r in _rows(m)]

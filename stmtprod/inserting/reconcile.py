@@ -24,7 +24,7 @@ from stmtprod.errors import UsageError
 from stmtprod.inserting import fates
 from stmtprod.inserting.fates import FINAL, MAILED, PULLED, REPRINT, WAITING
 from stmtprod.inserting.models import MISSING, InserterModel, load_inserter
-from stmtprod.inserting.pieces import Piece
+from stmtprod.inserting.pieces import Slot
 from stmtprod.inserting.results import ResultRecord, read_results
 from stmtprod.inserting.runctx import RunFolder
 from stmtprod.ledger import Ledger
@@ -32,7 +32,7 @@ from stmtprod.ledger import Ledger
 ACTIONS = {"ok": MAILED, "pull": PULLED, "reprint": REPRINT}
 
 
-def _fate(piece: Piece, status: str, rec: ResultRecord | None, model: InserterModel) -> tuple[str, str]:
+def _fate(piece: Slot, status: str, rec: ResultRecord | None, model: InserterModel) -> tuple[str, str]:
     """(fate, reason) for one piece with one status."""
     if piece.divert:
         if status in ("OK", "ATTENTION"):
@@ -59,7 +59,7 @@ def _fate(piece: Piece, status: str, rec: ResultRecord | None, model: InserterMo
     return WAITING, "missing: no record from the inserter; find the piece, then --action ok, pull or reprint"
 
 
-def decide(piece: Piece, recs: list[ResultRecord], before: dict | None, model: InserterModel) -> dict | None:
+def decide(piece: Slot, recs: list[ResultRecord], before: dict | None, model: InserterModel) -> dict | None:
     """The piece's next fate from this file's records, or None when the file says nothing new about it."""
     base = {"sequence": piece.sequence, "who": f"inserter:{model.name}"}
     details = {"records": [{"line": r.line, "code": r.code, "bin": r.bin, "timestamp": r.timestamp,
@@ -93,7 +93,7 @@ def reconcile(run_dir: Path, results_file: Path, model: str | None = None) -> di
     same file again changes nothing and says so."""
     run = RunFolder.open(run_dir)
     inserter = load_inserter(model)
-    pieces = {p.sequence: p for lot in run.lots.values() for p in lot}
+    pieces = {p.sequence: p for lot in run.slots.values() for p in lot}
     records = read_results(results_file, inserter, run.run_id, pieces)
     sha = hashlib.sha256(Path(results_file).read_bytes()).hexdigest()
     ledger = Ledger(run.out)
@@ -109,11 +109,11 @@ def reconcile(run_dir: Path, results_file: Path, model: str | None = None) -> di
         before = fates.current(ledger, run.run_id)
         decisions = []
         for lot in lots:
-            for piece in run.lots[lot]:
+            for piece in run.slots[lot]:
                 d = decide(piece, by_piece.get(piece.sequence, []), before.get(piece.sequence), inserter)
                 if d is not None:
                     decisions.append(d)
-        scheduled = sum(len(run.lots[lot]) for lot in lots)
+        scheduled = sum(len(run.slots[lot]) for lot in lots)
         reprints = [d for d in decisions if d["fate"] == REPRINT]
         share = 100.0 * len(reprints) / scheduled if scheduled else 0.0
         held = share > inserter.maximum_reprint_percent
@@ -147,7 +147,7 @@ def operator_decision(run_dir: Path, sequences: list[int], action: str, reason: 
     if not reason.strip() or not operator.strip():
         raise UsageError("an operator decision needs --reason and --operator")
     run = RunFolder.open(run_dir)
-    pieces = {p.sequence: p for lot in run.lots.values() for p in lot}
+    pieces = {p.sequence: p for lot in run.slots.values() for p in lot}
     ledger = Ledger(run.out)
     try:
         state = fates.current(ledger, run.run_id)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.errors import UsageError
-from stmtprod.inserting.pieces import Piece, run_pieces
+from stmtprod.inserting.pieces import Piece, Slot, run_pieces, run_slots
 from stmtprod.layout import LayoutSet, load_layouts
 from stmtprod.runstate import RunRecord
 
@@ -50,3 +50,7 @@ class RunFolder:
     @cached_property
     def lots(self) -> dict[str, list[Piece]]:
         return run_pieces(self.release, self.run_dir / "work" / "accepted", self.catalog, self.layouts)
+
+    @cached_property
+    def slots(self) -> dict[str, list[Slot]]:
+        return run_slots(self.release)
