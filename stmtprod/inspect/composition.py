@@ -329,6 +329,11 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
     if found:
         defects.append(_defect(seq, "wrong-amount", f"points: expected {points}, {found}"))
 
+    if not record.transactions:
+        empty = expect.label(layout, lang, "no_transactions")
+        if expect.squash(empty) not in flats[0].flat:
+            defects.append(_defect(seq, "missing-transaction", f"no transactions, but {empty!r} is not on sheet 1"))
+
     defects += _check_transactions(seq, layout, record, texts, flats)
     if inserts is not None:
         defects += _check_enclosures(seq, layout, record, flats[0].flat, inserts)
