@@ -9,7 +9,7 @@ import datetime as dt
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Iterable, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -38,6 +38,10 @@ class Inserter(_Config):
     max_envelope_weight_g: Annotated[float, Field(gt=0)] = 60.0
     envelope_weight_g: Annotated[float, Field(ge=0)] = 6.0
     sheet_weight_g: Annotated[float, Field(gt=0)] = 5.0
+
+    def envelope_weight(self, sheets: int, insert_weights: Iterable[float]) -> float:
+        """What the inserter weighs: one envelope, its sheets and its inserts (ingest, inserter and control files agree)."""
+        return self.envelope_weight_g + sheets * self.sheet_weight_g + sum(insert_weights)
 
 
 Language = Literal["ja", "zh-Hant", "ms", "id"]

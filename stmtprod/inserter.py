@@ -139,7 +139,7 @@ class Inserter:
                              expected=f"<= {limits.max_per_envelope}", found=len(hoppers),
                              action=f"reprint piece {seq} with at most {limits.max_per_envelope} inserts")
         inserts = [self._hoppers[h] for h in hoppers]
-        weight = limits.envelope_weight_g + p.sheets * limits.sheet_weight_g + sum(i.weight_g for i in inserts)
+        weight = limits.envelope_weight(p.sheets, (i.weight_g for i in inserts))
         if weight > limits.max_envelope_weight_g + 1e-9:
             raise self._halt(f"piece {seq} weighs {weight:.1f} g, over the {limits.max_envelope_weight_g} g limit",
                              **common, field="weight_g", expected=f"<= {limits.max_envelope_weight_g}",

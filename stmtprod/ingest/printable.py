@@ -99,7 +99,7 @@ def check_fits(layout: Layout, boxes: list[tuple[str, str, fitting.Fit]]) -> Non
 def check_weight(catalog: Catalog, sheets: int, inserts: list[Insert]) -> None:
     """The envelope the inserter will weigh must be within its limit (heavy mail is not this line's)."""
     limits = catalog.inserter
-    weight = limits.envelope_weight_g + sheets * limits.sheet_weight_g + sum(i.weight_g for i in inserts)
+    weight = limits.envelope_weight(sheets, (i.weight_g for i in inserts))
     if weight > limits.max_envelope_weight_g + 1e-9:
         raise Unprintable("transactions", f"{sheets} sheets and {len(inserts)} inserts weigh {weight:.1f} g, over "
                                           f"the {limits.max_envelope_weight_g:g} g envelope limit", "weight")

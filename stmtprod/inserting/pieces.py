@@ -121,8 +121,7 @@ def run_pieces(folder: Path, accepted: Path, catalog: Catalog, layouts: LayoutSe
         seq = r["sequence"]
         weight = weights.get(seq)
         if weight is None:
-            weight = round(limits.envelope_weight_g + r["sheets"] * limits.sheet_weight_g
-                           + sum(insert_weight.get(code, 0.0) for code in r["inserts"]), 1)
+            weight = round(limits.envelope_weight(r["sheets"], (insert_weight.get(code, 0.0) for code in r["inserts"])), 1)
         lot = r.get("lot") or r["region"]
         lots.setdefault(lot, []).append(Piece(
             lot=lot, sequence=seq, region=r["region"], sheets=r["sheets"], hoppers=tuple(r["hoppers"]),
