@@ -29,6 +29,7 @@ from stmtprod.inspect.composition import check_piece, sheet_texts
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import SpillRow, spill_line
 from stmtprod.postal import verify as postal_verify
+from stmtprod.postal.read import PageLetters as postal_letters
 from stmtprod.render.statement import sheet_count
 from stmtprod.workers import pool as worker_pool
 from stmtprod.workers import stop as stop_workers
@@ -117,13 +118,14 @@ def _in_workers(function, args: list[tuple], workers: int):
             raise
 
 
-def read_file(pdf: str, terms: content.Contract, expected_pages: int | None = None) -> Readback:
+def read_file(pdf: str, terms: content.Contract, expected_pages: int | None = None,
+              visit: Callable[[int, bytes], None] | None = None) -> Readback:
     """Every page's barcode texts from the content; pages it cannot vouch for, and the first and last
     page, read optically too, with the contract measured on their pixels (runs in a worker process).
-    A damaged file is reported, never raised."""
+    A damaged file is reported, never raised. `visit(index, content)` sees each page's content."""
     timing: dict = {}
     try:
-        reads = content.read_file(pdf, terms, expected_pages, timing)
+        reads = content.read_file(pdf, terms, expected_pages, timing, visit)
         pages: list = [r.barcodes for r in reads]
         optical = sorted({i for i, texts in enumerate(pages) if texts is None} | ({0, len(pages) - 1} if pages else set()))
         seen = read_sheets(pdf, optical, terms) if optical else []
@@ -276,11 +278,12 @@ def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catal
     With `layout`, every sheet's text read from the file is checked against its source record (`_check_text`).
     `blind` names checks a drill switches off ("contract", "text") to prove the sampling inspector behind them."""
     rows = [json.loads(line) for line in f.manifest.read_text(encoding="utf-8").splitlines()]
-    readback, texts = None, None
+    readback, texts, postal_read = None, None, None
     if terms is None:
         pages = [[p] for row in rows for p in row["payloads"]]
     else:
-        readback = read_file(str(f.pdf), terms, sum(row["sheets"] for row in rows))
+        postal_read = postal_letters([row["first_page"] - 1 for row in rows])
+        readback = read_file(str(f.pdf), terms, sum(row["sheets"] for row in rows), postal_read)
         halt = readback.halt(f.batch, str(f.pdf))
         if halt:
             return FileVerdict(f.batch, [], halt=halt.as_dict())
@@ -303,7 +306,7 @@ def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catal
                 text_seconds += time.process_time() - started
             sheets += row["sheets"]
         if readback is not None:
-            postal_verify.check_file(str(f.pdf), rows, sources, f.batch)
+            postal_verify.check_file(str(f.pdf), rows, sources, f.batch, postal_read)
     except Halt as halt:
         return FileVerdict(f.batch, pages, halt=halt.as_dict())
     finally:

@@ -134,7 +134,7 @@ def test_a_file_whose_written_barcode_does_not_print_halts(tmp_path, monkeypatch
     """The first and last sheets are read both ways: a file whose content states another barcode than
     the one that prints (as a RIP that renders differently would) halts before any check of payloads."""
     pdf = _pdf(tmp_path / "AU-0001.pdf", *[(PAYLOADS[0], None, None)] * 3)
-    monkeypatch.setattr(content, "read_file", lambda path, terms, pages=None, timing=None: [content.PageRead([PAYLOADS[1]])] * 3)
+    monkeypatch.setattr(content, "read_file", lambda path, terms, pages=None, timing=None, visit=None: [content.PageRead([PAYLOADS[1]])] * 3)
     with pytest.raises(Halt) as caught:
         read_all([PrintFile("AU-0001", "AU", pdf, tmp_path / "AU-0001.jsonl")], LAYOUTS, 1)
     halt = caught.value.details

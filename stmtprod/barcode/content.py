@@ -32,6 +32,7 @@ import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 from os import PathLike
+from typing import Callable
 
 import numpy as np
 import pikepdf
@@ -118,9 +119,21 @@ class _Font:
     first: int
     chars: list[str] | None = None  # code -> text, for str.translate over the codes as latin-1
     seen: dict | None = None        # a shown string as written -> (its codes, its text): labels repeat
+    advances: dict | None = None    # a shown string as written -> its width in thousandths of the size
 
     def __post_init__(self) -> None:
-        self.seen = {}
+        self.seen, self.advances = {}, {}
+
+    def advance(self, raw: bytes) -> float:
+        """A shown string's width by the font's widths, in thousandths of the font size (a code
+        outside the widths counts 1000, an em); footers and markers repeat, so widths are kept."""
+        width = self.advances.get(raw)
+        if width is None:
+            widths, first, count = self.widths, self.first, len(self.widths)
+            width = sum(widths[c - first] if 0 <= c - first < count else 1000 for c in _unescape(raw))
+            if len(self.advances) < 20000:
+                self.advances[raw] = width
+        return width
 
     def decode(self, raw: bytes) -> tuple[bytes, str]:
         """A shown string's codes and text."""
@@ -133,14 +146,18 @@ class _Font:
         return hit
 
 
-def page_streams(page_dict: pikepdf.Dictionary) -> bytes:
-    """The page's content, decoded, with several content streams joined as PDF readers join them."""
+def page_streams(page_dict: pikepdf.Dictionary, decoded: dict | None = None) -> bytes:
+    """The page's content, decoded, with several content streams joined as PDF readers join them.
+    `decoded` holds streams decoded already, by object (`check_streams`); what is used is taken out."""
     contents = page_dict.get("/Contents")
     if contents is None:
         return b""
-    if isinstance(contents, pikepdf.Array):
-        return b"\n".join(part.read_bytes() for part in contents)
-    return contents.read_bytes()
+    parts = contents if isinstance(contents, pikepdf.Array) else [contents]
+    data = []
+    for part in parts:
+        known = decoded.pop(part.objgen, None) if decoded and part.is_indirect else None
+        data.append(part.read_bytes() if known is None else known)
+    return data[0] if len(data) == 1 and not isinstance(contents, pikepdf.Array) else b"\n".join(data)
 
 
 def _unescape(raw: bytes) -> bytes:
@@ -364,15 +381,15 @@ def _text_lines(items: list[tuple], fonts: dict[bytes, _Font | None],
                     for item, state, y in zip(texts, states, map(float, ys)) if low - 40 < y < high + 40)
     if not readable:
         return None, clear
-    return [" ".join(group) for _y, group in _by_line(ys, shown)], clear
-
-
-def _by_line(ys: list[bytes], shown: list[str]):
-    """Consecutive texts on one baseline, grouped."""
-    from itertools import groupby
-
-    for y, group in groupby(zip(ys, shown), key=lambda pair: pair[0]):
-        yield y, [text for _y, text in group]
+    lines: list[str] = []
+    last = None
+    for y, text in zip(ys, shown):  # consecutive texts on one baseline make one line
+        if y == last:
+            lines[-1] += " " + text
+        else:
+            lines.append(text)
+            last = y
+    return lines, clear
 
 
 def _reaches(item: tuple, state: tuple[bytes, bytes], fonts: dict, low: float, high: float, left: float,
@@ -392,8 +409,7 @@ def _reaches(item: tuple, state: tuple[bytes, bytes], fonts: dict, low: float, h
         tallest = max(tallest, size)
         if font is None:
             return low < y + 40 and y - 40 < high
-        width += sum(font.widths[c - font.first] if 0 <= c - font.first < len(font.widths) else 1000
-                     for c in _unescape(run_raw)) * size / 1000
+        width += font.advance(run_raw) * size / 1000
     return y - 0.3 * tallest < high and y + tallest > low and x < right and x + width > left
 
 
@@ -456,34 +472,46 @@ def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
 
 
-def check_streams(pdf: pikepdf.Pdf, pages: list, expected_pages: int | None) -> None:
+def check_streams(pdf: pikepdf.Pdf, pages: list, expected_pages: int | None,
+                  keep: frozenset | set = frozenset()) -> dict[tuple[int, int], bytes]:
     """Every stream of the file decodes (flate's own checksum catches a changed byte) and qpdf found
     nothing to repair; otherwise Damaged, naming the first page that uses a broken stream, or for a
     repaired file the first page it lacks (the whole file when it lacks none). qpdf decodes a file's
-    streams in a few milliseconds."""
+    streams in a few milliseconds. Returns the decoded data of the streams named in `keep` (by
+    object), so that page contents are not inflated twice."""
+    decoded: dict[tuple[int, int], bytes] = {}
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Stream):
             try:
-                _decode_stream(obj)
+                data = _decode_stream(obj)
             except (pikepdf.PdfError, zlib.error) as exc:
                 raise Damaged(_page_using(pages, obj.objgen), f"stream {obj.objgen[0]} does not decode: "
                                                               f"{_short(exc)}") from None
+            if data is not None and obj.objgen in keep:
+                decoded[obj.objgen] = data
     warnings = pdf.get_warnings()
     if warnings:
         short = expected_pages is not None and len(pages) < expected_pages
         raise Damaged(len(pages) + 1 if short else _page_using(pages, None),
                       f"qpdf had to repair the file ({len(pages)} pages found): {_short(warnings[0])}")
+    return decoded
 
 
-def _decode_stream(obj: pikepdf.Stream) -> None:
-    """Decode one stream. Flate streams go through zlib itself, since qpdf ignores the checksum that
-    flate keeps over the decoded data (a changed byte can inflate to other data without an error)."""
+def _decode_stream(obj: pikepdf.Stream) -> bytes | None:
+    """Decode one stream and return its data. Flate streams go through zlib itself, since qpdf ignores
+    the checksum that flate keeps over the decoded data (a changed byte can inflate to other data
+    without an error). None for a flate stream with bytes after its end: zlib's data is then not
+    surely what qpdf (and a RIP) would read."""
     filters = obj.stream_dict.get("/Filter")
     if filters == pikepdf.Name.FlateDecode or (isinstance(filters, pikepdf.Array) and list(filters) == ["/FlateDecode"]):
         if "/DecodeParms" not in obj.stream_dict:
-            zlib.decompress(obj.read_raw_bytes())
-            return
-    obj.read_bytes()
+            raw = obj.read_raw_bytes()
+            inflate = zlib.decompressobj()
+            data = inflate.decompress(raw)
+            if not inflate.eof:
+                zlib.decompress(raw)  # raises zlib's own error for a truncated stream
+            return None if inflate.unused_data else data
+    return obj.read_bytes()
 
 
 def _page_using(pages: list, objgen: tuple[int, int] | None) -> int:
@@ -514,22 +542,25 @@ def _page_using(pages: list, objgen: tuple[int, int] | None) -> int:
 
 
 def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int | None = None,
-              timing: dict | None = None) -> list[PageRead]:
+              timing: dict | None = None, visit: Callable[[int, bytes], None] | None = None) -> list[PageRead]:
     """For each page, what its content states. The first and last page, and every page the content
     read cannot vouch for, are also checked for ink in the strip (`ink_breach`), and every page for
-    boxes that cut the symbol. Raises Damaged for a file that does not read cleanly."""
+    boxes that cut the symbol. Raises Damaged for a file that does not read cleanly. `visit(index,
+    content)` is shown each page's decoded content (0-based index), for other readers of it."""
     fonts = _Fonts()
     with _open(pdf_path) as pdf:
         try:
             pages = list(pdf.pages)
         except pikepdf.PdfError as exc:
             raise Damaged(None, f"the page tree does not read: {_short(exc)}") from None
-        check_streams(pdf, pages, expected_pages)
+        decoded = check_streams(pdf, pages, expected_pages, _content_objects(pages))
         result = []
         for index, page in enumerate(pages):
             page_dict = page.obj
             try:
-                data = page_streams(page_dict)
+                data = page_streams(page_dict, decoded)
+                if visit is not None:
+                    visit(index, data)
                 box = _box_breach(page_dict, contract)
                 read = read_page(data, contract, fonts.of_page(page_dict.get("/Resources")), timing) if _unframed(page_dict) \
                     else PageRead(None, None)
@@ -541,6 +572,21 @@ def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int 
                 raise Damaged(index + 1, f"the page's content does not read: {_short(exc)}") from None
             result.append(read)
         return result
+
+
+def _content_objects(pages: list) -> set[tuple[int, int]]:
+    """The objects holding the pages' content streams (as far as they can be told: a page whose
+    contents do not read is left to `page_streams`, which reports it)."""
+    found = set()
+    for page in pages:
+        try:
+            contents = page.obj.get("/Contents")
+            for part in contents if isinstance(contents, pikepdf.Array) else [contents]:
+                if isinstance(part, pikepdf.Stream):
+                    found.add(part.objgen)
+        except (pikepdf.PdfError, TypeError, ValueError):
+            continue
+    return found
 
 
 def _unframed(page_dict: pikepdf.Dictionary) -> bool:

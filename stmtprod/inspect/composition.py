@@ -24,7 +24,6 @@ from stmtprod.inspect.context import InspectionContext, OpenPrints, PrintJob, pa
 from stmtprod.layout import Layout
 
 _LINES = re.compile(r"\r\n|\r|\n")
-_INLINE_SPACE = re.compile(r"[^\S\r\n]+")  # whitespace but line breaks: what squash removes from a line
 # Which code points are whitespace (str.isspace, which is also what `\s` and so `expect.squash` remove).
 # The last one is U+3000 IDEOGRAPHIC SPACE; the table's last entry (not whitespace) stands for every
 # code point above it.
@@ -79,7 +78,7 @@ class _Patterns:
         # loosely (any digits and separators after the symbol) so a misprinted one is reported as a
         # wrong amount rather than as a missing row.
         loose = "-?" + re.escape(expect.squash(cur.symbol)) + r"[0-9][0-9.,]*"
-        self.row = re.compile(f"^({self.date})(.*?)({loose})$")
+        self.row = re.compile(f"^({self.date})(.*?)({loose})$", re.M)  # each line of a squashed sheet
 
 
 _PATTERNS: dict[tuple, _Patterns] = {}
@@ -92,13 +91,80 @@ def _patterns(layout: Layout) -> _Patterns:
     return _PATTERNS[key]
 
 
+class _Squashed:
+    """A layout's own text as every piece's check needs it, squashed once: labels by language, page
+    markers, the page marker's pattern and the fixed text every sheet carries (every sheet of the
+    night is checked, so this is worth keeping)."""
+
+    def __init__(self, layout: Layout):
+        self.layout = layout
+        page_word = re.escape(layout.labels["en"].page).replace(r"\{n\}", r"(\d+)").replace(r"\{m\}", r"(\d+)")
+        self.page_re = re.compile(expect.squash(page_word.replace("\\ ", " ")))
+        self.fixed = [(line, expect.squash(line)) for line in expect.fixed_text(layout)]
+        self._labels: dict[tuple[str, str, str], str] = {}
+        self._markers: dict[tuple[int, int, str], str] = {}
+        self._money: dict[Decimal, tuple[str, str]] = {}
+        self._dates: dict[object, tuple[str, str]] = {}
+
+    def money(self, amount: Decimal) -> tuple[str, str]:
+        """`expect.money` in the layout's currency, and squashed (kept by amount: amounts repeat)."""
+        found = self._money.get(amount)
+        if found is None:
+            if len(self._money) >= 50_000:
+                self._money.clear()
+            text = expect.money(self.layout.currency, amount)
+            found = self._money[amount] = (text, expect.squash(text))
+        return found
+
+    def date(self, value) -> tuple[str, str]:
+        """`expect.date` in the layout's format, and squashed."""
+        found = self._dates.get(value)
+        if found is None:
+            text = expect.date(self.layout.date_format, value)
+            found = self._dates[value] = (text, expect.squash(text))
+        return found
+
+    def label(self, language: str, key: str, suffix: str = "") -> str:
+        """The squashed label (`expect.label`) followed by `suffix`."""
+        found = self._labels.get((language, key, suffix))
+        if found is None:
+            found = self._labels[(language, key, suffix)] = expect.squash(
+                expect.label(self.layout, language, key) + suffix)
+        return found
+
+    def marker(self, n: int, m: int, language: str) -> str:
+        """The squashed "Page n of m" (`expect.page_marker`)."""
+        found = self._markers.get((n, m, language))
+        if found is None:
+            found = self._markers[(n, m, language)] = expect.squash(expect.page_marker(self.layout, n, m, language))
+        return found
+
+
+_SQUASHED: dict[int, _Squashed] = {}
+
+
+def _squashed(layout: Layout) -> _Squashed:
+    """The layout's `_Squashed`, by the object's id: the entry holds the layout, so the id cannot be
+    reused while it is kept."""
+    known = _SQUASHED.get(id(layout))
+    if known is None or known.layout is not layout:
+        if len(_SQUASHED) >= 64:
+            _SQUASHED.clear()
+        known = _SQUASHED[id(layout)] = _Squashed(layout)
+    return known
+
+
 class Flat:
     """A sheet's extracted text without whitespace, remembering where each character came from, so a
     search ignores whitespace but can still tell whether a value runs on into more digits."""
 
     def __init__(self, text: str):
         self.text = text
-        self.flat = expect.squash(text)
+        # Each line squashed (str.split splits at exactly what squash removes), line breaks made `\n`,
+        # for the transaction rows; without the line breaks, the squashed text (`expect.squash`).
+        broken = _LINES.sub("\n", text) if "\r" in text else text
+        self.lines = "\n".join(["".join(line.split()) for line in broken.split("\n")])
+        self.flat = self.lines.replace("\n", "")
         self._where: np.ndarray | None = None
 
     def where(self, offset: int) -> int:
@@ -120,6 +186,9 @@ class Flat:
         """Whether the flat text's [..end) is not followed directly (no space) by more of a number."""
         if end <= 0 or end >= len(self.flat):
             return True
+        following = self.flat[end]  # what follows, unless white space comes between
+        if not following.isdigit() and following not in ".,":
+            return True
         after = self.where(end - 1) + 1
         text = self.text
         if after >= len(text):
@@ -137,8 +206,7 @@ class Flat:
 def _labelled(text: Flat, head: str, value: str, times: int) -> str | None:
     """None when `head` followed by `value` occurs at least `times` times in the extracted text
     (whitespace ignored, the value not running on into more digits); otherwise what was found there,
-    for the evidence."""
-    head, value = expect.squash(head), expect.squash(value)
+    for the evidence. `head` and `value` are squashed already."""
     heads = text.find_all(head)
     good = [h for h in heads if text.flat.startswith(value, h + len(head))
             and text.ends_cleanly(h + len(head) + len(value))]
@@ -151,23 +219,22 @@ def _labelled(text: Flat, head: str, value: str, times: int) -> str | None:
     return f"found {found} of {times} after the label; it reads " + " | ".join(repr(a) for a in shown[:3])
 
 
-def _rows(layout: Layout, texts: list[str]) -> list[Row]:
+def _rows(layout: Layout, flats: list[Flat]) -> list[Row]:
+    """The transaction rows of every sheet: the row pattern run over each sheet's squashed lines at
+    once (`^` and `$` at each line's ends)."""
     pattern = _patterns(layout).row
     rows = []
-    for sheet, text in enumerate(texts, 1):
-        for line in _LINES.split(_INLINE_SPACE.sub("", text)):  # each line squashed, in one pass a sheet
-            m = pattern.match(line)
-            if m:
-                rows.append(Row(*m.groups(), sheet))
+    for sheet, flat in enumerate(flats, 1):
+        rows += [Row(*m.groups(), sheet) for m in pattern.finditer(flat.lines)]
     return rows
 
 
 def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts: list[str],
                         flats: list[Flat]) -> list[dict]:
-    cur, fmt = layout.currency, layout.date_format
-    want = [(expect.squash(expect.date(fmt, t.date)), t.description, expect.squash(expect.money(cur, t.amount)),
-             expect.squash(t.description)) for t in record.transactions]
-    rows = _rows(layout, texts)
+    known = _squashed(layout)
+    want = [(known.date(t.date)[1], t.description, known.money(t.amount)[1], expect.squash(t.description))
+            for t in record.transactions]
+    rows = _rows(layout, flats)
     defects = []
 
     def same(e, r: Row) -> bool:  # rows are squashed already: equal descriptions need no more work
@@ -223,15 +290,14 @@ def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts
     for n in range(1, len(texts) + 1):
         done += per_sheet[n - 1]
         running = sum((t.amount for t in record.transactions[:done]), Decimal(0))
-        value = expect.money(cur, running)
+        value = known.money(running)
         if n < len(texts):
             checks = [("carried_forward", value, "carried forward", flats[n - 1]),
                       ("brought_forward", value, f"brought forward on sheet {n + 1}", flats[n])]
         else:
-            checks = [("total_new_charges", expect.money(cur, record.new_charges), "total new charges",
-                       flats[n - 1])]
-        for key, amount, what, where in checks:
-            found = _labelled(where, expect.label(layout, lang, key), amount, 1)
+            checks = [("total_new_charges", known.money(record.new_charges), "total new charges", flats[n - 1])]
+        for key, (amount, squashed), what, where in checks:
+            found = _labelled(where, known.label(lang, key), squashed, 1)
             if found:
                 defects.append(_defect(seq, "wrong-amount", f"{what} (sheet {n}): expected {amount}, {found}"))
     return defects
@@ -242,7 +308,7 @@ def _check_enclosures(seq: int, layout: Layout, record: StatementRecord, flat: s
     """Sheet 1 names the piece's inserts after the enclosures label (whitespace and line breaks aside),
     and a piece without inserts shows no such label."""
     want = expect.enclosures(layout, record.language, inserts)
-    head = expect.squash(expect.label(layout, record.language, "enclosures") + ":")
+    head = _squashed(layout).label(record.language, "enclosures", ":")
     if want is None:
         return [_defect(seq, "wrong-enclosures", "no inserts, but sheet 1 shows an enclosures line")] \
             if head in flat else []
@@ -261,27 +327,24 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
         defects.append(_defect(seq, "wrong-page-count",
                                f"manifest says {sheets} sheets on pages {piece['first_page']}-{piece['last_page']}"
                                f" of {piece['file']}; the file has {len(texts)} of them"))
-    page_word = re.escape(layout.labels["en"].page).replace(r"\{n\}", r"(\d+)").replace(r"\{m\}", r"(\d+)")
-    page_re = re.compile(expect.squash(page_word.replace("\\ ", " ")))
+    known = _squashed(layout)
     flats = [Flat(t) for t in texts]
     for n, text in enumerate(texts, 1):
         flat = flats[n - 1].flat
-        marker = expect.squash(expect.page_marker(layout, n, sheets, record.language))
-        if marker not in flat:
-            seen = [f"{a} of {b}" for a, b in page_re.findall(flat)]
+        if known.marker(n, sheets, record.language) not in flat:
+            seen = [f"{a} of {b}" for a, b in known.page_re.findall(flat)]
             defects.append(_defect(seq, "wrong-page-count", f"sheet {n}: expected marker "
                                    f"{expect.page_marker(layout, n, sheets, record.language)!r}, found {seen or 'none'}"))
     if not texts:
         return defects
 
-    fixed = [(line, expect.squash(line)) for line in expect.fixed_text(layout)]
     for n, flat in enumerate(flats, 1):
-        for line, want in fixed:
+        for line, want in known.fixed:
             if want not in flat.flat and not expect.shortened_in(want, flat.flat):
                 defects.append(_defect(seq, "wrong-layout-text", f"sheet {n}: expected {line!r}, not found"))
 
     first = flats[0].flat
-    lang, cur, fmt = record.language, layout.currency, layout.date_format
+    lang, cur = record.language, layout.currency
 
     # Name and address: the whole block, contiguous and in the market's order.
     block = expect.address_block(layout, record)
@@ -299,16 +362,16 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
     # Account and masked card number in the header of every sheet.
     for key, value in (("account", record.account_id), ("card", "**** " + record.card_last5)):
         for n, flat in enumerate(flats, 1):
-            found = _labelled(flat, expect.label(layout, lang, key) + ":", value, 1)
+            found = _labelled(flat, known.label(lang, key, ":"), expect.squash(value), 1)
             if found:
                 defects.append(_defect(seq, "wrong-account", f"{key} (sheet {n}): expected {value}, {found}"))
 
     # Dates, each after its label: statement date, period, due date (info block and summary box).
-    dates = [("statement_date", expect.date(fmt, record.period_end), 1),
-             ("period", f"{expect.date(fmt, record.period_start)} - {expect.date(fmt, record.period_end)}", 1),
-             ("due_date", expect.date(fmt, record.due_date), 2)]
+    end = known.date(record.period_end)[0]
+    dates = [("statement_date", end, 1), ("period", f"{known.date(record.period_start)[0]} - {end}", 1),
+             ("due_date", known.date(record.due_date)[0], 2)]
     for key, value, times in dates:
-        found = _labelled(flats[0], expect.label(layout, lang, key), value, times)
+        found = _labelled(flats[0], known.label(lang, key), expect.squash(value), times)
         if found:
             defects.append(_defect(seq, "wrong-date", f"{key}: expected {value}, {found}"))
 
@@ -318,14 +381,14 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
                ("interest", record.interest, 1), ("new_balance", record.new_balance, 2),
                ("minimum_due", record.minimum_due, 1)]
     for key, amount, times in amounts:
-        value = expect.money(cur, amount)
-        found = _labelled(flats[0], expect.label(layout, lang, key), value, times)
+        value, squashed = known.money(amount)
+        found = _labelled(flats[0], known.label(lang, key), squashed, times)
         if found:
             defects.append(_defect(seq, "wrong-amount", f"{key}: expected {value}, {found}"))
 
     # Reward points, grouped as the market groups amounts.
     points = expect.count(cur, record.points)
-    found = _labelled(flats[0], expect.label(layout, lang, "points"), points, 1)
+    found = _labelled(flats[0], known.label(lang, "points"), expect.squash(points), 1)
     if found:
         defects.append(_defect(seq, "wrong-amount", f"points: expected {points}, {found}"))
 

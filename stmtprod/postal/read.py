@@ -80,6 +80,37 @@ def bars_in_content(data: bytes) -> list[Bar] | None:
     return bars
 
 
+class PageLetters:
+    """`read_pages` done alongside another reader of the file's content (`content.read_file`'s
+    `visit`), so the file is not opened and inflated a second time: call it with each page's index
+    and content in turn, then `result()` gives what `read_pages` would, or raises what it would."""
+
+    def __init__(self, page_indexes: list[int]):
+        self.order, self.wanted = list(page_indexes), set(page_indexes)
+        self.found: dict[int, str | None | PostalReadError] = {}
+        self.pages = 0
+
+    def __call__(self, index: int, data: bytes) -> None:
+        self.pages = max(self.pages, index + 1)
+        if index in self.wanted:
+            try:
+                bars = bars_in_content(data)
+                self.found[index] = None if bars is None else letters(bars)
+            except PostalReadError as exc:
+                self.found[index] = exc
+
+    def result(self) -> dict[int, str | None]:
+        out: dict[int, str | None] = {}
+        for index in self.order:  # in the order asked, as `read_pages` reads them
+            if index >= self.pages:
+                raise PostalReadError(f"page {index + 1} is not in the file ({self.pages} pages)")
+            value = self.found[index]
+            if isinstance(value, PostalReadError):
+                raise value
+            out[index] = value
+        return out
+
+
 def read_pages(pdf_path, page_indexes: list[int]) -> dict[int, str | None]:
     """page index (0-based) -> the postal bars' letters on that page from its content, or None."""
     out: dict[int, str | None] = {}

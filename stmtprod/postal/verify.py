@@ -12,7 +12,7 @@ from __future__ import annotations
 from stmtprod.errors import Halt
 from stmtprod.postal import auspost, japanpost
 from stmtprod.postal.piece import decide
-from stmtprod.postal.read import PostalReadError, read_pages
+from stmtprod.postal.read import PageLetters, PostalReadError, read_pages
 
 ACTION = "pull the batch, correct the address data or the renderer, re-render and re-verify"
 
@@ -32,10 +32,11 @@ def decoded_fields(symbology: str, bars: str) -> dict:
     return {"postcode": d.postcode, "address_number": d.address_number}
 
 
-def check_file(pdf_path: str, rows: list[dict], sources: dict, batch: str) -> None:
-    """Halt at the first piece of the print file whose postal barcode is not what its record implies."""
+def check_file(pdf_path: str, rows: list[dict], sources: dict, batch: str, read: PageLetters | None = None) -> None:
+    """Halt at the first piece of the print file whose postal barcode is not what its record implies.
+    `read`: the first sheets' bars gathered while another reader went through the file's content."""
     try:
-        found = read_pages(pdf_path, [row["first_page"] - 1 for row in rows])
+        found = read.result() if read is not None else read_pages(pdf_path, [row["first_page"] - 1 for row in rows])
     except (PostalReadError, OSError) as exc:
         raise Halt(f"postal barcode unreadable: {exc}", step="verify", batch=batch, field="postal_barcode",
                    action=ACTION) from None
