@@ -21,7 +21,7 @@ RUN_ID = "20261120-BENCH1"
 
 
 def synthesise(out: Path, pieces: int) -> Path:
-    from stmtprod.ledger import Ledger
+    from stmtprod.engine.ledger import Ledger
 
     run_dir = out / RUN_ID
     (run_dir / "release" / "manifest").mkdir(parents=True)

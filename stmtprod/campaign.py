@@ -24,7 +24,8 @@ from pathlib import Path
 from stmtprod import drills, faults
 from stmtprod.catalog import load_catalog
 from stmtprod.layout import load_layouts
-from stmtprod.verify import PrintFile, contract, load_run, run_print_files, verify_file
+from stmtprod.engine.runstate import load_run
+from stmtprod.verify import PrintFile, contract, run_print_files, verify_file
 
 CONFIDENCE = 0.95
 BATCH_SIZE = 10  # small print files: a trial re-verifies one whole file
@@ -122,7 +123,7 @@ def build_bench(folder: Path, accounts: int, seed: int) -> Path:
     """A released run of a generated extract, in small print files, to damage; returns its run folder."""
     from stmtprod.config import BuildOptions
     from stmtprod.generate import write_extract
-    from stmtprod.pipeline import build
+    from stmtprod.statements.line import build
 
     extract = folder / "campaign.jsonl"
     write_extract(extract, accounts, seed=seed)
@@ -165,7 +166,7 @@ def run_campaign(trials: int, seed: int, classes: list[str] | None = None, run_d
         run = run_dir if run_dir is not None else build_bench(Path(tmp), accounts, seed)
         run_id = load_run(run)["run_id"]
         if workers > 1 and len(chosen) > 1:
-            from stmtprod.workers import pool as worker_pool
+            from stmtprod.engine.workers import pool as worker_pool
 
             with worker_pool(min(workers, len(chosen))) as pool:
                 results = list(pool.map(_run_class, chosen, [trials] * len(chosen), [seed] * len(chosen),

@@ -1,20 +1,22 @@
 """Fault drills: inject one real fault into a real run, to prove the line stops and to train operators.
 
-`stmtprod build --drill KIND` runs the line as usual and injects the fault at the point it would
-happen in a print room: print files are edited after rendering (pages swapped, dropped, duplicated,
+`stmtprod build --drill KIND` runs the line as usual and injects the fault (`Drill`, the run's
+fault-injection layer, acting only at the engine's named points, `stmtprod.engine.points`) where it
+would happen in a print room: print files are edited after rendering (pages swapped, dropped, duplicated,
 replaced, or over-printed with a different barcode), the plan is corrupted before rendering, or a
 hopper is emptied. Each drill must halt the run with its own reason; a drill that does not halt is
 itself a failure.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import random
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.units import mm
@@ -25,6 +27,7 @@ from stdnum.iso7064 import mod_37_36
 from stmtprod.barcode import symbol
 from stmtprod.barcode.payload import ALPHABET, parse
 from stmtprod.catalog import Catalog
+from stmtprod.engine.points import NO_FAULTS, Faults
 from stmtprod.errors import UsageError
 from stmtprod.fsutil import atomic_open, write_bytes
 from stmtprod.layout import Layout
@@ -206,3 +209,37 @@ def inventory(drill: str | None, catalog) -> dict[str, int] | None:
     if drill != "insert-out-of-stock":
         return None
     return {i.code: 1 for i in catalog.insert}
+
+
+class Drill(Faults):
+    """One drill as the run's fault-injection layer: it acts at the engine's named points only."""
+
+    def __init__(self, kind: str):
+        check(kind)
+        self.name = kind
+
+    def at(self, point: str, value: Any, run: Any, **context: Any) -> Any:
+        kind = self.name
+        if point == "plan":
+            corrupt_plan(kind, value)
+        elif point == "jobs" and value:
+            first = value[0].region
+            folder = layouts_for(kind, Path(value[0].layouts_dir), first, run.run_dir / "work")
+            value = [dataclasses.replace(j, layouts_dir=str(folder)) if j.region == first else j for j in value]
+        elif point == "rendered" and value:
+            job = value[0]
+            damage_print_file(kind, Path(job.pdf_file), Path(job.manifest_file), run.product.layouts[job.region])
+        elif point == "checks-off":
+            value = value | blind_checks(kind)
+        elif point == "inserter-catalog":
+            value = inserter_catalog(kind, value)
+        elif point == "inserter-inventory":
+            value = inventory(kind, run.product.catalog)
+        elif point == "mailing" and context.get("lot") == 0:
+            value = misroute(kind, value)
+        return value
+
+
+def faults_for(drill: str | None) -> Faults:
+    """The fault layer of a run: none in production, else the drill (an unknown drill is refused)."""
+    return NO_FAULTS if drill is None else Drill(drill)

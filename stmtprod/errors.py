@@ -4,6 +4,8 @@ Operators script on exit codes, so each outcome has its own, documented in the R
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 EXIT_RELEASED = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
@@ -64,6 +66,18 @@ class EnvironmentFault(StmtprodError):
     a damaged ledger. The message names the file and what to do; a run it stopped can be resumed."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+class AwaitingInspection(StmtprodError):
+    """A manual stage has samples waiting for an inspector's findings."""
+
+    exit_code = EXIT_WAITING
+
+    def __init__(self, stage: int, name: str, lots: list[str], run_dir: Path):
+        self.stage, self.lots = stage, lots
+        super().__init__(f"stage {stage} ({name}) waits for an inspector: lots {', '.join(lots)}; "
+                         f"see 'stmtprod qa draw {run_dir} --stage {stage}', record with 'stmtprod qa record', "
+                         "then 'stmtprod resume'")
 
 
 class Terminated(BaseException):

@@ -729,7 +729,7 @@ def make_proof(run_dir: Path, out: Path, *, pieces=None, accounts=None, region=N
     artwork_pages, pages, sequences, barcode_mismatches, missing_artwork, warnings, layouts_version,
     catalog_version and, with png_dir, png_dir and png_pages. Same run and selection, same bytes.
     """
-    from stmtprod.runstate import RunRecord
+    from stmtprod.engine.runstate import RunRecord
 
     run_dir, out = Path(run_dir), Path(out)
     try:

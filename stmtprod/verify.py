@@ -31,8 +31,8 @@ from stmtprod.plan import SpillRow, spill_line
 from stmtprod.postal import verify as postal_verify
 from stmtprod.postal.read import PageLetters as postal_letters
 from stmtprod.render.statement import sheet_count
-from stmtprod.workers import pool as worker_pool
-from stmtprod.workers import stop as stop_workers
+from stmtprod.engine.workers import pool as worker_pool
+from stmtprod.engine.workers import stop as stop_workers
 
 DPI = 200
 _STRIP_MARGIN_MM = 2.0
@@ -436,17 +436,6 @@ def _check_text(row: dict, layout: Layout, record, inserts: list[tuple[str, dict
                    found=first["evidence"], action="pull the batch; re-render it and verify again")
 
 
-def load_run(run_dir: Path) -> dict:
-    """A run folder's `run.json` record, or a UsageError that says the folder is not a run."""
-    from stmtprod.errors import UsageError
-    from stmtprod.runstate import RunRecord
-
-    try:
-        return RunRecord.load(run_dir).data
-    except FileNotFoundError:
-        raise UsageError(f"{run_dir} is not a run folder (no run.json)") from None
-
-
 def check_versions(run: dict, layouts_version: str, catalog_version: str) -> None:
     """Refuse to verify with layouts or a catalog other than the ones the run was made with."""
     from stmtprod.errors import ConfigError
@@ -475,8 +464,9 @@ def run_print_files(run_dir: Path) -> tuple[Path, list[PrintFile]]:
     return folder, files
 
 
-def verify_run(run_dir: Path, workers: int = 1, events: Callable[..., None] | None = None) -> dict:
-    """Re-verify a finished run's print files (released, else staged) against its manifests and records.
+def verify_statement_run(run: dict, run_dir: Path, workers: int = 1,
+                         events: Callable[..., None] | None = None) -> dict:
+    """Re-verify a finished statement run's print files (released, else staged) against its manifests and records.
 
     Uses the layouts and catalog the run recorded, and refuses if they changed since. `events`
     hears a `step` and a `verified` event per print file, for progress.
@@ -484,11 +474,6 @@ def verify_run(run_dir: Path, workers: int = 1, events: Callable[..., None] | No
     from stmtprod.catalog import load_catalog
     from stmtprod.layout import load_layouts
 
-    run = load_run(run_dir)
-    if run.get("line") == "cards":
-        from stmtprod.cards.line import verify_card_run
-
-        return verify_card_run(run_dir, workers)
     layouts = load_layouts(Path(run["layouts_dir"]))
     catalog, catalog_version = load_catalog(Path(run["catalog_file"]))
     check_versions(run, layouts.version, catalog_version)

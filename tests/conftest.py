@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stmtprod.config import BuildOptions
-from stmtprod.pipeline import build
+from stmtprod.statements.line import build
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "cycle.jsonl"

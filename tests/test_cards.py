@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from stmtprod.barcode.payload import parse
 from stmtprod.barcode.reader import read_page_barcodes
 from stmtprod.cards import samples as card_samples
-from stmtprod.cards.commands import cards as cards_command
+from stmtprod.cli.cards import cards as cards_command
 from stmtprod.cards.keys import DEMO_KEY, CardKey, card_key, resolve_key
 from stmtprod.cards.line import resume_cards, run_cards, verify_card_run
 from stmtprod.cards.match import Carrier, match
@@ -28,7 +28,7 @@ from stmtprod.cards.models import CardOrder, PersonalisationEntry
 from stmtprod.cards.texts import load_carrier_texts
 from stmtprod.catalog import load_catalog
 from stmtprod.errors import ConfigError, Halt
-from stmtprod.ledger import Ledger
+from stmtprod.engine.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDERS = ROOT / "samples" / "cards.jsonl"
@@ -603,8 +603,7 @@ def test_carrier_welcome_kit_must_be_in_the_catalog(tmp_path):
 
 
 def test_manual_inspection_through_the_qa_cli(tmp_path):
-    from stmtprod.inspect import commands as _qa_commands  # noqa: F401  (registers qa record)
-    from stmtprod.sampling.commands import qa
+    from stmtprod.cli.qa import qa
 
     config = (ROOT / "inspection.toml").read_text(encoding="utf-8")
     manual = config.replace('[stage.1]\nname = "composition"\naql = 0.065\nlevel = "II"\nmode = "auto"',

@@ -31,7 +31,7 @@ from click.testing import CliRunner
 from stmtprod import errors
 from stmtprod.generate import write_extract
 from stmtprod.cli import main
-from stmtprod.ledger import Ledger
+from stmtprod.engine.ledger import Ledger
 from stmtprod.render.fonts import find_font
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,17 @@ def _run(*args: str, env: dict | None = None, timeout: float = 300, inproc: bool
         return subprocess.CompletedProcess(args, res.exit_code, res.stdout, res.stderr)
     full = {k: v for k, v in {**os.environ, **ENV, **(env or {})}.items() if v != ""}
     return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, env=full, timeout=timeout,
-                          **kw)
+                          preexec_fn=_interruptible(kw.pop("preexec_fn", None)), **kw)
+
+
+def _interruptible(then=None):
+    """SIGINT as at an operator's terminal: a suite started in the background (`nohup`, `cmd &`) has it
+    ignored, and the command would inherit that and never see the Ctrl-C these tests send."""
+    def preexec() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if then is not None:
+            then()
+    return preexec
 
 
 def _build(extract: Path, out: Path, *extra: str, **kw) -> subprocess.CompletedProcess:
@@ -312,9 +322,9 @@ def test_the_lock_file_is_never_followed_through_a_symbolic_link(line, extract, 
     victim.write_text("precious\n")
     out = tmp_path / "out"
     out.mkdir()
-    (out / ".stmtprod.lock").symlink_to(victim)
+    (out / ".stmtprod.engine.lock").symlink_to(victim)
     proc = _build(extract, out, inproc=True) if line == "statements" else _cards(out, inproc=True)
-    _fails_cleanly(proc, errors.EXIT_ENVIRONMENT, ".stmtprod.lock", "symbolic link")
+    _fails_cleanly(proc, errors.EXIT_ENVIRONMENT, ".stmtprod.engine.lock", "symbolic link")
     assert victim.read_text() == "precious\n"
 
 
@@ -463,7 +473,7 @@ def test_a_run_killed_outright_is_listed_as_stopped_not_as_running(extract, refe
     listed = _run("runs", "--out", out, "--json", inproc=True)
     assert json.loads(listed.stdout)["runs"][0]["stopped"] is True
     assert "stopped: no line is running it" in _run("runs", "--out", out, inproc=True).stdout
-    from stmtprod.lock import OutputLock
+    from stmtprod.engine.lock import OutputLock
 
     with OutputLock(out):  # while a line holds the folder the run is not called stopped
         assert json.loads(_run("runs", "--out", out, "--json", inproc=True).stdout)["runs"][0]["stopped"] is False
@@ -472,7 +482,8 @@ def test_a_run_killed_outright_is_listed_as_stopped_not_as_running(extract, refe
 def test_ctrl_c_to_the_whole_process_group_is_exit_130_and_resumable(extract, reference, tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen(CLI + ["build", "--input", str(extract), "--out", str(out), *BUILD_ARGS],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_interruptible())
     staged = out / reference["run_id"] / "staging" / "print"
     deadline = time.monotonic() + 120
     while not (staged.is_dir() and any(staged.glob("*.pdf"))) and time.monotonic() < deadline:
@@ -568,7 +579,7 @@ def test_a_silent_scheduler_on_resume_releases_the_lock_and_leaves_the_run_as_it
         proc = _run("resume", reference["run_id"], "--out", out, "--executor", "dask", "--scheduler",
                     f"tcp://127.0.0.1:{port}", env={"STMTPROD_DASK_TIMEOUT": "2"}, timeout=60)
     _fails_cleanly(proc, errors.EXIT_CONFIG, "did not answer")
-    from stmtprod.lock import OutputLock
+    from stmtprod.engine.lock import OutputLock
 
     with OutputLock(out):  # free again
         pass

@@ -22,8 +22,10 @@ from stmtprod.campaign import upper_bound
 from stmtprod.config import BuildOptions
 from stmtprod.errors import Halt
 from stmtprod.layout import load_layouts
-from stmtprod.pipeline import build, resume
-from stmtprod.verify import contract, verify_run
+from stmtprod.lines import resume
+from stmtprod.statements.line import build
+from stmtprod.lines import verify_run
+from stmtprod.verify import contract
 from tests.conftest import ROOT, SAMPLES
 
 LAYOUTS = load_layouts(ROOT / "layouts")

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import stmtprod.batchsteps as batchsteps
-import stmtprod.pipeline as pipeline
+import stmtprod.engine.batchsteps as batchsteps
+import stmtprod.statements.line as statements
 from stmtprod.cards import samples as card_samples
-from stmtprod.cards.commands import cards as cards_command
+from stmtprod.cli.cards import cards as cards_command
 from stmtprod.cards.line import run_cards
 from stmtprod.cli import main
 from stmtprod.config import BuildOptions
 from stmtprod.errors import ConfigError
-from stmtprod.executors import check_executor, run_batches
-from stmtprod.ledger import Ledger
+from stmtprod.engine.executors import check_executor, run_batches
+from stmtprod.engine.ledger import Ledger
 from stmtprod.render.batch import BatchJob
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ def _released(summary: dict) -> dict[str, bytes]:
 def test_local_run_batches_calls_done_once_per_job_in_the_parent(tmp_path, monkeypatch):
     jobs = [BatchJob(f"AU-{n:04d}", "AU", "20261120-ABCDEF", "b", "l", "c", str(tmp_path / f"{n}.pdf"), "m")
             for n in range(1, 6)]
-    monkeypatch.setattr("stmtprod.executors.render_batch", lambda job: {"batch": job.name, "sheets": 1})
+    monkeypatch.setattr("stmtprod.engine.executors.render_batch", lambda job: {"batch": job.name, "sheets": 1})
     calls = []
     run_batches(jobs, lambda job, result: calls.append((job, result)), executor="local", workers=1)
     assert [job for job, _ in calls] == jobs
@@ -78,7 +78,7 @@ def test_local_pool_tells_the_line_about_every_batch_once(tmp_path):
 
     with pytest.MonkeyPatch.context() as mp:
         _route(mp, wrap=once, executor="local", workers=2)
-        summary = pipeline.build(_options(tmp_path / "pool", workers=2))
+        summary = statements.build(_options(tmp_path / "pool", workers=2))
     assert summary["state"] == "RELEASED"
     assert len(seen) == len(summary["print_files"]) > 2
     assert set(seen.values()) == {1}
@@ -101,11 +101,11 @@ def test_unknown_executor_and_unreachable_scheduler_are_configuration_errors():
 
 def test_dask_run_releases_the_same_bytes_as_a_local_run(tmp_path):
     distributed = pytest.importorskip("distributed")
-    local = pipeline.build(_options(tmp_path / "local", workers=1))
+    local = statements.build(_options(tmp_path / "local", workers=1))
 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
-        remote = pipeline.build(_options(tmp_path / "dask", workers=2, executor="dask",
+        remote = statements.build(_options(tmp_path / "dask", workers=2, executor="dask",
                                          scheduler=cluster.scheduler_address))
         with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
             executed = client.run(lambda dask_worker: dask_worker.state.executed_count)

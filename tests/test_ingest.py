@@ -10,7 +10,7 @@ from pathlib import Path
 
 from stmtprod.config import BuildOptions
 from stmtprod.ingest.models import StatementRecord
-from stmtprod.pipeline import build
+from stmtprod.statements.line import build
 
 GOOD = {
     "account_id": "JP0000012345", "region": "JP", "product": "gold", "language": "ja", "delivery": "paper",

@@ -14,7 +14,7 @@ import pytest
 from stmtprod.barcode.payload import build
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.errors import Halt
-from stmtprod.inserter import Inserter, write_envelope_log
+from stmtprod.inserting.machine import Inserter, write_envelope_log
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "20261120-AB12CD"

@@ -24,7 +24,7 @@ from stmtprod.cli import main
 from stmtprod.config import BuildOptions
 from stmtprod.errors import ConfigError
 from stmtprod.inserting.models import load_inserter
-from stmtprod.pipeline import build
+from stmtprod.statements.line import build
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "cycle.jsonl"

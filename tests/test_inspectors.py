@@ -21,7 +21,7 @@ from stmtprod.inspect import composition, dispatch, insertion, printing
 from stmtprod.inspect.context import InspectionContext
 from stmtprod.layout import load_layouts
 from stmtprod.mailing import mailing_rows, write_mailing
-from stmtprod.pipeline import build
+from stmtprod.statements.line import build
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "cycle.jsonl"

@@ -13,9 +13,9 @@ from pypdf import PdfReader
 
 from stmtprod.config import BuildOptions
 from stmtprod.errors import UsageError
-from stmtprod.pipeline import build
+from stmtprod.statements.line import build
 from stmtprod.proof import make_proof, stage_sample_sequences
-from stmtprod.proof_commands import proof as proof_command
+from stmtprod.cli.proof import proof as proof_command
 from tests.conftest import read_sample_records
 
 ROOT = Path(__file__).resolve().parent.parent

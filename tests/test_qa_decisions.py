@@ -12,8 +12,9 @@ from pypdf import PdfReader
 
 from stmtprod.cli import main
 from stmtprod.config import BuildOptions
-from stmtprod.ledger import Ledger
-from stmtprod.pipeline import build, resume
+from stmtprod.engine.ledger import Ledger
+from stmtprod.lines import resume
+from stmtprod.statements.line import build
 from tests.conftest import ROOT, SAMPLES
 
 
@@ -102,7 +103,7 @@ def test_a_rejected_lot_has_its_decision_and_goes_nowhere_without_a_correction(t
     assert "bars 0.27 mm under the loupe" in shown.output and "rejected by k.tanaka" in shown.output
 
     # No decision is written beside a running build or resume of the folder.
-    from stmtprod.lock import OutputLock
+    from stmtprod.engine.lock import OutputLock
 
     with OutputLock(Path(run["run_dir"]).parent):
         busy = _qa("correct", run["run_dir"], "--stage", "2", "--lot", "SG", "--action", "rerender",
@@ -386,7 +387,7 @@ def test_a_ledger_from_before_the_history_keeps_its_decisions_as_original_histor
     so a later re-inspection does not count again) and drawn samples `drawn` events."""
     import sqlite3
 
-    from stmtprod.ledger import MIGRATIONS
+    from stmtprod.engine.ledger import MIGRATIONS
 
     db = sqlite3.connect(tmp_path / "ledger.sqlite", isolation_level=None)
     db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")

@@ -18,7 +18,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from stmtprod.config import BuildOptions
-from stmtprod.pipeline import build
+from stmtprod.statements.line import build
 from tests.conftest import SAMPLES, manifest_rows
 
 ROOT = Path(__file__).resolve().parent.parent

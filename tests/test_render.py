@@ -14,7 +14,7 @@ from stmtprod.config import BuildOptions, default_catalog_file
 from stmtprod.errors import ConfigError
 from stmtprod.ingest.models import StatementRecord
 from stmtprod.layout import load_layout
-from stmtprod.pipeline import build
+from stmtprod.statements.line import build
 from stmtprod.render.statement import FIRST_PAGE_ROWS, NEXT_PAGE_ROWS
 from tests.conftest import manifest_rows
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pypdf
 
 from stmtprod.config import BuildOptions
-from stmtprod.ledger import Ledger
-from stmtprod.pipeline import build
+from stmtprod.engine.ledger import Ledger
+from stmtprod.statements.line import build
 from tests.conftest import SAMPLES
 
 

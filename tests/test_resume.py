@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from stmtprod.generate import write_extract
-from stmtprod.ledger import Ledger
-from stmtprod.lock import OutputLock
+from stmtprod.engine.ledger import Ledger
+from stmtprod.engine.lock import OutputLock
 
 CLI = [sys.executable, "-m", "stmtprod"]
 

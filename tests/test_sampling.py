@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from stmtprod.sampling import tables
-from stmtprod.sampling.commands import qa
+from stmtprod.cli.qa import qa
 from stmtprod.sampling.draw import draw_sample, redraw, sample_seed
 from stmtprod.sampling.oc import binomial_pa, hypergeometric_pa, oc_chart, oc_points
 from stmtprod.sampling.plans import code_letter, plan, resolve

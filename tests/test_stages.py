@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from stmtprod.cli import main
 from stmtprod.config import BuildOptions
 from stmtprod.inspect.defects import STATEMENT_KINDS
-from stmtprod.ledger import Ledger
-from stmtprod.pipeline import build, resume
+from stmtprod.engine.ledger import Ledger
+from stmtprod.lines import resume
+from stmtprod.statements.line import build
 from tests.conftest import ROOT, SAMPLES, manifest_rows
 
 STAGE_DRILLS = {"amount-misprinted": (1, "wrong-amount"), "barcode-too-thin": (2, "bar-width"),

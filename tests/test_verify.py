@@ -11,7 +11,7 @@ from pypdf import PdfReader, PdfWriter
 
 from stmtprod.config import BuildOptions
 from stmtprod.generate import write_extract
-from stmtprod.pipeline import build
+from stmtprod.statements.line import build
 from tests.conftest import SAMPLES, manifest_rows, volume
 
 DRILL_REASONS = {

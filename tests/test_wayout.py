@@ -15,8 +15,8 @@ from pypdf import PdfReader, PdfWriter
 
 from stmtprod.config import BuildOptions
 from stmtprod.drills import DRILLS
-from stmtprod.ledger import Ledger
-from stmtprod.pipeline import build
+from stmtprod.engine.ledger import Ledger
+from stmtprod.statements.line import build
 from tests.conftest import ROOT, SAMPLES
 from tests.test_cards import DATE, subset
 

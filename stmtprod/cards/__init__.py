@@ -2,7 +2,7 @@
 
 Library: `run_cards(orders, personalisation, out, key=..., demo=...)`, `resume_cards(run_id, out, ...)`,
 `verify_card_run(run_dir)` in `stmtprod.cards.line`; the click command `cards` in
-`stmtprod.cards.commands`. Card numbers are read only by ingest, which replaces each with a keyed
+`stmtprod.cli.cards`. Card numbers are read only by ingest, which replaces each with a keyed
 token and its last five digits (`stmtprod.cards.keys`); nothing the line writes holds a card number.
 """
 from __future__ import annotations

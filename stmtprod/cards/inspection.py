@@ -38,7 +38,7 @@ from stmtprod.errors import Halt
 from stmtprod.inspect.config import InspectionConfig
 from stmtprod.inspect.stages import halt_for, inspect_lots
 from stmtprod.layout import LayoutSet
-from stmtprod.ledger import Ledger
+from stmtprod.engine.ledger import Ledger
 
 CARD_STAGES = (1, 2, 3)
 PRINT_DPI = 200        # the whole sheet, not just the strip the 100% read-back looks at

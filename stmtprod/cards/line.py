@@ -1,6 +1,6 @@
 """The card line end to end: ingest, plan, render, verify, match, inspect, release; resumable.
 
-Organised like the statement line (`stmtprod.pipeline`) and sharing its ledger, lock, halt reports,
+Organised like the statement line (`stmtprod.statements.line`) and sharing its ledger, lock, halt reports,
 run folder shape and summary, so `stmtprod runs`, `show`, `qa` and `proof` see card runs too:
 
     out/<run_id>/
@@ -23,15 +23,11 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import time
 from pathlib import Path
-from typing import Callable
 
-from stmtprod import crashpoints
-from stmtprod.batchsteps import read_unverified, record_plan, record_verified, render_unproven
 from stmtprod.cards.ingest import CardIngest, ingest_orders, read_spill
 from stmtprod.cards.inspection import CardContext, run_card_stages
-from stmtprod.cards.keys import CardKey, card_key
+from stmtprod.cards.keys import CardKey, card_key, resolve_key
 from stmtprod.cards.match import Carrier, match, read_log
 from stmtprod.cards.plan import plan_carriers
 from stmtprod.cards.render import CarrierJob, render_carrier_batch
@@ -39,40 +35,31 @@ from stmtprod.cards.texts import CarrierSet, load_carrier_set
 from stmtprod.cards.verify import verify_carriers
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.config import PROJECT_ROOT, default_catalog_file, default_inspection_file, default_layouts_dir
+from stmtprod.engine import life
+from stmtprod.engine.batchsteps import read_unverified, record_verified
+from stmtprod.engine.executors import check_executor
+from stmtprod.engine.ledger import Ledger
+from stmtprod.engine.points import NO_FAULTS
+from stmtprod.engine.product import Messages, Step
+from stmtprod.engine.run import Events, Run, quiet
+from stmtprod.engine.runfolder import check_input_file, check_run_id, run_id_tag
+from stmtprod.engine.runstate import load_run
 from stmtprod.errors import ConfigError, Halt, UsageError
-from stmtprod.executors import check_executor
-from stmtprod.envfaults import resumable
 from stmtprod.fsutil import write_jsonl
 from stmtprod.inspect.config import load_inspection
-from stmtprod.inserting.control import write_control_files
-from stmtprod.inspect.pulled import note_pulled, write_pulled
-from stmtprod.inspect.stages import AwaitingInspection
 from stmtprod.layout import LayoutSet, load_layouts
-from stmtprod.ledger import Ledger
-from stmtprod.lock import OutputLock
 from stmtprod.plan import BatchRef
 from stmtprod.regions import REGIONS
 from stmtprod.render.fonts import check_fonts
-from stmtprod.report import write_report
-from stmtprod.runfolder import (check_input_file, check_not_empty, check_reject_share, check_run_id, choose_run_id,
-                                clear_stale_ingests, ingest_into, mirror, note_halt, note_waiting, open_ledger,
-                                place_new_run, prepare_out, refuse_empty, release_staging, reopen_staging,
-                                replace_ingest, run_id_tag, run_summary, write_summary)
-from stmtprod.verify import check_versions, load_run, read_all, run_print_files
+from stmtprod.verify import check_versions, read_all, run_print_files
 
-Events = Callable[..., None]
 LINE = "cards"
-_INGEST_PREFIX = ".cards-ingest-"
 
 
 def default_cards_dir() -> Path:
     import os
 
     return Path(os.environ.get("STMTPROD_CARD_LAYOUTS", PROJECT_ROOT / "layouts" / "cards"))
-
-
-def _quiet(_event: str, **_data: object) -> None:
-    """Default event sink: the library itself never prints."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,15 +108,14 @@ class _Config:
         return hashlib.sha256(f"{self.layouts.version}|cards={self.carriers.version}".encode()).hexdigest()[:16]
 
 
-def _check(options: CardOptions) -> _Config:
-    """Validate inputs and every configuration file before any work starts."""
-    check_input_file(options.orders, "card order file", "--orders")
-    check_input_file(options.personalisation, "personalisation log", "--personalisation")
-    if options.batch_size < 1:
-        raise UsageError("--batch-size must be at least 1")
-    if options.run_id is not None:
-        check_run_id(options.run_id, "--run-id")
-    check_executor(options.executor, options.scheduler)
+MESSAGES = Messages(
+    noun="card orders", correct="correct the orders upstream", then_resume="then resume the card run",
+    released="these card orders were already released as run {run_id}; use --force to make a new run with a new id",
+    exists="card run {run_id} for these orders exists in state {state}; "
+           "resume it ('stmtprod cards --resume {run_id} --out ...'), or --force a new run")
+
+
+def _load_config(options: CardOptions) -> _Config:
     layouts = load_layouts(options.layouts_dir)
     check_fonts(layouts, options.layouts_dir)
     catalog, catalog_version = load_catalog(options.catalog_file)
@@ -138,21 +124,122 @@ def _check(options: CardOptions) -> _Config:
     return _Config(layouts, catalog, catalog_version, carriers)
 
 
-def make_run_id(ingested: CardIngest, config: _Config, options: CardOptions, key: CardKey, salt: int = 0) -> str:
-    """`YYYYMMDD-XXXXXX`: production date and a hash of the orders, the key id and the configuration."""
-    tag = run_id_tag([ingested.input_sha256, key.key_id, config.layouts_version, config.catalog_version,
-                      options.fingerprint()], salt)
-    return f"{options.production_date.strftime('%Y%m%d')}-{tag}"
+class Cards:
+    """The card product for one run's options and key; configuration is checked before any work."""
 
+    line = LINE
+    ingest_prefix = ".cards-ingest-"
+    config_keys = ("layouts_dir", "cards_dir", "catalog_file")
+    messages = MESSAGES
+    render = staticmethod(render_carrier_batch)
+    faults = NO_FAULTS
 
-def _ingest_into(options: CardOptions, config: _Config, key: CardKey, folder: Path) -> tuple[Path, CardIngest]:
-    return ingest_into(folder, _INGEST_PREFIX,
-                       lambda accepted, quarantine: ingest_orders(options.orders, config.layouts, key, accepted,
-                                                                  quarantine, config.carriers))
+    def __init__(self, options: CardOptions, key: CardKey):
+        check_input_file(options.orders, "card order file", "--orders")
+        check_input_file(options.personalisation, "personalisation log", "--personalisation")
+        if options.batch_size < 1:
+            raise UsageError("--batch-size must be at least 1")
+        if options.run_id is not None:
+            check_run_id(options.run_id, "--run-id")
+        check_executor(options.executor, options.scheduler)
+        self.options, self.key = options, key
+        self.config = _load_config(options)
+        self.layouts, self.catalog = self.config.layouts, self.config.catalog
+        self.layouts_version, self.catalog_version = self.config.layouts_version, self.config.catalog_version
+        self.input_path, self.out, self.requested_run_id = options.orders, options.out, options.run_id
+        self.allow_empty, self.reject_threshold = options.allow_empty, options.reject_threshold
+        self.executor, self.workers, self.scheduler = options.executor, options.workers, options.scheduler
+
+    def ingest(self, accepted: Path, quarantine: Path, events: Events) -> CardIngest:
+        return ingest_orders(self.options.orders, self.layouts, self.key, accepted, quarantine, self.config.carriers)
+
+    def make_run_id(self, ingested: CardIngest, salt: int = 0) -> str:
+        """`YYYYMMDD-XXXXXX`: production date and a hash of the orders, the key id and the configuration."""
+        tag = run_id_tag([ingested.input_sha256, self.key.key_id, self.layouts_version, self.catalog_version,
+                          self.options.fingerprint()], salt)
+        return f"{self.options.production_date.strftime('%Y%m%d')}-{tag}"
+
+    def record(self) -> dict:
+        return self.options.record(self.key)
+
+    def identity(self, run: Run) -> dict:
+        return {"line": LINE, "key": self.key.mode, "key_id": self.key.key_id,
+                "production_date": self.options.production_date.isoformat(),
+                "layouts_version": self.layouts_version, "catalog_version": self.catalog_version,
+                "input_sha256": run.ingested.input_sha256,
+                "personalisation": {"file": str(Path(self.options.personalisation).resolve()), "sha256": None,
+                                    "slots": None}}
+
+    def resume_detail(self) -> dict:
+        return {"personalisation": str(Path(self.options.personalisation).resolve())}
+
+    def plan(self, run: Run) -> list[BatchRef]:
+        return plan_carriers(run.ingested.accepted, run.accepted_dir, self.catalog, self.config.carriers,
+                             self.options.production_date, self.options.batch_size, run.run_dir / "work" / "batches")
+
+    def jobs(self, run: Run) -> list[CarrierJob]:
+        staging, o = run.staging, self.options
+        return [CarrierJob(name=b.name, region=b.region, run_id=run.run_id, batch_file=str(b.path),
+                           layouts_dir=str(o.layouts_dir), cards_dir=str(o.cards_dir),
+                           catalog_file=str(o.catalog_file), pdf_file=str(staging / "print" / f"{b.name}.pdf"),
+                           manifest_file=str(staging / "manifest" / f"{b.name}.jsonl")) for b in run.batches]
+
+    def steps(self) -> list[Step]:
+        return [Step("verify", self._verify, state="VERIFYING"),
+                Step("match", self._match),
+                Step("inspection", self._inspect, state="INSPECTING", timed=False)]
+
+    def _verify(self, run: Run) -> None:
+        """Every planned carrier in its manifest, then every unproven carrier read back and checked."""
+        for job, batch in zip(run.jobs, run.batches):
+            found = len(_rows(job.manifest_file))
+            if found != batch.pieces:
+                raise Halt("manifest does not hold every planned carrier", step="verify", batch=job.name,
+                           field="pieces", expected=batch.pieces, found=found, action="re-render the batch")
+        run.files, fresh, decoded = read_unverified(run.ledger, run.run_id, run.jobs, self.layouts,
+                                                    self.options.workers)
+        for f in run.files:
+            if f.batch not in decoded:
+                decoded[f.batch] = [[r["payload"]] for r in _rows(f.manifest)]
+        verified = verify_carriers(run.files, decoded, run.run_id, self.catalog, self.config.carriers,
+                                   run.accepted_dir, self.options.production_date)
+        record_verified(run.ledger, run.run_id, run.files, fresh, verified)
+
+    def _match(self, run: Run) -> None:
+        """The personalisation log against the carriers, slot by slot; the sealing list."""
+        log_path = self.options.personalisation
+        entries, log_sha = read_log(log_path)
+        records = {r: read_spill(run.accepted_dir / f"{r}.jsonl") for r in REGIONS}
+        carriers = []
+        for f in run.files:
+            for row in _rows(f.manifest):
+                record = records[row["region"]][row["line"]]
+                carriers.append(Carrier(row["sequence"], row["card_id"], row["last5"], record.embossed_name,
+                                        row["token"], row["file"], row["page"]))
+        carriers.sort(key=lambda c: c.sequence)
+        run.summary["personalisation"].update(sha256=log_sha, slots=len(entries))
+        sealing = match(carriers, entries)
+        write_jsonl(run.staging / "sealing" / "sealing.jsonl", sealing)
+        run.ledger.record_verification(run.run_id, True, len(sealing), None,
+                                       {"match": {"personalisation": str(Path(log_path).resolve()),
+                                                  "sha256": log_sha, "slots": len(entries),
+                                                  "carriers": len(carriers)}})
+        run.data["entries"], run.data["sealed"] = entries, len(sealing)
+
+    def _inspect(self, run: Run) -> None:
+        inspection_config, _version = load_inspection(self.options.inspection_file)
+        ctx = CardContext(run.run_id, run.staging, run.accepted_dir, self.layouts, self.config.carriers,
+                          self.catalog, self.options.production_date, run.data["entries"])
+        run_card_stages(run.ledger, inspection_config, ctx, run.run_dir, run.timings, events=run.events)
+
+    def released(self, run: Run, summary: dict) -> list[str]:
+        summary["sealing_file"] = str(run.release / "sealing" / "sealing.jsonl")
+        summary["match"] = {"slots": run.data["sealed"], "ok": True}
+        return [summary["sealing_file"]]
 
 
 def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | None, demo: bool, workers: int = 1,
-              events: Events = _quiet, batch_size: int = 1000, production_date: dt.date | None = None,
+              events: Events = quiet, batch_size: int = 1000, production_date: dt.date | None = None,
               reject_threshold: float = 0.05, layouts_dir: Path | None = None, cards_dir: Path | None = None,
               catalog_file: Path | None = None, inspection_file: Path | None = None, run_id: str | None = None,
               force: bool = False, executor: str | None = None, scheduler: str | None = None,
@@ -162,11 +249,10 @@ def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | No
     `key` is the tokenisation key (bytes, at least 16); `demo=True` uses the published demo key
     instead (samples and tests; the summary says `"key": "DEMO"`). Neither: ConfigError.
     `executor` ("local", the default, or "dask") and `scheduler` say where the carrier batches render
-    (`stmtprod.executors`); a bad one is refused (ConfigError) before any work. They are recorded
+    (`stmtprod.engine.executors`); a bad one is refused (ConfigError) before any work. They are recorded
     with the run, so a resume renders the same way unless told otherwise.
     State RELEASED (carriers released for sealing), HALTED or INSPECTING (a manual stage waits).
     """
-    started = time.perf_counter()
     card = card_key(key, demo)
     fields = {k: v for k, v in {"batch_size": batch_size, "workers": workers, "production_date": production_date,
                                 "reject_threshold": reject_threshold, "layouts_dir": layouts_dir,
@@ -174,37 +260,7 @@ def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | No
                                 "inspection_file": inspection_file, "run_id": run_id, "executor": executor,
                                 "scheduler": scheduler, "allow_empty": allow_empty}.items() if v is not None}
     options = CardOptions(orders=Path(orders), personalisation=Path(personalisation), out=Path(out), **fields)
-    config = _check(options)
-    out = prepare_out(out)
-    with OutputLock(out):
-        clear_stale_ingests(out, _INGEST_PREFIX)
-        ledger = open_ledger(out)
-        try:
-            events("step", step="ingest")
-            work, ingested = _ingest_into(options, config, card, out)
-            refuse_empty(ingested, options.allow_empty, options.orders, work, "card orders")
-            base_id = make_run_id(ingested, config, options, card)
-            chosen = _choose_run_id(ledger, options, base_id, ingested, config, card, force, work)
-            run_dir = out / chosen
-            ledger.create_run(chosen, base_id, str(options.orders.resolve()), ingested.input_sha256,
-                              config.layouts_version, config.catalog_version, options.record(card))
-            with resumable(ledger, chosen, out):
-                place_new_run(out, run_dir, work)
-                return _continue(ledger, chosen, run_dir, options, config, card, ingested, options.personalisation,
-                                 events, {"ingest": time.perf_counter() - started}, started)
-        finally:
-            ledger.close()
-
-
-def _choose_run_id(ledger: Ledger, options: CardOptions, base_id: str, ingested: CardIngest, config: _Config,
-                   key: CardKey, force: bool, work: Path) -> str:
-    return choose_run_id(
-        ledger, base_id, options.run_id, force, work,
-        rerun_id=lambda salt: make_run_id(ingested, config, options, key, salt=salt),
-        released="these card orders were already released as run {run_id}; "
-                 "use --force to make a new run with a new id",
-        exists="card run {run_id} for these orders exists in state {state}; "
-               "resume it ('stmtprod cards --resume {run_id} --out ...'), or --force a new run")
+    return life.start(Cards(options, card), events, force)
 
 
 def _latest_log(ledger: Ledger, run_id: str, recorded: str) -> Path:
@@ -215,7 +271,7 @@ def _latest_log(ledger: Ledger, run_id: str, recorded: str) -> Path:
 
 
 def resume_cards(run_id: str, out: Path, *, key: bytes | None = None, demo: bool = False,
-                 personalisation: Path | None = None, workers: int | None = None, events: Events = _quiet,
+                 personalisation: Path | None = None, workers: int | None = None, events: Events = quiet,
                  executor: str | None = None, scheduler: str | None = None) -> dict:
     """Continue a crashed or halted card run, redoing only what is not already proven good.
 
@@ -223,172 +279,39 @@ def resume_cards(run_id: str, out: Path, *, key: bytes | None = None, demo: bool
     The key must be the one the run was made with (a demo run resumes with the demo key).
     The run renders on the executor it was made with, unless `executor` (with `scheduler`) overrides it.
     """
-    started = time.perf_counter()
-    check_run_id(run_id)
     out = Path(out).resolve()
-    if not (out / "ledger.sqlite").exists():
-        raise UsageError(f"{out} has no ledger: nothing to resume")
-    with OutputLock(out):
-        ledger = open_ledger(out)
-        try:
-            run = ledger.run(run_id)
-            if run is None:
-                raise UsageError(f"run {run_id} is not in the ledger of {out}")
-            recorded = run["options"]
-            if recorded.get("line") != LINE:
-                raise UsageError(f"run {run_id} is not a card run")
-            if run["state"] == "RELEASED":
-                return run["summary"] | {"resumed": False}
-            if recorded["key"] == "DEMO" and key is None:
-                demo = True
-            card = card_key(key, demo)
-            if card.key_id != recorded["key_id"]:
-                raise ConfigError(f"the card key ({card.mode}, id {card.key_id}) is not the one run {run_id} was made "
-                                  f"with ({recorded['key']}, id {recorded['key_id']})", key="card key")
-            log = Path(personalisation) if personalisation else _latest_log(ledger, run_id, recorded["personalisation"])
-            options = CardOptions(orders=Path(recorded["orders"]), personalisation=log, out=out,
-                                  batch_size=recorded["batch_size"], workers=workers or recorded["workers"],
-                                  production_date=dt.date.fromisoformat(recorded["production_date"]),
-                                  reject_threshold=recorded["reject_threshold"],
-                                  layouts_dir=Path(recorded["layouts_dir"]), cards_dir=Path(recorded["cards_dir"]),
-                                  catalog_file=Path(recorded["catalog_file"]),
-                                  inspection_file=Path(recorded["inspection_file"]),
-                                  executor=recorded.get("executor", "local"), scheduler=recorded.get("scheduler"),
-                                  allow_empty=recorded.get("allow_empty", False))
-            if executor:
-                options = dataclasses.replace(options, executor=executor, scheduler=scheduler)
-            config = _check(options)
-            run_dir = out / run_id
-            with resumable(ledger, run_id, out):
-                run_dir.mkdir(exist_ok=True)
-                events("step", step="ingest")
-                work, ingested = _ingest_into(options, config, card, run_dir)
-                replace_ingest(run_dir, work)
-                ledger.update_run(run_id, input_sha256=ingested.input_sha256,
-                                  layouts_version=config.layouts_version, catalog_version=config.catalog_version)
-                ledger.transition(run_id, "RESUMED", personalisation=str(log.resolve()))
-                summary = _continue(ledger, run_id, run_dir, options, config, card, ingested, log, events,
-                                    {"ingest": time.perf_counter() - started}, started)
-            return summary | {"resumed": True}
-        finally:
-            ledger.close()
+
+    def reopen(run: dict, ledger: Ledger) -> Cards:
+        recorded = run["options"]
+        card = card_key(key, demo or (recorded["key"] == "DEMO" and key is None))
+        if card.key_id != recorded["key_id"]:
+            raise ConfigError(f"the card key ({card.mode}, id {card.key_id}) is not the one run {run_id} was made "
+                              f"with ({recorded['key']}, id {recorded['key_id']})", key="card key")
+        log = Path(personalisation) if personalisation else _latest_log(ledger, run_id, recorded["personalisation"])
+        options = CardOptions(orders=Path(recorded["orders"]), personalisation=log, out=out,
+                              batch_size=recorded["batch_size"], workers=workers or recorded["workers"],
+                              production_date=dt.date.fromisoformat(recorded["production_date"]),
+                              reject_threshold=recorded["reject_threshold"],
+                              layouts_dir=Path(recorded["layouts_dir"]), cards_dir=Path(recorded["cards_dir"]),
+                              catalog_file=Path(recorded["catalog_file"]),
+                              inspection_file=Path(recorded["inspection_file"]),
+                              executor=recorded.get("executor", "local"), scheduler=recorded.get("scheduler"),
+                              allow_empty=recorded.get("allow_empty", False))
+        if executor:
+            options = dataclasses.replace(options, executor=executor, scheduler=scheduler)
+        return Cards(options, card)
+
+    return life.resume(run_id, out, reopen, events, line=LINE)
 
 
-def _jobs(batches: list[BatchRef], run_id: str, run_dir: Path, options: CardOptions) -> list[CarrierJob]:
-    staging = run_dir / "staging"
-    return [CarrierJob(name=b.name, region=b.region, run_id=run_id, batch_file=str(b.path),
-                       layouts_dir=str(options.layouts_dir), cards_dir=str(options.cards_dir),
-                       catalog_file=str(options.catalog_file), pdf_file=str(staging / "print" / f"{b.name}.pdf"),
-                       manifest_file=str(staging / "manifest" / f"{b.name}.jsonl")) for b in batches]
+def resume_any_key(run_id: str, out: Path, **kwargs) -> dict:
+    """`resume_cards` with the key the environment gives (`stmtprod.cards.keys.resolve_key`)."""
+    key, demo = resolve_key()
+    return resume_cards(run_id, out, key=key, demo=demo, **kwargs)
 
 
 def _rows(path: str | Path) -> list[dict]:
     return [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines()]
-
-
-def _continue(ledger: Ledger, run_id: str, run_dir: Path, options: CardOptions, config: _Config, key: CardKey,
-              ingested: CardIngest, log_path: Path, events: Events, timings: dict, started: float) -> dict:
-    """Everything after ingest. Safe to run again on a partly done run: proven batches are kept."""
-    summary = run_summary(run_id, run_dir, ingested, [], released=False)
-    summary.update(_identity(options, config, key, ingested, log_path))
-    staging, release = reopen_staging(run_dir)
-    try:
-        check_reject_share(ingested, options.reject_threshold, "card orders",
-                           "correct the orders upstream, then resume the card run")
-        check_not_empty(ingested, options.allow_empty, "card orders", "correct the orders upstream")
-        events("step", step="plan")
-        t = time.perf_counter()
-        accepted_dir = run_dir / "work" / "accepted"
-        batches = plan_carriers(ingested.accepted, accepted_dir, config.catalog, config.carriers,
-                                options.production_date, options.batch_size, run_dir / "work" / "batches")
-        record_plan(ledger, run_id, batches, pieces=sum(b.pieces for b in batches))
-        timings["plan"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        jobs = _jobs(batches, run_id, run_dir, options)
-        render_unproven(ledger, run_id, jobs, batches, events, options, render=render_carrier_batch,
-                        after_batch=lambda: crashpoints.reached("render:batch"))
-        timings["render"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        ledger.transition(run_id, "VERIFYING")
-        events("step", step="verify")
-        for job, batch in zip(jobs, batches):
-            found = len(_rows(job.manifest_file))
-            if found != batch.pieces:
-                raise Halt("manifest does not hold every planned carrier", step="verify", batch=job.name,
-                           field="pieces", expected=batch.pieces, found=found, action="re-render the batch")
-        files, fresh, decoded = read_unverified(ledger, run_id, jobs, config.layouts, options.workers)
-        for f in files:
-            if f.batch not in decoded:
-                decoded[f.batch] = [[r["payload"]] for r in _rows(f.manifest)]
-        verified = verify_carriers(files, decoded, run_id, config.catalog, config.carriers, accepted_dir,
-                                   options.production_date)
-        record_verified(ledger, run_id, files, fresh, verified)
-        timings["verify"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        events("step", step="match")
-        entries, log_sha = read_log(log_path)
-        records = {r: read_spill(accepted_dir / f"{r}.jsonl") for r in REGIONS}
-        carriers = []
-        for f in files:
-            for row in _rows(f.manifest):
-                record = records[row["region"]][row["line"]]
-                carriers.append(Carrier(row["sequence"], row["card_id"], row["last5"], record.embossed_name,
-                                        row["token"], row["file"], row["page"]))
-        carriers.sort(key=lambda c: c.sequence)
-        summary["personalisation"].update(sha256=log_sha, slots=len(entries))
-        sealing = match(carriers, entries)
-        write_jsonl(staging / "sealing" / "sealing.jsonl", sealing)
-        ledger.record_verification(run_id, True, len(sealing), None,
-                                   {"match": {"personalisation": str(Path(log_path).resolve()), "sha256": log_sha,
-                                              "slots": len(entries), "carriers": len(carriers)}})
-        timings["match"] = time.perf_counter() - t
-
-        ledger.transition(run_id, "INSPECTING")
-        events("step", step="inspection")
-        inspection_config, _version = load_inspection(options.inspection_file)
-        ctx = CardContext(run_id, staging, accepted_dir, config.layouts, config.carriers, config.catalog,
-                          options.production_date, entries)
-        run_card_stages(ledger, inspection_config, ctx, run_dir, timings, events=events)
-
-        t = time.perf_counter()
-        events("step", step="release")
-        pulled = write_pulled(ledger, run_id, staging)
-        write_control_files(staging, run_id, config.catalog, config.layouts)
-        release_staging(staging, release, run_dir, bool(jobs))
-        timings["release"] = time.perf_counter() - t
-        batch_info = list(ledger.batches(run_id).values())
-        identity = {k: summary[k] for k in _IDENTITY_KEYS}
-        summary = run_summary(run_id, run_dir, ingested, [dataclasses.asdict(j) for j in jobs], released=True,
-                              batches=batch_info) | identity
-        summary["sealing_file"] = str(release / "sealing" / "sealing.jsonl")
-        summary["match"] = {"slots": len(sealing), "ok": True}
-        note_pulled(summary, pulled)
-        write_summary(run_dir, summary, timings, started)
-        ledger.record_release(run_id, summary["print_files"] + summary["manifest_files"] + [summary["sealing_file"]],
-                              summary["counts"], summary)
-    except AwaitingInspection as waiting:
-        note_waiting(summary, waiting)
-        write_summary(run_dir, summary, timings, started)
-    except Halt as halt:
-        note_halt(ledger, run_id, run_dir, summary, halt, line=LINE)
-        write_summary(run_dir, summary, timings, started)
-    write_report(ledger, run_id, run_dir, summary, config.catalog)
-    mirror(ledger, run_id, run_dir, config_keys=("layouts_dir", "cards_dir", "catalog_file"), line=LINE)
-    return summary
-
-
-_IDENTITY_KEYS = ("line", "key", "key_id", "production_date", "layouts_version", "catalog_version", "input_sha256",
-                  "personalisation")
-
-
-def _identity(options: CardOptions, config: _Config, key: CardKey, ingested: CardIngest, log_path: Path) -> dict:
-    return {"line": LINE, "key": key.mode, "key_id": key.key_id, "production_date": options.production_date.isoformat(),
-            "layouts_version": config.layouts_version, "catalog_version": config.catalog_version,
-            "input_sha256": ingested.input_sha256,
-            "personalisation": {"file": str(Path(log_path).resolve()), "sha256": None, "slots": None}}
 
 
 def verify_card_run(run_dir: Path, workers: int = 1) -> dict:

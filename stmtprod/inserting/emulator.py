@@ -2,7 +2,7 @@
 
 Like a real one it knows only its control file and what its cameras read: it reads every sheet's
 barcode out of the lot's print files (`stmtprod.verify.read_all`), collates, feeds and weighs the
-envelopes with the simulated inserter of stage 3 (`stmtprod.inserter.Inserter`: one inserter model
+envelopes with the simulated inserter of stage 3 (`stmtprod.inserting.machine.Inserter`: one inserter model
 in the code), checks each envelope against its control record, and writes a results file in the
 model's format. Faults, one at most per piece, drawn per lot from `random.Random(f"{seed}:{lot}")`:
 jam (DAMAGED), double-feed (DAMAGED, outsorted), misread (ATTENTION), missing (no record),
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from stmtprod.errors import UsageError
 from stmtprod.fsutil import atomic_open
-from stmtprod.inserter import Inserter
+from stmtprod.inserting.machine import Inserter
 from stmtprod.inserting.control import control_path
 from stmtprod.inserting.models import InserterModel, load_inserter
 from stmtprod.inserting.records import RecordError, format_records, parse_records

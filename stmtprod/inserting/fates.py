@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from stmtprod.ledger import Ledger, now
+from stmtprod.engine.ledger import Ledger, now
 
 MAILED, PULLED, REPRINT, WAITING = "MAILED", "PULLED", "REPRINT", "WAITING"
 FINAL = (MAILED, PULLED)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from stmtprod import crashpoints
+from stmtprod.engine import crashpoints
 from stmtprod.cardnumbers import redact
 from stmtprod.errors import UsageError
 from stmtprod.inserting import fates
@@ -27,7 +27,7 @@ from stmtprod.inserting.models import MISSING, InserterModel, load_inserter
 from stmtprod.inserting.pieces import Slot
 from stmtprod.inserting.results import ResultRecord, read_results
 from stmtprod.inserting.runctx import RunFolder
-from stmtprod.ledger import Ledger
+from stmtprod.engine.ledger import Ledger
 
 ACTIONS = {"ok": MAILED, "pull": PULLED, "reprint": REPRINT}
 

@@ -9,7 +9,7 @@ from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.errors import UsageError
 from stmtprod.inserting.pieces import Piece, Slot, run_pieces, run_slots
 from stmtprod.layout import LayoutSet, load_layouts
-from stmtprod.runstate import RunRecord
+from stmtprod.engine.runstate import RunRecord
 
 
 @dataclass

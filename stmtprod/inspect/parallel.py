@@ -18,6 +18,7 @@ worker do not each pay for opening it and walking its page tree.
 """
 from __future__ import annotations
 
+import importlib
 import math
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable
@@ -30,6 +31,13 @@ MIN_JOB = 8           # ... but no job is cut smaller than this many pieces
 KEEP_OPEN = 3         # print files a worker keeps open
 
 _prints: OpenPrints | None = None  # a worker process's open print files
+
+_INSPECTORS = {1: "composition", 2: "printing", 3: "insertion", 4: "dispatch"}
+
+
+def inspector(stage: int):
+    """The statement line's automatic inspector of `stage` (its module's `inspect`)."""
+    return importlib.import_module(f"stmtprod.inspect.{_INSPECTORS[stage]}").inspect
 
 
 def _run_job(stage: int, job: PrintJob) -> list[dict]:
@@ -55,8 +63,6 @@ class StagePool:
     def __init__(self, ctx: InspectionContext, workers: int = 1,
                  inspect: Callable[[int, str, list[int]], list[dict]] | None = None):
         """`inspect(stage, lot, sample)` inspects a lot in this process (default: the stage's inspector)."""
-        from stmtprod.inspect.stages import inspector
-
         self.ctx, self.workers = ctx, max(1, int(workers or 1))
         self.inspect = inspect or (lambda stage, lot, sample: inspector(stage)(ctx, lot, sample))
         self._pool: ProcessPoolExecutor | None = None
@@ -84,7 +90,7 @@ class StagePool:
         if self._pool is None:
             import importlib
 
-            from stmtprod.workers import pool
+            from stmtprod.engine.workers import pool
 
             for name in PARALLEL_STAGES.values():  # imported once here, not in every worker
                 importlib.import_module(f"stmtprod.inspect.{name}")

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from stmtprod.fsutil import atomic_open
-from stmtprod.ledger import Ledger
+from stmtprod.engine.ledger import Ledger
 
 _KEYS = ("sequence", "account_id", "region", "stage", "lot", "reason", "inspector", "at")
 

@@ -7,38 +7,20 @@ none of the lot's batches is rendered again after it.
 """
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from stmtprod.errors import EXIT_WAITING, Halt, StmtprodError, UsageError
+from stmtprod.errors import AwaitingInspection, Halt, UsageError
 from stmtprod.fsutil import write_json
 from stmtprod.inspect.config import STAGE_NAMES, InspectionConfig
 from stmtprod.inspect.context import InspectionContext
-from stmtprod.ledger import Ledger
+from stmtprod.engine.ledger import Ledger
 from stmtprod.sampling.draw import redraw
 from stmtprod.sampling.plans import Plan, plan as make_plan
 from stmtprod.sampling.switching import SwitchingState
 
-_INSPECTORS = {1: "composition", 2: "printing", 3: "insertion", 4: "dispatch"}
-
-
-class AwaitingInspection(StmtprodError):
-    """A manual stage has samples waiting for an inspector's findings."""
-
-    exit_code = EXIT_WAITING
-
-    def __init__(self, stage: int, lots: list[str], run_dir: Path):
-        self.stage, self.lots = stage, lots
-        super().__init__(f"stage {stage} ({STAGE_NAMES[stage]}) waits for an inspector: lots {', '.join(lots)}; "
-                         f"see 'stmtprod qa draw {run_dir} --stage {stage}', record with 'stmtprod qa record', "
-                         "then 'stmtprod resume'")
-
-
-def inspector(stage: int):
-    return importlib.import_module(f"stmtprod.inspect.{_INSPECTORS[stage]}").inspect
 
 
 def switching_state(ledger: Ledger, region: str, stage: int) -> SwitchingState:
@@ -271,7 +253,7 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
         _write_stage_file(run_dir, stage, drawn)
         timings[f"stage{stage}"] = time.perf_counter() - started
         if waiting:
-            raise AwaitingInspection(stage, waiting, run_dir)
+            raise AwaitingInspection(stage, STAGE_NAMES[stage], waiting, run_dir)
     return results
 
 

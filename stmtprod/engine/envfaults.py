@@ -24,7 +24,7 @@ ACTIVE_STATES = frozenset({"CREATED", "PLANNED", "RESUMED", "RENDERING", "VERIFY
 
 def stopped(state: str, out: Path) -> bool:
     """The ledger says `state`, a working state, but no build or resume holds the folder."""
-    from stmtprod.lock import held
+    from stmtprod.engine.lock import held
 
     return state in ACTIVE_STATES and not held(out)
 

@@ -11,7 +11,7 @@ import sys
 import click
 
 from stmtprod.errors import EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, EnvironmentFault, StmtprodError, Terminated
-from stmtprod.envfaults import os_fault, signal_name
+from stmtprod.engine.envfaults import os_fault, signal_name
 
 
 def _on_sigterm(signum: int, _frame) -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stmtprod.ledger import Ledger
+from stmtprod.engine.ledger import Ledger
 
 
 def verdict(ledger: Ledger, run_id: str, run_dir: Path, summary: dict) -> dict:
     """`decision` (YES / NO / NOT YET), `headline`, `why`, `evidence` (lines), `fix` and `next` (commands)."""
-    from stmtprod.wayout import resume_command
+    from stmtprod.engine.wayout import resume_command
 
     cards = summary.get("line") == "cards"
     batches = list(ledger.batches(run_id).values())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from stmtprod.ledger import Ledger
+from stmtprod.engine.ledger import Ledger
 
 def _q(value: object) -> str:
     return shlex.quote(str(value))
@@ -68,7 +68,7 @@ def after_reverification(run_dir: Path, halt: dict) -> tuple[bool, dict]:
     A released run stays RELEASED (its files may be at the printer already): the way out is to hold
     the batch and make the cycle again as a new run. A run not yet released resumes as after any halt.
     """
-    from stmtprod.verify import load_run
+    from stmtprod.engine.runstate import load_run
 
     run_dir = Path(run_dir).resolve()
     run = load_run(run_dir)

@@ -1,13 +1,13 @@
 """`stmtprod cards`: the card line from the command line, a thin layer over `stmtprod.cards.line`.
 
-Register with the main group: ``main.add_command(cards)`` (from ``stmtprod.cards.commands``).
+Registered with the main group by `stmtprod.cli`.
 
     stmtprod cards --orders samples/cards.jsonl --personalisation samples/personalisation.jsonl --out DIR \
                    [--key-file KEY | --demo-key] [--workers N] [--executor dask --scheduler tcp://HOST:8786] [--json]
     stmtprod cards --resume RUN_ID --out DIR [--personalisation NEW_LOG] [--key-file KEY] [--executor ...]
 
 ``--executor dask`` renders the carrier batches on a Dask distributed cluster, as for statements
-(`stmtprod.executors`); the choice is recorded with the run and used again by a resume.
+(`stmtprod.engine.executors`); the choice is recorded with the run and used again by a resume.
 
 The tokenisation key comes from --key-file, else the environment variable STMTPROD_CARD_KEY; without
 one the command refuses to run (exit 3) unless --demo-key (or STMTPROD_DEMO=1) asks for the
@@ -28,6 +28,8 @@ from pathlib import Path
 import click
 
 from stmtprod import errors
+from stmtprod.cli.output import fail, report_summary
+from stmtprod.engine.progress import Progress
 
 
 def _date(_ctx, _param, value):
@@ -37,13 +39,6 @@ def _date(_ctx, _param, value):
         return dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
-
-
-def _fail(exc: errors.StmtprodError, as_json: bool) -> None:
-    click.echo(f"stmtprod: {exc}", err=True)
-    if as_json:
-        click.echo(json.dumps({"error": str(exc), "exit_code": exc.exit_code}))
-    sys.exit(exc.exit_code)
 
 
 @click.command("cards")
@@ -81,7 +76,6 @@ def cards(orders, personalisation, out, key_file, demo_key, workers, batch_size,
     """Card carriers and the card-to-carrier match: ingest orders, render, verify, match, inspect, release."""
     from stmtprod.cards.keys import resolve_key
     from stmtprod.cards.line import resume_cards, run_cards
-    from stmtprod.cli import Progress, _report
 
     progress = Progress(sys.stderr.isatty())
     try:
@@ -101,9 +95,9 @@ def cards(orders, personalisation, out, key_file, demo_key, workers, batch_size,
                                 executor=executor, scheduler=scheduler, allow_empty=allow_empty)
     except errors.StmtprodError as exc:
         progress.close()
-        _fail(exc, as_json)
+        fail(exc, as_json)
     progress.close()
-    _report(summary)
+    report_summary(summary)
     if summary.get("key") == "DEMO":
         click.echo("  key DEMO: tokens made with the published demo key; not for production", err=True)
     if as_json:

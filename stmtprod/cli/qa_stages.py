@@ -1,6 +1,6 @@
-"""`stmtprod qa draw | record | status | restore`: the inspectors' side of the four stages.
+"""`stmtprod qa draw | record | correct | status | restore`: the inspectors' side of the four stages.
 
-Registered on the `qa` group beside `qa plan` and `qa oc`.
+`COMMANDS` join the `qa` group (`stmtprod.cli.qa`) beside `qa plan` and `qa oc`.
 """
 from __future__ import annotations
 
@@ -22,10 +22,9 @@ from stmtprod.inspect.history import history_lines
 from stmtprod.inspect.stages import (correct_hint, decision, lot_sample, result_of, switching_state,
                                     times_decided)
 from stmtprod.layout import load_layouts
-from stmtprod.ledger import LEDGER_FILE, Ledger
-from stmtprod.lock import OutputLock
-from stmtprod.runstate import RunRecord
-from stmtprod.sampling.commands import qa
+from stmtprod.engine.ledger import LEDGER_FILE, Ledger
+from stmtprod.engine.lock import OutputLock
+from stmtprod.engine.runstate import RunRecord
 from stmtprod.sampling.plans import Plan, plan as make_plan
 
 _RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
@@ -100,7 +99,7 @@ def stage_lots(ledger: Ledger, run: dict, run_dir: Path, stage: int) -> dict[str
     return lots
 
 
-@qa.command("draw")
+@click.command("draw")
 @click.argument("run_dir", type=_RUN_DIR)
 @click.option("--stage", type=click.IntRange(1, 4), required=True)
 @click.option("--proof", "proof_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -156,7 +155,7 @@ def _text(what: str, value: str | None) -> str:
     return redact(value.strip())   # typed by a person: a card number typed here is masked like any echo
 
 
-@qa.command("record")
+@click.command("record")
 @click.argument("run_dir", type=_RUN_DIR)
 @click.option("--stage", type=click.IntRange(1, 4), required=True)
 @click.option("--defect", "defects", multiple=True, callback=_defect,
@@ -229,7 +228,7 @@ def _nothing_waiting(run: dict, run_dir: Path, stage: int, lots: dict[str, dict]
     return f"stage {stage} of run {run['run_id']} has no lot waiting for an inspector: " + "; ".join(parts)
 
 
-@qa.command("correct")
+@click.command("correct")
 @click.argument("run_dir", type=_RUN_DIR)
 @click.option("--stage", type=click.IntRange(1, 4), required=True)
 @click.option("--lot", required=True, help="The rejected lot (a region; CARDS-<region> for carriers).")
@@ -293,7 +292,7 @@ def _removed(value: str | None, lot: set[int], defective: set[int]) -> list[int]
     return pieces
 
 
-@qa.command("status")
+@click.command("status")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def status_cmd(out, as_json):
@@ -334,7 +333,7 @@ def status_cmd(out, as_json):
         click.echo("  " + line)
 
 
-@qa.command("restore")
+@click.command("restore")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--region", required=True)
 @click.option("--stage", type=click.IntRange(1, 4), required=True)
@@ -356,3 +355,6 @@ def restore_cmd(out, region, stage, reason, operator):
         finally:
             ledger.close()
     click.echo(f"{region} stage {stage}: restarted on tightened inspection")
+
+
+COMMANDS = (draw_cmd, record_cmd, correct_cmd, status_cmd, restore_cmd)

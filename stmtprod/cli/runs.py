@@ -1,59 +1,19 @@
-"""`stmtprod`: the command line, a thin layer over the library.
-
-Exit codes (README): 0 released, 2 bad usage, 3 bad configuration, 4 halted, 5 busy, 6 waiting,
-7 environment fault, 130/143 interrupted by SIGINT/SIGTERM, 1 an unexpected internal error.
-"""
+"""`stmtprod build | resume | runs | show | verify | samples`: a run's life from the command line."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import click
 
 from stmtprod import errors
 from stmtprod.drills import DRILLS
-from stmtprod.cliguard import FaultGuard
-from stmtprod.progress import Progress
+from stmtprod.cli.output import fail, run_line
+from stmtprod.engine.progress import Progress
 from stmtprod.config import BuildOptions, default_catalog_file, default_inspection_file, default_layouts_dir
 from stmtprod.regions import parse_regions
-
-log = logging.getLogger("stmtprod")
-
-
-def _fail(exc: errors.StmtprodError, as_json: bool) -> None:
-    click.echo(f"stmtprod: {exc}", err=True)
-    if as_json:
-        click.echo(json.dumps({"error": str(exc), "exit_code": exc.exit_code}))
-    sys.exit(exc.exit_code)
-
-
-@click.group(cls=FaultGuard, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def main(verbose: bool) -> None:
-    """stmtprod: statement and card production line controller."""
-    quiet_libraries(verbose)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.handlers[:] = [handler]
-    log.setLevel(logging.DEBUG if verbose else logging.INFO)
-    log.propagate = False
-
-
-def quiet_libraries(verbose: bool = False) -> None:
-    """No library chatter on the operator's screen or in the nightly logs: libraries' log records
-    (pikepdf announces its logger bridge at import) go nowhere below ERROR, and Python warnings are
-    off, in this process and in the worker processes it starts. `-v` lets them through."""
-    if verbose:
-        return
-    logging.getLogger().setLevel(logging.ERROR)
-    logging.getLogger("pikepdf").setLevel(logging.ERROR)
-    warnings.simplefilter("ignore")
-    os.environ["PYTHONWARNINGS"] = "ignore"
-
 
 def _regions(_ctx, _param, value):
     try:
@@ -62,7 +22,7 @@ def _regions(_ctx, _param, value):
         raise click.BadParameter(str(exc)) from None
 
 
-@main.command()
+@click.command()
 @click.option("--input", "input_", required=True, type=click.Path(path_type=Path), help="Cycle extract (JSONL).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--regions", callback=_regions, help="Comma-separated regions, e.g. JP,AU (default: all).")
@@ -88,32 +48,16 @@ def _regions(_ctx, _param, value):
 def build(input_, out, regions, batch_size, workers, run_id, reject_threshold, layouts, catalog, inspection, drill,
           executor, scheduler, force, allow_empty, as_json):
     """Run the nightly line over a cycle extract: ingest, plan, render, verify, release."""
-    from stmtprod.pipeline import build as run_build
+    from stmtprod.statements.line import build as run_build
 
     options = BuildOptions(input=input_, out=out, regions=regions, batch_size=batch_size, workers=workers,
                            run_id=run_id, reject_threshold=reject_threshold, layouts_dir=layouts,
                            catalog_file=catalog, inspection_file=inspection, drill=drill, executor=executor,
                            scheduler=scheduler, allow_empty=allow_empty)
-    _run_line(lambda progress: run_build(options, progress, force=force), as_json)
+    run_line(lambda progress: run_build(options, progress, force=force), as_json)
 
 
-def _run_line(call, as_json: bool) -> None:
-    """Run build or resume with progress, print the summary, exit with the state's code."""
-    progress = Progress(sys.stderr.isatty())
-    try:
-        summary = call(progress)
-    except errors.StmtprodError as exc:
-        progress.close()
-        _fail(exc, as_json)
-    progress.close()
-    _report(summary)
-    if as_json:
-        click.echo(json.dumps(summary, ensure_ascii=False, sort_keys=True))
-    sys.exit({"RELEASED": errors.EXIT_RELEASED, "INSPECTING": errors.EXIT_WAITING}.get(summary["state"],
-                                                                                     errors.EXIT_HALTED))
-
-
-@main.command()
+@click.command()
 @click.argument("run_id")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--workers", type=click.IntRange(min=1), help="Rendering processes (default: as the run was built).")
@@ -124,27 +68,27 @@ def _run_line(call, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line on stdout.")
 def resume(run_id, out, workers, executor, scheduler, personalisation, as_json):
     """Continue a crashed or halted run, redoing only what is not already proven good."""
-    from stmtprod.pipeline import resume as run_resume
+    from stmtprod.lines import resume as run_resume
 
-    _run_line(lambda progress: run_resume(run_id, out, progress, workers=workers, executor=executor,
+    run_line(lambda progress: run_resume(run_id, out, progress, workers=workers, executor=executor,
                                           scheduler=scheduler, personalisation=personalisation), as_json)
 
 
 def _ledger(out: Path):
-    from stmtprod.ledger import LEDGER_FILE
-    from stmtprod.runfolder import open_ledger
+    from stmtprod.engine.ledger import LEDGER_FILE
+    from stmtprod.engine.runfolder import open_ledger
 
     if not (out / LEDGER_FILE).exists():
         raise click.UsageError(f"{out} has no ledger ({LEDGER_FILE})")
     return open_ledger(out)
 
 
-@main.command()
+@click.command()
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def runs(out, as_json):
     """List the runs in an output folder's ledger, oldest first."""
-    from stmtprod.envfaults import stopped
+    from stmtprod.engine.envfaults import stopped
 
     ledger = _ledger(out)
     rows = []
@@ -165,14 +109,14 @@ def runs(out, as_json):
                    + ("  (stopped: no line is running it; 'stmtprod resume' continues it)" if r["stopped"] else ""))
 
 
-@main.command()
+@click.command()
 @click.argument("run_id")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show(run_id, out, as_json):
     """One run in full: record, history, batches, halts, inspection decisions."""
     from stmtprod.inserting.fates import check_lines, count_check
-    from stmtprod.runfolder import check_run_id
+    from stmtprod.engine.runfolder import check_run_id
 
     check_run_id(run_id)
     ledger = _ledger(out)
@@ -209,43 +153,16 @@ def show(run_id, out, as_json):
             click.echo(f"{'Next:' if index == 0 else '     '} {command}")
 
 
-def _report(summary: dict) -> None:
-    counts = summary["counts"]
-    lines = [
-        f"run {summary['run_id']}: {summary['state']}",
-        f"  input {counts['input']} = produced {counts['produced']} + quarantined {counts['quarantined']}"
-        f" + suppressed {counts['suppressed']}" + (f" + not released {counts['not_released']}" if counts["not_released"] else "")
-        + ("  (reconciled)" if summary["reconciled"] else "  (DOES NOT RECONCILE)"),
-        f"  sheets {counts['sheets']}" + ("; regions " + ", ".join(f"{r} {n}" for r, n in summary["regions"].items())
-                                          if summary["regions"] else ""),
-        f"  run folder {summary['run_dir']}",
-    ]
-    if counts.get("pulled"):
-        lines.append(f"  pulled {counts['pulled']} of the produced pieces at inspection (release/pulled.jsonl): "
-                     f"to mail {counts['produced'] - counts['pulled']}")
-    if summary.get("drill"):
-        lines.insert(0, f"DRILL RUN ({summary['drill']}): a training run, not production quality history")
-    click.echo("\n".join(lines))
-    if "waiting" in summary:
-        click.echo(f"  WAITING: {summary['waiting']['message']}")
-        for index, command in enumerate(summary["waiting"].get("next", [])):
-            click.echo(f"{'Next:' if index == 0 else '     '} {command}")
-    if "halt" in summary:
-        from stmtprod.halt_report import describe
-
-        click.echo(describe(summary["run_id"], summary["halt"]), nl=False)
-
-
-@main.command()
+@click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--workers", default=os.cpu_count() or 1, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def verify(run_dir, workers, as_json):
     """Re-verify every sheet of a run's print files against its manifests and records."""
-    from stmtprod.halt_report import describe
-    from stmtprod.verify import verify_run
+    from stmtprod.engine.halt_report import describe
+    from stmtprod.lines import verify_run
 
-    from stmtprod.wayout import after_reverification
+    from stmtprod.engine.wayout import after_reverification
 
     progress = Progress(sys.stderr.isatty())
     try:
@@ -261,7 +178,7 @@ def verify(run_dir, workers, as_json):
         sys.exit(errors.EXIT_HALTED)
     except errors.StmtprodError as exc:
         progress.close()
-        _fail(exc, as_json)
+        fail(exc, as_json)
     progress.close()
     click.echo(f"run {result['run_id']}: all {result['sheets']} sheets of {result['pieces']} pieces in "
                f"{result['files']} print files verified")
@@ -269,7 +186,7 @@ def verify(run_dir, workers, as_json):
         click.echo(json.dumps(result))
 
 
-@main.command()
+@click.command()
 @click.option("--accounts", default=300, show_default=True, type=click.IntRange(min=0), help="How many accounts.")
 @click.option("--seed", default=7, show_default=True, type=int, help="Random seed: same seed, same bytes.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSONL file to write.")
@@ -283,23 +200,3 @@ def samples(accounts, seed, out, bad):
     click.echo(json.dumps({"file": str(out.resolve()), **counts}))
 
 
-from stmtprod.inspect import commands as _qa_commands  # noqa: E402,F401  (adds draw/record/status/restore)
-from stmtprod.sampling.commands import qa  # noqa: E402  (registered after the core commands)
-
-from stmtprod.cards.commands import cards  # noqa: E402
-from stmtprod.proof_commands import proof  # noqa: E402
-from stmtprod.postal.commands import postal  # noqa: E402
-from stmtprod.campaign_commands import drill  # noqa: E402
-from stmtprod.inserting.commands import insert_sim, inserter, reconcile  # noqa: E402
-
-main.add_command(qa)
-main.add_command(proof)
-main.add_command(cards)
-main.add_command(postal)
-main.add_command(drill)
-main.add_command(inserter)
-main.add_command(reconcile)
-main.add_command(insert_sim)
-
-if __name__ == "__main__":
-    main()

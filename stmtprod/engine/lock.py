@@ -1,6 +1,6 @@
 """One line at a time per output folder.
 
-An advisory `flock` on `OUT/.stmtprod.lock`: the kernel drops it when its process dies, however it
+An advisory `flock` on `OUT/.stmtprod.engine.lock`: the kernel drops it when its process dies, however it
 dies, so a crashed or killed run never leaves the folder locked. The file is opened without following
 symbolic links (a link there is refused, exit 7).
 """
@@ -13,12 +13,12 @@ import stat
 from pathlib import Path
 
 from stmtprod.errors import BusyError, EnvironmentFault
-from stmtprod.ledger import now
+from stmtprod.engine.ledger import now
 
 
 class OutputLock:
     def __init__(self, folder: Path):
-        self.path = Path(folder) / ".stmtprod.lock"
+        self.path = Path(folder) / ".stmtprod.engine.lock"
         self.fd: int | None = None
 
     def __enter__(self) -> "OutputLock":
@@ -51,7 +51,7 @@ class OutputLock:
 def held(folder: Path) -> bool:
     """Whether a build or resume holds `folder` now; takes nothing and writes nothing."""
     try:
-        fd = os.open(Path(folder) / ".stmtprod.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(Path(folder) / ".stmtprod.engine.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return False
     try:

@@ -13,15 +13,9 @@ from pathlib import Path
 import click
 
 from stmtprod import errors
+from stmtprod.cli.output import fail
 
 _RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
-
-
-def _fail(exc: errors.StmtprodError, as_json: bool, extra: dict | None = None) -> None:
-    click.echo(f"stmtprod: {exc}", err=True)
-    if as_json:
-        click.echo(json.dumps({"error": str(exc), "exit_code": exc.exit_code, **(extra or {})}, ensure_ascii=False))
-    sys.exit(exc.exit_code)
 
 
 @click.group()
@@ -41,7 +35,7 @@ def control(run_dir, model):
         run = RunFolder.open(run_dir)
         paths = write_control_files(run.release, run.run_id, run.catalog, run.layouts, model)
     except errors.StmtprodError as exc:
-        _fail(exc, False)
+        fail(exc, False)
     for path in paths:
         click.echo(str(path))
 
@@ -73,9 +67,9 @@ def reconcile(run_dir, results_file, model, pieces, action, reason, operator, as
         else:
             raise errors.UsageError("give --results FILE, or --piece SEQ --action ok|pull|reprint --reason --operator")
     except ResultsRefused as exc:
-        _fail(exc, as_json, exc.as_dict())
+        fail(exc, as_json, exc.as_dict())
     except errors.StmtprodError as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
     if result.get("already_applied"):
         click.echo(f"{result['file']} was already applied at {result['already_applied']}: nothing changed", err=True)
     elif results_file:
@@ -108,10 +102,10 @@ def insert_sim(run_dir, lot, model, faults, seed, out, workers):
         result = simulate(run_dir, out, lot=lot, model=model, faults=parse_faults(faults), seed=seed,
                           workers=workers)
     except errors.Halt as halt:
-        from stmtprod.halt_report import describe
+        from stmtprod.engine.halt_report import describe
 
         click.echo(describe(Path(run_dir).resolve().name, halt.as_dict()), err=True, nl=False)
         sys.exit(errors.EXIT_HALTED)
     except errors.StmtprodError as exc:
-        _fail(exc, False)
+        fail(exc, False)
     click.echo(json.dumps(result, sort_keys=True))

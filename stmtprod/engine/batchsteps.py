@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 from typing import Callable, Sequence
 
-from stmtprod.executors import run_batches
+from stmtprod.engine.executors import run_batches
 from stmtprod.fsutil import sha256_file
 from stmtprod.layout import LayoutSet
-from stmtprod.ledger import Ledger, files_proven
+from stmtprod.engine.ledger import Ledger, files_proven
 from stmtprod.plan import BatchRef
 from stmtprod.verify import PrintFile, read_all
 

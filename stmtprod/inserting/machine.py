@@ -17,11 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stmtprod import fsutil
 from stmtprod.barcode import payload as pl
 from stmtprod.catalog import Catalog
 from stmtprod.errors import Halt
+from stmtprod.fsutil import JsonlWriter, atomic_open
+
+if TYPE_CHECKING:
+    from stmtprod.verify import PrintFile
 
 
 @dataclass
@@ -168,3 +173,22 @@ class Inserter:
 def write_envelope_log(path: str | Path, rows) -> int:
     """The envelope log as JSON lines, written atomically; returns the row count."""
     return fsutil.write_jsonl(path, rows)
+
+
+def insert_lots(files: list[PrintFile], decoded: dict[str, str], catalog: Catalog, run_id: str,
+                folder: Path, inventory: dict[str, int] | None = None) -> dict:
+    """Run each region's lot through the simulated inserter by its barcodes alone; one envelope log per lot.
+
+    `decoded`: per print file, the barcode read from each sheet, one per line. Insert inventory is
+    carried from lot to lot within the run.
+    """
+    counts = {}
+    for region in dict.fromkeys(f.region for f in files):
+        with atomic_open(folder / f"{region}.jsonl") as fh:
+            machine = Inserter(catalog, run_id, inventory=inventory, rows=JsonlWriter(fh))
+            for f in (f for f in files if f.region == region):
+                for page, text in enumerate(decoded[f.batch].splitlines(), 1):
+                    machine.feed(text, batch=f.batch, page=page)
+            counts[region] = machine.finish().count
+        inventory = machine.inventory
+    return {"envelopes": counts, "inventory_left": inventory or {}}

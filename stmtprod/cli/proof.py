@@ -1,6 +1,6 @@
 """`stmtprod proof`: PDF proofs for reviewers, a thin layer over `stmtprod.proof.make_proof`.
 
-Register with the main group: ``main.add_command(proof)`` (from ``stmtprod.proof_commands``).
+Registered with the main group by `stmtprod.cli`.
 Exit codes as everywhere: 0 written, 2 bad usage (no such run, piece, account, region or stage
 sample), 3 bad configuration, 1 an unexpected internal error.
 """

@@ -1,4 +1,4 @@
-"""Reading a run folder's `run.json`: the readable copy of its ledger record that the pipeline keeps.
+"""Reading a run folder's `run.json`: the readable copy of its ledger record that the engine keeps.
 
 Tools that are given a run folder (verify, proof, qa) start here: it names the run id, the
 configuration the run used (layouts, catalog, inspection) and their versions.
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from stmtprod.errors import UsageError
 
 
 class RunRecord:
@@ -20,3 +22,11 @@ class RunRecord:
     @property
     def state(self) -> str | None:
         return self.data.get("state")
+
+
+def load_run(run_dir: Path) -> dict:
+    """A run folder's `run.json` record, or a UsageError that says the folder is not a run."""
+    try:
+        return RunRecord.load(run_dir).data
+    except FileNotFoundError:
+        raise UsageError(f"{run_dir} is not a run folder (no run.json)") from None

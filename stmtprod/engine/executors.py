@@ -12,7 +12,7 @@ Executors
 ---------
 ``local`` (default)
     ``workers`` <= 1 (or a single batch): inline, in this process. Otherwise a process pool of
-    ``workers`` processes (`stmtprod.workers.pool`, whose workers die with their parent).
+    ``workers`` processes (`stmtprod.engine.workers.pool`, whose workers die with their parent).
 
 ``dask``
     A Dask distributed cluster (https://distributed.dask.org). ``scheduler="tcp://HOST:8786"``
@@ -65,8 +65,8 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 from stmtprod.errors import ConfigError
 from stmtprod.render.batch import render_batch
-from stmtprod.workers import pool as worker_pool
-from stmtprod.workers import stop as stop_workers
+from stmtprod.engine.workers import pool as worker_pool
+from stmtprod.engine.workers import stop as stop_workers
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster

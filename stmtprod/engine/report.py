@@ -1,6 +1,6 @@
 """The run report, written to the run folder at release, halt or wait: `report.json` and `report.pdf`.
 
-Its first lines answer "can we mail tonight" (`stmtprod.verdict`): the decision, why, the evidence
+Its first lines answer "can we mail tonight" (`stmtprod.engine.verdict`): the decision, why, the evidence
 and the commands to run next. Everything in it is read from the ledger and the run's own files (summary, quarantine, envelope
 logs), so its numbers are the ledger's: counts per region and their reconciliation, quarantine
 reasons by kind, each inspection lot's plan, sample, defects and decision with the plan's
@@ -26,10 +26,10 @@ from stmtprod.escape_bound import escape_bound, load_campaign
 from stmtprod.fsutil import write_bytes, write_json
 from stmtprod.inspect.config import STAGE_NAMES
 from stmtprod.inspect.history import history_lines
-from stmtprod.ledger import Ledger
+from stmtprod.engine.ledger import Ledger
 from stmtprod.render.fonts import find_font
 from stmtprod.occhart import oc_chart
-from stmtprod.verdict import verdict
+from stmtprod.engine.verdict import verdict
 
 
 def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, catalog: Catalog) -> dict:

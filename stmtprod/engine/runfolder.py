@@ -1,6 +1,6 @@
 """The run folder both lines share: its id, its ingest hand-over, its summary and how a run ends.
 
-The statement line (`stmtprod.pipeline`) and the card line (`stmtprod.cards.line`) lay out a run the
+The statement line (`stmtprod.statements.line`) and the card line (`stmtprod.cards.line`) lay out a run the
 same way (`quarantine.jsonl`, `work/accepted/`, `staging/` -> `release/`, `summary.json`,
 `run.json`) so that `stmtprod runs`, `show`, `qa` and `proof` read either; the steps that build
 that shape live here once, so the two lines cannot drift apart.
@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Callable, Protocol, TypeVar
 
-from stmtprod import halt_report
+from stmtprod.engine import halt_report
 from stmtprod.errors import EnvironmentFault, Halt, UsageError
 from stmtprod.fsutil import fsync_dir, remove_temporaries, write_json
-from stmtprod.ledger import LEDGER_FILE, Ledger
+from stmtprod.engine.ledger import LEDGER_FILE, Ledger
 from stmtprod.regions import REGIONS
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -254,7 +254,7 @@ def write_summary(run_dir: Path, summary: dict, timings: dict, started: float) -
 def note_waiting(summary: dict, waiting) -> None:
     """The summary of a run that waits for a manual inspection stage (`AwaitingInspection`)."""
     summary["state"] = "INSPECTING"
-    from stmtprod.wayout import waiting_commands
+    from stmtprod.engine.wayout import waiting_commands
 
     summary["waiting"] = {"stage": waiting.stage, "lots": waiting.lots, "message": str(waiting),
                           "next": waiting_commands(summary["run_id"], Path(summary["run_dir"]), waiting.stage,
@@ -262,8 +262,8 @@ def note_waiting(summary: dict, waiting) -> None:
 
 
 def note_halt(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, halt: Halt, line: str = "statements") -> None:
-    """The summary, halt report and ledger record of a halted run, with its way out (`stmtprod.wayout`)."""
-    from stmtprod import wayout
+    """The summary, halt report and ledger record of a halted run, with its way out (`stmtprod.engine.wayout`)."""
+    from stmtprod.engine import wayout
 
     summary["state"] = "HALTED"
     summary["halt"] = wayout.prepare(ledger, run_id, run_dir, halt.as_dict(), line)

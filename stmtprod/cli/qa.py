@@ -1,7 +1,7 @@
 """`stmtprod qa ...`: acceptance sampling from the command line.
 
-``qa`` is a click group; the main CLI registers it with ``main.add_command(qa)``. New commands are
-added with ``@qa.command()`` in this module or elsewhere.
+``qa`` is a click group (plan, oc); `stmtprod.cli` registers it and adds the inspectors' commands
+of `stmtprod.cli.qa_stages` to it.
 """
 from __future__ import annotations
 
