@@ -26,11 +26,13 @@ raises `Damaged` naming the page.
 from __future__ import annotations
 
 import codecs
+import math
 import re
 import time
 import zlib
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import add
 from os import PathLike
 from typing import Callable
 
@@ -263,9 +265,32 @@ def _drawing_clear(tokens: list[bytes], zone: tuple[float, float, float, float])
     stack: list[bytes] = []
     xs: list[float] = []
     ys: list[float] = []
-    for t in tokens:
+    i, count = 0, len(tokens)
+    while i < count:
+        t = tokens[i]
         if t[:1] in b"0123456789-.+":
+            if not stack and i + 4 < count and tokens[i + 4] == b"re":
+                # A run of rectangles (four numbers and `re` each: a postal barcode is dozens of them),
+                # taken in bulk; an operator in an operand's place is not a number and fails float().
+                end = i + 5
+                while end + 4 < count and tokens[end + 4] == b"re":
+                    end += 5
+                try:
+                    x, y, w, h = (list(map(float, tokens[i + k:end:5])) for k in range(4))
+                except ValueError:
+                    return False
+                if not math.isfinite(sum(x) + sum(y) + sum(w) + sum(h)):
+                    stack.append(t)  # `nan` or `inf` written out: token by token, as any other
+                    i += 1
+                    continue
+                xs += x
+                xs += map(add, x, w)
+                ys += y
+                ys += map(add, y, h)
+                i = end
+                continue
             stack.append(t)
+            i += 1
             continue
         try:
             if t == b"cm":
@@ -278,9 +303,9 @@ def _drawing_clear(tokens: list[bytes], zone: tuple[float, float, float, float])
                 xs.extend(map(float, stack[0::2]))
                 ys.extend(map(float, stack[1::2]))
             elif t == b"re":
-                x, y, w, h = map(float, stack[-4:])
-                xs += [x, x + w]
-                ys += [y, y + h]
+                x0, y0, w0, h0 = map(float, stack[-4:])
+                xs += [x0, x0 + w0]
+                ys += [y0, y0 + h0]
             elif t in _PAINT:
                 if xs and _overlaps((min(xs) - 3, min(ys) - 3, max(xs) + 3, max(ys) + 3), zone):
                     return False
@@ -292,6 +317,7 @@ def _drawing_clear(tokens: list[bytes], zone: tuple[float, float, float, float])
         except (ValueError, IndexError):
             return False
         stack = []
+        i += 1
     return not stack
 
 

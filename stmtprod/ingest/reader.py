@@ -11,11 +11,12 @@ import hashlib
 import json
 import os
 import re
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, Callable, Iterator, NamedTuple
 
 import numpy as np
 from pydantic import ValidationError
@@ -31,6 +32,8 @@ from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import Accepted, presort_key
 from stmtprod.regions import REGIONS
 from stmtprod.render.statement import record_boxes, sheet_count
+from stmtprod.workers import _die_with_parent as die_with_parent
+from stmtprod.workers import stop as stop_workers
 
 
 @dataclass
@@ -171,14 +174,110 @@ def _account_id(raw: bytes) -> str | None:
     return account
 
 
+class Verdict(NamedTuple):
+    """What ingest decides about one line on its own, in any process: rejected (`reject`: field,
+    reason, kind; `account` the id it may echo), suppressed by `rule`, or accepted with its presort
+    `key`, its inserts' codes and its period end. `region` is set once the record is valid (a record
+    valid but unprintable is counted in its region's input and quarantined)."""
+
+    raw: bytes | None
+    region: str | None = None
+    account_id: str | None = None
+    rule: str | None = None
+    key: tuple[str, str] | None = None
+    inserts: tuple[str, ...] = ()
+    period_end: dt.date | None = None
+    reject: tuple[str, str, str] | None = None
+    account: str | None = None
+
+
+def verdict(raw: bytes | None, layouts: LayoutSet, regions: tuple[str, ...], catalog: Catalog) -> Verdict:
+    """One line (`OVERSIZE` for a line over the cap) validated and screened on its own."""
+    record = None
+    try:
+        if raw is OVERSIZE:
+            raise Reject("(record)", oversize_reason(), "size")
+        raw = nfc_line(raw)
+        record = _check_record(raw, layouts)
+        rule = ("region not selected" if record.region not in regions
+                else "paperless" if record.delivery == "paperless" else None)
+        if rule:
+            return Verdict(raw, record.region, record.account_id, rule)
+        chosen = select_inserts(catalog, record)
+        check_printable(record, layouts[record.region], catalog, chosen)
+    except Reject as rej:
+        return Verdict(raw, record.region if record is not None else None,
+                       reject=(rej.field, rej.reason, rej.kind),
+                       account=_account_id(raw) if raw is not OVERSIZE else None)
+    return Verdict(raw, record.region, record.account_id, None, presort_key(record), tuple(i.code for i in chosen),
+                   record.period_end)
+
+
+_CONFIG: tuple = ()
+_CHUNK_LINES = 500
+_AHEAD = 4  # chunks in flight per worker: enough to keep them busy, little enough to keep memory flat
+
+
+def _setup_worker(layouts: LayoutSet, regions: tuple[str, ...], catalog: Catalog) -> None:
+    global _CONFIG
+    die_with_parent()
+    _CONFIG = (layouts, regions, catalog)
+
+
+def _verdicts(raws: list[bytes | None]) -> list[Verdict]:
+    return [verdict(raw, *_CONFIG) for raw in raws]
+
+
+def _in_order(lines: Iterator[tuple[int, bytes | None, int]], layouts: LayoutSet, regions: tuple[str, ...],
+              catalog: Catalog, workers: int) -> Iterator[tuple[int, int, Verdict]]:
+    """(line number, offset, verdict) of each line in order: here, or with `workers` processes
+    validating chunks of lines while this one reads ahead and applies their verdicts in order."""
+    if workers <= 1:
+        for number, raw, start in lines:
+            yield number, start, verdict(raw, layouts, regions, catalog)
+        return
+    for region in regions:  # once here, not once in each worker (they are forked with it)
+        printable.prepare(layouts[region])
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_setup_worker, initargs=(layouts, regions, catalog))
+    try:
+        pending: deque = deque()
+        chunks = _chunks(lines)
+        for chunk in chunks:
+            pending.append((chunk, pool.submit(_verdicts, [raw for _n, raw, _s in chunk])))
+            if len(pending) < workers * _AHEAD:
+                continue
+            chunk, future = pending.popleft()
+            yield from ((n, s, v) for (n, _raw, s), v in zip(chunk, future.result()))
+        while pending:
+            chunk, future = pending.popleft()
+            yield from ((n, s, v) for (n, _raw, s), v in zip(chunk, future.result()))
+    except BaseException:
+        stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _chunks(lines: Iterator[tuple[int, bytes | None, int]]) -> Iterator[list[tuple[int, bytes | None, int]]]:
+    chunk: list = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == _CHUNK_LINES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: Path,
            quarantine_path: Path, catalog: Catalog,
-           progress: Callable[[int, int, int], None] | None = None) -> IngestResult:
+           progress: Callable[[int, int, int], None] | None = None, workers: int = 1) -> IngestResult:
     """Validate every line of the extract; spill accepted records per region; quarantine rejects.
 
     Each accepted record's inserts are chosen here, from the catalog, while the record is at hand.
     Duplicate account ids are settled once every line is read (`stmtprod.ingest.duplicates`).
-    `progress(bytes_read, bytes_total, records)` is called every few thousand lines.
+    `progress(bytes_read, bytes_total, records)` is called every few thousand lines. With `workers`
+    above 1, lines are validated in that many processes (`verdict`, the same function) and their
+    verdicts applied here in line order, so every output is byte for byte the serial one.
     """
     digest = hashlib.sha256()
     result = IngestResult(input_sha256="")
@@ -191,38 +290,29 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
     try:
         with open(path, "rb") as source, atomic_open(quarantine_path) as quarantine:
             size = os.fstat(source.fileno()).st_size
-            for number, raw, start in input_lines(source, digest, result):
+            lines = input_lines(source, digest, result)
+            for number, start, v in _in_order(lines, layouts, regions, catalog, workers):
                 if progress is not None and number % 5000 == 0:
                     progress(source.tell(), size, result.input)
-                try:
-                    if raw is OVERSIZE:
-                        raise Reject("(record)", oversize_reason(), "size")
-                    raw = nfc_line(raw)
-                    record = _check_record(raw, layouts)
-                    result.input_by_region[record.region] += 1
-                    rule = ("region not selected" if record.region not in regions
-                            else "paperless" if record.delivery == "paperless" else None)
-                    if rule:
-                        result.suppressed[rule] += 1
-                        seen.add(record.account_id, number, offset=start)
-                        continue
-                    chosen = select_inserts(catalog, record)
-                    check_printable(record, layouts[record.region], catalog, chosen)
-                except Reject as rej:
-                    account = _account_id(raw) if raw is not OVERSIZE else None
-                    quarantine_reject(quarantine, result, rej, line=number, account_id=account)
-                    if account is not None:
-                        seen.reject(account, number, start)
+                if v.region is not None:
+                    result.input_by_region[v.region] += 1
+                if v.reject is not None:
+                    quarantine_reject(quarantine, result, Reject(*v.reject), line=number, account_id=v.account)
+                    if v.account is not None:
+                        seen.reject(v.account, number, start)
                     continue
-                spill = spills[record.region]
-                inserts = tuple(i.code for i in chosen)
-                which = insert_index.setdefault(inserts, len(insert_index))
-                seen.add(record.account_id, number, region_index[record.region], spill.tell())
-                result.accepted[record.region].append(Accepted.pack(presort_key(record), number, spill.tell(), which))
+                if v.rule:
+                    result.suppressed[v.rule] += 1
+                    seen.add(v.account_id, number, offset=start)
+                    continue
+                spill = spills[v.region]
+                which = insert_index.setdefault(v.inserts, len(insert_index))
+                seen.add(v.account_id, number, region_index[v.region], spill.tell())
+                result.accepted[v.region].append(Accepted.pack(v.key, number, spill.tell(), which))
                 result.accepted_count += 1
-                spill.write(b'{"line":%d,"record":%s}\n' % (number, raw.strip()))
-                if result.cycle_end is None or record.period_end > result.cycle_end:
-                    result.cycle_end = record.period_end
+                spill.write(b'{"line":%d,"record":%s}\n' % (number, v.raw.strip()))
+                if result.cycle_end is None or v.period_end > result.cycle_end:
+                    result.cycle_end = v.period_end
             for fh in spills.values():
                 fh.flush()
             _settle_duplicates(seen, path, spill_dir, regions, result, quarantine)
