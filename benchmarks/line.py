@@ -303,12 +303,13 @@ def cpu_probe(summary: dict, batches: int) -> dict | None:
     (content and optical reads, the text decoding left out) and its text check (decoding the text and
     checking it). None when the run left nothing to probe."""
     from stmtprod import verify
+    from stmtprod.engine.runstate import load_run
     from stmtprod.catalog import load_catalog
     from stmtprod.layout import load_layouts
     from stmtprod.render.batch import BatchJob, render_pdf
 
     run_dir = Path(summary["run_dir"])
-    run = verify.load_run(run_dir)
+    run = load_run(run_dir)
     try:
         _folder, files = verify.run_print_files(run_dir)
     except Exception:  # nothing rendered, or a run that halted before its files: no probe

@@ -32,8 +32,8 @@ from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import Accepted, presort_key
 from stmtprod.regions import REGIONS
 from stmtprod.render.statement import record_boxes, sheet_count
-from stmtprod.workers import _die_with_parent as die_with_parent
-from stmtprod.workers import stop as stop_workers
+from stmtprod.engine.workers import _die_with_parent as die_with_parent
+from stmtprod.engine.workers import stop as stop_workers
 
 
 @dataclass
