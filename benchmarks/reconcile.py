@@ -4,7 +4,9 @@
 
 The run folder is synthesised (manifest rows, accepted records, ledger pieces) instead of rendered,
 so only the inserter loop is measured: the control file is written, then a results file with 1%
-DAMAGED and 0.1% missing pieces is reconciled in a fresh process whose peak RSS is reported.
+DAMAGED and 0.1% missing pieces is reconciled, each in a fresh process whose peak RSS is reported.
+Both stream the manifests and the results file, so the peak should not grow with the run: the last
+line compares the largest run's peaks with the smallest's (the target is within 20%).
 """
 from __future__ import annotations
 
@@ -75,14 +77,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pieces", type=int, action="append")
     args = parser.parse_args()
-    print(f"{'pieces':>8} {'control s':>10} {'reconcile s':>12} {'peak MB':>8} exit")
-    for n in args.pieces or [10000, 100000]:
+    print(f"{'pieces':>8} {'control s':>10} {'peak MB':>8} {'reconcile s':>12} {'peak MB':>8} exit")
+    peaks = {}
+    for n in sorted(args.pieces or [10000, 100000]):
         with tempfile.TemporaryDirectory() as tmp:
             run_dir = synthesise(Path(tmp), n)
-            c_s, _, _ = measure(["inserter", "control", str(run_dir)])
+            c_s, c_peak, _ = measure(["inserter", "control", str(run_dir)])
             results(Path(tmp) / "r.csv", n)
-            r_s, peak, code = measure(["reconcile", str(run_dir), "--results", str(Path(tmp) / "r.csv")])
-            print(f"{n:>8} {c_s:>10.2f} {r_s:>12.2f} {peak:>8.0f} {code}")
+            r_s, r_peak, code = measure(["reconcile", str(run_dir), "--results", str(Path(tmp) / "r.csv")])
+            peaks[n] = (c_peak, r_peak)
+            print(f"{n:>8} {c_s:>10.2f} {c_peak:>8.0f} {r_s:>12.2f} {r_peak:>8.0f} {code}")
+    if len(peaks) > 1:
+        small, large = peaks[min(peaks)], peaks[max(peaks)]
+        print(f"peak growth {min(peaks)} -> {max(peaks)} pieces: control {100 * (large[0] / small[0] - 1):+.0f}%, "
+              f"reconcile {100 * (large[1] / small[1] - 1):+.0f}%")
 
 
 if __name__ == "__main__":

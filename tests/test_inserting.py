@@ -220,7 +220,7 @@ def test_a_duplicate_record_goes_to_the_operator_and_the_rest_applies(statement_
     rows = [(s, "OK", "") for s in au] + [(au[1], "OK", "second read")]
     path = tmp_path / "dup.csv"
     path.write_text(_results(run_id, rows), encoding="utf-8")
-    res = _cli("reconcile", run_dir, "--results", path, "--json")
+    res = _cli("reconcile", run_dir, "--results", path, "--lot", "AU", "--json")
     assert res.exit_code == 6, res.output
     fates = _fates(run_dir)
     assert fates[au[1]] == "WAITING"
@@ -230,7 +230,7 @@ def test_a_duplicate_record_goes_to_the_operator_and_the_rest_applies(statement_
     assert "duplicate" in out["check"]["waiting_pieces"][0]["reason"]
     # The same file again changes nothing.
     state = _state(run_dir)
-    again = _cli("reconcile", run_dir, "--results", path)
+    again = _cli("reconcile", run_dir, "--results", path, "--lot", "AU")
     assert "already applied" in again.output and _state(run_dir) == state
     # The operator finds one copy only: it is mailed; the run's JP lot is still unreported.
     res = _cli("reconcile", run_dir, "--piece", au[1], "--action", "ok", "--reason", "one copy in the tray",
@@ -250,7 +250,7 @@ def test_a_reprint_share_above_the_maximum_waits_for_the_operator(statement_out,
     damaged = au[:max(1, len(au) // 10)]  # 10% > generic-csv's 5%
     path = tmp_path / "damaged.csv"
     path.write_text(_results(run_dir.name, [(s, "DAMAGED" if s in damaged else "OK", "") for s in au]), "utf-8")
-    res = _cli("reconcile", run_dir, "--results", path, "--json")
+    res = _cli("reconcile", run_dir, "--results", path, "--lot", "AU", "--json")
     out = json.loads(res.output.strip().splitlines()[-1])
     assert res.exit_code == 6 and out["reprints_held"] is True
     fates = _fates(run_dir)
@@ -280,7 +280,7 @@ def test_planned_diverts_stay_apart_from_fault_outsorts(statement_out, tmp_path)
         [(au[0], "DIVERTED", "2"), (au[1], "OK", ""), (au[2], "DIVERTED", "2")] + [(m, "OK", "") for m in au[3:]])
     path = tmp_path / "diverts.csv"
     path.write_text(text, "utf-8")
-    _cli("reconcile", run_dir, "--results", path)
+    _cli("reconcile", run_dir, "--results", path, "--lot", "AU")
     fates = _fates(run_dir)
     assert fates[pulled[0]] == "PULLED"
     assert fates[pulled[1]] == "WAITING"  # a planned divert reported inserted must not go unseen
@@ -359,11 +359,11 @@ def test_kill_during_reconcile_changes_nothing_and_the_rerun_applies(statement_o
     path.write_text(_results(run_dir.name, [(s, "OK", "") for s in au]), "utf-8")
     before = _state(run_dir)
     env = {**os.environ, "STMTPROD_CRASH_AT": "reconcile:commit"}
-    proc = subprocess.run([sys.executable, "-m", "stmtprod", "reconcile", str(run_dir), "--results", str(path)],
-                          env=env, capture_output=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "stmtprod", "reconcile", str(run_dir), "--results", str(path),
+                           "--lot", "AU"], env=env, capture_output=True, timeout=300)
     assert proc.returncode == -9
     assert _state(run_dir) == before
-    res = _cli("reconcile", run_dir, "--results", path)
+    res = _cli("reconcile", run_dir, "--results", path, "--lot", "AU")
     assert res.exit_code == 0, res.output
     assert set(_fates(run_dir).values()) == {"MAILED"} and len(_fates(run_dir)) == len(au)
 
@@ -381,7 +381,7 @@ def test_the_fixed_length_model_goes_round_the_loop(statement_out, tmp_path):
     jp = [m["sequence"] for m in _manifest(run_dir) if m["region"] == "JP"]
     assert len(lines) == len(jp) and all(len(line) == 51 for line in lines)
     assert {line[22:24] for line in lines} == {"00", "30"}
-    res = _cli("reconcile", run_dir, "--results", out, "--model", "fixed-record", "--json")
+    res = _cli("reconcile", run_dir, "--results", out, "--model", "fixed-record", "--lot", "JP", "--json")
     result = json.loads(res.output.strip().splitlines()[-1])
     fates = _fates(run_dir)
     if 100 * len(misread) / len(jp) > 3:
@@ -392,3 +392,150 @@ def test_the_fixed_length_model_goes_round_the_loop(statement_out, tmp_path):
     # A generic-csv reading of a fixed-length file is refused whole.
     refused = _cli("reconcile", run_dir, "--results", out)
     assert refused.exit_code == 2 and f"{out}: line 1: header:" in refused.output
+
+
+# --- lots with no record, models per lot, COMPLETE and the lodgement ----------------------------
+
+def test_a_lot_with_no_record_is_missing_piece_by_piece(statement_out, tmp_path):
+    """A results file reports on every lot of the run unless --lot says otherwise: a lot it has no
+    record for is MISSING, piece by piece, exactly like one piece without a record."""
+    run_dir = _copy(statement_out, tmp_path)
+    manifest = _manifest(run_dir)
+    au = [m["sequence"] for m in manifest if m["region"] == "AU"]
+    jp = [m["sequence"] for m in manifest if m["region"] == "JP"]
+    path = tmp_path / "au-only.csv"
+    path.write_text(_results(run_dir.name, [(s, "OK", "") for s in au]), "utf-8")
+    res = _cli("reconcile", run_dir, "--results", path, "--json")
+    assert res.exit_code == 6, res.output
+    fates = _fates(run_dir)
+    assert {fates[s] for s in au} == {"MAILED"} and {fates[s] for s in jp} == {"WAITING"}
+    check = json.loads(res.output.strip().splitlines()[-1])["check"]
+    assert check["waiting"] == len(jp) and check["not_reported"] == 0
+    assert all(w["status"] == "MISSING" and "missing" in w["reason"] for w in check["waiting_pieces"])
+    # A file that says it is for JP may not carry an AU piece; an empty JP file makes JP missing too.
+    other = tmp_path / "jp-with-au.csv"
+    other.write_text(_results(run_dir.name, [(au[0], "OK", "")]), "utf-8")
+    refused = _cli("reconcile", run_dir, "--results", other, "--lot", "JP")
+    assert refused.exit_code == 2 and f"{other}: line 2: sequence: piece {au[0]} is in lot AU" in refused.output
+    # With a model that sets a default for MISSING, the lot takes it.
+    fresh = _copy(statement_out, tmp_path / "fresh")
+    model = tmp_path / "lenient-csv.toml"
+    model.write_text((ROOT / "inserters" / "generic-csv.toml").read_text("utf-8")
+                     .replace('name = "generic-csv"', 'name = "lenient-csv"')
+                     .replace("divert_bin = 2", 'divert_bin = 2\nmissing_status = "OK"'), "utf-8")
+    empty = tmp_path / "empty.csv"
+    empty.write_text(RESULTS_HEADER + "\n", "utf-8")
+    res = _cli("reconcile", fresh, "--results", empty, "--model", model, "--lot", "JP", "--json")
+    assert res.exit_code == 0, res.output
+    assert _fates(fresh) == {s: "MAILED" for s in jp}
+
+
+def _inserters_with_lots(tmp_path: Path, lots_toml: str) -> Path:
+    folder = tmp_path / "inserters"
+    shutil.copytree(ROOT / "inserters", folder)
+    (folder / "lots.toml").write_text(lots_toml, "utf-8")
+    return folder
+
+
+def test_each_lot_runs_on_its_configured_model(tmp_path, monkeypatch):
+    folder = _inserters_with_lots(tmp_path, '[lots.JP]\nmodel = "fixed-record"\n\n'
+                                            '[lots.AU]\nmaximum_reprint_percent = 0\n')
+    monkeypatch.setenv("STMTPROD_INSERTERS", str(folder))
+    out = tmp_path / "out"
+    assert build(BuildOptions(input=SAMPLES, out=out, regions=("AU", "JP"), workers=1))["state"] == "RELEASED"
+    run_dir = next(p for p in out.iterdir() if (p / "run.json").exists())
+    written = sorted(p.name for p in (run_dir / "release" / "inserter").iterdir())
+    assert written == ["AU.generic-csv.csv", "JP.fixed-record.dat"]
+    # One results file is in one model's format: lots on two models need --lot.
+    mixed = _cli("insert-sim", run_dir, "--out", tmp_path / "all.csv")
+    assert mixed.exit_code == 2 and "AU: generic-csv, JP: fixed-record" in mixed.output
+    sim = _cli("insert-sim", run_dir, "--lot", "JP", "--out", tmp_path / "jp.dat", "--seed", "2")
+    assert sim.exit_code == 0, sim.output
+    lines = (tmp_path / "jp.dat").read_text("utf-8").splitlines()
+    assert lines and all(len(line) == 51 for line in lines)
+    res = _cli("reconcile", run_dir, "--results", tmp_path / "jp.dat", "--lot", "JP", "--json")
+    assert res.exit_code == 0 and json.loads(res.output.strip().splitlines()[-1])["model"] == "fixed-record"
+    # AU's own maximum (0%) holds its single damaged piece for the operator; generic-csv alone allows 5%.
+    au = [m["sequence"] for m in _manifest(run_dir) if m["region"] == "AU"]
+    path = tmp_path / "au.csv"
+    path.write_text(_results(run_dir.name, [(s, "DAMAGED" if s == au[0] else "OK", "") for s in au]), "utf-8")
+    res = _cli("reconcile", run_dir, "--results", path, "--lot", "AU", "--json")
+    result = json.loads(res.output.strip().splitlines()[-1])
+    assert result["held_lots"] == ["AU"] and _fates(run_dir)[au[0]] == "WAITING"
+    assert "above its maximum 0%" in result["check"]["waiting_pieces"][0]["reason"]
+
+
+@pytest.mark.parametrize("text, key", [
+    ('[lots.JP]\nmodel = "no-such-model"\n', "lots.JP.model"),
+    ('default_model = "Generic"\n', "default_model"),
+    ('[lots.AU]\nmaximum_reprint_percent = 120\n', "lots.AU.maximum_reprint_percent"),
+    ('[lots.AU]\nmodle = "fixed-record"\n', "lots.AU.modle"),
+])
+def test_a_bad_lots_file_names_file_and_key(tmp_path, monkeypatch, text, key):
+    from stmtprod.inserting.lotmodels import load_lot_models
+
+    folder = _inserters_with_lots(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_lot_models(folder)
+    assert str(folder / "lots.toml") in str(err.value) and err.value.key == key
+
+
+def test_complete_only_when_every_piece_is_final_and_the_lodgement_counts_mailed_pieces(statement_out, tmp_path):
+    run_dir = _copy(statement_out, tmp_path)
+    manifest = _manifest(run_dir)
+    pulled = [manifest[0]["sequence"], manifest[-1]["sequence"]]
+    path = tmp_path / "r.csv"
+    path.write_text(_results(run_dir.name, [(m["sequence"], "PULLED" if m["sequence"] in pulled else "OK", "")
+                                            for m in manifest]), "utf-8")
+    res = _cli("reconcile", run_dir, "--results", path)
+    assert res.exit_code == 6 and not (run_dir / "lodgement").exists()
+    db = sqlite3.connect(run_dir.parent / "ledger.sqlite")
+    assert db.execute("SELECT state FROM runs").fetchone()[0] == "RELEASED"
+    assert _cli("reconcile", run_dir, "--piece", pulled[0], "--action", "pull", "--reason", "torn",
+                "--operator", "kim").exit_code == 6
+    env = {**os.environ, "STMTPROD_CRASH_AT": "complete:lodged"}
+    proc = subprocess.run([sys.executable, "-m", "stmtprod", "reconcile", str(run_dir), "--piece", str(pulled[1]),
+                           "--action", "pull", "--reason", "customer asked", "--operator", "kim"],
+                          env=env, capture_output=True, timeout=300)
+    assert proc.returncode == -9
+    assert db.execute("SELECT state FROM runs").fetchone()[0] == "RELEASED"
+    lodged = {p.name: p.read_bytes() for p in (run_dir / "lodgement").iterdir()}
+    res = _cli("reconcile", run_dir)  # no arguments: the count check, completing what the crash left
+    assert res.exit_code == 0, res.output
+    assert db.execute("SELECT state FROM runs").fetchone()[0] == "COMPLETE"
+    assert {p.name: p.read_bytes() for p in (run_dir / "lodgement").iterdir()} == lodged
+    mailing = {r["sequence"]: r for p in (run_dir / "release" / "mailing").glob("*.jsonl") for r in _jsonl(p)}
+    rows = [r for lot in ("AU", "JP") for r in _jsonl(run_dir / "lodgement" / f"{lot}.jsonl")]
+    assert sorted(r["sequence"] for r in rows) == sorted(set(mailing) - set(pulled))
+    assert all({k: v for k, v in r.items() if k != "lot"} == mailing[r["sequence"]] for r in rows)
+    summary = json.loads((run_dir / "lodgement" / "summary.json").read_text("utf-8"))
+    assert summary["scheduled"] == len(manifest) == summary["mailed"] + summary["pulled"]
+    assert summary["pulled"] == 2 and sum(v["pieces"] for v in summary["by_lot"].values()) == summary["mailed"]
+    show = _cli("show", run_dir.name, "--out", run_dir.parent)
+    assert f"run {run_dir.name}: COMPLETE" in show.output
+    assert f"scheduled {len(manifest)} = mailed {len(manifest) - 2} + pulled 2\n" in show.output
+    db.close()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".stmtprod.lock" and not p.name.startswith("ledger.sqlite")}
+
+
+@pytest.mark.parametrize("line", ["statements", "cards"])
+def test_resume_of_a_released_or_complete_run_changes_nothing(statement_out, card_out, tmp_path, line):
+    run_dir = _copy(statement_out if line == "statements" else card_out, tmp_path)
+    out, run_id = run_dir.parent, run_dir.name
+    db = sqlite3.connect(out / "ledger.sqlite")
+    transitions = lambda: db.execute("SELECT state FROM transitions ORDER BY id").fetchall()  # noqa: E731
+    for expected in ("RELEASED", "COMPLETE"):
+        if expected == "COMPLETE":
+            path = tmp_path / "ok.csv"
+            path.write_text(_results(run_id, [(m["sequence"], "OK", "") for m in _manifest(run_dir)]), "utf-8")
+            assert _cli("reconcile", run_dir, "--results", path).exit_code == 0
+        before, history = _files(out), transitions()
+        assert history[-1] == (expected,)
+        res = _cli("resume", run_id, "--out", out)
+        assert res.exit_code in (0, 2), res.output
+        assert transitions() == history and _files(out) == before, expected
+    db.close()

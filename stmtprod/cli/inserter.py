@@ -44,28 +44,36 @@ def control(run_dir, model):
 @click.argument("run_dir", type=_RUN_DIR)
 @click.option("--results", "results_file", type=click.Path(dir_okay=False, path_type=Path),
               help="The inserter's results file to apply (whole, or not at all).")
-@click.option("--model", help="Inserter model of the results file; default generic-csv.")
+@click.option("--model", help="Inserter model of the results file; default: the model its lots were released for.")
+@click.option("--lot", "lots", multiple=True,
+              help="A lot this results file reports on (repeatable); default every lot of the run. A piece of "
+                   "these lots with no record is MISSING.")
 @click.option("--piece", "pieces", type=click.IntRange(min=1), multiple=True,
               help="Operator decision: the piece's sequence (repeatable).")
 @click.option("--action", type=click.Choice(["ok", "pull", "reprint"]), help="Operator decision for --piece.")
 @click.option("--reason", help="Why (required with --action).")
 @click.option("--operator", help="Who decides (required with --action).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def reconcile(run_dir, results_file, model, pieces, action, reason, operator, as_json):
-    """Apply an inserter results file to a released run, or record an operator's decision on pieces."""
+def reconcile(run_dir, results_file, model, lots, pieces, action, reason, operator, as_json):
+    """Apply an inserter results file to a released run, or record an operator's decision on pieces.
+
+    With neither, print the count check (and complete the run if every piece is final)."""
     from stmtprod.inserting.fates import check_lines
-    from stmtprod.inserting.reconcile import operator_decision, reconcile as apply_results
+    from stmtprod.inserting.reconcile import operator_decision, reconcile as apply_results, status
     from stmtprod.inserting.results import ResultsRefused
 
     try:
         if results_file and (pieces or action):
             raise errors.UsageError("give either --results or --piece/--action, not both")
         if results_file:
-            result = apply_results(run_dir, results_file, model)
+            result = apply_results(run_dir, results_file, model, list(lots) or None)
         elif pieces and action:
             result = operator_decision(run_dir, list(pieces), action, reason or "", operator or "")
+        elif pieces or action or lots or model:
+            raise errors.UsageError("give --results FILE [--lot L], or --piece SEQ --action ok|pull|reprint "
+                                    "--reason --operator")
         else:
-            raise errors.UsageError("give --results FILE, or --piece SEQ --action ok|pull|reprint --reason --operator")
+            result = status(run_dir)
     except ResultsRefused as exc:
         fail(exc, as_json, exc.as_dict())
     except errors.StmtprodError as exc:
@@ -74,10 +82,10 @@ def reconcile(run_dir, results_file, model, pieces, action, reason, operator, as
         click.echo(f"{result['file']} was already applied at {result['already_applied']}: nothing changed", err=True)
     elif results_file:
         click.echo(f"{result['file']}: {result['records']} records for lots {', '.join(result['lots'])}; "
-                   f"fates {result['fates']}" + ("; REPRINTS HELD for the operator (share "
-                                                 f"{result['reprint_share_percent']}% above the model's maximum)"
+                   f"fates {result['fates']}" + (f"; REPRINTS HELD for the operator in lots {', '.join(result['held_lots'])}"
+                                                 " (reprint share above the maximum)"
                                                  if result["reprints_held"] else ""), err=True)
-    else:
+    elif pieces:
         click.echo(f"pieces {', '.join(map(str, result['pieces']))}: {result['fate']}", err=True)
     click.echo("\n".join(check_lines(result["check"])), err=True)
     if as_json:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from stmtprod.errors import EnvironmentFault
+from stmtprod.errors import EnvironmentFault, UsageError
 
 LEDGER_FILE = "ledger.sqlite"
 
@@ -228,6 +228,7 @@ class Ledger:
     def transition(self, run_id: str, state: str, **details: object) -> None:
         stamp = now()
         with self.transaction() as db:
+            _not_complete(db, run_id)
             db.execute("UPDATE runs SET state = ?, updated_at = ? WHERE run_id = ?", (state, stamp, run_id))
             db.execute("INSERT INTO transitions (run_id, state, at, details) VALUES (?,?,?,?)",
                        (run_id, state, stamp, _dumps(details) if details else None))
@@ -305,6 +306,7 @@ class Ledger:
     def record_halt(self, run_id: str, halt: dict) -> None:
         stamp = now()
         with self.transaction() as db:
+            _not_complete(db, run_id)
             db.execute("INSERT INTO halts (run_id, at, step, reason, details) VALUES (?,?,?,?,?)",
                        (run_id, stamp, halt.get("step"), halt["reason"], _dumps(halt)))
             db.execute("UPDATE runs SET state = 'HALTED', updated_at = ? WHERE run_id = ?", (stamp, run_id))
@@ -318,6 +320,7 @@ class Ledger:
     def record_release(self, run_id: str, files: list[str], counts: dict, summary: dict) -> None:
         stamp = now()
         with self.transaction() as db:
+            _not_complete(db, run_id)
             db.execute("INSERT OR REPLACE INTO releases VALUES (?,?,?)", (run_id, stamp, _dumps(files)))
             db.execute("UPDATE runs SET state = 'RELEASED', counts = ?, summary = ?, updated_at = ? "
                        "WHERE run_id = ?", (_dumps(counts), _dumps(summary), stamp, run_id))
@@ -406,6 +409,15 @@ class Ledger:
         rows = self.db.execute("SELECT * FROM switching ORDER BY region, stage")
         return [{"region": r["region"], "stage": r["stage"], "updated_at": r["updated_at"],
                  **json.loads(r["state"])} for r in rows]
+
+
+def _not_complete(db: sqlite3.Connection, run_id: str) -> None:
+    """COMPLETE is the end of a run's life (every piece mailed or pulled, the lodgement final): no
+    state, halt or release may follow it."""
+    row = db.execute("SELECT state FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    if row is not None and row["state"] == "COMPLETE":
+        raise UsageError(f"run {run_id} is COMPLETE (every piece mailed or pulled, lodgement final): "
+                         "nothing more happens to it")
 
 
 def _event(db: sqlite3.Connection, run_id: str, stage: int, lot: str, event: str, decision: str | None,

@@ -7,17 +7,19 @@ comes back only in the results file. No timestamp: the same run gives the same b
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
+from typing import IO
 
 from stmtprod.catalog import Catalog
 from stmtprod.errors import ConfigError
 from stmtprod.fsutil import atomic_open
+from stmtprod.inserting.lotmodels import FOLDER, load_lot_models
 from stmtprod.inserting.models import InserterModel, load_inserter
-from stmtprod.inserting.pieces import Piece, run_pieces
-from stmtprod.inserting.records import RecordError, format_records
+from stmtprod.inserting.pieces import Piece, iter_pieces
+from stmtprod.inserting.records import RecordError, format_row, header_line
 from stmtprod.layout import LayoutSet
 
-FOLDER = "inserter"
 
 
 def control_path(folder: Path, lot: str, model: InserterModel) -> Path:
@@ -33,25 +35,37 @@ def control_row(run_id: str, piece: Piece, model: InserterModel, hoppers: int) -
 
 def write_control_files(folder: Path, run_id: str, catalog: Catalog, layouts: LayoutSet,
                         model: InserterModel | str | None = None) -> list[Path]:
-    """The control file of every lot of the run folder `folder` (`staging/` at release, or `release/`).
+    """The control file of every lot of the run folder `folder` (`staging/` at release, or `release/`),
+    each in its lot's model (`inserters/lots.toml`) unless `model` is given. Pieces are streamed.
 
     `folder.parent` is the run folder (its `work/accepted/` gives the names). Returns the paths.
     """
     folder = Path(folder)
-    model = model if isinstance(model, InserterModel) else load_inserter(model)
-    written = []
-    for lot, pieces in run_pieces(folder, folder.parent / "work" / "accepted", catalog, layouts).items():
-        path = control_path(folder, lot, model)
-        rows = (control_row(run_id, p, model, catalog.inserter.hoppers) for p in pieces)
-        try:
-            with atomic_open(path, "wb") as fh:
-                for line in format_records(model.control, rows):
-                    fh.write(line.encode(model.control.encoding))
-        except RecordError as exc:
-            raise ConfigError(f"control file for lot {lot}: {exc}", file=f"inserters/{model.name}.toml",
-                              key=f"control.{exc.field}") from None
-        except UnicodeEncodeError as exc:
-            raise ConfigError(f"control file for lot {lot}: a value cannot be written in {model.control.encoding} "
-                              f"({exc.reason})", file=f"inserters/{model.name}.toml", key="control.encoding") from None
-        written.append(path)
-    return written
+    fixed = model if isinstance(model, InserterModel) else load_inserter(model) if model else None
+    lots = load_lot_models() if fixed is None else None
+    files: dict[str, tuple[InserterModel, Path, IO[bytes]]] = {}
+    with ExitStack() as stack:
+        for piece in iter_pieces(folder, folder.parent / "work" / "accepted", catalog, layouts):
+            if piece.lot not in files:
+                chosen = fixed or load_inserter(lots.model_name(piece.lot))
+                path = control_path(folder, piece.lot, chosen)
+                files[piece.lot] = (chosen, path, stack.enter_context(atomic_open(path, "wb")))
+                head = header_line(chosen.control)
+                _write(files[piece.lot], piece.lot, [head] if head else [])
+            fmt = files[piece.lot][0]
+            _write(files[piece.lot], piece.lot,
+                   [format_row(fmt.control, control_row(run_id, piece, fmt, catalog.inserter.hoppers))])
+    return [path for _, path, _ in files.values()]
+
+
+def _write(target: tuple[InserterModel, Path, IO[bytes]], lot: str, lines: list[str]) -> None:
+    model, _, fh = target
+    try:
+        for line in lines:
+            fh.write(line.encode(model.control.encoding))
+    except RecordError as exc:
+        raise ConfigError(f"control file for lot {lot}: {exc}", file=f"inserters/{model.name}.toml",
+                          key=f"control.{exc.field}") from None
+    except UnicodeEncodeError as exc:
+        raise ConfigError(f"control file for lot {lot}: a value cannot be written in {model.control.encoding} "
+                          f"({exc.reason})", file=f"inserters/{model.name}.toml", key="control.encoding") from None

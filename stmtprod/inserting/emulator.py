@@ -19,7 +19,8 @@ from stmtprod.errors import UsageError
 from stmtprod.fsutil import atomic_open
 from stmtprod.inserting.machine import Inserter
 from stmtprod.inserting.control import control_path
-from stmtprod.inserting.models import InserterModel, load_inserter
+from stmtprod.inserting.lotmodels import covered_lots, results_model
+from stmtprod.inserting.models import InserterModel
 from stmtprod.inserting.records import RecordError, format_records, parse_records
 from stmtprod.inserting.runctx import RunFolder
 from stmtprod.verify import PrintFile, read_all
@@ -108,10 +109,8 @@ def simulate(run_dir: Path, out: Path, *, lot: str | None = None, model: str | N
              faults: dict[str, float] | None = None, seed: int = 0, workers: int = 1) -> dict:
     """Run the lot (default: every lot) through the emulated inserter; write its results file."""
     run = RunFolder.open(run_dir)
-    inserter = load_inserter(model)
-    lots = [lot] if lot else list(run.lots)
-    if lot and lot not in run.lots:
-        raise UsageError(f"run {run.run_id} has no lot {lot} (lots: {', '.join(run.lots)})")
+    lots = covered_lots(run, [lot] if lot else None)
+    inserter = results_model(run, lots, model)
     code = {}
     for c, status in inserter.statuses.items():
         code.setdefault(status, c)

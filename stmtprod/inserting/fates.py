@@ -7,16 +7,35 @@ complete only when every scheduled piece is final: scheduled = mailed + pulled.
 from __future__ import annotations
 
 import json
+import sqlite3
+from typing import Callable, Iterable
 
 from stmtprod.engine.ledger import Ledger, now
 
 MAILED, PULLED, REPRINT, WAITING = "MAILED", "PULLED", "REPRINT", "WAITING"
 FINAL = (MAILED, PULLED)
+WAITING_SHOWN = 200  # waiting pieces listed by the count check (all are counted)
+
+
+_CODES = (None, MAILED, PULLED, REPRINT, WAITING)
 
 
 def current(ledger: Ledger, run_id: str) -> dict[int, dict]:
     rows = ledger.db.execute("SELECT sequence, fate, status, reason, at FROM piece_state WHERE run_id = ?", (run_id,))
     return {r["sequence"]: dict(r) for r in rows}
+
+
+def current_codes(ledger: Ledger, run_id: str, size: int) -> bytearray:
+    """Each piece's current fate as one byte (index into `_CODES`; 0: none yet), for runs of any size."""
+    codes = bytearray(size + 1)
+    for seq, fate in ledger.db.execute("SELECT sequence, fate FROM piece_state WHERE run_id = ?", (run_id,)):
+        if 0 < seq <= size:
+            codes[seq] = _CODES.index(fate)
+    return codes
+
+
+def fate_in(codes: bytearray, sequence: int) -> str | None:
+    return _CODES[codes[sequence]] if 0 < sequence < len(codes) else None
 
 
 def applied(ledger: Ledger, run_id: str, sha256: str) -> dict | None:
@@ -25,29 +44,47 @@ def applied(ledger: Ledger, run_id: str, sha256: str) -> dict | None:
     return None if row is None else {**dict(row), "lots": json.loads(row["lots"]), "counts": json.loads(row["counts"])}
 
 
-def record(ledger: Ledger, run_id: str, decisions: list[dict], results: dict | None = None,
-           before_commit=lambda: None) -> int | None:
-    """Write `decisions` (sequence, status, fate, who, reason, details) and, for a results file, its
-    row (file, sha256, model, lots, counts), all in one transaction; returns the results row's id."""
+def record(ledger: Ledger, run_id: str, decisions: Iterable[dict], results: dict | None = None,
+           before_commit=lambda: None, adjust: Callable[[sqlite3.Connection, int], None] | None = None) -> dict:
+    """Write `decisions` (sequence, status, fate, who, reason, details; any iterable, consumed once)
+    and, for a results file, its row (file, sha256, model, lots, records), all in one transaction.
+    `adjust(db, results_id)` may change this file's fates before they become current (held reprints).
+    Returns the fates and statuses written, counted."""
     stamp = now()
     with ledger.transaction() as db:
         results_id = None
         if results is not None:
             cur = db.execute("INSERT INTO inserter_results (run_id, file, sha256, model, lots, counts, at) "
                              "VALUES (?,?,?,?,?,?,?)", (run_id, results["file"], results["sha256"], results["model"],
-                                                        json.dumps(results["lots"]), json.dumps(results["counts"],
-                                                                                                sort_keys=True), stamp))
+                                                        json.dumps(results["lots"]), "{}", stamp))
             results_id = cur.lastrowid
+        first = db.execute("SELECT COALESCE(MAX(id), 0) FROM piece_fates").fetchone()[0]
         db.executemany("INSERT INTO piece_fates (run_id, sequence, results_id, status, fate, who, reason, details, at) "
                        "VALUES (?,?,?,?,?,?,?,?,?)",
-                       [(run_id, d["sequence"], results_id, d["status"], d["fate"], d.get("who"), d.get("reason"),
+                       ((run_id, d["sequence"], results_id, d["status"], d["fate"], d.get("who"), d.get("reason"),
                          json.dumps(d.get("details") or {}, ensure_ascii=False, sort_keys=True), stamp)
-                        for d in decisions])
-        db.executemany("INSERT OR REPLACE INTO piece_state (run_id, sequence, fate, status, reason, at) "
-                       "VALUES (?,?,?,?,?,?)",
-                       [(run_id, d["sequence"], d["fate"], d["status"], d.get("reason"), stamp) for d in decisions])
+                        for d in decisions))
+        if adjust is not None and results_id is not None:
+            adjust(db, results_id)
+        written = {"fates": {}, "statuses": {}}
+        for key, column in (("fates", "fate"), ("statuses", "status")):
+            for value, n in db.execute(f"SELECT {column}, COUNT(*) FROM piece_fates WHERE id > ? GROUP BY {column} "
+                                       f"ORDER BY {column}", (first,)):
+                written[key][value] = n
+        if results_id is not None:
+            db.execute("UPDATE inserter_results SET counts = ? WHERE id = ?",
+                       (json.dumps({**written, "records": results["records"]}, sort_keys=True), results_id))
+        db.execute("INSERT OR REPLACE INTO piece_state (run_id, sequence, fate, status, reason, at) "
+                   "SELECT run_id, sequence, fate, status, reason, at FROM piece_fates WHERE id > ? ORDER BY id",
+                   (first,))
         before_commit()
-    return results_id
+    return written
+
+
+def hold_reprints(db: sqlite3.Connection, results_id: int, ranges: list[tuple[int, int]], why: str) -> None:
+    """Inside `record`'s transaction: this file's reprints in `ranges` of sequences wait for the operator."""
+    db.executemany("UPDATE piece_fates SET fate = ?, reason = reason || ? WHERE results_id = ? AND fate = ? "
+                   "AND sequence BETWEEN ? AND ?", [(WAITING, why, results_id, REPRINT, a, b) for a, b in ranges])
 
 
 def history(ledger: Ledger, run_id: str, sequence: int | None = None) -> list[dict]:
@@ -70,8 +107,8 @@ def count_check(ledger: Ledger, run_id: str) -> dict:
         counts[row["fate"]] = row["n"]
     reported = sum(counts.values())
     waiting = [dict(r) for r in ledger.db.execute(
-        "SELECT sequence, status, reason FROM piece_state WHERE run_id = ? AND fate = ? ORDER BY sequence",
-        (run_id, WAITING))]
+        "SELECT sequence, status, reason FROM piece_state WHERE run_id = ? AND fate = ? ORDER BY sequence LIMIT ?",
+        (run_id, WAITING, WAITING_SHOWN))]
     files = ledger.db.execute("SELECT COUNT(*) FROM inserter_results WHERE run_id = ?", (run_id,)).fetchone()[0]
     check = {"scheduled": scheduled, "mailed": counts[MAILED], "pulled": counts[PULLED],
              "to_reprint": counts[REPRINT], "waiting": counts[WAITING], "not_reported": scheduled - reported,
@@ -85,12 +122,13 @@ def count_check(ledger: Ledger, run_id: str) -> dict:
 
 def check_lines(check: dict) -> list[str]:
     """The count check for people (`stmtprod show`, `stmtprod reconcile`)."""
-    lines = [f"inserter loop: {check['loop']}",
-             f"  scheduled {check['scheduled']} = mailed {check['mailed']} + pulled {check['pulled']}"
-             f" + to reprint {check['to_reprint']} + waiting {check['waiting']}"
-             f" + not yet reported {check['not_reported']}" + ("" if check["balanced"] else "  (DOES NOT BALANCE)")]
+    equation = f"  scheduled {check['scheduled']} = mailed {check['mailed']} + pulled {check['pulled']}"
+    if not check["complete"]:
+        equation += (f" + to reprint {check['to_reprint']} + waiting {check['waiting']}"
+                     f" + not yet reported {check['not_reported']}")
+    lines = [f"inserter loop: {check['loop']}", equation + ("" if check["balanced"] else "  (DOES NOT BALANCE)")]
     for w in check["waiting_pieces"][:20]:
         lines.append(f"  WAITING piece {w['sequence']} ({w['status']}): {w['reason']}")
-    if len(check["waiting_pieces"]) > 20:
-        lines.append(f"  ... and {len(check['waiting_pieces']) - 20} more waiting pieces")
+    if check["waiting"] > 20:
+        lines.append(f"  ... and {check['waiting'] - 20} more waiting pieces")
     return lines

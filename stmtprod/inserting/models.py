@@ -113,6 +113,9 @@ def load_inserter(model: str | Path | None = None, folder: Path | None = None) -
     path = Path(model) if str(model).endswith(".toml") else Path(folder or default_inserters_dir()) / f"{model}.toml"
     if not str(model).endswith(".toml") and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", str(model)):
         raise ConfigError(f"inserter model {model!r} is not a model name ([a-z0-9-])")
+    if str(model) == "lots":
+        raise ConfigError("'lots' is the lots file (which model runs each lot), not an inserter model",
+                          file=str(path))
     loaded, _version = load_model(path, InserterModel, "inserter model file")
     if loaded.name != path.stem:
         raise ConfigError(f"name {loaded.name} does not match the file name", file=str(path), key="name")

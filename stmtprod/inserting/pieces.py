@@ -7,8 +7,12 @@ line's envelope log and mailing manifest give weight and postage class; where a 
 """
 from __future__ import annotations
 
+import bisect
 import json
+import math
+from array import array
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Iterator
@@ -16,6 +20,7 @@ from typing import Iterator
 from stmtprod.catalog import Catalog
 from stmtprod.layout import LayoutSet
 from stmtprod.mailing import postage_class
+from stmtprod.plan import spill_line
 from stmtprod.render.formatting import address_lines
 
 
@@ -45,6 +50,60 @@ class Slot:
     divert: bool
 
 
+@dataclass(frozen=True)
+class RunMap:
+    """Every piece of a run as runs of consecutive sequences per lot, read from the manifests row by
+    row: memory grows with the number of batches, not of pieces (reconciling 100,000 pieces holds a
+    few ranges, not 100,000 objects)."""
+
+    ranges: tuple[tuple[str, int, int], ...]  # (lot, first, last), in sequence order
+    diverts: frozenset[int]
+
+    @classmethod
+    def read(cls, folder: Path) -> "RunMap":
+        """The run in `folder` (its `release/`): manifests and `pulled.jsonl`."""
+        ranges: list[list] = []
+        for m in sorted((Path(folder) / "manifest").glob("*.jsonl")):
+            for r in _rows(m):
+                lot, seq = r.get("lot") or r["region"], r["sequence"]
+                if ranges and ranges[-1][0] == lot and ranges[-1][2] == seq - 1:
+                    ranges[-1][2] = seq
+                else:
+                    ranges.append([lot, seq, seq])
+        ranges.sort(key=lambda x: x[1])
+        return cls(tuple((lot, a, b) for lot, a, b in ranges), frozenset(_pulled(Path(folder))))
+
+    @property
+    def lots(self) -> dict[str, int]:
+        """Pieces per lot, lots in the order of their first piece."""
+        out: dict[str, int] = {}
+        for lot, a, b in self.ranges:
+            out[lot] = out.get(lot, 0) + b - a + 1
+        return out
+
+    @property
+    def last(self) -> int:
+        return max((b for _, _, b in self.ranges), default=0)
+
+    def lot_of(self, sequence: int) -> str | None:
+        at = bisect.bisect_right(self._firsts, sequence) - 1
+        if at >= 0 and sequence <= self.ranges[at][2]:
+            return self.ranges[at][0]
+        return None
+
+    def slot(self, sequence: int) -> Slot:
+        return Slot(self.lot_of(sequence) or "", sequence, sequence in self.diverts)
+
+    def sequences(self, lot: str) -> Iterator[int]:
+        for name, a, b in self.ranges:
+            if name == lot:
+                yield from range(a, b + 1)
+
+    @cached_property
+    def _firsts(self) -> list[int]:
+        return [a for _, a, _ in self.ranges]
+
+
 def _rows(path: Path) -> Iterator[dict]:
     with open(path, encoding="utf-8") as fh:
         for line in fh:
@@ -52,13 +111,69 @@ def _rows(path: Path) -> Iterator[dict]:
                 yield json.loads(line)
 
 
-def _by_sequence(folder: Path, key: str) -> dict[int, object]:
-    out: dict[int, object] = {}
-    if folder.exists():
-        for path in sorted(folder.glob("*.jsonl")):
+class _BySequence:
+    """One value per sequence from a folder of per-lot JSONL logs (`envelopes/`, `mailing/`), held
+    compactly: a float array for weights, a byte per piece into a small table for classes."""
+
+    def __init__(self, folder: Path, key: str, size: int, numeric: bool):
+        self.numeric = numeric
+        self.values = array("d", [math.nan]) * (size + 1) if numeric else bytearray(size + 1)
+        self.names: list[str | None] = [None]
+        index: dict[str, int] = {}
+        for path in sorted(folder.glob("*.jsonl")) if folder.exists() else ():
             for row in _rows(path):
-                out[row["sequence"]] = row[key]
-    return out
+                seq = row["sequence"]
+                if not 0 < seq <= size:
+                    continue
+                if numeric:
+                    self.values[seq] = row[key]
+                else:
+                    if row[key] not in index:
+                        index[row[key]] = len(self.names)
+                        self.names.append(row[key])
+                    self.values[seq] = index[row[key]]
+
+    def get(self, seq: int):
+        value = self.values[seq] if 0 < seq < len(self.values) else (math.nan if self.numeric else 0)
+        if self.numeric:
+            return None if math.isnan(value) else value
+        return self.names[value]
+
+
+class _Records:
+    """A region's accepted records (`work/accepted/<region>.jsonl`) read one at a time by input line:
+    two integer arrays (line, byte offset) instead of the records."""
+
+    def __init__(self, path: Path):
+        self.path, self.lines, self.offsets = path, array("q"), array("q")
+        if path.exists():
+            position, pairs_sorted, last = 0, True, -1
+            with open(path, "rb") as fh:
+                for raw in fh:
+                    line = spill_line(raw)
+                    pairs_sorted &= line > last
+                    last = line
+                    self.lines.append(line)
+                    self.offsets.append(position)
+                    position += len(raw)
+            if not pairs_sorted:
+                order = sorted(range(len(self.lines)), key=self.lines.__getitem__)
+                self.lines = array("q", (self.lines[i] for i in order))
+                self.offsets = array("q", (self.offsets[i] for i in order))
+        self._fh = None
+
+    def record(self, line: int) -> dict | None:
+        at = bisect.bisect_left(self.lines, line)
+        if at == len(self.lines) or self.lines[at] != line:
+            return None
+        if self._fh is None:
+            self._fh = open(self.path, "rb")
+        self._fh.seek(self.offsets[at])
+        return json.loads(self._fh.readline())["record"]
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
 
 
 def window_name(layouts: LayoutSet, region: str, record: dict) -> str:
@@ -71,61 +186,59 @@ def window_name(layouts: LayoutSet, region: str, record: dict) -> str:
     return lines[-1] if layout.address.order == "postcode_first" else lines[0]
 
 
-def _names(accepted: Path, region: str, wanted: set[int], layouts: LayoutSet) -> dict[int, str]:
-    names: dict[int, str] = {}
-    path = accepted / f"{region}.jsonl"
-    if not wanted or not path.exists():
-        return names
-    for row in _rows(path):
-        if row["line"] in wanted:
-            names[row["line"]] = window_name(layouts, region, row["record"])
-    return names
-
-
 def _pulled(folder: Path) -> set[int]:
     path = folder / "pulled.jsonl"
     return {r["sequence"] for r in _rows(path)} if path.exists() else set()
 
 
-def run_slots(folder: Path) -> dict[str, list[Slot]]:
-    """Every piece of the run in `folder` by lot, in sequence order, reading only the manifests and
-    `pulled.jsonl`: what reconciliation needs, without names, weights or payloads."""
-    pulled = _pulled(folder)
-    slots = []
-    for m in sorted((folder / "manifest").glob("*.jsonl")):
-        for r in _rows(m):
-            slots.append(Slot(r.get("lot") or r["region"], r["sequence"], r["sequence"] in pulled))
-    lots: dict[str, list[Slot]] = {}
-    for s in sorted(slots, key=lambda s: s.sequence):
-        lots.setdefault(s.lot, []).append(s)
-    return lots
+def _manifests(folder: Path) -> list[Path]:
+    """The manifests in sequence order (by their first row), so pieces stream in sequence order."""
+    firsts = []
+    for m in (folder / "manifest").glob("*.jsonl"):
+        with open(m, encoding="utf-8") as fh:
+            head = fh.readline()
+        if head.strip():
+            firsts.append((json.loads(head)["sequence"], m))
+    return [m for _, m in sorted(firsts)]
 
 
-def run_pieces(folder: Path, accepted: Path, catalog: Catalog, layouts: LayoutSet) -> dict[str, list[Piece]]:
-    """Every piece of the run in `folder` (its `release/` or `staging/`), by lot, in sequence order.
+def iter_pieces(folder: Path, accepted: Path, catalog: Catalog, layouts: LayoutSet) -> Iterator[Piece]:
+    """Every piece of the run in `folder` (its `release/` or `staging/`), in sequence order, one at
+    a time (memory does not grow with the run beyond a few bytes per piece).
 
     `accepted`: the run's `work/accepted/` (the records as ingest accepted them), for the names.
     """
-    weights = _by_sequence(folder / "envelopes", "weight_g")
-    classes = _by_sequence(folder / "mailing", "postage_class")
+    manifests = _manifests(folder)
+    size = RunMap.read(folder).last
+    weights = _BySequence(folder / "envelopes", "weight_g", size, numeric=True)
+    classes = _BySequence(folder / "mailing", "postage_class", size, numeric=False)
     pulled = _pulled(folder)
     limits = catalog.inserter
     insert_weight = {i.code: i.weight_g for i in catalog.insert}
-    rows = [r for m in sorted((folder / "manifest").glob("*.jsonl")) for r in _rows(m)]
-    lines: dict[str, set[int]] = {}
-    for r in rows:
-        lines.setdefault(r["region"], set()).add(r["line"])
-    names = {region: _names(accepted, region, wanted, layouts) for region, wanted in lines.items()}
+    records: dict[str, _Records] = {}
+    try:
+        for m in manifests:
+            for r in _rows(m):
+                seq, region = r["sequence"], r["region"]
+                weight = weights.get(seq)
+                if weight is None:
+                    weight = round(limits.envelope_weight(r["sheets"], (insert_weight.get(code, 0.0)
+                                                                        for code in r["inserts"])), 1)
+                if region not in records:
+                    records[region] = _Records(accepted / f"{region}.jsonl")
+                record = records[region].record(r["line"])
+                yield Piece(lot=r.get("lot") or region, sequence=seq, region=region, sheets=r["sheets"],
+                            hoppers=tuple(r["hoppers"]), payloads=tuple(r["payloads"]), weight_g=float(weight),
+                            postage_class=str(classes.get(seq) or postage_class(float(weight))),
+                            name=window_name(layouts, region, record) if record else "", divert=seq in pulled)
+    finally:
+        for reader in records.values():
+            reader.close()
+
+
+def run_pieces(folder: Path, accepted: Path, catalog: Catalog, layouts: LayoutSet) -> dict[str, list[Piece]]:
+    """Every piece of the run by lot, in sequence order, held in memory (small runs and tests)."""
     lots: dict[str, list[Piece]] = {}
-    for r in sorted(rows, key=lambda r: r["sequence"]):
-        seq = r["sequence"]
-        weight = weights.get(seq)
-        if weight is None:
-            weight = round(limits.envelope_weight(r["sheets"], (insert_weight.get(code, 0.0) for code in r["inserts"])), 1)
-        lot = r.get("lot") or r["region"]
-        lots.setdefault(lot, []).append(Piece(
-            lot=lot, sequence=seq, region=r["region"], sheets=r["sheets"], hoppers=tuple(r["hoppers"]),
-            payloads=tuple(r["payloads"]), weight_g=float(weight),
-            postage_class=str(classes.get(seq) or postage_class(float(weight))),
-            name=names[r["region"]].get(r["line"], ""), divert=seq in pulled))
+    for piece in iter_pieces(folder, accepted, catalog, layouts):
+        lots.setdefault(piece.lot, []).append(piece)
     return lots

@@ -9,23 +9,25 @@ Rules (after RICOH ProcessDirector's inserter reconciliation, stricter where it 
 - MISSING (no record for a piece of a reported lot): the model's `missing_status` if it sets one,
   else the operator decides.
 - Two records for one piece (a duplicate read), or a record for a piece already final: operator.
-- Reprints above the model's `maximum_reprint_percent` of the lots reported: all wait for the operator.
+- Reprints above a lot's maximum share (`maximum_reprint_percent` of its model, or of the lot in
+  `inserters/lots.toml`): all of that lot's reprints from the file wait for the operator.
 A piece whose planned divert fails any other way is pulled (it was never to be mailed) unless it
 may have reached the mail stream (OK, ATTENTION), which waits.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from stmtprod.engine import crashpoints
 from stmtprod.cardnumbers import redact
 from stmtprod.errors import UsageError
 from stmtprod.inserting import fates
+from stmtprod.inserting.complete import settle
 from stmtprod.inserting.fates import FINAL, MAILED, PULLED, REPRINT, WAITING
-from stmtprod.inserting.models import MISSING, InserterModel, load_inserter
+from stmtprod.inserting.lotmodels import covered_lots, load_lot_models, results_model
+from stmtprod.inserting.models import MISSING, InserterModel
 from stmtprod.inserting.pieces import Slot
-from stmtprod.inserting.results import ResultRecord, read_results
+from stmtprod.inserting.results import ResultRecord, records, scan
 from stmtprod.inserting.runctx import RunFolder
 from stmtprod.engine.ledger import Ledger
 
@@ -88,56 +90,73 @@ def decide(piece: Slot, recs: list[ResultRecord], before: dict | None, model: In
     return {**base, "status": rec.status, "fate": fate, "reason": reason, "details": details}
 
 
-def reconcile(run_dir: Path, results_file: Path, model: str | None = None) -> dict:
+def reconcile(run_dir: Path, results_file: Path, model: str | None = None, lots: list[str] | None = None) -> dict:
     """Apply one results file to the run whole, or refuse it whole (ResultsRefused). Applying the
-    same file again changes nothing and says so."""
+    same file again changes nothing and says so.
+
+    The file reports on `lots` (default: every lot of the run): a piece of those lots with no record
+    is MISSING, a record for a piece of another lot is refused. The file is streamed twice (checked,
+    then applied in one transaction); memory does not grow with the run."""
     run = RunFolder.open(run_dir)
-    inserter = load_inserter(model)
-    pieces = {p.sequence: p for lot in run.slots.values() for p in lot}
-    records = read_results(results_file, inserter, run.run_id, pieces)
-    sha = hashlib.sha256(Path(results_file).read_bytes()).hexdigest()
+    covered = covered_lots(run, lots)
+    inserter = results_model(run, covered, model)
+    config = load_lot_models()
+    first = scan(results_file, inserter, run.run_id, run.map, frozenset(covered))
     ledger = Ledger(run.out)
     try:
-        done = fates.applied(ledger, run.run_id, sha)
+        done = fates.applied(ledger, run.run_id, first.sha256)
         if done is not None:
             return {"run_id": run.run_id, "file": str(results_file), "already_applied": done["at"],
-                    "lots": done["lots"], "counts": done["counts"], "check": fates.count_check(ledger, run.run_id)}
-        by_piece: dict[int, list[ResultRecord]] = {}
-        for r in records:
-            by_piece.setdefault(r.sequence, []).append(r)
-        lots = sorted({pieces[s].lot for s in by_piece})
-        before = fates.current(ledger, run.run_id)
-        decisions = []
-        for lot in lots:
-            for piece in run.slots[lot]:
-                d = decide(piece, by_piece.get(piece.sequence, []), before.get(piece.sequence), inserter)
-                if d is not None:
-                    decisions.append(d)
-        scheduled = sum(len(run.slots[lot]) for lot in lots)
-        reprints = [d for d in decisions if d["fate"] == REPRINT]
-        share = 100.0 * len(reprints) / scheduled if scheduled else 0.0
-        held = share > inserter.maximum_reprint_percent
-        if held:
-            for d in reprints:
-                d["fate"] = WAITING
-                d["reason"] = (f"{d['reason']}; reprint share {share:.2f}% is above the model's maximum "
-                               f"{inserter.maximum_reprint_percent:g}%: the operator confirms (--action reprint)")
-        counts: dict[str, int] = {}
-        for d in decisions:
-            counts[d["fate"]] = counts.get(d["fate"], 0) + 1
-        statuses: dict[str, int] = {}
-        for d in decisions:
-            statuses[d["status"]] = statuses.get(d["status"], 0) + 1
-        fates.record(ledger, run.run_id, decisions,
-                     {"file": str(Path(results_file).resolve()), "sha256": sha, "model": inserter.name, "lots": lots,
-                      "counts": {"fates": counts, "statuses": statuses, "records": len(records)}},
-                     before_commit=lambda: crashpoints.reached("reconcile:commit"))
-        return {"run_id": run.run_id, "file": str(results_file), "model": inserter.name, "lots": lots,
-                "records": len(records), "fates": counts, "statuses": statuses,
-                "reprint_share_percent": round(share, 3), "reprints_held": held,
-                "check": fates.count_check(ledger, run.run_id)}
+                    "lots": done["lots"], "counts": done["counts"], "check": settle(ledger, run)}
+        codes = fates.current_codes(ledger, run.run_id, run.map.last)
+        reprints = dict.fromkeys(covered, 0)
+
+        def decisions():
+            for recs in records(results_file, inserter, run.run_id, run.map, frozenset(covered), first):
+                yield decide(run.map.slot(recs[0].sequence), recs, _before(codes, recs[0].sequence), inserter)
+            for lot in covered:
+                for seq in run.map.sequences(lot):
+                    if first.counts[seq] == 0:
+                        d = decide(run.map.slot(seq), [], _before(codes, seq), inserter)
+                        if d is not None:
+                            yield d
+
+        def counted():
+            for d in decisions():
+                if d["fate"] == REPRINT:
+                    reprints[run.map.lot_of(d["sequence"])] += 1
+                yield d
+
+        scheduled = run.map.lots
+        shares = {lot: 100.0 * reprints[lot] / scheduled[lot] for lot in covered}
+        held = []
+
+        def hold(db, results_id: int) -> None:
+            for lot in covered:
+                limit = config.limit(lot, inserter)
+                share = 100.0 * reprints[lot] / scheduled[lot]
+                shares[lot] = share
+                if share > limit:
+                    held.append(lot)
+                    fates.hold_reprints(db, results_id, [(a, b) for name, a, b in run.map.ranges if name == lot],
+                                        f"; reprint share {share:.2f}% of lot {lot} is above its maximum {limit:g}%: "
+                                        "the operator confirms (--action reprint)")
+
+        written = fates.record(ledger, run.run_id, counted(),
+                               {"file": str(Path(results_file).resolve()), "sha256": first.sha256,
+                                "model": inserter.name, "lots": covered, "records": first.records},
+                               before_commit=lambda: crashpoints.reached("reconcile:commit"), adjust=hold)
+        return {"run_id": run.run_id, "file": str(results_file), "model": inserter.name, "lots": covered,
+                "records": first.records, "fates": written["fates"], "statuses": written["statuses"],
+                "reprint_share_percent": round(max(shares.values(), default=0.0), 3), "reprints_held": bool(held),
+                "held_lots": held, "check": settle(ledger, run)}
     finally:
         ledger.close()
+
+
+def _before(codes: bytearray, sequence: int) -> dict | None:
+    fate = fates.fate_in(codes, sequence)
+    return None if fate is None else {"fate": fate}
 
 
 def operator_decision(run_dir: Path, sequences: list[int], action: str, reason: str, operator: str) -> dict:
@@ -147,23 +166,32 @@ def operator_decision(run_dir: Path, sequences: list[int], action: str, reason: 
     if not reason.strip() or not operator.strip():
         raise UsageError("an operator decision needs --reason and --operator")
     run = RunFolder.open(run_dir)
-    pieces = {p.sequence: p for lot in run.slots.values() for p in lot}
     ledger = Ledger(run.out)
     try:
         state = fates.current(ledger, run.run_id)
         decisions = []
         for seq in sequences:
-            if seq not in pieces:
+            if run.map.lot_of(seq) is None:
                 raise UsageError(f"run {run.run_id} has no piece {seq}")
             now_ = state.get(seq)
             if now_ is not None and now_["fate"] in FINAL:
                 raise UsageError(f"piece {seq} is already {now_['fate']} ({now_['reason']}): a final fate is not changed")
-            if action == "ok" and pieces[seq].divert:
+            if action == "ok" and seq in run.map.diverts:
                 raise UsageError(f"piece {seq} was pulled at inspection (a planned divert): it cannot be mailed")
             decisions.append({"sequence": seq, "status": (now_ or {}).get("status"), "fate": ACTIONS[action],
                               "who": redact(operator.strip()), "reason": redact(reason.strip()), "details": {"action": action}})
         fates.record(ledger, run.run_id, decisions)
         return {"run_id": run.run_id, "pieces": sequences, "action": action, "fate": ACTIONS[action],
-                "check": fates.count_check(ledger, run.run_id)}
+                "check": settle(ledger, run)}
+    finally:
+        ledger.close()
+
+
+def status(run_dir: Path) -> dict:
+    """The run's count check; completes the run if every piece is final (after a crash, say)."""
+    run = RunFolder.open(run_dir)
+    ledger = Ledger(run.out)
+    try:
+        return {"run_id": run.run_id, "check": settle(ledger, run)}
     finally:
         ledger.close()

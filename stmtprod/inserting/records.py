@@ -31,45 +31,56 @@ def _fixed(spec: FieldSpec, value: str) -> str:
     return value[:width].ljust(width)
 
 
-def format_records(fmt: RecordFormat, rows: Iterable[dict[str, str]]) -> Iterator[str]:
-    """Lines (with their newline) for `rows`, each a dict from what a field carries to its text."""
+def header_line(fmt: RecordFormat) -> str | None:
+    """The header line (with its newline), or None for a format without one."""
+    if not fmt.header:
+        return None
     if fmt.format == "fixed":
-        if fmt.header:
-            yield "".join(_fixed(f, f.name) for f in fmt.fields) + "\n"
-        for row in rows:
-            yield "".join(_fixed(f, row.get(f.carries, "")) for f in fmt.fields) + "\n"
-        return
+        return "".join(_fixed(f, f.name) for f in fmt.fields) + "\n"
+    return _delimited(fmt, [f.name for f in fmt.fields])
+
+
+def format_row(fmt: RecordFormat, row: dict[str, str]) -> str:
+    """One record's line (with its newline); `row` maps what a field carries to its text."""
+    if fmt.format == "fixed":
+        return "".join(_fixed(f, row.get(f.carries, "")) for f in fmt.fields) + "\n"
+    return _delimited(fmt, [row.get(f.carries, "") for f in fmt.fields])
+
+
+def _delimited(fmt: RecordFormat, cells: list[str]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=fmt.delimiter, lineterminator="\n")
-    if fmt.header:
-        writer.writerow([f.name for f in fmt.fields])
+    csv.writer(buffer, delimiter=fmt.delimiter, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()
+
+
+def format_records(fmt: RecordFormat, rows: Iterable[dict[str, str]]) -> Iterator[str]:
+    """Lines (with their newline): the header, if the format has one, then one per row."""
+    head = header_line(fmt)
+    if head is not None:
+        yield head
     for row in rows:
-        writer.writerow([row.get(f.carries, "") for f in fmt.fields])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    if fmt.header and buffer.getvalue():
-        yield buffer.getvalue()
+        yield format_row(fmt, row)
 
 
-def parse_records(fmt: RecordFormat, text: str) -> Iterator[tuple[int, dict[str, str] | RecordError]]:
-    """(line number, fields by what they carry, or the RecordError of that line); blank lines skipped."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+def parse_records(fmt: RecordFormat, lines: str | Iterable[str]) -> Iterator[tuple[int, dict[str, str] | RecordError]]:
+    """(line number, fields by what they carry, or the RecordError of that line); blank lines skipped.
+
+    `lines`: the whole text, or its lines one by one (without their newline), so a large file streams.
+    """
+    it = iter(lines.split("\n") if isinstance(lines, str) else lines)
     start = 1
     if fmt.header:
-        if not lines:
+        head = next(it, None)
+        if head is None or not head.strip():
             yield 1, RecordError("the file is empty: the header line is missing", "header")
             return
-        head = lines[0].rstrip("\r")
-        want = ("".join(_fixed(f, f.name) for f in fmt.fields) if fmt.format == "fixed"
-                else fmt.delimiter.join(f.name for f in fmt.fields))
+        head = head.rstrip("\r")
+        want = header_line(fmt)[:-1]
         if head.lstrip("\ufeff") != want:
             yield 1, RecordError(f"header is {head[:120]!r}, expected {want!r}", "header")
             return
         start = 2
-    for number, raw in enumerate(lines[start - 1:], start):
+    for number, raw in enumerate(it, start):
         line = raw.rstrip("\r")
         if not line.strip():
             continue

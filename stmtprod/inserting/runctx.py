@@ -7,7 +7,7 @@ from pathlib import Path
 
 from stmtprod.catalog import Catalog, load_catalog
 from stmtprod.errors import UsageError
-from stmtprod.inserting.pieces import Piece, Slot, run_pieces, run_slots
+from stmtprod.inserting.pieces import Piece, RunMap, run_pieces
 from stmtprod.layout import LayoutSet, load_layouts
 from stmtprod.engine.runstate import RunRecord
 
@@ -52,5 +52,6 @@ class RunFolder:
         return run_pieces(self.release, self.run_dir / "work" / "accepted", self.catalog, self.layouts)
 
     @cached_property
-    def slots(self) -> dict[str, list[Slot]]:
-        return run_slots(self.release)
+    def map(self) -> RunMap:
+        """The run's lots as ranges of sequences (what reconciliation needs, at any size)."""
+        return RunMap.read(self.release)
