@@ -184,8 +184,8 @@ def test_fixed_model_control_records_have_the_model_length(statement_out, tmp_pa
     lines = (run_dir / "release" / "inserter" / "AU.fixed-record.dat").read_text(encoding="utf-8").splitlines()
     au = [m for m in _manifest(run_dir) if m["region"] == "AU"]
     assert len(lines) == len(au)
-    assert all(len(line) == 88 for line in lines)
-    assert lines[0][:15] == run_dir.name and int(lines[0][15:22]) == au[0]["sequence"]
+    assert all(len(line) == 93 for line in lines)  # the widths in inserters/fixed-record.toml, added up
+    assert lines[0][:20] == run_dir.name.ljust(20) and int(lines[0][20:27]) == au[0]["sequence"]
 
 
 # --- results in ---------------------------------------------------------------------------------
@@ -379,8 +379,8 @@ def test_the_fixed_length_model_goes_round_the_loop(statement_out, tmp_path):
     misread = json.loads(sim.output.strip().splitlines()[-1])["faults"]["misread"]
     lines = out.read_text(encoding="utf-8").splitlines()
     jp = [m["sequence"] for m in _manifest(run_dir) if m["region"] == "JP"]
-    assert len(lines) == len(jp) and all(len(line) == 51 for line in lines)
-    assert {line[22:24] for line in lines} == {"00", "30"}
+    assert len(lines) == len(jp) and all(len(line) == 56 for line in lines)
+    assert {line[27:29] for line in lines} == {"00", "30"}
     res = _cli("reconcile", run_dir, "--results", out, "--model", "fixed-record", "--lot", "JP", "--json")
     result = json.loads(res.output.strip().splitlines()[-1])
     fates = _fates(run_dir)
@@ -452,7 +452,7 @@ def test_each_lot_runs_on_its_configured_model(tmp_path, monkeypatch):
     sim = _cli("insert-sim", run_dir, "--lot", "JP", "--out", tmp_path / "jp.dat", "--seed", "2")
     assert sim.exit_code == 0, sim.output
     lines = (tmp_path / "jp.dat").read_text("utf-8").splitlines()
-    assert lines and all(len(line) == 51 for line in lines)
+    assert lines and all(len(line) == 56 for line in lines)
     res = _cli("reconcile", run_dir, "--results", tmp_path / "jp.dat", "--lot", "JP", "--json")
     assert res.exit_code == 0 and json.loads(res.output.strip().splitlines()[-1])["model"] == "fixed-record"
     # AU's own maximum (0%) holds its single damaged piece for the operator; generic-csv alone allows 5%.

@@ -12,6 +12,7 @@ from typing import Iterable, Iterator
 from stmtprod.inserting.models import FieldSpec, RecordFormat
 
 _NUMERIC = ("int", "decimal")
+_WHOLE = ("run_id", "lot")  # identifiers are never cut to fit (a name may be)
 
 
 class RecordError(ValueError):
@@ -28,6 +29,8 @@ def _fixed(spec: FieldSpec, value: str) -> str:
         if len(value) > width:
             raise RecordError(f"{value!r} does not fit in {width} characters", spec.name)
         return value.rjust(width, "0")
+    if spec.carries in _WHOLE and len(value) > width:
+        raise RecordError(f"{value!r} does not fit in {width} characters", spec.name)
     return value[:width].ljust(width)
 
 
