@@ -238,7 +238,7 @@ def test_a_duplicate_record_goes_to_the_operator_and_the_rest_applies(statement_
     assert res.exit_code == 0, res.output
     show = _cli("show", run_id, "--out", run_dir.parent)
     jp = sum(1 for m in _manifest(run_dir) if m["region"] == "JP")
-    assert f"scheduled {len(au) + jp} = mailed {len(au)} + pulled 0 + to reprint 0 + waiting 0 + " \
+    assert f"scheduled {len(au) + jp} = mailed {len(au)} + pulled 0 + in reprint 0 + to reprint 0 + waiting 0 + " \
            f"not yet reported {jp}" in show.output
     refused = _cli("reconcile", run_dir, "--piece", au[1], "--action", "reprint", "--reason", "x", "--operator", "kim")
     assert refused.exit_code == 2 and "already MAILED" in refused.output

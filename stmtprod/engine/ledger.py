@@ -91,6 +91,16 @@ MIGRATIONS = [
         run_id TEXT NOT NULL REFERENCES runs(run_id), sequence INTEGER NOT NULL, fate TEXT NOT NULL,
         status TEXT, reason TEXT, at TEXT NOT NULL, PRIMARY KEY (run_id, sequence));
     """,
+    # 4: reprint children (`stmtprod.inserting.reprint`). One row per piece sent to reprint: the parent
+    # run's piece, the child run that prints it again (`<root>-R<round>`), the child's input line it
+    # became, and the child's sequence once the child is planned and released.
+    """
+    CREATE TABLE reprints (
+        parent_run TEXT NOT NULL REFERENCES runs(run_id), parent_seq INTEGER NOT NULL, child_run TEXT NOT NULL,
+        line INTEGER NOT NULL, child_seq INTEGER, round INTEGER NOT NULL, at TEXT NOT NULL,
+        PRIMARY KEY (child_run, line));
+    CREATE UNIQUE INDEX reprints_parent ON reprints (parent_run, parent_seq, child_run);
+    """,
 ]
 
 

@@ -1,8 +1,10 @@
 """Every piece's fate in the ledger: its history, its current fate, and the count check.
 
-Fates: MAILED and PULLED are final; REPRINT (to print again) and WAITING (an operator decides) are
-not. A piece with no fate has not been reported by the inserter yet. The run's inserter loop is
-complete only when every scheduled piece is final: scheduled = mailed + pulled.
+Fates: MAILED and PULLED are final; REPRINT (to print again), REPRINTED (in a reprint child, final
+when the child's piece is) and WAITING (an operator decides) are not. A piece with no fate has not
+been reported by the inserter yet. The run's inserter loop is complete only when every scheduled
+piece is final: scheduled = mailed + pulled (a piece mailed through its reprint counts as mailed,
+with status REPRINTED).
 """
 from __future__ import annotations
 
@@ -12,12 +14,12 @@ from typing import Callable, Iterable
 
 from stmtprod.engine.ledger import Ledger, now
 
-MAILED, PULLED, REPRINT, WAITING = "MAILED", "PULLED", "REPRINT", "WAITING"
+MAILED, PULLED, REPRINT, WAITING, REPRINTED = "MAILED", "PULLED", "REPRINT", "WAITING", "REPRINTED"
 FINAL = (MAILED, PULLED)
 WAITING_SHOWN = 200  # waiting pieces listed by the count check (all are counted)
 
 
-_CODES = (None, MAILED, PULLED, REPRINT, WAITING)
+_CODES = (None, MAILED, PULLED, REPRINT, WAITING, REPRINTED)
 
 
 def current(ledger: Ledger, run_id: str) -> dict[int, dict]:
@@ -99,9 +101,10 @@ def history(ledger: Ledger, run_id: str, sequence: int | None = None) -> list[di
 
 
 def count_check(ledger: Ledger, run_id: str) -> dict:
-    """scheduled = mailed + pulled + to reprint + waiting + not yet reported; complete when all final."""
+    """scheduled = mailed + pulled + reprinted + to reprint + waiting + not yet reported; complete when
+    every piece is final (mailed or pulled)."""
     scheduled = ledger.piece_count(run_id)
-    counts = {MAILED: 0, PULLED: 0, REPRINT: 0, WAITING: 0}
+    counts = {MAILED: 0, PULLED: 0, REPRINT: 0, WAITING: 0, REPRINTED: 0}
     for row in ledger.db.execute("SELECT fate, COUNT(*) AS n FROM piece_state WHERE run_id = ? GROUP BY fate",
                                  (run_id,)):
         counts[row["fate"]] = row["n"]
@@ -110,13 +113,16 @@ def count_check(ledger: Ledger, run_id: str) -> dict:
         "SELECT sequence, status, reason FROM piece_state WHERE run_id = ? AND fate = ? ORDER BY sequence LIMIT ?",
         (run_id, WAITING, WAITING_SHOWN))]
     files = ledger.db.execute("SELECT COUNT(*) FROM inserter_results WHERE run_id = ?", (run_id,)).fetchone()[0]
-    check = {"scheduled": scheduled, "mailed": counts[MAILED], "pulled": counts[PULLED],
-             "to_reprint": counts[REPRINT], "waiting": counts[WAITING], "not_reported": scheduled - reported,
-             "results_files": files, "waiting_pieces": waiting}
-    check["balanced"] = scheduled == sum(counts.values()) + check["not_reported"]
+    via = ledger.db.execute("SELECT COUNT(*) FROM piece_state WHERE run_id = ? AND fate = ? AND status = ?",
+                            (run_id, MAILED, REPRINTED)).fetchone()[0]
+    check = {"scheduled": scheduled, "mailed": counts[MAILED], "pulled": counts[PULLED], "mailed_via_reprint": via,
+             "reprinted": counts[REPRINTED], "to_reprint": counts[REPRINT], "waiting": counts[WAITING],
+             "not_reported": scheduled - reported, "results_files": files, "waiting_pieces": waiting}
+    check["balanced"] = scheduled == reported + check["not_reported"]
     check["complete"] = scheduled > 0 and counts[MAILED] + counts[PULLED] == scheduled
     check["loop"] = ("COMPLETE" if check["complete"] else "WAITING FOR OPERATOR" if counts[WAITING]
-                     else "REPRINTS PENDING" if counts[REPRINT] else "OPEN" if files else "NOT STARTED")
+                     else "REPRINTS PENDING" if counts[REPRINT] else "IN REPRINT" if counts[REPRINTED]
+                     else "OPEN" if files else "NOT STARTED")
     return check
 
 
@@ -124,8 +130,10 @@ def check_lines(check: dict) -> list[str]:
     """The count check for people (`stmtprod show`, `stmtprod reconcile`)."""
     equation = f"  scheduled {check['scheduled']} = mailed {check['mailed']} + pulled {check['pulled']}"
     if not check["complete"]:
-        equation += (f" + to reprint {check['to_reprint']} + waiting {check['waiting']}"
-                     f" + not yet reported {check['not_reported']}")
+        equation += (f" + in reprint {check['reprinted']} + to reprint {check['to_reprint']} + waiting "
+                     f"{check['waiting']} + not yet reported {check['not_reported']}")
+    if check["mailed_via_reprint"]:
+        equation += f"  ({check['mailed_via_reprint']} mailed through a reprint)"
     lines = [f"inserter loop: {check['loop']}", equation + ("" if check["balanced"] else "  (DOES NOT BALANCE)")]
     for w in check["waiting_pieces"][:20]:
         lines.append(f"  WAITING piece {w['sequence']} ({w['status']}): {w['reason']}")

@@ -23,7 +23,7 @@ from stmtprod.cardnumbers import redact
 from stmtprod.errors import UsageError
 from stmtprod.inserting import fates
 from stmtprod.inserting.complete import settle
-from stmtprod.inserting.fates import FINAL, MAILED, PULLED, REPRINT, WAITING
+from stmtprod.inserting.fates import FINAL, MAILED, PULLED, REPRINT, REPRINTED, WAITING
 from stmtprod.inserting.lotmodels import covered_lots, load_lot_models, results_model
 from stmtprod.inserting.models import MISSING, InserterModel
 from stmtprod.inserting.pieces import Slot
@@ -81,6 +81,10 @@ def decide(piece: Slot, recs: list[ResultRecord], before: dict | None, model: In
         fate, reason = _fate(piece, status, None, model)
         return {**base, "status": status, "fate": fate, "reason": reason, "details": details}
     rec = recs[0]
+    if before is not None and before["fate"] == REPRINTED:
+        return {**base, "status": rec.status, "fate": REPRINTED, "details": details,
+                "reason": f"the original was reported {rec.status} after it went to reprint: it must not be mailed; "
+                          "take it out (its reprint is the piece that counts)"}
     if before is not None and before["fate"] in FINAL:
         return {**base, "status": rec.status, "fate": WAITING, "details": details,
                 "reason": f"reported {rec.status} again after it was already {before['fate']}: check for a second copy"}
@@ -174,6 +178,8 @@ def operator_decision(run_dir: Path, sequences: list[int], action: str, reason: 
             if run.map.lot_of(seq) is None:
                 raise UsageError(f"run {run.run_id} has no piece {seq}")
             now_ = state.get(seq)
+            if now_ is not None and now_["fate"] == REPRINTED:
+                raise UsageError(f"piece {seq} is in a reprint child ({now_['reason']}): decide on the child's piece")
             if now_ is not None and now_["fate"] in FINAL:
                 raise UsageError(f"piece {seq} is already {now_['fate']} ({now_['reason']}): a final fate is not changed")
             if action == "ok" and seq in run.map.diverts:
