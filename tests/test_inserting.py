@@ -507,7 +507,8 @@ def test_complete_only_when_every_piece_is_final_and_the_lodgement_counts_mailed
     mailing = {r["sequence"]: r for p in (run_dir / "release" / "mailing").glob("*.jsonl") for r in _jsonl(p)}
     rows = [r for lot in ("AU", "JP") for r in _jsonl(run_dir / "lodgement" / f"{lot}.jsonl")]
     assert sorted(r["sequence"] for r in rows) == sorted(set(mailing) - set(pulled))
-    assert all({k: v for k, v in r.items() if k != "lot"} == mailing[r["sequence"]] for r in rows)
+    assert all({k: v for k, v in r.items() if k not in ("lot", "run_id")} == mailing[r["sequence"]] for r in rows)
+    assert {r["run_id"] for r in rows} == {run_dir.name}
     summary = json.loads((run_dir / "lodgement" / "summary.json").read_text("utf-8"))
     assert summary["scheduled"] == len(manifest) == summary["mailed"] + summary["pulled"]
     assert summary["pulled"] == 2 and sum(v["pieces"] for v in summary["by_lot"].values()) == summary["mailed"]

@@ -83,6 +83,27 @@ def record(ledger: Ledger, run_id: str, decisions: Iterable[dict], results: dict
     return written
 
 
+def write_fates(db: sqlite3.Connection, decisions: list[tuple[str, dict]], stamp: str) -> None:
+    """Inside a transaction: (run id, decision) pairs, pieces of any runs, into history and current state."""
+    db.executemany("INSERT INTO piece_fates (run_id, sequence, results_id, status, fate, who, reason, details, at) "
+                   "VALUES (?,?,NULL,?,?,?,?,?,?)",
+                   [(run_id, d["sequence"], d["status"], d["fate"], d.get("who"), d.get("reason"),
+                     json.dumps(d.get("details") or {}, ensure_ascii=False, sort_keys=True), stamp)
+                    for run_id, d in decisions])
+    db.executemany("INSERT OR REPLACE INTO piece_state (run_id, sequence, fate, status, reason, at) VALUES (?,?,?,?,?,?)",
+                   [(run_id, d["sequence"], d["fate"], d["status"], d.get("reason"), stamp) for run_id, d in decisions])
+
+
+def via_reprint(ledger: Ledger, run_id: str, size: int) -> bytearray:
+    """1 for each piece mailed or pulled through its reprint (the physical piece is the child's)."""
+    flags = bytearray(size + 1)
+    for (seq,) in ledger.db.execute("SELECT sequence FROM piece_state WHERE run_id = ? AND status = ?",
+                                    (run_id, REPRINTED)):
+        if 0 < seq <= size:
+            flags[seq] = 1
+    return flags
+
+
 def hold_reprints(db: sqlite3.Connection, results_id: int, ranges: list[tuple[int, int]], why: str) -> None:
     """Inside `record`'s transaction: this file's reprints in `ranges` of sequences wait for the operator."""
     db.executemany("UPDATE piece_fates SET fate = ?, reason = reason || ? WHERE results_id = ? AND fate = ? "
