@@ -27,6 +27,7 @@ from stmtprod.engine.runfolder import (check_not_empty, check_reject_share, chec
                                        place_new_run, prepare_out, refuse_empty, release_staging, reopen_staging,
                                        replace_ingest, run_summary, write_summary)
 from stmtprod.errors import AwaitingInspection, Halt, UsageError
+from stmtprod.inserting.complete import settled
 from stmtprod.inserting.control import write_control_files
 from stmtprod.inspect.pulled import note_pulled, write_pulled
 
@@ -82,7 +83,7 @@ def resume(run_id: str, out: Path, reopen: Callable[[dict, Ledger], Product], ev
                 raise UsageError(f"run {run_id} is not in the ledger of {out}")
             if line is not None and record["options"].get("line", "statements") != line:
                 raise UsageError(f"run {run_id} is not a {line[:-1] if line.endswith('s') else line} run")
-            if record["state"] == "RELEASED":
+            if settled(record["state"]):  # RELEASED or COMPLETE: its files are out; nothing to redo
                 return record["summary"] | {"resumed": False}
             product = reopen(record, ledger)
             run_dir = out / run_id

@@ -136,7 +136,7 @@ def choose_run_id(ledger: Ledger, base_id: str, requested: str | None, force: bo
     if existing and not force:
         shutil.rmtree(work, ignore_errors=True)
         latest = existing[-1]
-        template = released if latest["state"] == "RELEASED" else exists
+        template = released if latest["state"] in ("RELEASED", "COMPLETE") else exists
         raise UsageError(template.format(run_id=latest["run_id"], state=latest["state"]))
     return rerun_id(len(existing)) if existing else base_id
 

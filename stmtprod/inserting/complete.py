@@ -18,12 +18,12 @@ import json
 from contextlib import ExitStack
 from typing import IO, Iterator
 
-from stmtprod import crashpoints
+from stmtprod.engine import crashpoints
 from stmtprod.fsutil import atomic_open
 from stmtprod.inserting import fates
 from stmtprod.inserting.pieces import iter_pieces
 from stmtprod.inserting.runctx import RunFolder
-from stmtprod.ledger import Ledger, now
+from stmtprod.engine.ledger import Ledger, now
 
 RELEASED, COMPLETE = "RELEASED", "COMPLETE"
 SETTLED = (RELEASED, COMPLETE)
