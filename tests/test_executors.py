@@ -5,6 +5,7 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,12 @@ from stmtprod.cli.cards import cards as cards_command
 from stmtprod.cards.line import run_cards
 from stmtprod.cli import main
 from stmtprod.config import BuildOptions
-from stmtprod.errors import ConfigError
+import stmtprod.engine.executors as executors
+from stmtprod.errors import ConfigError, EnvironmentFault
 from stmtprod.engine.executors import check_executor, run_batches
 from stmtprod.engine.ledger import Ledger
-from stmtprod.render.batch import BatchJob
+from stmtprod.lines import resume as statements_resume
+from stmtprod.render.batch import BatchJob, render_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "cycle.jsonl"
@@ -219,3 +222,53 @@ def test_card_run_with_an_unreachable_scheduler_stops_before_any_work(tmp_path):
     assert ledger.history(halted["run_id"]) == before  # not even marked RESUMED
     assert ledger.run(halted["run_id"])["state"] == "HALTED"
     ledger.close()
+
+
+def _second_batch_hangs(job: BatchJob) -> dict:
+    """Renders every batch but the second, on which the worker hangs as on a dead mount."""
+    if job.name.endswith("-0002"):
+        time.sleep(3600)
+    return render_batch(job)
+
+
+def test_a_hung_worker_stops_the_line_with_exit_7_and_the_run_resumes_to_the_same_bytes(tmp_path, monkeypatch):
+    """No batch finishing for STALL_TIMEOUT_S ends the night's wait: an environment fault naming the
+    executor, the run INTERRUPTED with the other batches kept, its workers gone; resume releases the
+    bytes of a run that never hung."""
+    import psutil
+
+    reference = _released(statements.build(_options(tmp_path / "reference", workers=1)))
+    monkeypatch.setattr(executors, "STALL_TIMEOUT_S", 3)
+    _route(monkeypatch, executor="local", workers=2, render=_second_batch_hangs)
+    out = tmp_path / "hung"
+    before = {c.pid for c in psutil.Process().children(recursive=True)}
+    started = time.monotonic()
+    with pytest.raises(EnvironmentFault, match="no batch finished in 3 s on the local pool"):
+        statements.build(_options(out, workers=2))
+    assert time.monotonic() - started < 60
+    assert not [c for c in psutil.Process().children(recursive=True) if c.pid not in before and c.is_running()
+                and c.status() != psutil.STATUS_ZOMBIE]
+    ledger = Ledger(out)
+    try:
+        (run,) = ledger.runs()
+        rendered = [b for b in ledger.batches(run["run_id"]).values() if b["rendered_at"]]
+    finally:
+        ledger.close()
+    assert run["state"] == "INTERRUPTED" and rendered and not any(b["batch"].endswith("-0002") for b in rendered)
+    monkeypatch.undo()
+    resumed = statements_resume(run["run_id"], out)
+    assert _released(resumed) == reference
+
+
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs dask[distributed]")
+def test_a_hung_dask_worker_stops_the_wait_with_exit_7(tmp_path, monkeypatch):
+    jobs = [BatchJob(f"AU-{n:04d}", "AU", "20261120-ABCDEF", "b", "l", "c", str(tmp_path / f"{n}.pdf"),
+                     str(tmp_path / f"{n}.jsonl")) for n in (1, 2)]
+    monkeypatch.setattr(executors, "STALL_TIMEOUT_S", 3)
+    with pytest.raises(EnvironmentFault, match="no batch finished in 3 s on the Dask cluster"):
+        run_batches(jobs, lambda job, result: None, executor="dask", workers=1, render=_sleep_forever)
+
+
+def _sleep_forever(job: BatchJob) -> dict:
+    time.sleep(3600)
+    return {}

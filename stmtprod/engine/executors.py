@@ -50,6 +50,10 @@ Running on several hosts
        stmtprod build --input ... --out /srv/stmtprod/out --executor dask --scheduler tcp://SCHEDULER-HOST:8786
        stmtprod cards --orders ... --personalisation ... --out /srv/stmtprod/out --executor dask --scheduler ...
 
+A hung executor does not hold the night: when no batch finishes for `STALL_TIMEOUT_S` seconds (a
+scheduler that stops answering, a worker stuck on a dead mount), the line stops with an environment
+fault (exit 7), the run INTERRUPTED and resumable, the batches already rendered kept.
+
 Firewall: workers and the controller must reach the scheduler on 8786, and the scheduler and the
 controller must reach each worker on its (random by default; ``--worker-port`` fixes it) port.
 """
@@ -59,11 +63,11 @@ import dataclasses
 import os
 import socket
 import time
-from concurrent.futures import as_completed
+from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
-from stmtprod.errors import ConfigError
+from stmtprod.errors import ConfigError, EnvironmentFault
 from stmtprod.render.batch import render_batch
 from stmtprod.engine.workers import pool as worker_pool
 from stmtprod.engine.workers import stop as stop_workers
@@ -77,6 +81,10 @@ CONNECT_TIMEOUT_S = float(os.environ.get("STMTPROD_DASK_TIMEOUT", "10"))
 error (exit 3); `STMTPROD_DASK_TIMEOUT` (seconds) changes it."""
 WORKERS_TIMEOUT_S = 60
 """How long to wait for a reachable scheduler to have at least one worker."""
+STALL_TIMEOUT_S = float(os.environ.get("STMTPROD_STALL_TIMEOUT", "900"))
+"""How long the line waits for the next batch to finish (in a pool or on a cluster) before it stops
+with exit 7, the run resumable; `STMTPROD_STALL_TIMEOUT` (seconds) changes it. A batch of 1,000
+statements renders in seconds, so this is only ever reached by a hang."""
 VISIBLE_TIMEOUT_S = 10.0
 """How long to wait for a file a remote worker wrote to become visible here (NFS attribute caches)."""
 
@@ -137,7 +145,7 @@ def _run_local(jobs: list[Job], done: Done, workers: int, render: Callable[[Job]
     with worker_pool(min(workers, len(jobs))) as pool:
         futures = {pool.submit(render, job): job for job in jobs}
         try:
-            for future in as_completed(futures):
+            for future in _as_finished(futures, lambda fs, t: wait(fs, t, FIRST_COMPLETED)[0], "the local pool"):
                 done(futures[future], future.result())
         except BaseException:
             stop_workers(pool)
@@ -261,14 +269,10 @@ def _run_dask(jobs: list[Job], done: Done, workers: int, scheduler: str | None,
         return
     client, cluster = _connect(workers, scheduler)
     try:
-        from distributed import as_completed as dask_completed
-
         futures = client.map(render, [_absolute(j) for j in jobs], pure=False)
         owner = {f.key: job for f, job in zip(futures, jobs, strict=True)}
         try:
-            with client.as_current():  # as_completed looks for the current client
-                completed = dask_completed(futures)
-            for future in completed:
+            for future in _as_finished(futures, _dask_first, f"the Dask cluster at {scheduler or 'a LocalCluster'}"):
                 result = future.result()
                 job = owner[future.key]
                 _visible(job)
@@ -280,3 +284,29 @@ def _run_dask(jobs: list[Job], done: Done, workers: int, scheduler: str | None,
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _dask_first(futures: list, timeout: float) -> set:
+    """The finished ones of `futures` as soon as one is, or none after `timeout` seconds."""
+    from distributed import wait as dask_wait
+
+    try:
+        with futures[0].client.as_current():  # wait looks for the current client
+            return set(dask_wait(futures, timeout=timeout, return_when="FIRST_COMPLETED").done)
+    except TimeoutError:
+        return set()
+
+
+def _as_finished(futures: Iterable, first: Callable[[list, float], set], where: str) -> Iterator:
+    """`futures` as they finish (in submission order among those finishing together); an
+    EnvironmentFault when none finishes for `STALL_TIMEOUT_S` seconds."""
+    pending = list(futures)
+    total = len(pending)
+    while pending:
+        finished = first(pending, STALL_TIMEOUT_S)
+        if not finished:
+            raise EnvironmentFault(f"no batch finished in {STALL_TIMEOUT_S:g} s on {where} ({len(pending)} of {total} "
+                                   "still rendering): the workers hang; check them, then resume the run "
+                                   "(the batches already rendered are kept; STMTPROD_STALL_TIMEOUT sets the wait)")
+        yield from (f for f in pending if f in finished)
+        pending = [f for f in pending if f not in finished]
