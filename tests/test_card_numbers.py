@@ -467,3 +467,42 @@ def test_inspector_findings_never_echo_a_card_number(tmp_path):
     assert json.loads(resumed.stdout.decode().strip().splitlines()[-1])["state"] == "HALTED"
     streams = [r.stdout for r in (first, malformed, recorded, resumed)] + [r.stderr for r in (first, malformed, recorded, resumed)]
     search_everything(out, streams, [(PANS[2], note), (PANS[3], name)])
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "spaces", "nbsp", "arabic-indic"])
+def test_a_card_number_typed_as_a_command_argument_is_never_echoed(tmp_path, encoding):
+    """An operator may paste a card number where an account id, a run id, a count or an option belongs:
+    click's own usage errors and the line's errors quote the argument, and must mask it, with and
+    without --json, in every command group."""
+    from click.testing import CliRunner
+
+    from stmtprod.cli import main
+
+    pan = PANS[4]
+    typed = ENCODINGS[encoding](pan)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    commands = [
+        ["samples", "--accounts", f"{typed}x", "--out", str(tmp_path / "x.jsonl")],
+        ["show", typed, "--out", str(tmp_path)],
+        ["show", typed, "--out", str(tmp_path), "--json"],
+        [f"--{typed}"],
+        ["build", f"--{typed}=3"],
+        ["build", "--input", str(tmp_path / typed), "--out", str(tmp_path / "o"), "--regions", typed],
+        ["resume", typed, "--out", str(tmp_path), "--json"],
+        ["proof", str(run_dir), "--accounts", typed, "--out", str(tmp_path / "p.pdf")],
+        ["qa", "plan", "--lot-size", f"{typed}x"],
+        ["qa", "draw", str(tmp_path / typed), "--stage", "1"],
+        ["cards", "--resume", typed, "--out", str(tmp_path), "--demo-key", "--json"],
+        ["reconcile", str(run_dir), "--piece", typed, "--action", "ok", "--reason", "r", "--operator", "o"],
+        ["postal", "encode", "--symbology", "auspost", "--dpid", typed],
+        ["postal", "encode", "--symbology", "japanpost", "--info", typed],
+    ]
+    streams = []
+    for args in commands:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code != 0, args
+        assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), args
+        streams += [result.stdout.encode(), result.stderr.encode()]
+    assert any(b"[digits removed]" in s for s in streams)
+    search_everything(tmp_path / "nothing-written", streams, [(pan, typed)])

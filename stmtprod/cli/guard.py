@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from stmtprod.cardnumbers import redact
 from stmtprod.errors import EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, EnvironmentFault, StmtprodError, Terminated
 from stmtprod.engine.envfaults import os_fault, signal_name
 
@@ -27,6 +28,16 @@ def _where(exc: BaseException) -> str:
     return f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}" if tb else "?"
 
 
+def _masked(exc: click.exceptions.ClickException) -> click.exceptions.ClickException:
+    """A usage error as click words it, with whatever in it could be a card number masked: click quotes
+    the operator's own argument (`Invalid value for '--accounts': '4111...'`), and an operator may
+    paste a card number where an account id belongs."""
+    exc.message = redact(exc.message)
+    if isinstance(exc, click.exceptions.NoSuchOption):
+        exc.option_name = redact(exc.option_name)
+    return exc
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -41,7 +52,10 @@ class FaultGuard(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["stmtprod.json"] = "--json" in args  # an error then also ends stdout with a JSON line
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.ClickException as exc:
+            raise _masked(exc) from None
 
     def invoke(self, ctx: click.Context):
         previous = signal.getsignal(signal.SIGTERM)
@@ -62,7 +76,9 @@ class FaultGuard(click.Group):
         except sqlite3.Error as exc:
             fault = EnvironmentFault(f"the ledger cannot be used ({exc}); check the output folder's ledger.sqlite")
             self._exit(str(fault), fault.exit_code, as_json)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+        except click.exceptions.ClickException as exc:
+            raise _masked(exc) from None
+        except (click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 (a bug: one line, exit 1, traceback with --verbose)
             import logging
@@ -76,7 +92,8 @@ class FaultGuard(click.Group):
 
     @staticmethod
     def _exit(message: str, code: int, as_json: bool) -> None:
-        click.echo(f"stmtprod: {_one_line(message)}", err=True)
+        message = _one_line(redact(message))
+        click.echo(f"stmtprod: {message}", err=True)
         if as_json:
-            click.echo(json.dumps({"error": _one_line(message), "exit_code": code}, ensure_ascii=False))
+            click.echo(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
         sys.exit(code)

@@ -10,14 +10,17 @@ import warnings
 import click
 
 from stmtprod import errors
+from stmtprod.cardnumbers import redact
 from stmtprod.engine.progress import Progress
 
 
 def fail(exc: errors.StmtprodError, as_json: bool, extra: dict | None = None) -> None:
-    """One error line on stderr (and one JSON object with `--json`), then the error's exit code."""
-    click.echo(f"stmtprod: {exc}", err=True)
+    """One error line on stderr (and one JSON object with `--json`), then the error's exit code; whatever
+    in the message could be a card number is masked."""
+    message = redact(str(exc))
+    click.echo(f"stmtprod: {message}", err=True)
     if as_json:
-        click.echo(json.dumps({"error": str(exc), "exit_code": exc.exit_code, **(extra or {})}))
+        click.echo(json.dumps({"error": message, "exit_code": exc.exit_code, **(extra or {})}))
     sys.exit(exc.exit_code)
 
 
