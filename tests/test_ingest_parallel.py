@@ -55,3 +55,31 @@ def test_ingest_in_workers_writes_what_the_serial_ingest_writes(tmp_path, monkey
     assert serial.input_by_region["AU"] == 1
     assert dict(serial.suppressed) == {"paperless": 1, "region not selected": 1, "duplicate account": 1}
     assert serial.input == serial.accepted_count + serial.quarantined + sum(serial.suppressed.values())
+
+
+def test_a_big_extract_is_ingested_in_the_build_workers_and_releases_the_same_bytes(tmp_path, monkeypatch):
+    """The statement line validates an extract above PARALLEL_INGEST_BYTES in its workers: the run
+    (quarantine, release files) is byte for byte the run a one-process ingest makes."""
+    from stmtprod.config import BuildOptions
+    from stmtprod.statements import line
+
+    seen = []
+    original = reader._in_order
+
+    def spy(lines, layouts, regions, catalog, workers):
+        seen.append(workers)
+        return original(lines, layouts, regions, catalog, workers)
+
+    monkeypatch.setattr(reader, "_in_order", spy)
+    extract = Path(__file__).resolve().parent.parent / "samples" / "cycle.jsonl"
+    runs = {}
+    for threshold in (10 ** 12, 0):
+        monkeypatch.setattr(line, "PARALLEL_INGEST_BYTES", threshold)
+        out = tmp_path / str(threshold)
+        summary = line.build(BuildOptions(input=extract, out=out, workers=2))
+        assert summary["state"] == "RELEASED"
+        run_dir = Path(summary["run_dir"])
+        runs[threshold] = {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*"))
+                           if p.is_file() and (p.name == "quarantine.jsonl" or "release" in p.parts)}
+    assert seen == [1, 2]
+    assert runs[0] == runs[10 ** 12] and len(runs[0]) > 30

@@ -35,6 +35,9 @@ from stmtprod.render.fonts import check_fonts
 from stmtprod.verify import check_sequence, verify_batches
 
 LINE = "statements"
+PARALLEL_INGEST_BYTES = 4 * 1024 * 1024
+"""An extract this big (about 2,000 records) or bigger is validated in `workers` processes; a smaller
+one in this process, where forking and warming the workers would cost more than they save."""
 MESSAGES = Messages(
     noun="records", correct="correct the extract upstream", then_resume="then resume the run",
     released="this cycle was already released as run {run_id}; use --force to make a new run with a new id",
@@ -89,8 +92,9 @@ class Statements:
         def progress(done: int, total: int, records: int) -> None:
             events("ingest", done=done, total=total, records=records)
 
+        big = self.options.input.stat().st_size >= PARALLEL_INGEST_BYTES
         return ingest(self.options.input, self.layouts, self.options.regions, accepted, quarantine, self.catalog,
-                      progress)
+                      progress, workers=self.options.workers if big else 1)
 
     def make_run_id(self, ingested: IngestResult, salt: int = 0) -> str:
         """`YYYYMMDD-XXXXXX`: the cycle's end date and a hash of the input and everything that shapes output.
