@@ -487,6 +487,22 @@ def test_resume_after_match_halt_releases_without_rerendering(fault_runs, tmp_pa
     assert resume_cards(run_id, out)["resumed"] is False
 
 
+def test_card_ingest_reports_progress_as_the_statement_ingest_does(tmp_path, monkeypatch):
+    """An operator running a big order file sees ingest advance: `ingest` events with bytes read of the
+    file's size and orders so far, as for statements."""
+    from stmtprod.cards import ingest as card_ingest
+
+    monkeypatch.setattr(card_ingest, "PROGRESS_EVERY", 10)
+    events = []
+    run_cards(ORDERS, LOG, tmp_path / "out", key=None, demo=True, production_date=dt.date(2026, 11, 23),
+              events=lambda e, **d: events.append((e, d)))
+    seen = [d for e, d in events if e == "ingest"]
+    lines = len(ORDERS.read_bytes().splitlines())
+    assert len(seen) == lines // 10
+    assert all(0 < d["done"] < d["total"] == ORDERS.stat().st_size for d in seen)
+    assert [d["records"] for d in seen] == sorted(d["records"] for d in seen) and seen[-1]["records"] >= lines - 10
+
+
 # --- keys ---------------------------------------------------------------------------------------
 
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from pydantic import ValidationError
 
@@ -50,6 +52,9 @@ class CardIngest:
 
 
 _REJECT_KINDS = {"pan": "pan", "expiry": "expiry", "region": "region", "embossed_name": "emboss"}
+
+PROGRESS_EVERY = 5000
+"""Lines between two progress reports."""
 
 
 def _reject_from(exc: ValidationError) -> Reject:
@@ -97,11 +102,13 @@ def safe_card_id(raw: bytes) -> str | None:
 
 
 def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path, quarantine_path: Path,
-                  carriers: CarrierSet | None = None) -> CardIngest:
+                  carriers: CarrierSet | None = None,
+                  progress: Callable[[int, int, int], None] | None = None) -> CardIngest:
     """Validate every order; spill sanitized records per region; quarantine rejects with line and reason.
 
     `carriers` (the carrier texts) lets the fitting check measure the lines the carrier prints the
-    embossed name on."""
+    embossed name on. `progress(bytes_read, bytes_total, orders)` is called every few thousand lines,
+    as the statement line's ingest does."""
     digest = hashlib.sha256()
     result = CardIngest()
     result.accepted = {r: [] for r in REGIONS}
@@ -124,7 +131,10 @@ def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path,
             quarantine_reject(quarantine, result, Reject("card_id", reason, "duplicate"), line=line,
                               card_id=card_id, account_id=card_id)
 
+        size = os.fstat(source.fileno()).st_size
         for number, raw, _start in input_lines(source, digest, result):
+            if progress is not None and number % PROGRESS_EVERY == 0:
+                progress(source.tell(), size, result.input)
             try:
                 if raw is OVERSIZE:
                     raise Reject("(record)", oversize_reason(), "size")

@@ -151,7 +151,11 @@ class Cards:
         self.executor, self.workers, self.scheduler = options.executor, options.workers, options.scheduler
 
     def ingest(self, accepted: Path, quarantine: Path, events: Events) -> CardIngest:
-        return ingest_orders(self.options.orders, self.layouts, self.key, accepted, quarantine, self.config.carriers)
+        def progress(done: int, total: int, orders: int) -> None:
+            events("ingest", done=done, total=total, records=orders)
+
+        return ingest_orders(self.options.orders, self.layouts, self.key, accepted, quarantine, self.config.carriers,
+                             progress)
 
     def make_run_id(self, ingested: CardIngest, salt: int = 0) -> str:
         """`YYYYMMDD-XXXXXX`: production date and a hash of the orders, the key id and the configuration."""
