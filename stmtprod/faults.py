@@ -31,7 +31,7 @@ def _edit_content(pdf_path: Path, page: int, edit) -> str:
         obj = pdf.pages[page].obj
         data, note = edit(pdf, obj, page_streams(obj))
         obj.Contents = pdf.make_stream(data)
-        pdf.save(pdf_path)
+        pdf.save(pdf_path, deterministic_id=True)
     return note
 
 
@@ -126,7 +126,7 @@ def form_xobject(pdf_path: Path, page: int, rng: random.Random) -> str:
         matrix = {"moved": f"1 0 0 1 {rng.uniform(3, 15):.2f} {rng.uniform(-6, 6):.2f}",
                   "scaled": "0.94 0 0 0.94 17 25", "bbox clip": "1 0 0 1 0 0"}[kind]
         page_obj.obj.Contents = pdf.make_stream(f"q {matrix} cm {name} Do Q".encode())
-        pdf.save(pdf_path)
+        pdf.save(pdf_path, deterministic_id=True)
     return f"page drawn as a Form XObject, {kind}"
 
 
@@ -166,7 +166,7 @@ def page_box(pdf_path: Path, page: int, rng: random.Random) -> str:
         obj = pdf.pages[page].obj
         rect = [0, bottom, 595.2756, 841.8898] if rng.random() < 0.6 else [left, 0, 595.2756, 841.8898]
         obj[box] = pikepdf.Array(rect)
-        pdf.save(pdf_path)
+        pdf.save(pdf_path, deterministic_id=True)
     return f"{box[1:]} {rect}"
 
 
@@ -201,16 +201,23 @@ def page_count(pdf_path: Path, page: int, rng: random.Random) -> str:
         else:
             pdf.pages.insert(page, pdf.pages[page])
             note = f"page {page + 1} printed twice"
-        pdf.save(pdf_path)
+        pdf.save(pdf_path, deterministic_id=True)
     return note
 
 
-def text_altered(pdf_path: Path, page: int, rng: random.Random) -> str:
-    """One digit of the text a sheet shows changed in its content stream (an amount, a date, an id)."""
+def text_altered(pdf_path: Path, page: int, rng: random.Random, unique: bool = False) -> str:
+    """One digit of the text a sheet shows changed in its content stream (an amount, a date, an id).
+
+    `unique`: only in a text the sheet shows once (a challenge piece repeats its return address as its
+    addressee, and a change to one copy of a repeated text is not a change to what the sheet says)."""
 
     def edit(_pdf, _obj, data):
-        digits = [(shown.start(1) + d.start(), shown.group(1)) for shown in _SHOWN.finditer(data)
-                  for d in _ESCAPE_OR_DIGIT.finditer(shown.group(1)) if d.group().isdigit()]
+        shown = list(_SHOWN.finditer(data))
+        times: dict[bytes, int] = {}
+        for m in shown:
+            times[m.group(1)] = times.get(m.group(1), 0) + 1
+        digits = [(m.start(1) + d.start(), m.group(1)) for m in shown if not unique or times[m.group(1)] == 1
+                  for d in _ESCAPE_OR_DIGIT.finditer(m.group(1)) if d.group().isdigit()]
         at, text = rng.choice(digits)
         old = data[at:at + 1]
         new = str((int(old) + rng.randrange(1, 10)) % 10).encode()

@@ -19,6 +19,21 @@ def volume(small: int, full: int) -> int:
     return small if os.environ.get("STMTPROD_VOLUME", "full") == "small" else full
 
 
+def challenge_config(folder: Path, per_lot: int = 0, classes: list[str] | None = None) -> Path:
+    """A copy of inspection.toml in `folder` with `per_lot` challenge pieces (issue 16) of `classes`;
+    0 switches them off, for tests of what the real pieces alone do."""
+    text = (ROOT / "inspection.toml").read_text(encoding="utf-8")
+    assert "per_lot = 2\n" in text
+    text = text.replace("per_lot = 2\n", f"per_lot = {per_lot}\n" + ('off_reason = "a test of the real pieces alone"\n'
+                                                                  if per_lot == 0 else ""))
+    if classes is not None:
+        text = text.replace('classes = ["text-altered", "wrong-barcode", "insert-bit", "sheet-swap", "geometry"]',
+                            f"classes = {json.dumps(classes)}")
+    path = Path(folder) / "inspection.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("sample-run")

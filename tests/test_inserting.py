@@ -25,6 +25,7 @@ from stmtprod.config import BuildOptions
 from stmtprod.errors import ConfigError
 from stmtprod.inserting.models import load_inserter
 from stmtprod.statements.line import build
+from tests.conftest import challenge_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "cycle.jsonl"
@@ -45,7 +46,8 @@ def _manifest(run_dir: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def statement_out(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ins-statements")
-    summary = build(BuildOptions(input=SAMPLES, out=out, regions=("AU", "JP"), workers=2))
+    config = challenge_config(tmp_path_factory.mktemp("ins-config"))  # the loop of real pieces; challenges: test_challenge
+    summary = build(BuildOptions(input=SAMPLES, out=out, regions=("AU", "JP"), workers=2, inspection_file=config))
     assert summary["state"] == "RELEASED"
     return out
 

@@ -127,7 +127,7 @@ def show(run_id, out, as_json):
     detail = {**run, "history": ledger.history(run_id), "batches": list(ledger.batches(run_id).values()),
               "halts": ledger.halts(run_id), "stages": ledger.stages(run_id), "pieces": ledger.piece_count(run_id),
               "lot_history": ledger.lot_events(run_id), "pulled": ledger.pulled(run_id),
-              "inserter": count_check(ledger, run_id)}
+              "inserter": count_check(ledger, run_id), "challenges": _summary(run, out).get("challenges")}
     ledger.close()
     if as_json:
         click.echo(json.dumps(detail, ensure_ascii=False, default=str))
@@ -148,9 +148,24 @@ def show(run_id, out, as_json):
     for line in history_lines(detail["lot_history"]):
         click.echo(f"  QA {line}")
     click.echo("\n".join(f"  {line}" for line in check_lines(detail["inserter"])))
+    from stmtprod.challenges.step import describe
+
+    for line in describe(detail["challenges"]):
+        click.echo(f"  {line}")
     if run["state"] == "HALTED" and detail["halts"]:
         for index, command in enumerate(detail["halts"][-1].get("next") or []):
             click.echo(f"{'Next:' if index == 0 else '     '} {command}")
+
+
+def _summary(run: dict, out) -> dict:
+    """The run's summary: as released, else as its run folder's `summary.json` left it (halted, waiting)."""
+    if run.get("summary"):
+        return run["summary"]
+    path = Path(out) / run["run_id"] / "summary.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 @click.command()

@@ -14,6 +14,7 @@ POINTS = {
     "plan": "the planned batches (list of BatchRef), after planning and before they are recorded",
     "jobs": "the render jobs (list of jobs), before rendering",
     "rendered": "the jobs rendered just now (list of jobs), after rendering and before read-back",
+    "challenges": "the run's challenge pieces (list of stmtprod.challenges.pieces.Challenge), before they are planted",
     "checks-off": "the 100% checks to switch off (frozenset of names; empty in production)",
     "inserter-catalog": "the insert catalog the simulated inserter loads its hoppers from",
     "inserter-inventory": "the inserts in the inserter's hoppers (dict, or None: unlimited)",

@@ -80,6 +80,7 @@ def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, cata
         "inspection": lots,
         "lot_history": events,
         "pulled": ledger.pulled(run_id),
+        "challenges": summary.get("challenges"),
         "halts": ledger.halts(run_id),
         "inserter_reached": reached,
         "inserts": [{"code": i.code, "hopper": i.hopper, "title": i.title, "inventory": i.inventory,
@@ -173,6 +174,7 @@ def render_pdf(report: dict) -> bytes:
                   table([["sequence", "account", "stage", "lot", "inspector", "reason"]]
                         + [[p["sequence"], p["account_id"], p["stage"], p["lot"], p["inspector"], p["reason"]]
                            for p in report["pulled"]])]
+    story += _challenges(report.get("challenges"), head, body, table)
     story += [Paragraph("Halts", head)]
     story += [Paragraph(escape(f"{h['at']}: {h['reason']} (step {h.get('step')}, piece {h.get('piece')}, field "
                                f"{h.get('field')}, expected {h.get('expected')}, found {h.get('found')})"), body)
@@ -207,6 +209,23 @@ def render_pdf(report: dict) -> bytes:
     SimpleDocTemplate(buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
                       bottomMargin=15 * mm, title=f"Run report {report['run_id']}").build(story)
     return buffer.getvalue()
+
+
+def _challenges(entry: dict | None, head: ParagraphStyle, body: ParagraphStyle, table) -> list:
+    """The night's challenge pieces (issue 16): each planted fault and the check that caught it."""
+    if not entry:
+        return []
+    story = [Paragraph("Challenge pieces: known-bad pieces planted to prove the 100% checks (set aside, never "
+                       "mailed)", head)]
+    if entry.get("off"):
+        return story + [Paragraph(escape(f"Switched off: {entry['off']}. The checks were not proven this run."), body)]
+    story.append(Paragraph(f"{entry['caught']} of {entry['pieces']} caught by the check meant for them"
+                           + (f"; {entry['not_checked']} not checked (check switched off)" if entry.get("not_checked")
+                              else ""), body))
+    return story + [table([["piece", "lot", "class", "fault planted", "outcome", "caught by", "halt it raised"]]
+                          + [[r["sequence"], r["lot"], r["class"], Paragraph(escape(r["fault"]), body), r["outcome"],
+                              r["caught_by"] or "-", Paragraph(escape(r["reason"] or "-"), body)]
+                             for r in entry.get("list", [])])]
 
 
 def _verdict_box(v: dict, font: str, body: ParagraphStyle) -> Table:

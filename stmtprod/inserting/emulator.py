@@ -6,7 +6,8 @@ envelopes with the simulated inserter of stage 3 (`stmtprod.inserting.machine.In
 in the code), checks each envelope against its control record, and writes a results file in the
 model's format. Faults, one at most per piece, drawn per lot from `random.Random(f"{seed}:{lot}")`:
 jam (DAMAGED), double-feed (DAMAGED, outsorted), misread (ATTENTION), missing (no record),
-pulled (PULLED by the machine operator), duplicate (the piece's record twice).
+pulled (PULLED by the machine operator), duplicate (the piece's record twice). Challenge pieces
+(issue 16), whose barcodes are wrong by design, are set aside as the control file plans: DIVERTED.
 """
 from __future__ import annotations
 
@@ -119,9 +120,14 @@ def simulate(run_dir: Path, out: Path, *, lot: str | None = None, model: str | N
     for name in lots:
         ctl = _control(run, name, inserter)
         rng = random.Random(f"{seed}:{name}")
-        for env in _envelopes(run, _files(run, name), workers):
+        envelopes = _envelopes(run, _files(run, name), workers)
+        made = {env["sequence"] for env in envelopes}
+        envelopes += [{"sequence": seq, "challenge": True} for seq, fields in ctl.items()
+                      if seq not in made and fields.get("divert")]  # challenge pieces: set aside by the controller
+        for env in envelopes:
             seq = env["sequence"]
-            status, bin_, note = _outcome(env, ctl.get(seq), run.catalog.inserter.hoppers)
+            status, bin_, note = (("DIVERTED", int(ctl[seq]["divert"]), "planned divert (challenge piece)")
+                                  if env.get("challenge") else _outcome(env, ctl.get(seq), run.catalog.inserter.hoppers))
             kind = _fault(rng, faults or {})
             if kind:
                 injected[kind].append(seq)

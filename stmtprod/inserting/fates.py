@@ -123,8 +123,10 @@ def history(ledger: Ledger, run_id: str, sequence: int | None = None) -> list[di
 
 def count_check(ledger: Ledger, run_id: str) -> dict:
     """scheduled = mailed + pulled + reprinted + to reprint + waiting + not yet reported; complete when
-    every piece is final (mailed or pulled)."""
-    scheduled = ledger.piece_count(run_id)
+    every piece is final (mailed or pulled). Scheduled: the run's pieces and its challenge pieces (issue 16)."""
+    run = ledger.run(run_id) or {}
+    challenges = ((run.get("summary") or {}).get("challenges") or {}).get("pieces", 0)
+    scheduled = ledger.piece_count(run_id) + challenges  # challenge pieces go through the inserter too
     counts = {MAILED: 0, PULLED: 0, REPRINT: 0, WAITING: 0, REPRINTED: 0}
     for row in ledger.db.execute("SELECT fate, COUNT(*) AS n FROM piece_state WHERE run_id = ? GROUP BY fate",
                                  (run_id,)):
@@ -138,7 +140,8 @@ def count_check(ledger: Ledger, run_id: str) -> dict:
                             (run_id, MAILED, REPRINTED)).fetchone()[0]
     check = {"scheduled": scheduled, "mailed": counts[MAILED], "pulled": counts[PULLED], "mailed_via_reprint": via,
              "reprinted": counts[REPRINTED], "to_reprint": counts[REPRINT], "waiting": counts[WAITING],
-             "not_reported": scheduled - reported, "results_files": files, "waiting_pieces": waiting}
+             "not_reported": scheduled - reported, "results_files": files, "waiting_pieces": waiting,
+             "challenge_pieces": challenges}
     check["balanced"] = scheduled == reported + check["not_reported"]
     check["complete"] = scheduled > 0 and counts[MAILED] + counts[PULLED] == scheduled
     check["loop"] = ("COMPLETE" if check["complete"] else "WAITING FOR OPERATOR" if counts[WAITING]
@@ -156,6 +159,8 @@ def check_lines(check: dict) -> list[str]:
     if check["mailed_via_reprint"]:
         equation += f"  ({check['mailed_via_reprint']} mailed through a reprint)"
     lines = [f"inserter loop: {check['loop']}", equation + ("" if check["balanced"] else "  (DOES NOT BALANCE)")]
+    if check.get("challenge_pieces"):
+        lines.append(f"  of which {check['challenge_pieces']} challenge pieces, planned diverts that are pulled")
     for w in check["waiting_pieces"][:20]:
         lines.append(f"  WAITING piece {w['sequence']} ({w['status']}): {w['reason']}")
     if check["waiting"] > 20:

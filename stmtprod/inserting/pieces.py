@@ -4,6 +4,7 @@ Both lines write `manifest/*.jsonl` rows with sequence, region, sheets, hoppers,
 (the record's line in `work/accepted/<region>.jsonl`); the card line adds `lot`. The statement
 line's envelope log and mailing manifest give weight and postage class; where a line writes neither
 (cards today), they are computed from the catalog's inserter weights, as the simulated inserter does.
+Challenge pieces (`challenge/manifest/*.jsonl`, issue 16) belong to their lot as planned diverts.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class Piece:
     weight_g: float
     postage_class: str
     name: str
-    divert: bool  # a planned divert: must not be mailed (pulled at inspection)
+    divert: bool  # a planned divert: must not be mailed (pulled at inspection, or a challenge piece)
 
     def bins(self, hoppers: int) -> str:
         return "".join("Y" if h in self.hoppers else "N" for h in range(1, hoppers + 1))
@@ -61,17 +62,20 @@ class RunMap:
 
     @classmethod
     def read(cls, folder: Path) -> "RunMap":
-        """The run in `folder` (its `release/`): manifests and `pulled.jsonl`."""
+        """The run in `folder` (its `release/`): manifests (challenge pieces' too) and `pulled.jsonl`."""
         ranges: list[list] = []
-        for m in sorted((Path(folder) / "manifest").glob("*.jsonl")):
+        challenges = set()
+        for m in _manifests(Path(folder)):
             for r in _rows(m):
                 lot, seq = r.get("lot") or r["region"], r["sequence"]
+                if "planned_divert" in r:
+                    challenges.add(seq)
                 if ranges and ranges[-1][0] == lot and ranges[-1][2] == seq - 1:
                     ranges[-1][2] = seq
                 else:
                     ranges.append([lot, seq, seq])
         ranges.sort(key=lambda x: x[1])
-        return cls(tuple((lot, a, b) for lot, a, b in ranges), frozenset(_pulled(Path(folder))))
+        return cls(tuple((lot, a, b) for lot, a, b in ranges), frozenset(_pulled(Path(folder)) | challenges))
 
     @property
     def lots(self) -> dict[str, int]:
@@ -192,9 +196,10 @@ def _pulled(folder: Path) -> set[int]:
 
 
 def _manifests(folder: Path) -> list[Path]:
-    """The manifests in sequence order (by their first row), so pieces stream in sequence order."""
+    """The manifests in sequence order (by their first row), so pieces stream in sequence order; the
+    challenge pieces' (rows flagged `planned_divert`) come after the run's own."""
     firsts = []
-    for m in (folder / "manifest").glob("*.jsonl"):
+    for m in [*(folder / "manifest").glob("*.jsonl"), *(folder / "challenge" / "manifest").glob("*.jsonl")]:
         with open(m, encoding="utf-8") as fh:
             head = fh.readline()
         if head.strip():
@@ -226,11 +231,13 @@ def iter_pieces(folder: Path, accepted: Path, catalog: Catalog, layouts: LayoutS
                                                                         for code in r["inserts"])), 1)
                 if region not in records:
                     records[region] = _Records(accepted / f"{region}.jsonl")
-                record = records[region].record(r["line"])
+                challenge = "planned_divert" in r
+                record = None if challenge else records[region].record(r["line"])
                 yield Piece(lot=r.get("lot") or region, sequence=seq, region=region, sheets=r["sheets"],
                             hoppers=tuple(r["hoppers"]), payloads=tuple(r["payloads"]), weight_g=float(weight),
                             postage_class=str(classes.get(seq) or postage_class(float(weight))),
-                            name=window_name(layouts, region, record) if record else "", divert=seq in pulled)
+                            name=r["name"] if challenge else window_name(layouts, region, record) if record else "",
+                            divert=challenge or seq in pulled)
     finally:
         for reader in records.values():
             reader.close()

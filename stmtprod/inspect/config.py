@@ -1,4 +1,5 @@
-"""Inspection configuration (`inspection.toml`): AQL, level and mode per stage, switching options."""
+"""Inspection configuration (`inspection.toml`): AQL, level and mode per stage, switching options, and
+the challenge pieces that prove the 100% checks every run (`stmtprod.challenges`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from stmtprod.challenges.config import ChallengeConfig
 from stmtprod.sampling.plans import normalize_aql, normalize_level
 from stmtprod.tomlconfig import load_model
 
@@ -43,6 +45,7 @@ class SwitchingConfig(_Config):
 class InspectionConfig(_Config):
     switching: SwitchingConfig = SwitchingConfig()
     stage: dict[Literal[1, 2, 3, 4], StageConfig]
+    challenge: ChallengeConfig = ChallengeConfig()
 
     @field_validator("stage", mode="before")
     @classmethod

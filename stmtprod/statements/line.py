@@ -13,6 +13,8 @@ from pathlib import Path
 
 from stmtprod import drills
 from stmtprod.catalog import load_catalog
+from stmtprod.challenges.pieces import check_addressees
+from stmtprod.challenges.step import FOLDER as CHALLENGE_FOLDER, challenge_run, halt_if_blind
 from stmtprod.config import BuildOptions
 from stmtprod.engine import life
 from stmtprod.engine.batchsteps import record_verified, unverified
@@ -67,7 +69,8 @@ class Statements:
         self.layouts = load_layouts(options.layouts_dir)
         check_fonts(self.layouts, options.layouts_dir)
         self.catalog, self.catalog_version = load_catalog(options.catalog_file)
-        load_inspection(options.inspection_file)
+        self.challenge = load_inspection(options.inspection_file)[0].challenge
+        check_addressees(self.challenge, self.layouts, options.regions, str(options.inspection_file))
         self.layouts_version = self.layouts.version
         self.input_path, self.out, self.requested_run_id = options.input, options.out, options.run_id
         self.allow_empty, self.reject_threshold = options.allow_empty, options.reject_threshold
@@ -142,6 +145,7 @@ class Statements:
 
     def steps(self) -> list[Step]:
         return [Step("verify", self._verify, state="VERIFYING"),
+                Step("challenges", self._challenges),
                 Step("inserter", self._insert, state="INSPECTING"),
                 Step("mailing", self._mailing, event=False),
                 Step("inspection", self._inspect, timed=False)]
@@ -160,6 +164,13 @@ class Statements:
         record_verified(run.ledger, run.run_id, run.files, fresh, verified)
         # The 100% text check's share of it, as wall time: its CPU seconds over the processes that shared them.
         run.timings["verify_text"] = verified["text_cpu_seconds"] / max(1, min(self.options.workers, len(fresh)))
+
+    def _challenges(self, run: Run) -> None:
+        """The night's challenge pieces planted and each proven caught by its check (`stmtprod.challenges`)."""
+        entry = challenge_run(run, self.challenge, self.layouts, self.catalog, self.options.layouts_dir,
+                              self.options.catalog_file, run.inject("checks-off", frozenset()))
+        run.data["challenges"] = run.summary["challenges"] = entry
+        halt_if_blind(entry)
 
     def _insert(self, run: Run) -> None:
         run.data["envelopes"] = insert_lots(run.files, run.data["decoded"],
@@ -186,8 +197,9 @@ class Statements:
 
     def released(self, run: Run, summary: dict) -> list[str]:
         summary["envelopes"] = run.data["envelopes"]
+        summary["challenges"] = run.data["challenges"]
         summary["postal_classes"] = postal_counts(run.release / "mailing")
-        return []
+        return [str(p) for p in sorted((run.release / CHALLENGE_FOLDER).rglob("*")) if p.is_file()]
 
 
 def _reconcile(jobs: list[BatchJob], batches: list[BatchRef]) -> None:
