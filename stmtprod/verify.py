@@ -21,7 +21,7 @@ from typing import Callable
 import pypdfium2 as pdfium
 
 from stmtprod.barcode import content, symbol
-from stmtprod.barcode.payload import PayloadError, build, parse
+from stmtprod.barcode.payload import PayloadError, build, parse, run_tag
 from stmtprod.barcode.reader import read_sheets
 from stmtprod.catalog import Catalog, hoppers_of, select_inserts
 from stmtprod.errors import Halt
@@ -289,7 +289,7 @@ def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catal
             return FileVerdict(f.batch, [], halt=halt.as_dict())
         pages = readback.pages
     try:
-        _check_pages(f, rows, pages, run_id[-6:])
+        _check_pages(f, rows, pages, run_tag(run_id))
         if readback is not None and readback.breach is not None and "contract" not in blind:
             raise readback.contract_halt(f.batch, _piece_at(rows, readback.breach[0]))
         sources = source_records(accepted_dir / f"{f.region}.jsonl", {row["line"] for row in rows})

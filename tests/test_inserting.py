@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -543,3 +544,173 @@ def test_resume_of_a_released_or_complete_run_changes_nothing(statement_out, car
         assert transitions() == history and _files(out) == before, expected
     db.close()
 
+
+
+# --- reprint children -----------------------------------------------------------------------------
+
+def _ledger_rows(out: Path, sql: str, *args) -> list[tuple]:
+    db = sqlite3.connect(out / "ledger.sqlite")
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def _piece_texts(run_dir: Path) -> dict[int, list[str]]:
+    """Each piece's pages as text, read back from the released print files (pypdf)."""
+    import pypdf
+
+    texts: dict[int, list[str]] = {}
+    for manifest in sorted((run_dir / "release" / "manifest").glob("*.jsonl")):
+        reader = pypdf.PdfReader(run_dir / "release" / "print" / f"{manifest.stem}.pdf")
+        page = 0
+        for row in _jsonl(manifest):
+            texts[row["sequence"]] = [reader.pages[page + i].extract_text() for i in range(row["sheets"])]
+            page += row["sheets"]
+    return texts
+
+
+def _tags(run_dir: Path) -> set[str]:
+    return {p[3:9] for r in _manifest(run_dir) for p in r["payloads"]}
+
+
+def _settle_waiting(run_dir: Path, injected: dict[str, list[int]]) -> None:
+    """What an operator does with the emulator's faults: misreads and outsorts reprinted, pulls pulled,
+    missing and duplicate pieces found as one good copy."""
+    for kind, action in (("misread", "reprint"), ("pulled", "pull"), ("missing", "ok"), ("duplicate", "ok")):
+        seqs = [a for s in injected.get(kind, []) for a in ("--piece", s)]
+        if seqs:
+            res = _cli("reconcile", run_dir, *seqs, "--action", action, "--reason", f"operator: {kind}",
+                       "--operator", "kim")
+            assert res.exit_code in (0, 6), res.output
+
+
+def test_reprint_children_close_the_loop_to_complete(statement_out, tmp_path, monkeypatch):
+    """build -> release -> insert-sim with every fault -> reconcile -> reprint child -> insert-sim on the
+    child -> reconcile -> a reprint of the reprint -> ... -> COMPLETE, with every count checked."""
+    monkeypatch.setenv("STMTPROD_INSERTERS", str(_inserters_with_lots(
+        tmp_path, "[lots.AU]\nmaximum_reprint_percent = 60\n[lots.JP]\nmaximum_reprint_percent = 60\n")))
+    run_dir = _copy(statement_out, tmp_path)
+    out, root = run_dir.parent, run_dir.name
+    originals = _piece_texts(run_dir)
+    sim = _cli("insert-sim", run_dir, "--faults", ALL_FAULTS, "--seed", "11", "--out", tmp_path / "root.csv")
+    injected = json.loads(sim.output.strip().splitlines()[-1])["faults"]
+    assert set(injected) == {"jam", "double-feed", "misread", "missing", "pulled", "duplicate"}
+    assert _cli("reconcile", run_dir, "--results", tmp_path / "root.csv").exit_code == 6
+    _settle_waiting(run_dir, injected)
+    to_reprint = sorted(injected["jam"] + injected["double-feed"] + injected["misread"])
+    assert sorted(s for s, f in _fates(run_dir).items() if f == "REPRINT") == to_reprint
+
+    res = _cli("reprint", run_dir, "--json")
+    assert res.exit_code == 0, res.output
+    first = json.loads(res.output.strip().splitlines()[-1])
+    child = out / f"{root}-R1"
+    assert first["child"] == child.name and first["state"] == "RELEASED" and first["pieces"] == len(to_reprint)
+    links = _ledger_rows(out, "SELECT parent_seq, child_seq FROM reprints WHERE child_run = ? ORDER BY line", child.name)
+    assert [p for p, _ in links] == to_reprint
+    assert sorted(c for _, c in links) == list(range(1, len(to_reprint) + 1))  # new sequences
+    assert _tags(child) and not _tags(child) & _tags(run_dir)  # its own run tag: never valid as the parent
+    texts = _piece_texts(child)
+    for parent_seq, child_seq in links:
+        assert texts[child_seq] == originals[parent_seq]  # the same pages, read back
+    assert {f for s, f in _fates(run_dir).items() if s in to_reprint} == {"REPRINTED"}
+    assert _cli("show", root, "--out", out).output.count("inserter loop: IN REPRINT") == 1
+    assert _cli("reprint", run_dir).exit_code == 0  # nothing new to reprint while R1 is open: no R2
+    assert not (out / f"{root}-R2").exists()
+
+    # The child goes round the loop: one of its pieces is damaged again, so it gets a child of its own.
+    sim = _cli("insert-sim", child, "--out", tmp_path / "r1.csv", "--seed", "3")
+    assert sim.exit_code == 0, sim.output
+    lines = (tmp_path / "r1.csv").read_text("utf-8").splitlines()
+    lines[1] = lines[1].replace(",OK,", ",DAMAGED,", 1)
+    (tmp_path / "r1.csv").write_text("\n".join(lines) + "\n", "utf-8")
+    assert _cli("reconcile", child, "--results", tmp_path / "r1.csv").exit_code == 0
+    res = _cli("reprint", child, "--json")
+    second = json.loads(res.output.strip().splitlines()[-1])
+    grandchild = out / f"{root}-R2"
+    assert second["child"] == grandchild.name and second["pieces"] == 1 and second["state"] == "RELEASED"
+    (again_parent, again_child), = _ledger_rows(out, "SELECT parent_run, parent_seq FROM reprints WHERE child_run = ?",
+                                                grandchild.name)
+    assert again_parent == child.name
+    assert _piece_texts(grandchild)[1] == texts[again_child]
+    assert _cli("insert-sim", grandchild, "--out", tmp_path / "r2.csv").exit_code == 0
+    res = _cli("reconcile", grandchild, "--results", tmp_path / "r2.csv", "--json")
+    assert res.exit_code == 0, res.output
+
+    states = dict(_ledger_rows(out, "SELECT run_id, state FROM runs"))
+    assert states == {root: "COMPLETE", child.name: "COMPLETE", grandchild.name: "COMPLETE"}
+    check = json.loads(_cli("show", root, "--out", out, "--json").output)["inserter"]
+    manifest = _manifest(run_dir)
+    assert check["scheduled"] == len(manifest) == check["mailed"] + check["pulled"]
+    assert check["pulled"] == len(injected["pulled"]) and check["mailed_via_reprint"] == len(to_reprint)
+    # The lodgement: every root piece mailed exactly once, as itself or as its latest reprint.
+    lodged = [r for p in sorted((run_dir / "lodgement").glob("*.jsonl")) for r in _jsonl(p)]
+    physical = [(r["run_id"], r["sequence"]) for r in lodged]
+    assert len(physical) == len(set(physical)) == check["mailed"]
+    accounts = [r["account_id"] for r in lodged]
+    assert len(accounts) == len(set(accounts))
+    by_seq = {m["sequence"]: m["account_id"] for m in manifest}
+    assert set(accounts) == {by_seq[s] for s in by_seq if s not in injected["pulled"]}
+    assert {r["run_id"] for r in lodged if r["sequence"] in to_reprint and r["run_id"] == root} == set()
+    assert not (child / "lodgement").exists() and not (grandchild / "lodgement").exists()
+
+
+def test_kill_during_a_childs_rendering_resumes_to_the_same_state(statement_out, tmp_path):
+    runs = []
+    for name in ("clean", "killed"):
+        run_dir = _copy(statement_out, tmp_path / name)
+        manifest = _manifest(run_dir)
+        damaged = {manifest[0]["sequence"]}
+        path = tmp_path / f"{name}.csv"
+        path.write_text(_results(run_dir.name, [(m["sequence"], "DAMAGED" if m["sequence"] in damaged else "OK", "")
+                                                for m in manifest]), "utf-8")
+        assert _cli("reconcile", run_dir, "--results", path).exit_code == 0
+        if name == "killed":
+            env = {**os.environ, "STMTPROD_CRASH_AT": "render:batch"}
+            proc = subprocess.run([sys.executable, "-m", "stmtprod", "reprint", str(run_dir)], env=env,
+                                  capture_output=True, timeout=600)
+            assert proc.returncode == -9, proc.stderr
+            assert _ledger_rows(run_dir.parent, "SELECT state FROM runs WHERE run_id = ?", f"{run_dir.name}-R1") \
+                != [("RELEASED",)]
+        res = _cli("reprint", run_dir, "--json")
+        assert res.exit_code == 0, res.output
+        runs.append(run_dir)
+    clean, killed = runs
+    child = f"{clean.name}-R1"
+    assert _files(clean.parent / child / "release") == _files(killed.parent / child / "release")
+    link = "SELECT parent_run, parent_seq, child_run, line, child_seq, round FROM reprints ORDER BY line"
+    assert _ledger_rows(clean.parent, link) == _ledger_rows(killed.parent, link)
+    fate = "SELECT run_id, sequence, fate, status FROM piece_state ORDER BY 1, 2"
+    assert _ledger_rows(clean.parent, fate) == _ledger_rows(killed.parent, fate)
+
+
+def test_a_card_run_goes_round_the_reprint_loop_too(card_out, tmp_path, monkeypatch):
+    monkeypatch.setenv("STMTPROD_INSERTERS", str(_inserters_with_lots(
+        tmp_path, "[lots.CARDS-AU]\nmaximum_reprint_percent = 60\n")))
+    run_dir = _copy(card_out, tmp_path)
+    out, root = run_dir.parent, run_dir.name
+    originals = _piece_texts(run_dir)
+    manifest = _manifest(run_dir)
+    damaged = [m["sequence"] for m in manifest[::4]]
+    path = tmp_path / "cards.csv"
+    path.write_text(_results(root, [(m["sequence"], "DAMAGED" if m["sequence"] in damaged else "OK", "jam")
+                                    for m in manifest]), "utf-8")
+    assert _cli("reconcile", run_dir, "--results", path).exit_code == 0
+    res = _cli("reprint", run_dir, "--json")
+    assert res.exit_code == 0, res.output
+    child = out / json.loads(res.output.strip().splitlines()[-1])["child"]
+    assert child.name == f"{root}-R1"
+    links = _ledger_rows(out, "SELECT parent_seq, child_seq FROM reprints WHERE child_run = ? ORDER BY line", child.name)
+    assert [p for p, _ in links] == damaged
+    texts = _piece_texts(child)
+    assert all(texts[c] == originals[p] for p, c in links)
+    assert not _tags(child) & _tags(run_dir)
+    sealing = _jsonl(child / "release" / "sealing" / "sealing.jsonl")  # the card-to-carrier match held
+    assert len(sealing) == len(damaged)
+    for made in (run_dir / "reprints").iterdir():  # the child's input and log: never a card number
+        assert not re.search(r"[0-9]{12,}", made.read_text("utf-8")), made
+    assert _cli("insert-sim", child, "--out", tmp_path / "r1.csv").exit_code == 0
+    assert _cli("reconcile", child, "--results", tmp_path / "r1.csv").exit_code == 0
+    assert dict(_ledger_rows(out, "SELECT run_id, state FROM runs")) == {root: "COMPLETE", child.name: "COMPLETE"}
+    lodged = [r for p in (run_dir / "lodgement").glob("*.jsonl") for r in _jsonl(p)]
+    assert len(lodged) == len(manifest) and sum(r["run_id"] == child.name for r in lodged) == len(damaged)

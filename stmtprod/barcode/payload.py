@@ -7,7 +7,7 @@ personal data, never a card number). Positions are 0-based and inclusive:
 |----------|-----------|-------|------------------------------------------------------------------|
 | version  | 0         | 1     | payload layout version, `1`                                      |
 | region   | 1-2       | 2     | one of `AU NZ JP MY ID SG HK`                                    |
-| run_tag  | 3-8       | 6     | `XXXXXX` part of the run id `YYYYMMDD-XXXXXX`, `[0-9A-Z]`        |
+| run_tag  | 3-8       | 6     | `XXXXXX` part of the run id `YYYYMMDD-XXXXXX`, `[0-9A-Z]` (*)    |
 | sequence | 9-15      | 7     | piece sequence in the run, zero-padded, 1..9999999               |
 | sheet    | 16-17     | 2     | sheet number within the piece, zero-padded, 1..99                |
 | sheets   | 18-19     | 2     | sheets in the piece, zero-padded, 1..99, sheet <= sheets         |
@@ -18,11 +18,15 @@ Example: `1AUAB12CD00000420102053` = version 1, region AU, run tag AB12CD
 (run `20240131-AB12CD`), piece 42, sheet 1 of 2, hoppers {1, 3} (bitmap 05),
 check character `3`.
 
+(*) A reprint child `YYYYMMDD-XXXXXX-R<k>` has a tag of its own, derived from its whole run id
+(`run_tag`) and never its parent's, so an original and its reprint can never both pass as valid.
+
 Any other version, or any change to the layout, bumps `PAYLOAD_VERSION`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 from dataclasses import dataclass
@@ -52,7 +56,7 @@ FIELDS: tuple[tuple[str, int, int], ...] = (
 _SPAN = {name: (start, end) for name, start, end in FIELDS}
 assert FIELDS[-1][2] == PAYLOAD_LENGTH
 
-_RUN_ID = re.compile(r"[0-9]{8}-([0-9A-Z]{6})")  # ASCII only, used with fullmatch
+_RUN_ID = re.compile(r"[0-9]{8}-([0-9A-Z]{6})(-R[0-9]{1,3})?")  # ASCII only, used with fullmatch
 _TAG = re.compile(r"[0-9A-Z]{6}")
 _HEX = frozenset("0123456789ABCDEF")
 
@@ -68,11 +72,21 @@ def _where(name: str) -> str:
 
 
 def run_tag(run_id: str) -> str:
-    """The 6-char tag of a run id ``YYYYMMDD-XXXXXX``; only the tag fits the payload."""
+    """The 6-char tag of a run id ``YYYYMMDD-XXXXXX``; only the tag fits the payload.
+
+    A reprint child ``YYYYMMDD-XXXXXX-R<k>`` gets a tag derived from its whole id (SHA-256, base 36),
+    never equal to its root's: its sheets can never pass as the original's."""
     m = _RUN_ID.fullmatch(run_id) if isinstance(run_id, str) else None
     if not m:
-        raise PayloadError(f"run id {run_id!r} does not match YYYYMMDD-XXXXXX ([0-9A-Z] tag)")
-    return m.group(1)
+        raise PayloadError(f"run id {run_id!r} does not match YYYYMMDD-XXXXXX ([0-9A-Z] tag), optionally -R<k>")
+    if m.group(2) is None:
+        return m.group(1)
+    for salt in range(100):
+        number = int.from_bytes(hashlib.sha256(f"{run_id}#{salt}".encode()).digest()[:8], "big")
+        tag = "".join(ALPHABET[(number // 36 ** i) % 36] for i in range(6))
+        if tag != m.group(1):
+            return tag
+    raise PayloadError(f"no tag for {run_id}")  # unreachable: 100 hashes equal to one tag
 
 
 @dataclass(frozen=True)

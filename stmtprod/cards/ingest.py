@@ -180,3 +180,27 @@ def read_spill(path: Path) -> dict[int, CardRecord]:
             row = CardSpillRow.model_validate_json(line)
             out[row.line] = row.record
     return out
+
+
+def ingest_records(path: Path, spill_dir: Path, quarantine_path: Path) -> CardIngest:
+    """A reprint child's input: sanitized records (token and last five digits, never a card number) as
+    the parent's ingest spilled them, already validated then; validated again as records here, spilled
+    with their line numbers. Nothing is quarantined that the parent accepted, so the quarantine is empty."""
+
+    digest = hashlib.sha256()
+    result = CardIngest()
+    result.accepted = {r: [] for r in REGIONS}
+    spill_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        spills = {r: stack.enter_context(atomic_open(spill_dir / f"{r}.jsonl")) for r in REGIONS}
+        stack.enter_context(atomic_open(quarantine_path))
+        with open(path, "rb") as source:
+            for number, raw in enumerate(source, 1):
+                digest.update(raw)
+                result.input += 1
+                record = CardRecord.model_validate_json(raw)
+                result.accepted[record.region].append(number)
+                spills[record.region].write(json.dumps({"line": number, "record": record.model_dump(mode="json")},
+                                                       ensure_ascii=False, sort_keys=True) + "\n")
+    result.input_sha256 = digest.hexdigest()
+    return result

@@ -25,7 +25,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from stmtprod.cards.ingest import CardIngest, ingest_orders, read_spill
+from stmtprod.cards.ingest import CardIngest, ingest_orders, ingest_records, read_spill
 from stmtprod.cards.inspection import CardContext, run_card_stages
 from stmtprod.cards.keys import CardKey, card_key, resolve_key
 from stmtprod.cards.match import Carrier, match, read_log
@@ -274,6 +274,59 @@ def _latest_log(ledger: Ledger, run_id: str, recorded: str) -> Path:
     return Path(recorded)
 
 
+def _recorded_key(run: dict, key: bytes | None, demo: bool) -> CardKey:
+    """The key a run was made with (a demo run resumes with the demo key); another key is refused."""
+    recorded = run["options"]
+    card = card_key(key, demo or (recorded["key"] == "DEMO" and key is None))
+    if card.key_id != recorded["key_id"]:
+        raise ConfigError(f"the card key ({card.mode}, id {card.key_id}) is not the one run {run['run_id']} was made "
+                          f"with ({recorded['key']}, id {recorded['key_id']})", key="card key")
+    return card
+
+
+def _recorded_options(recorded: dict, out: Path, log: Path, workers: int | None) -> CardOptions:
+    return CardOptions(orders=Path(recorded["orders"]), personalisation=log, out=out,
+                       batch_size=recorded["batch_size"], workers=workers or recorded["workers"],
+                       production_date=dt.date.fromisoformat(recorded["production_date"]),
+                       reject_threshold=recorded["reject_threshold"],
+                       layouts_dir=Path(recorded["layouts_dir"]), cards_dir=Path(recorded["cards_dir"]),
+                       catalog_file=Path(recorded["catalog_file"]),
+                       inspection_file=Path(recorded["inspection_file"]),
+                       executor=recorded.get("executor", "local"), scheduler=recorded.get("scheduler"),
+                       allow_empty=recorded.get("allow_empty", False))
+
+
+class CardReprint(Cards):
+    """A reprint child's carriers (`stmtprod.inserting.reprint`): its input is the parent's sanitized
+    records of the pieces to print again (never a card number), and its log those cards' entries."""
+
+    def ingest(self, accepted: Path, quarantine: Path, events: Events) -> CardIngest:
+        return ingest_records(self.options.orders, accepted, quarantine)
+
+    def record(self) -> dict:
+        return {**super().record(), "reprint": True}
+
+
+def reprint_product(root: dict, child: str, records: Path, out: Path, workers: int | None,
+                    ledger: Ledger) -> CardReprint:
+    """The product of reprint child `child` of card run `root`: the sanitized `records` as input, and
+    the root's personalisation log entries for those cards, in the same order, slots from 1, as its log
+    (written beside the records)."""
+    recorded = root["options"]
+    key, demo = resolve_key()
+    card = _recorded_key(root, key, demo)
+    entries = {e.card_id: e for e in read_log(_latest_log(ledger, root["run_id"], recorded["personalisation"]))[0]}
+    log = records.with_suffix(".personalisation.jsonl")
+    with open(records, encoding="utf-8") as fh:
+        wanted = [json.loads(line)["card_id"] for line in fh if line.strip()]
+    missing = [c for c in wanted if c not in entries]
+    if missing:
+        raise UsageError(f"the personalisation log of run {root['run_id']} has no entry for cards {', '.join(missing)}")
+    write_jsonl(log, (entries[c].model_dump(mode="json") | {"slot": slot} for slot, c in enumerate(wanted, 1)))
+    options = dataclasses.replace(_recorded_options(recorded, out, log, workers), orders=records, run_id=child)
+    return CardReprint(options, card)
+
+
 def resume_cards(run_id: str, out: Path, *, key: bytes | None = None, demo: bool = False,
                  personalisation: Path | None = None, workers: int | None = None, events: Events = quiet,
                  executor: str | None = None, scheduler: str | None = None) -> dict:
@@ -287,23 +340,12 @@ def resume_cards(run_id: str, out: Path, *, key: bytes | None = None, demo: bool
 
     def reopen(run: dict, ledger: Ledger) -> Cards:
         recorded = run["options"]
-        card = card_key(key, demo or (recorded["key"] == "DEMO" and key is None))
-        if card.key_id != recorded["key_id"]:
-            raise ConfigError(f"the card key ({card.mode}, id {card.key_id}) is not the one run {run_id} was made "
-                              f"with ({recorded['key']}, id {recorded['key_id']})", key="card key")
+        card = _recorded_key(run, key, demo)
         log = Path(personalisation) if personalisation else _latest_log(ledger, run_id, recorded["personalisation"])
-        options = CardOptions(orders=Path(recorded["orders"]), personalisation=log, out=out,
-                              batch_size=recorded["batch_size"], workers=workers or recorded["workers"],
-                              production_date=dt.date.fromisoformat(recorded["production_date"]),
-                              reject_threshold=recorded["reject_threshold"],
-                              layouts_dir=Path(recorded["layouts_dir"]), cards_dir=Path(recorded["cards_dir"]),
-                              catalog_file=Path(recorded["catalog_file"]),
-                              inspection_file=Path(recorded["inspection_file"]),
-                              executor=recorded.get("executor", "local"), scheduler=recorded.get("scheduler"),
-                              allow_empty=recorded.get("allow_empty", False))
+        options = _recorded_options(recorded, out, log, workers)
         if executor:
             options = dataclasses.replace(options, executor=executor, scheduler=scheduler)
-        return Cards(options, card)
+        return (CardReprint if recorded.get("reprint") else Cards)(options, card)
 
     return life.resume(run_id, out, reopen, events, line=LINE)
 

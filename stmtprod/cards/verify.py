@@ -15,7 +15,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from stmtprod.barcode.payload import parse
+from stmtprod.barcode.payload import parse, run_tag
 from stmtprod.cards.eligibility import select_card_inserts
 from stmtprod.cards.ingest import read_spill
 from stmtprod.cards.models import CardRecord
@@ -39,7 +39,7 @@ def verify_carriers(files: list[PrintFile], decoded: dict[str, list[list[str]]],
                     carriers: CarrierSet, accepted_dir: Path, production_date: dt.date) -> dict:
     """Check every decoded sheet; returns counts, or raises Halt at the first mismatch."""
     records = _Records(accepted_dir)
-    tag = run_id[-6:]
+    tag = run_tag(run_id)
     next_sequence, pieces = 1, 0
     seen: set[str] = set()
     for f in files:

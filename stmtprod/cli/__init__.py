@@ -13,7 +13,7 @@ import click
 from stmtprod.cli.cards import cards
 from stmtprod.cli.drill import drill
 from stmtprod.cli.guard import FaultGuard
-from stmtprod.cli.inserter import insert_sim, inserter, reconcile
+from stmtprod.cli.inserter import insert_sim, inserter, reconcile, reprint
 from stmtprod.cli.output import quiet_libraries
 from stmtprod.cli.postal import postal
 from stmtprod.cli.proof import proof
@@ -38,7 +38,7 @@ def main(verbose: bool) -> None:
 
 
 for command in (build, resume, runs, show, verify, samples, qa, proof, cards, postal, drill, inserter, reconcile,
-                insert_sim):
+                insert_sim, reprint):
     main.add_command(command)
 for command in QA_STAGE_COMMANDS:
     qa.add_command(command)

@@ -1,4 +1,4 @@
-"""`stmtprod inserter control`, `stmtprod reconcile` and `stmtprod insert-sim`: thin layers over the library.
+"""`stmtprod inserter control`, `reconcile`, `insert-sim` and `reprint`: thin layers over the library.
 
 Exit codes as everywhere: 0 done, 2 bad usage or a refused results file (nothing applied),
 3 bad configuration (an inserter model), 4 a halt (the emulator could not enclose a piece),
@@ -117,3 +117,34 @@ def insert_sim(run_dir, lot, model, faults, seed, out, workers):
     except errors.StmtprodError as exc:
         fail(exc, False)
     click.echo(json.dumps(result, sort_keys=True))
+
+
+@click.command("reprint")
+@click.argument("run_dir", type=_RUN_DIR)
+@click.option("--workers", type=click.IntRange(min=1), help="Render and read-back processes (default: the run's).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def reprint(run_dir, workers, as_json):
+    """Print every piece to reprint in the run's family again, as its next child run `<root>-R<k>`.
+
+    A child that did not finish (a crash, or a halt since fixed) is finished first."""
+    from stmtprod.inserting.fates import check_lines
+    from stmtprod.inserting.reprint import reprint as make_child
+
+    try:
+        result = make_child(run_dir, workers=workers)
+    except errors.Halt as halt:
+        click.echo(f"stmtprod: {halt}", err=True)
+        sys.exit(errors.EXIT_HALTED)
+    except errors.StmtprodError as exc:
+        fail(exc, as_json)
+    state = result.get("state")
+    if result["child"] is None:
+        click.echo(f"run {result['root']}: nothing to reprint", err=True)
+    else:
+        click.echo(f"{result['child']}: {result['pieces']} pieces reprinted, {state}"
+                   + ("" if state == "RELEASED" else f"; 'stmtprod show {result['child']} --out ...' says why, "
+                      "'stmtprod reprint' again finishes it"), err=True)
+    click.echo("\n".join(check_lines(result["check"])), err=True)
+    if as_json:
+        click.echo(json.dumps({k: v for k, v in result.items() if k != "summary"}, ensure_ascii=False, sort_keys=True))
+    sys.exit({None: 0, "RELEASED": 0, "HALTED": errors.EXIT_HALTED}.get(state, errors.EXIT_WAITING))

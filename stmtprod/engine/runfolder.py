@@ -22,7 +22,7 @@ from stmtprod.engine.ledger import LEDGER_FILE, Ledger
 from stmtprod.regions import REGIONS
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-RUN_ID = re.compile(r"[0-9]{8}-[0-9A-Z]{6}")
+RUN_ID = re.compile(r"[0-9]{8}-[0-9A-Z]{6}(?:-R[0-9]{1,3})?")  # -R<k>: a reprint child (round k)
 """A run id, and so a run folder's name: ASCII only, matched in full (no separator, no newline)."""
 Ingested = TypeVar("Ingested")
 
@@ -54,12 +54,14 @@ def run_id_tag(basis: list[str], salt: int = 0) -> str:
 
 
 def check_run_id(run_id: object, what: str = "run id") -> str:
-    """`run_id` if it is a run id `YYYYMMDD-XXXXXX` in full (ASCII digits and capitals, nothing else);
+    """`run_id` if it is a run id `YYYYMMDD-XXXXXX` (or a reprint child's, `YYYYMMDD-XXXXXX-R<k>`) in
+    full (ASCII digits and capitals, nothing else);
     else a usage error. Called before any work by every command that takes a run id, since the id
     becomes a folder name under --out."""
     if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
         shown = ascii(run_id)[:40]
-        raise UsageError(f"{what} {shown} is not a run id: YYYYMMDD-XXXXXX with ASCII digits and capitals only")
+        raise UsageError(f"{what} {shown} is not a run id: YYYYMMDD-XXXXXX (or YYYYMMDD-XXXXXX-R<k>) with "
+                         "ASCII digits and capitals only")
     return run_id
 
 
