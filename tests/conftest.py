@@ -1,9 +1,12 @@
 """Shared fixtures: real builds of the bundled samples, made once per test session."""
 from __future__ import annotations
 
+import copy
 import json
 import os
+import shutil
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -12,6 +15,38 @@ from stmtprod.statements.line import build
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "cycle.jsonl"
+
+
+# `.ci/run` runs the files on two processes (pytest-xdist, `--dist loadfile --no-loadscope-reorder`),
+# each file whole on one process, in the order collected: the slowest files start first, so that the
+# last to start is a short one and neither process waits idle at the end (longest first).
+SLOWEST_FIRST = ("test_envfaults.py", "test_resume.py", "test_wayout.py", "test_records.py", "test_cards.py",
+                 "test_escape.py", "test_verify.py", "test_generate.py", "test_executors.py", "test_postal.py",
+                 "test_card_numbers.py", "test_proof.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+class Snapshot:
+    """A real run made once, then put back byte for byte at the same path for each test that changes it.
+
+    The run folder records absolute paths (ledger, run.json, halt texts), so a copy elsewhere would not
+    be the same run; restoring in place keeps every recorded path true. `make(out)` builds into `out`
+    and returns the summary; `restore()` returns a fresh copy of it with the folder as it was."""
+
+    def __init__(self, base: Path, make: Callable[[Path], dict]):
+        self.out = base / "out"
+        self.summary = make(self.out)
+        self._pristine = base / "pristine"
+        shutil.copytree(self.out, self._pristine, symlinks=True)
+
+    def restore(self) -> dict:
+        shutil.rmtree(self.out)
+        shutil.copytree(self._pristine, self.out, symlinks=True)
+        return copy.deepcopy(self.summary)
 
 
 def volume(small: int, full: int) -> int:

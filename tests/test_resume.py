@@ -26,6 +26,14 @@ def extract(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def small_extract(tmp_path_factory) -> Path:
+    """For the lock and the released-cycle rules, which hold for any size of run: a quicker one."""
+    path = tmp_path_factory.mktemp("small") / "cycle.jsonl"
+    write_extract(path, 24, seed=5)
+    return path
+
+
 def _build(extract: Path, out: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(CLI + ["build", "--input", str(extract), "--out", str(out), "--batch-size", "40",
                                  "--workers", "2", "--json", *extra],
@@ -100,18 +108,18 @@ def test_resume_after_a_halt_redoes_only_the_damaged_batch(extract, reference, t
     assert _released(tmp_path / run_id) == reference["files"]
 
 
-def test_a_second_line_on_the_same_folder_is_refused(extract, tmp_path):
+def test_a_second_line_on_the_same_folder_is_refused(small_extract, tmp_path):
     with OutputLock(tmp_path):
-        proc = _build(extract, tmp_path)
+        proc = _build(small_extract, tmp_path)
     assert proc.returncode == 5 and "in use by stmtprod pid" in proc.stderr
-    assert _build(extract, tmp_path).returncode == 0
+    assert _build(small_extract, tmp_path).returncode == 0
 
 
-def test_a_released_cycle_is_not_built_twice_unless_forced(extract, tmp_path):
-    first = json.loads(_build(extract, tmp_path).stdout.splitlines()[-1])
-    again = _build(extract, tmp_path)
+def test_a_released_cycle_is_not_built_twice_unless_forced(small_extract, tmp_path):
+    first = json.loads(_build(small_extract, tmp_path).stdout.splitlines()[-1])
+    again = _build(small_extract, tmp_path)
     assert again.returncode == 2 and first["run_id"] in again.stderr and "--force" in again.stderr
-    forced = _build(extract, tmp_path, "--force")
+    forced = _build(small_extract, tmp_path, "--force")
     assert forced.returncode == 0
     second = json.loads(forced.stdout.splitlines()[-1])
     assert second["run_id"] != first["run_id"] and second["run_id"][:8] == first["run_id"][:8]

@@ -12,7 +12,7 @@ from pypdf import PdfReader, PdfWriter
 from stmtprod.config import BuildOptions
 from stmtprod.generate import write_extract
 from stmtprod.statements.line import build
-from tests.conftest import SAMPLES, manifest_rows, volume
+from tests.conftest import SAMPLES, Snapshot, manifest_rows, volume
 
 DRILL_REASONS = {
     "wrong-region": ("region", "wrong region"),
@@ -73,9 +73,16 @@ def _edit(path: Path, order: list[int], replace: tuple[int, Path, int] | None = 
         writer.write(fh)
 
 
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> Snapshot:
+    return Snapshot(tmp_path_factory.mktemp("released"),
+                    lambda out: build(BuildOptions(input=SAMPLES, out=out, regions=("AU", "NZ", "SG"), workers=1)))
+
+
 @pytest.fixture
-def released_copy(tmp_path) -> dict:
-    return build(BuildOptions(input=SAMPLES, out=tmp_path, regions=("AU", "NZ", "SG"), workers=1))
+def released_copy(released) -> dict:
+    """The released run as built, whatever the test before did to its files (built once per module)."""
+    return released.restore()
 
 
 def test_verify_passes_an_untouched_run(released_copy):
