@@ -15,14 +15,20 @@ import pytest
 from stmtprod.generate import write_extract
 from stmtprod.engine.ledger import Ledger
 from stmtprod.engine.lock import OutputLock
+from tests.conftest import volume
 
 CLI = [sys.executable, "-m", "stmtprod"]
+
+
+# Either size cuts the run into 8 or 9 batches over 7 regions: a kill at any step leaves some work
+# done and some not, which is what the resume must sort out.
+ACCOUNTS, BATCH = volume(120, 240), str(volume(20, 40))
 
 
 @pytest.fixture(scope="module")
 def extract(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("extract") / "cycle.jsonl"
-    write_extract(path, 240, seed=5, bad=3)
+    write_extract(path, ACCOUNTS, seed=5, bad=3)
     return path
 
 
@@ -35,7 +41,7 @@ def small_extract(tmp_path_factory) -> Path:
 
 
 def _build(extract: Path, out: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(CLI + ["build", "--input", str(extract), "--out", str(out), "--batch-size", "40",
+    return subprocess.run(CLI + ["build", "--input", str(extract), "--out", str(out), "--batch-size", BATCH,
                                  "--workers", "2", "--json", *extra],
                           capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300)
 
@@ -75,7 +81,7 @@ def test_killed_build_resumes_to_identical_release(point, extract, reference, tm
 
 
 def test_kill_at_an_arbitrary_moment_during_rendering(extract, reference, tmp_path):
-    proc = subprocess.Popen(CLI + ["build", "--input", str(extract), "--out", str(tmp_path), "--batch-size", "40",
+    proc = subprocess.Popen(CLI + ["build", "--input", str(extract), "--out", str(tmp_path), "--batch-size", BATCH,
                                    "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     staged = tmp_path / reference["summary"]["run_id"] / "staging" / "print"
     deadline = time.monotonic() + 60
