@@ -465,18 +465,22 @@ def test_a_signal_stops_workers_and_the_run_resumes_to_identical_files(point, na
 
 
 def test_a_run_killed_outright_is_listed_as_stopped_not_as_running(extract, reference, tmp_path):
-    """SIGKILL leaves no chance to mark the run: `runs` then says no line is running it."""
+    """SIGKILL leaves no chance to mark the run: `runs` and `show` then say no line is running it."""
     out = tmp_path / "out"
+    run_id = reference["run_id"]
     killed = _build(extract, out, env={"STMTPROD_CRASH_AT": "render:batch:2"})
     assert killed.returncode == -signal.SIGKILL
-    assert _states(out) == {reference["run_id"]: "RENDERING"}
+    assert _states(out) == {run_id: "RENDERING"}
     listed = _run("runs", "--out", out, "--json", inproc=True)
     assert json.loads(listed.stdout)["runs"][0]["stopped"] is True
     assert "stopped: no line is running it" in _run("runs", "--out", out, inproc=True).stdout
+    assert json.loads(_run("show", run_id, "--out", out, "--json", inproc=True).stdout)["stopped"] is True
+    assert "stopped: no line is running it" in _run("show", run_id, "--out", out, inproc=True).stdout
     from stmtprod.engine.lock import OutputLock
 
     with OutputLock(out):  # while a line holds the folder the run is not called stopped
         assert json.loads(_run("runs", "--out", out, "--json", inproc=True).stdout)["runs"][0]["stopped"] is False
+        assert json.loads(_run("show", run_id, "--out", out, "--json", inproc=True).stdout)["stopped"] is False
 
 
 def test_ctrl_c_to_the_whole_process_group_is_exit_130_and_resumable(extract, reference, tmp_path):

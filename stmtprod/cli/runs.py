@@ -115,8 +115,9 @@ def runs(out, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show(run_id, out, as_json):
     """One run in full: record, history, batches, halts, inspection decisions."""
-    from stmtprod.inserting.fates import check_lines, count_check
+    from stmtprod.engine.envfaults import stopped
     from stmtprod.engine.runfolder import check_run_id
+    from stmtprod.inserting.fates import check_lines, count_check
 
     check_run_id(run_id)
     ledger = _ledger(out)
@@ -127,14 +128,16 @@ def show(run_id, out, as_json):
     detail = {**run, "history": ledger.history(run_id), "batches": list(ledger.batches(run_id).values()),
               "halts": ledger.halts(run_id), "stages": ledger.stages(run_id), "pieces": ledger.piece_count(run_id),
               "lot_history": ledger.lot_events(run_id), "pulled": ledger.pulled(run_id),
-              "inserter": count_check(ledger, run_id), "challenges": _summary(run, out).get("challenges")}
+              "inserter": count_check(ledger, run_id), "challenges": _summary(run, out).get("challenges"),
+              "stopped": stopped(run["state"], out)}
     ledger.close()
     if as_json:
         click.echo(json.dumps(detail, ensure_ascii=False, default=str))
         return
     if (run["options"] or {}).get("drill"):
         click.echo(f"DRILL RUN ({run['options']['drill']}): a training run, not production quality history")
-    click.echo(f"run {run_id}: {run['state']}  input {run['input_path']} (sha256 {run['input_sha256'][:12]})")
+    click.echo(f"run {run_id}: {run['state']}  input {run['input_path']} (sha256 {run['input_sha256'][:12]})"
+               + ("  (stopped: no line is running it; 'stmtprod resume' continues it)" if detail["stopped"] else ""))
     click.echo(f"  layouts {run['layouts_version']}  catalog {run['catalog_version']}  pieces {detail['pieces']}")
     for h in detail["history"]:
         click.echo(f"  {h['at']}  {h['state']}")
