@@ -325,6 +325,40 @@ def test_a_card_lot_is_corrected_by_the_same_commands(tmp_path):
     assert (Path(done["run_dir"]) / "release" / "pulled.jsonl").exists()
 
 
+def test_a_card_lot_is_rendered_again_by_the_same_commands(tmp_path):
+    """A rejected card lot corrected with `--action rerender`: resume renders the lot's carriers again,
+    draws a new sample that waits for the inspector, and once accepted the run releases every carrier
+    (nothing pulled), with the same carrier files as a run that was never rejected."""
+    from stmtprod.cards.line import resume_cards, run_cards
+    from tests.test_cards import DATE, subset
+
+    config = _manual(tmp_path, "composition")
+    orders, log = subset(tmp_path, "MY")
+    waiting = run_cards(orders, log, tmp_path / "out", key=None, demo=True, production_date=DATE,
+                        inspection_file=config)
+    run_dir = Path(waiting["run_dir"])
+    first = json.loads(_qa("draw", waiting["run_dir"], "--stage", "1", "--json").output)["lots"]["CARDS-MY"]
+    res = _qa("record", waiting["run_dir"], "--stage", "1", "--inspector", "amy",
+              "--defect", f"{first['sample'][0]}:greeting:greeting smudged")
+    assert res.exit_code == 0 and "REJECTED" in res.output
+    res = _qa("correct", waiting["run_dir"], "--stage", "1", "--lot", "CARDS-MY", "--action", "rerender",
+              "--inspector", "amy", "--reason", "ribbon changed")
+    assert res.exit_code == 0, res.output
+    staged = {p.name: p.read_bytes() for p in (run_dir / "staging" / "print").glob("*.pdf")}
+    events = []
+    again = resume_cards(waiting["run_id"], tmp_path / "out", events=lambda e, **d: events.append((e, d)))
+    assert again["state"] == "INSPECTING" and again["waiting"]["lots"] == ["CARDS-MY"]
+    assert [d for e, d in events if e == "render"][0]["batches"] == len(staged) > 0
+    second = json.loads(_qa("draw", waiting["run_dir"], "--stage", "1", "--json").output)["lots"]["CARDS-MY"]
+    assert second["seed"] != first["seed"] and second["decision"] is None
+    res = _qa("record", waiting["run_dir"], "--stage", "1", "--accept-clean", "--inspector", "amy")
+    assert res.exit_code == 0, res.output
+    done = resume_cards(waiting["run_id"], tmp_path / "out")
+    assert done["state"] == "RELEASED", done.get("halt")
+    assert not done["counts"].get("pulled")
+    assert {p.name: p.read_bytes() for p in (run_dir / "release" / "print").glob("*.pdf")} == staged
+
+
 def test_a_sample_drawn_before_the_stream_tightened_is_drawn_again_not_recorded_on_the_old_plan(tmp_path):
     """Three production runs of SG wait at manual stage 2, all drawn on normal inspection. Two
     rejections tighten the stream; the third run's sample, drawn on normal, is refused with a message
