@@ -518,6 +518,13 @@ def test_complete_only_when_every_piece_is_final_and_the_lodgement_counts_mailed
     show = _cli("show", run_dir.name, "--out", run_dir.parent)
     assert f"run {run_dir.name}: COMPLETE" in show.output
     assert f"scheduled {len(manifest)} = mailed {len(manifest) - 2} + pulled 2\n" in show.output
+    # The run report is written again at COMPLETE with the count check, read back from its PDF.
+    import pypdf
+
+    report = json.loads((run_dir / "report.json").read_text("utf-8"))
+    assert report["state"] == "COMPLETE" and report["inserter_loop"]["complete"]
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(run_dir / "report.pdf").pages)
+    assert f"scheduled {len(manifest)} = mailed {len(manifest) - 2} + pulled 2" in " ".join(text.split())
     db.close()
 
 

@@ -83,6 +83,7 @@ def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, cata
         "challenges": summary.get("challenges"),
         "halts": ledger.halts(run_id),
         "inserter_reached": reached,
+        "inserter_loop": _loop(ledger, run_id),
         "inserts": [{"code": i.code, "hopper": i.hopper, "title": i.title, "inventory": i.inventory,
                      "consumed": consumed.get(i.code, 0) if reached else None,
                      "left": i.inventory - consumed.get(i.code, 0) if reached else None}
@@ -91,6 +92,13 @@ def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, cata
         "history": ledger.history(run_id),
         "escape_bound": escape_bound(load_campaign(), summary["counts"].get("sheets", 0), ledger.halts(run_id)),
     }
+
+
+def _loop(ledger: Ledger, run_id: str) -> dict:
+    """The inserter loop's count check (`stmtprod.inserting.fates`): scheduled = mailed + pulled + ..."""
+    from stmtprod.inserting.fates import count_check
+
+    return count_check(ledger, run_id)
 
 
 def _counted(lot: dict) -> str:
@@ -191,16 +199,22 @@ def render_pdf(report: dict) -> bytes:
                             "-" if bound["total_upper_given_caught"] is None else f"{bound['total_upper_given_caught']:.4f}",
                             f"{bound['total_upper_worst_case']:.2f}"]])]
     story += [Paragraph("Inserts", head)]
-    if report.get("inserter_reached") and report["state"] != "RELEASED":
+    released = report["state"] in ("RELEASED", "COMPLETE")
+    if report.get("inserter_reached") and not released:
         story += [Paragraph("Simulated inserter only: nothing was released, so no insert was used; the counts are "
                             "what this run would use.", body)]
     if report.get("inserter_reached"):
-        used = "consumed" if report["state"] == "RELEASED" else "would use"
+        used = "consumed" if released else "would use"
         story += [table([["hopper", "code", "title", "inventory", used, "left"]]
                         + [[i["hopper"], i["code"], i["title"], i["inventory"], i["consumed"], i["left"]]
                            for i in report["inserts"]])]
     else:
         story += [Paragraph("The run did not reach the inserter: no insert was used.", body)]
+    if released and report.get("inserter_loop"):
+        from stmtprod.inserting.fates import check_lines
+
+        story += [Paragraph("Inserter loop: every piece's fate", head)]
+        story += [Paragraph(escape(line.strip()), body) for line in check_lines(report["inserter_loop"])]
     story += [
               Paragraph("Timings (seconds)", head),
               table([["step", "seconds"]] + [[k, v] for k, v in report["timings"].items()]),

@@ -48,9 +48,23 @@ def settle(ledger: Ledger, run: RunFolder) -> dict:
         ledger.transition(run.run_id, COMPLETE, scheduled=check["scheduled"], mailed=check["mailed"],
                           pulled=check["pulled"], lodgement=lodged["by_lot"])
         state = COMPLETE
+    if state == COMPLETE:
+        _report(ledger, run)
     for parent in parents:
         settle(ledger, RunFolder.open(run.out / parent))
     return {**check, "state": state}
+
+
+def _report(ledger: Ledger, run: RunFolder) -> None:
+    """The run report again, now with the loop's final count check (once: a later settle of a COMPLETE
+    run whose report already says so writes nothing)."""
+    from stmtprod.engine.report import write_report
+
+    report = run.run_dir / "report.json"
+    if report.exists() and json.loads(report.read_text("utf-8")).get("state") == COMPLETE:
+        return
+    summary = json.loads((run.run_dir / "summary.json").read_text("utf-8"))
+    write_report(ledger, run.run_id, run.run_dir, summary, run.catalog)
 
 
 def _root(ledger: Ledger, run_id: str) -> str:
