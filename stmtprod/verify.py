@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pypdfium2 as pdfium
 
 from stmtprod.barcode import content, symbol
@@ -27,7 +28,7 @@ from stmtprod.catalog import Catalog, hoppers_of, select_inserts
 from stmtprod.errors import Halt
 from stmtprod.inspect.composition import check_piece, sheet_texts
 from stmtprod.layout import Layout, LayoutSet
-from stmtprod.plan import SpillRow, spill_line
+from stmtprod.plan import SpillRow, spill_line, spill_offsets
 from stmtprod.postal import verify as postal_verify
 from stmtprod.postal.read import PageLetters as postal_letters
 from stmtprod.render.statement import sheet_count
@@ -162,21 +163,42 @@ def read_all(files: list[PrintFile], layouts: LayoutSet, workers: int) -> dict[s
 
 
 def source_records(spill: Path, lines: set[int]) -> dict[int, object]:
-    """The source records of the given input lines, read back from a region's spill in one pass.
-
-    Memory stays at one batch's records whatever the size of the run.
-    """
+    """The source records of the given input lines, read back from a region's spill by their offsets
+    (`_spill_index`), so a batch does not scan the whole spill. Memory stays at one batch's records
+    and the index (16 bytes a record) whatever the size of the run."""
     found: dict[int, object] = {}
     if not lines or not spill.exists():
         return found
+    numbers, offsets = _spill_index(spill)
+    at = np.searchsorted(numbers, sorted(lines))
     with open(spill, "rb") as fh:
-        for raw in fh:
-            line = spill_line(raw)
-            if line in lines:
-                found[line] = SpillRow.model_validate_json(raw).record
-                if len(found) == len(lines):
-                    break
+        for line, i in zip(sorted(lines), at.tolist()):
+            if i < len(numbers) and numbers[i] == line:
+                fh.seek(int(offsets[i]))
+                raw = fh.readline()
+                if spill_line(raw) == line:
+                    found[line] = SpillRow.model_validate_json(raw).record
     return found
+
+
+_SPILL_INDEX: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _spill_index(spill: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A spill's input line numbers (sorted) and the offsets of their rows, read once per worker process
+    and kept while the file is unchanged (size and modification time)."""
+    stat = spill.stat()
+    key = (str(spill), stat.st_size, stat.st_mtime_ns)
+    index = _SPILL_INDEX.get(key)
+    if index is None:
+        if len(_SPILL_INDEX) >= 16:
+            _SPILL_INDEX.clear()
+        by_line = spill_offsets(spill)
+        numbers = np.fromiter(by_line, dtype=np.int64, count=len(by_line))
+        order = np.argsort(numbers, kind="stable")
+        index = _SPILL_INDEX[key] = (numbers[order], np.fromiter(by_line.values(), dtype=np.int64,
+                                                                   count=len(by_line))[order])
+    return index
 
 
 def mismatch(expected: str, found: str, seen: set[str], later: list[list[str]]) -> tuple[str, str]:

@@ -326,10 +326,19 @@ class _Fonts:
 
     def __init__(self) -> None:
         self._by_object: dict[tuple[int, int], _Font | None] = {}
+        self._by_table: dict[tuple[int, int], dict[bytes, _Font | None]] = {}
 
     def of_page(self, resources) -> dict[bytes, _Font | None]:
-        """The page's fonts by resource name."""
+        """The page's fonts by resource name (a font table that pages share is read once)."""
         fonts = resources.get("/Font") if resources is not None else None
+        if isinstance(fonts, pikepdf.Dictionary) and fonts.is_indirect:
+            table = self._by_table.get(fonts.objgen)
+            if table is None:
+                table = self._by_table[fonts.objgen] = self._read(fonts)
+            return table
+        return self._read(fonts)
+
+    def _read(self, fonts) -> dict[bytes, _Font | None]:
         found: dict[bytes, _Font | None] = {}
         for name, obj in (fonts.items() if isinstance(fonts, pikepdf.Dictionary) else ()):
             key = obj.objgen if obj.is_indirect else None
@@ -360,11 +369,11 @@ def _load_font(obj) -> _Font | None:
     return _Font(widths, int(obj.get("/FirstChar", 0)), chars)
 
 
-def _text_lines(items: list[tuple], fonts: dict[bytes, _Font | None],
-                zone: tuple[float, float, float, float]) -> tuple[list[str] | None, bool]:
+def _text_lines(items: list[tuple], fonts: dict[bytes, _Font | None]
+                ) -> tuple[list[str] | None, list[bytes], list[tuple[bytes, bytes]]]:
     """The page's lines of text in the order the content shows them, as a text extractor reads them (a
-    text on the baseline of the one before joins its line after a space), and whether no text reaches
-    the strip (its extent measured with the font's widths). Lines are None when a font has no plain
+    text on the baseline of the one before joins its line after a space); with each text's baseline
+    and the font in force before it, for `_text_clear`. Lines are None when a font has no plain
     ToUnicode map. Kept lean: a statement page shows about 80 texts, and every sheet is read."""
     ys: list[bytes] = []
     shown: list[str] = []
@@ -400,13 +409,8 @@ def _text_lines(items: list[tuple], fonts: dict[bytes, _Font | None],
                     text += font.decode(run_raw)[1]
         ys.append(y)
         shown.append(text)
-    x0, y0, x1, y1 = zone
-    low, high = y0 - 1, y1 + 1
-    texts = [item for item in items if not item[0]]
-    clear = not any(_reaches(item, state, fonts, low, high, x0 - 1, x1 + 1)
-                    for item, state, y in zip(texts, states, map(float, ys)) if low - 40 < y < high + 40)
     if not readable:
-        return None, clear
+        return None, ys, states
     lines: list[str] = []
     last = None
     for y, text in zip(ys, shown):  # consecutive texts on one baseline make one line
@@ -415,7 +419,18 @@ def _text_lines(items: list[tuple], fonts: dict[bytes, _Font | None],
         else:
             lines.append(text)
             last = y
-    return lines, clear
+    return lines, ys, states
+
+
+def _text_clear(items: list[tuple], ys: list[bytes], states: list[tuple[bytes, bytes]],
+                fonts: dict[bytes, _Font | None], zone: tuple[float, float, float, float]) -> bool:
+    """Whether no text reaches the strip (its extent measured with the font's widths): part of the
+    print contract, not of reading the text."""
+    x0, y0, x1, y1 = zone
+    low, high = y0 - 1, y1 + 1
+    texts = [item for item in items if not item[0]]
+    return not any(_reaches(item, state, fonts, low, high, x0 - 1, x1 + 1)
+                   for item, state, y in zip(texts, states, map(float, ys)) if low - 40 < y < high + 40)
 
 
 def _reaches(item: tuple, state: tuple[bytes, bytes], fonts: dict, low: float, high: float, left: float,
@@ -457,9 +472,10 @@ def _read_page(data: bytes, contract: Contract, fonts: dict[bytes, _Font | None]
     items = [tuple(parts[i:i + _GROUPS]) for i in range(1, len(parts), _GROUPS + 1)]
     zone = contract.strip
     started = time.process_time()
-    lines, text_clear = _text_lines(items, fonts or {}, zone) if items else ([], True)
+    lines, ys, states = _text_lines(items, fonts or {}) if items else ([], [], [])
     if timing is not None:
         timing["text"] = timing.get("text", 0.0) + time.process_time() - started
+    text_clear = _text_clear(items, ys, states, fonts or {}, zone) if items else True
     tokens = rest.split()
     if not text_clear:
         return PageRead(None, lines, ("background", "text is printed in the barcode strip", None))
@@ -567,13 +583,39 @@ def _page_using(pages: list, objgen: tuple[int, int] | None) -> int:
     return 1
 
 
+_PLAIN_PAGE = frozenset({"/Type", "/Parent", "/Resources", "/Contents", "/MediaBox"})
+
+
+class _Frames:
+    """`_box_breach` and `_unframed` of a file's pages, judged once per media box for the pages that hold
+    nothing else that frames them (no other box, rotation, user unit or annotation): every page of a
+    print file, as ReportLab writes them."""
+
+    def __init__(self, contract: Contract):
+        self.contract = contract
+        self._known: dict[bytes, tuple] = {}
+
+    def judge(self, page_dict: pikepdf.Dictionary) -> tuple[tuple[str, str, object] | None, bool]:
+        """(the page box breach or None, whether the page is unframed)."""
+        keys = set(page_dict.keys())
+        if "/MediaBox" in keys and keys <= _PLAIN_PAGE:
+            media = page_dict["/MediaBox"]
+            key = media.unparse() if isinstance(media, pikepdf.Array) and not media.is_indirect else None
+            if key is not None:
+                known = self._known.get(key)
+                if known is None:
+                    known = self._known[key] = (_box_breach(page_dict, self.contract), _unframed(page_dict))
+                return known
+        return _box_breach(page_dict, self.contract), _unframed(page_dict)
+
+
 def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int | None = None,
               timing: dict | None = None, visit: Callable[[int, bytes], None] | None = None) -> list[PageRead]:
     """For each page, what its content states. The first and last page, and every page the content
     read cannot vouch for, are also checked for ink in the strip (`ink_breach`), and every page for
     boxes that cut the symbol. Raises Damaged for a file that does not read cleanly. `visit(index,
     content)` is shown each page's decoded content (0-based index), for other readers of it."""
-    fonts = _Fonts()
+    fonts, frames = _Fonts(), _Frames(contract)
     with _open(pdf_path) as pdf:
         try:
             pages = list(pdf.pages)
@@ -587,8 +629,8 @@ def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int 
                 data = page_streams(page_dict, decoded)
                 if visit is not None:
                     visit(index, data)
-                box = _box_breach(page_dict, contract)
-                read = read_page(data, contract, fonts.of_page(page_dict.get("/Resources")), timing) if _unframed(page_dict) \
+                box, unframed = frames.judge(page_dict)
+                read = read_page(data, contract, fonts.of_page(page_dict.get("/Resources")), timing) if unframed \
                     else PageRead(None, None)
                 if box:
                     read.breach = box

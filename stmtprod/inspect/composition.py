@@ -12,8 +12,8 @@ label (`New balance` then `¥114,581`), so a right amount on the wrong line is s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 import numpy as np
 import pypdfium2 as pdfium
@@ -31,8 +31,7 @@ _SPACE = np.array([chr(c).isspace() for c in range(0x3002)], dtype=bool)
 _EVIDENCE_CHARS = 24
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One transaction row as printed (squashed text) and the sheet it is on (1-based)."""
 
     date: str
@@ -105,6 +104,16 @@ class _Squashed:
         self._markers: dict[tuple[int, int, str], str] = {}
         self._money: dict[Decimal, tuple[str, str]] = {}
         self._dates: dict[object, tuple[str, str]] = {}
+        self._descriptions: dict[str, str] = {}
+
+    def description(self, text: str) -> str:
+        """A transaction description squashed (merchants repeat from statement to statement)."""
+        found = self._descriptions.get(text)
+        if found is None:
+            if len(self._descriptions) >= 50_000:
+                self._descriptions.clear()
+            found = self._descriptions[text] = expect.squash(text)
+        return found
 
     def money(self, amount: Decimal) -> tuple[str, str]:
         """`expect.money` in the layout's currency, and squashed (kept by amount: amounts repeat)."""
@@ -225,14 +234,14 @@ def _rows(layout: Layout, flats: list[Flat]) -> list[Row]:
     pattern = _patterns(layout).row
     rows = []
     for sheet, flat in enumerate(flats, 1):
-        rows += [Row(*m.groups(), sheet) for m in pattern.finditer(flat.lines)]
+        rows += [Row(date, description, amount, sheet) for date, description, amount in pattern.findall(flat.lines)]
     return rows
 
 
 def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts: list[str],
                         flats: list[Flat]) -> list[dict]:
     known = _squashed(layout)
-    want = [(known.date(t.date)[1], t.description, known.money(t.amount)[1], expect.squash(t.description))
+    want = [(known.date(t.date)[1], t.description, known.money(t.amount)[1], known.description(t.description))
             for t in record.transactions]
     rows = _rows(layout, flats)
     defects = []
