@@ -368,16 +368,25 @@ def verify_batches(files: list[PrintFile], to_read: set[str], layouts: LayoutSet
     order, that has one, or of the first break in sequences between files. `done(batch, k)` is told
     as the k-th file is verified, for progress.
     """
-    args = [(f, contract(layouts[f.region]) if f.batch in to_read else None, run_id, catalog, accepted_dir, blind,
-             layouts[f.region]) for f in files]
+    args = [verify_task(f, f.batch in to_read, layouts, run_id, catalog, accepted_dir, blind) for f in files]
     verdicts = _in_workers(verify_file, args, workers)
     try:
-        return _combine(verdicts, done)
+        return combine_verdicts(verdicts, done)
     finally:
         verdicts.close()
 
 
-def _combine(verdicts, done: Callable[[str, int], None] | None = None) -> tuple[dict[str, str], dict]:
+def verify_task(f: PrintFile, read: bool, layouts: LayoutSet, run_id: str, catalog: Catalog, accepted_dir: Path,
+                blind: frozenset[str] = frozenset()) -> tuple:
+    """The arguments of `verify_file` for one print file (`read`: read it back, not only its manifest),
+    plain and picklable, for any executor: a run may verify each file as soon as it is final, while
+    the next renders, then hand the verdicts in file order to `combine_verdicts`."""
+    return (f, contract(layouts[f.region]) if read else None, run_id, catalog, accepted_dir, blind, layouts[f.region])
+
+
+def combine_verdicts(verdicts, done: Callable[[str, int], None] | None = None) -> tuple[dict[str, str], dict]:
+    """Every file's `FileVerdict`, in sequence order: the first halt raised, sequences checked to run on
+    from file to file; returns the payloads read per file and the counts (see `verify_batches`)."""
     pages: dict[str, str] = {}
     next_sequence, pieces, sheets, text_seconds = 1, 0, 0, 0.0
     for count, v in enumerate(verdicts, 1):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -24,6 +25,7 @@ from stmtprod.inspect.context import InspectionContext, OpenPrints, PrintJob, pa
 from stmtprod.layout import Layout
 
 _LINES = re.compile(r"\r\n|\r|\n")
+_INLINE_SPACE = re.compile(r"[^\S\r\n]+")  # white space but line breaks: what squash removes from a line
 # Which code points are whitespace (str.isspace, which is also what `\s` and so `expect.squash` remove).
 # The last one is U+3000 IDEOGRAPHIC SPACE; the table's last entry (not whitespace) stands for every
 # code point above it.
@@ -169,11 +171,17 @@ class Flat:
 
     def __init__(self, text: str):
         self.text = text
-        # Each line squashed (str.split splits at exactly what squash removes), line breaks made `\n`,
-        # for the transaction rows; without the line breaks, the squashed text (`expect.squash`).
-        broken = _LINES.sub("\n", text) if "\r" in text else text
-        self.lines = "\n".join(["".join(line.split()) for line in broken.split("\n")])
-        self.flat = self.lines.replace("\n", "")
+        # Each line squashed, line breaks made `\n` (for the transaction rows); without the line breaks,
+        # the squashed text (`expect.squash`). Text whose only white space is spaces and line breaks
+        # (nearly all) is done with str.replace; any other white space goes through the regexes.
+        lines = text.replace(" ", "")
+        if "\r" in lines:
+            lines = _LINES.sub("\n", lines)
+        flat = lines.replace("\n", "")
+        if flat and flat.split() != [flat]:
+            lines = _LINES.sub("\n", _INLINE_SPACE.sub("", text))
+            flat = lines.replace("\n", "")
+        self.lines, self.flat = lines, flat
         self._where: np.ndarray | None = None
 
     def where(self, offset: int) -> int:
@@ -234,7 +242,7 @@ def _rows(layout: Layout, flats: list[Flat]) -> list[Row]:
     pattern = _patterns(layout).row
     rows = []
     for sheet, flat in enumerate(flats, 1):
-        rows += [Row(date, description, amount, sheet) for date, description, amount in pattern.findall(flat.lines)]
+        rows += map(Row._make, map(tuple.__add__, pattern.findall(flat.lines), repeat((sheet,))))
     return rows
 
 
