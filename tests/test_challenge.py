@@ -6,6 +6,7 @@ switched off (the same real pieces), and builds whose checker is blinded, which 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -195,3 +196,31 @@ def test_switching_off_needs_a_reason_and_the_addressee_must_be_the_issuer(tmp_p
     with pytest.raises(ConfigError, match="return address") as caught:
         build(BuildOptions(input=SAMPLES, out=tmp_path / "out", regions=("SG",), inspection_file=bad))
     assert caught.value.key == "challenge.address.SG.lines.0"
+
+
+def test_the_card_line_plants_challenge_carriers_and_keeps_its_own_files(tmp_path):
+    """Cards: a challenge carrier of each class the card line's 100% checks exist to catch, caught,
+    set aside in the CARDS lot's control file; the real carriers' release files are those of a run
+    without challenges, and the personalisation match and sealing list are about real cards only."""
+    from stmtprod.cards.line import run_cards
+    from stmtprod.challenges.lines import CARD_CLASSES
+
+    orders, log = ROOT / "samples" / "cards.jsonl", ROOT / "samples" / "personalisation.jsonl"
+    (tmp_path / "every").mkdir()
+    every = challenge_config(tmp_path / "every", per_lot=len(CARD_CLASSES), classes=list(CLASSES))
+    common = dict(key=None, demo=True, workers=1, production_date=dt.date(2026, 11, 30))
+    challenged = run_cards(orders, log, tmp_path / "a", inspection_file=every, **common)
+    plain = run_cards(orders, log, tmp_path / "b", inspection_file=challenge_config(tmp_path), **common)
+    assert challenged["state"] == plain["state"] == "RELEASED", challenged.get("halt")
+    entry = challenged["challenges"]
+    assert {r["class"] for r in entry["list"]} == set(CARD_CLASSES) and "text-altered" not in CARD_CLASSES
+    assert entry["caught"] == entry["pieces"] == len(CARD_CLASSES) * len(challenged["regions"])
+    assert all(r["caught_by"] in CLASSES[r["class"]].caught_by and r["lot"].startswith("CARDS-") for r in entry["list"])
+    a, b = Path(challenged["run_dir"]) / "release", Path(plain["run_dir"]) / "release"
+    for folder in ("print", "manifest", "sealing"):
+        for path in sorted((b / folder).iterdir()):
+            assert (a / folder / path.name).read_bytes() == path.read_bytes(), f"{folder}/{path.name}"
+    planted = _rows(a / "challenge" / "manifest")
+    for row in csv.DictReader((a / "inserter" / "CARDS-AU.generic-csv.csv").read_text("utf-8").splitlines()):
+        assert (int(row["sequence"]) in planted) == (row["divert"] != "")
+    assert challenged["counts"] == plain["counts"]

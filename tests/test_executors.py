@@ -163,7 +163,7 @@ def test_dask_card_run_releases_the_same_bytes_as_a_local_run_and_resumes_on_its
     assert sum(executed.values()) == len(remote["print_files"]) > 2
     assert remote["run_id"] == local["run_id"]
     ours, theirs = _card_release(local), _card_release(remote)
-    assert {name.split("/")[0] for name in ours} == {"print", "manifest", "sealing", "inserter"}
+    assert {name.split("/")[0] for name in ours} == {"print", "manifest", "sealing", "inserter", "challenge"}
     assert sorted(theirs) == sorted(ours)
     for name, data in ours.items():
         assert theirs[name] == data, f"{name} differs between the local and the dask card run"

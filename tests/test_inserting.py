@@ -65,7 +65,7 @@ def card_out(tmp_path_factory) -> Path:
     (tmp / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log), "utf-8")
     out = tmp_path_factory.mktemp("ins-cards")
     summary = run_cards(tmp / "orders.jsonl", tmp / "log.jsonl", out, key=None, demo=True, workers=1,
-                        production_date=dt.date(2026, 11, 23))
+                        production_date=dt.date(2026, 11, 23), inspection_file=challenge_config(tmp))
     assert summary["state"] == "RELEASED", summary.get("halt")
     return out
 

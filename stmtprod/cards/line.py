@@ -34,6 +34,9 @@ from stmtprod.cards.render import CarrierJob, render_carrier_batch
 from stmtprod.cards.texts import CarrierSet, load_carrier_set
 from stmtprod.cards.verify import verify_carriers
 from stmtprod.catalog import Catalog, load_catalog
+from stmtprod.challenges import lines as challenge_lines, step as challenge_step
+from stmtprod.challenges.config import ChallengeConfig
+from stmtprod.challenges.pieces import check_addressees
 from stmtprod.config import PROJECT_ROOT, default_catalog_file, default_inspection_file, default_layouts_dir
 from stmtprod.engine import life
 from stmtprod.engine.batchsteps import read_unverified, record_verified
@@ -101,6 +104,7 @@ class _Config:
     catalog: Catalog
     catalog_version: str
     carriers: CarrierSet
+    challenge: ChallengeConfig = ChallengeConfig()
 
     @property
     def layouts_version(self) -> str:
@@ -120,8 +124,9 @@ def _load_config(options: CardOptions) -> _Config:
     check_fonts(layouts, options.layouts_dir)
     catalog, catalog_version = load_catalog(options.catalog_file)
     carriers = load_carrier_set(options.cards_dir, layouts, catalog)
-    load_inspection(options.inspection_file)
-    return _Config(layouts, catalog, catalog_version, carriers)
+    challenge = load_inspection(options.inspection_file)[0].challenge
+    check_addressees(challenge, layouts, REGIONS, str(options.inspection_file))
+    return _Config(layouts, catalog, catalog_version, carriers, challenge)
 
 
 class Cards:
@@ -190,6 +195,7 @@ class Cards:
 
     def steps(self) -> list[Step]:
         return [Step("verify", self._verify, state="VERIFYING"),
+                Step("challenges", self._challenges),
                 Step("match", self._match),
                 Step("inspection", self._inspect, state="INSPECTING", timed=False)]
 
@@ -208,6 +214,10 @@ class Cards:
         verified = verify_carriers(run.files, decoded, run.run_id, self.catalog, self.config.carriers,
                                    run.accepted_dir, self.options.production_date)
         record_verified(run.ledger, run.run_id, run.files, fresh, verified)
+
+    def _challenges(self, run: Run) -> None:
+        """The night's challenge carriers planted and each proven caught by its check (`stmtprod.challenges`)."""
+        challenge_step.prove(run, self.config.challenge, challenge_lines.cards(run, self.config.challenge, self))
 
     def _match(self, run: Run) -> None:
         """The personalisation log against the carriers, slot by slot; the sealing list."""
@@ -239,7 +249,7 @@ class Cards:
     def released(self, run: Run, summary: dict) -> list[str]:
         summary["sealing_file"] = str(run.release / "sealing" / "sealing.jsonl")
         summary["match"] = {"slots": run.data["sealed"], "ok": True}
-        return [summary["sealing_file"]]
+        return [summary["sealing_file"], *challenge_step.released(run, summary)]
 
 
 def run_cards(orders: Path, personalisation: Path, out: Path, *, key: bytes | None, demo: bool, workers: int = 1,

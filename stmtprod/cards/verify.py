@@ -36,11 +36,12 @@ class _Records:
 
 
 def verify_carriers(files: list[PrintFile], decoded: dict[str, list[list[str]]], run_id: str, catalog: Catalog,
-                    carriers: CarrierSet, accepted_dir: Path, production_date: dt.date) -> dict:
-    """Check every decoded sheet; returns counts, or raises Halt at the first mismatch."""
+                    carriers: CarrierSet, accepted_dir: Path, production_date: dt.date, first_sequence: int = 1) -> dict:
+    """Check every decoded sheet; returns counts, or raises Halt at the first mismatch. Sequences run
+    from `first_sequence` (1 for a run's carriers; a challenge carrier's own, after them)."""
     records = _Records(accepted_dir)
     tag = run_tag(run_id)
-    next_sequence, pieces = 1, 0
+    next_sequence, pieces = first_sequence, 0
     seen: set[str] = set()
     for f in files:
         rows = [json.loads(line) for line in f.manifest.read_text(encoding="utf-8").splitlines()]

@@ -1,12 +1,13 @@
-"""Challenge pieces planned: a statement addressed to the issuer itself, per lot, after the run's real pieces.
+"""Challenge pieces planned: a piece addressed to the issuer itself, per lot, after the run's real pieces.
 
 Each lot (a region's pieces) gets `per_lot` challenge pieces with the sequences after every real
 piece of the run, so the real pieces' sequences, barcodes and print files are those of a run without
-challenges. A challenge piece is a real statement of a made-up account addressed to the issuer's
-return address (never a customer), two sheets long so a sheet can be swapped, and says on its face
-what it is. Its class rotates through the configured classes from an offset the run id fixes, so
-over nights every class is planted in every lot. Its record is spilled like an accepted record
-(`work/challenge/accepted/<region>.jsonl`), so verification reads it back the way it reads a real one.
+challenges. A challenge piece is a real statement (or card carrier) of a made-up account addressed to
+the issuer's return address (never a customer) that says on its face what it is; a statement is two
+sheets long so a sheet can be swapped. Its class rotates through the configured classes from an
+offset the run id fixes, so over nights every class is planted in every lot. Its record is spilled
+like an accepted record (`work/challenge/accepted/<region>.jsonl`), so verification reads it back the
+way it reads a real one.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from stmtprod.cards.models import CardRecord
 from stmtprod.catalog import Catalog, hoppers_of, select_inserts
 from stmtprod.challenges.config import ChallengeConfig
 from stmtprod.challenges.faults import WRONG_HOPPER
@@ -33,9 +35,9 @@ LABEL = "CHALLENGE PIECE - DO NOT MAIL - RETURN TO QA"
 
 @dataclass(frozen=True)
 class Challenge:
-    """One planned challenge piece: its lot and sequence, its class, and its batch (one piece a file)."""
+    """One planned challenge piece: its region (its lot is the region's), its number there, sequence,
+    class, and its batch (one piece a file)."""
 
-    lot: str
     region: str
     number: int
     sequence: int
@@ -47,17 +49,18 @@ class Challenge:
         return f"{self.region}-C{self.number:02d}"
 
 
-def plan(config: ChallengeConfig, run_id: str, lots: list[tuple[str, int]], first_sequence: int) -> list[Challenge]:
+def plan(per_lot: int, classes: tuple[str, ...], run_id: str, lots: list[tuple[str, int]],
+         first_sequence: int) -> list[Challenge]:
     """`per_lot` challenges for each lot that has pieces (`lots`: (region, real pieces) in run order),
-    sequenced from `first_sequence`, classes rotating from the run's own offset."""
-    start = int(hashlib.sha256(run_id.encode()).hexdigest(), 16) % len(config.classes)
+    sequenced from `first_sequence`, `classes` rotating from the run's own offset."""
+    start = int(hashlib.sha256(run_id.encode()).hexdigest(), 16) % len(classes)
     planned: list[Challenge] = []
-    for region, pieces in lots:
-        if not pieces:
+    for region, count in lots:
+        if not count:
             continue
-        for number in range(1, config.per_lot + 1):
-            kind = config.classes[(start + len(planned)) % len(config.classes)]
-            planned.append(Challenge(region, region, number, first_sequence + len(planned), kind))
+        for number in range(1, per_lot + 1):
+            kind = classes[(start + len(planned)) % len(classes)]
+            planned.append(Challenge(region, number, first_sequence + len(planned), kind))
     return planned
 
 
@@ -84,7 +87,14 @@ def _language(layout: Layout) -> str:
     return next((lang for lang in layout.labels if lang != "en"), "en")
 
 
-def record(challenge: Challenge, layout: Layout, config: ChallengeConfig, cycle_end: dt.date) -> StatementRecord:
+def _address(config: ChallengeConfig, region: str) -> dict:
+    who = config.address[region]
+    return {"lines": list(who.lines), "city": who.city, "state": who.state, "postcode": who.postcode,
+            "country": region}
+
+
+def statement_record(challenge: Challenge, layout: Layout, config: ChallengeConfig,
+                     cycle_end: dt.date) -> StatementRecord:
     """The challenge piece's statement: the issuer's own address, this cycle's dates, two sheets of
     small transactions (each amount different) that say what the piece is."""
     who = config.address[challenge.region]
@@ -98,8 +108,7 @@ def record(challenge: Challenge, layout: Layout, config: ChallengeConfig, cycle_
     total = str(sum(unit * (100 + i) for i in range(rows)))
     data = {"account_id": f"CHALLENGE-{challenge.region}-{challenge.sequence}", "region": challenge.region,
             "product": "classic", "language": _language(layout), "delivery": "paper", "name": who.name,
-            "address": {"lines": list(who.lines), "city": who.city, "state": who.state, "postcode": who.postcode,
-                        "country": challenge.region},
+            "address": _address(config, challenge.region),
             "card_last5": "00000", "period_start": str(start), "period_end": str(cycle_end),
             "due_date": str(cycle_end + dt.timedelta(days=20)), "currency": currency,
             "previous_balance": zero, "payments": zero, "credits": zero, "fees": zero, "interest": zero,
@@ -107,16 +116,31 @@ def record(challenge: Challenge, layout: Layout, config: ChallengeConfig, cycle_
     return StatementRecord.model_validate(data)
 
 
-def write_batch(challenge: Challenge, rec: StatementRecord, catalog: Catalog, batch: Path) -> str:
-    """The piece's batch file (one piece); returns its line for the region's challenge spill (its
-    line there is its number). `insert-bit` plans hopper WRONG_HOPPER flipped."""
-    inserts = select_inserts(catalog, rec)
+def planned_hoppers(challenge: Challenge, inserts) -> list[int]:
+    """The hoppers the piece is planned with: its inserts', with WRONG_HOPPER flipped for `insert-bit`."""
     hoppers = set(hoppers_of(inserts))
     if challenge.kind == "insert-bit":
         hoppers ^= {WRONG_HOPPER}
+    return sorted(hoppers)
+
+
+def write_batch(challenge: Challenge, rec: StatementRecord, catalog: Catalog, batch: Path) -> str:
+    """The piece's batch file (one piece); returns its line for the region's challenge spill (its
+    line there is its number)."""
+    inserts = select_inserts(catalog, rec)
     record_json = rec.model_dump_json()
     piece = {"sequence": challenge.sequence, "line": challenge.number, "inserts": [i.code for i in inserts],
-             "hoppers": sorted(hoppers)}
+             "hoppers": planned_hoppers(challenge, inserts)}
     with atomic_open(batch) as fh:
         fh.write(json.dumps(piece)[:-1] + ', "record": ' + record_json + "}\n")
     return f'{{"line": {challenge.number}, "record": {record_json}}}\n'
+
+
+def card_record(challenge: Challenge, layout: Layout, config: ChallengeConfig) -> CardRecord:
+    """The challenge carrier's order: the issuer's own address, no card (its token stands for none,
+    last five digits 00000), an embossed name that says what it is."""
+    card_id = f"CHALLENGE-{challenge.region}-{challenge.sequence}"
+    return CardRecord(card_id=card_id, region=challenge.region, product="classic", language=_language(layout),
+                      token="tok_" + hashlib.sha256(card_id.encode()).hexdigest()[:16], last5="00000",
+                      embossed_name="CHALLENGE CARRIER", name=config.address[challenge.region].name,
+                      address=_address(config, challenge.region), reason="new")

@@ -1,10 +1,10 @@
 """The challenge step of a run: plant the night's challenge pieces, verify them, and prove each caught.
 
 After the run's own pieces are verified, each lot's challenge pieces (`pieces.plan`) are rendered
-by the line's renderer into print files of their own (`challenge/print/<lot>-Cnn.pdf`, one piece a
-file, so the real pieces' files are untouched), their class's fault is planted (`faults.CLASSES`),
-and each file is verified by the very function that verified the real ones, with the same checks
-switched on. A challenge piece whose fault the meant check stops is set aside as expected: it is
+by the line's renderer into print files of their own (`challenge/print/<region>-Cnn.pdf`, one piece
+a file, so the real pieces' files are untouched), their class's fault is planted (`faults.CLASSES`),
+and each file is verified by the very functions that verified the real ones, with the same checks
+switched on (the line's `Kit`, `stmtprod.challenges.lines`). A challenge piece whose fault the meant check stops is set aside as expected: it is
 printed, marked as a planned divert in its lot's inserter control file, and comes back to the
 issuer if it ever escaped; it is never mailed or sampled. One that passes, or that only another
 check stops, halts the run: "checker blind". `challenge/challenges.jsonl` lists every piece and how
@@ -15,26 +15,38 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from stmtprod.catalog import Catalog
 from stmtprod.challenges import pieces
 from stmtprod.challenges.config import ChallengeConfig
 from stmtprod.challenges.faults import CLASSES, family
 from stmtprod.engine.run import Run
 from stmtprod.errors import Halt
 from stmtprod.fsutil import atomic_open, write_jsonl
-from stmtprod.inserting.pieces import window_name
 from stmtprod.layout import LayoutSet
-from stmtprod.render.batch import BatchJob, render_batch
-from stmtprod.verify import PrintFile, contract, verify_file
 
 FOLDER = "challenge"
 """Under `staging/` (then `release/`): `print/`, `manifest/` and `challenges.jsonl`."""
 
 
-def challenge_run(run: Run, config: ChallengeConfig, layouts: LayoutSet, catalog: Catalog, layouts_dir: Path,
-                  catalog_file: Path, blind: frozenset[str]) -> dict:
+@dataclass(frozen=True)
+class Kit:
+    """What a line lends the challenge step (`stmtprod.challenges.lines`): the classes its 100% checks
+    exist to catch, and how it writes, renders and verifies one challenge piece."""
+
+    classes: tuple[str, ...]
+    layouts: LayoutSet
+    write: Callable[[pieces.Challenge, Path], tuple[str, str]]
+    """Writes the piece's batch file; returns (its line for the challenge spill, its window name)."""
+    render: Callable[[pieces.Challenge, Path, Path, Path], None]
+    """(piece, batch file, print file, manifest): renders the piece with the line's renderer."""
+    verify: Callable[[pieces.Challenge, Path, Path, Path], dict | None]
+    """(piece, print file, manifest, challenge spill folder): the halt the line's verification raises, or None."""
+
+
+def challenge_run(run: Run, config: ChallengeConfig, kit: Kit, blind: frozenset[str]) -> dict:
     """Plant, render, damage and verify the run's challenge pieces; returns the summary's `challenges`
     entry (`halt_if_blind` then stops the run if one was missed). Redone whole on resume (a handful
     of one-piece files): the same run gives the same bytes."""
@@ -46,35 +58,29 @@ def challenge_run(run: Run, config: ChallengeConfig, layouts: LayoutSet, catalog
     lots: dict[str, int] = {}
     for batch in run.batches:
         lots[batch.region] = lots.get(batch.region, 0) + batch.pieces
-    first = sum(lots.values()) + 1
-    planned = run.inject("challenges", pieces.plan(config, run.run_id, list(lots.items()), first))
+    classes = tuple(c for c in config.classes if c in kit.classes) or kit.classes
+    planned = run.inject("challenges", pieces.plan(config.per_lot, classes, run.run_id, list(lots.items()),
+                                                   sum(lots.values()) + 1))
     spills: dict[str, list[str]] = {}
     rows = []
     for challenge in planned:
-        layout = layouts[challenge.region]
-        record = pieces.record(challenge, layout, config, run.ingested.cycle_end)
-        job = BatchJob(name=challenge.name, region=challenge.region, run_id=run.run_id,
-                       batch_file=str(work / "batches" / f"{challenge.name}.jsonl"), layouts_dir=str(layouts_dir),
-                       catalog_file=str(catalog_file), pdf_file=str(out / "print" / f"{challenge.name}.pdf"),
-                       manifest_file=str(out / "manifest" / f"{challenge.name}.jsonl"))
-        spills.setdefault(challenge.region, []).append(
-            pieces.write_batch(challenge, record, catalog, Path(job.batch_file)))
-        render_batch(job)
-        manifest = Path(job.manifest_file)
-        _mark(manifest, challenge, window_name(layouts, challenge.region, record.model_dump(mode="json")))
+        batch, pdf = work / "batches" / f"{challenge.name}.jsonl", out / "print" / f"{challenge.name}.pdf"
+        manifest = out / "manifest" / f"{challenge.name}.jsonl"
+        spill, name = kit.write(challenge, batch)
+        spills.setdefault(challenge.region, []).append(spill)
+        kit.render(challenge, batch, pdf, manifest)
+        _mark(manifest, challenge, name)
         plant = CLASSES[challenge.kind].plant
-        fault = (plant(Path(job.pdf_file), manifest, layout, random.Random(f"{run.run_id}:{challenge.sequence}"))
-                 if plant else CLASSES[challenge.kind].what)
-        rows.append({"sequence": challenge.sequence, "lot": challenge.lot, "region": challenge.region,
+        fault = (plant(pdf, manifest, kit.layouts[challenge.region],
+                       random.Random(f"{run.run_id}:{challenge.sequence}")) if plant else CLASSES[challenge.kind].what)
+        rows.append({"sequence": challenge.sequence, "lot": _lot(manifest), "region": challenge.region,
                      "class": challenge.kind, "fault": fault, "file": f"{FOLDER}/print/{challenge.name}.pdf"})
     for region, lines in spills.items():
         with atomic_open(work / "accepted" / f"{region}.jsonl") as fh:
             fh.write("".join(lines))
     for row, challenge in zip(rows, planned):
-        halt = verify_file(PrintFile(challenge.name, challenge.region, out / "print" / f"{challenge.name}.pdf",
-                                     out / "manifest" / f"{challenge.name}.jsonl"),
-                           contract(layouts[challenge.region]), run.run_id, catalog, work / "accepted", blind,
-                           layouts[challenge.region]).halt
+        halt = kit.verify(challenge, out / "print" / f"{challenge.name}.pdf",
+                          out / "manifest" / f"{challenge.name}.jsonl", work / "accepted")
         row.update(_judge(CLASSES[challenge.kind].caught_by, halt, blind))
     write_jsonl(out / "challenges.jsonl", rows)
     return {"pieces": len(rows), "caught": sum(r["outcome"] == "caught" for r in rows),
@@ -99,10 +105,14 @@ def halt_if_blind(entry: dict) -> None:
 
 
 def _mark(manifest: Path, challenge: pieces.Challenge, name: str) -> None:
-    """The challenge piece's manifest row flagged a planned divert, with the name in its window."""
+    """The challenge piece's manifest row flagged a planned divert, with its lot and the name in its window."""
     row = json.loads(manifest.read_text(encoding="utf-8"))
-    write_jsonl(manifest, [{**row, "lot": challenge.lot, "planned_divert": f"challenge:{challenge.kind}",
-                            "name": name}])
+    write_jsonl(manifest, [{**row, "lot": row.get("lot") or challenge.region,
+                            "planned_divert": f"challenge:{challenge.kind}", "name": name}])
+
+
+def _lot(manifest: Path) -> str:
+    return json.loads(manifest.read_text(encoding="utf-8"))["lot"]
 
 
 def _judge(meant: frozenset[str], halt: dict | None, blind: frozenset[str]) -> dict:
@@ -136,3 +146,17 @@ def describe(entry: dict | None) -> list[str]:
         out.append(f"  piece {r['sequence']} lot {r['lot']} {r['class']}: {r['fault']}; {how}"
                    + (f": {r['reason']}" if r["reason"] else ""))
     return out
+
+
+def prove(run: Run, config: ChallengeConfig, kit: Kit, blind: frozenset[str] = frozenset()) -> None:
+    """A line's `challenges` step: the pieces planted and judged, kept for the summary (a halted run's
+    too), then the run halted if a check was blind."""
+    entry = challenge_run(run, config, kit, blind)
+    run.data["challenges"] = run.summary["challenges"] = entry
+    halt_if_blind(entry)
+
+
+def released(run: Run, summary: dict) -> list[str]:
+    """At release: the challenges in the summary; returns the released challenge files."""
+    summary["challenges"] = run.data["challenges"]
+    return [str(p) for p in sorted((run.release / FOLDER).rglob("*")) if p.is_file()]

@@ -14,7 +14,7 @@ from pathlib import Path
 from stmtprod import drills
 from stmtprod.catalog import load_catalog
 from stmtprod.challenges.pieces import check_addressees
-from stmtprod.challenges.step import FOLDER as CHALLENGE_FOLDER, challenge_run, halt_if_blind
+from stmtprod.challenges import lines as challenge_lines, step as challenge_step
 from stmtprod.config import BuildOptions
 from stmtprod.engine import life
 from stmtprod.engine.batchsteps import record_verified, unverified
@@ -167,10 +167,8 @@ class Statements:
 
     def _challenges(self, run: Run) -> None:
         """The night's challenge pieces planted and each proven caught by its check (`stmtprod.challenges`)."""
-        entry = challenge_run(run, self.challenge, self.layouts, self.catalog, self.options.layouts_dir,
-                              self.options.catalog_file, run.inject("checks-off", frozenset()))
-        run.data["challenges"] = run.summary["challenges"] = entry
-        halt_if_blind(entry)
+        blind = run.inject("checks-off", frozenset())
+        challenge_step.prove(run, self.challenge, challenge_lines.statements(run, self.challenge, self, blind), blind)
 
     def _insert(self, run: Run) -> None:
         run.data["envelopes"] = insert_lots(run.files, run.data["decoded"],
@@ -197,9 +195,8 @@ class Statements:
 
     def released(self, run: Run, summary: dict) -> list[str]:
         summary["envelopes"] = run.data["envelopes"]
-        summary["challenges"] = run.data["challenges"]
         summary["postal_classes"] = postal_counts(run.release / "mailing")
-        return [str(p) for p in sorted((run.release / CHALLENGE_FOLDER).rglob("*")) if p.is_file()]
+        return challenge_step.released(run, summary)
 
 
 def _reconcile(jobs: list[BatchJob], batches: list[BatchRef]) -> None:
