@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "cycle.jsonl"
 
 
-# `.ci/run` runs the files on two processes (pytest-xdist, `--dist loadfile --no-loadscope-reorder`),
-# each file whole on one process, in the order collected: the slowest files start first, so that the
-# last to start is a short one and neither process waits idle at the end (longest first).
+# `.ci/run` runs the files on two processes (pytest-xdist, `-n 2 --dist loadfile`), each file whole on
+# one process, in the order collected: the slowest files start first, so that the last to start is a
+# short one and neither process waits idle at the end (longest first).
 SLOWEST_FIRST = ("test_envfaults.py", "test_resume.py", "test_wayout.py", "test_records.py", "test_cards.py",
                  "test_escape.py", "test_verify.py", "test_generate.py", "test_executors.py", "test_postal.py",
                  "test_card_numbers.py", "test_proof.py")
@@ -28,6 +28,18 @@ SLOWEST_FIRST = ("test_envfaults.py", "test_resume.py", "test_wayout.py", "test_
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadfile` hands out the files in the collected order: xdist would otherwise sort them by
+    their number of tests, and a slow file of few tests (test_resume) would start last."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    config.option.loadscopereorder = False
+    return LoadFileScheduling(config, log)
 
 
 class Snapshot:
