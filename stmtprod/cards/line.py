@@ -45,7 +45,7 @@ from stmtprod.engine.ledger import Ledger
 from stmtprod.engine.points import NO_FAULTS
 from stmtprod.engine.product import Messages, Step
 from stmtprod.engine.run import Events, Run, quiet
-from stmtprod.engine.runfolder import check_input_file, check_run_id, run_id_tag
+from stmtprod.engine.runfolder import check_batching, check_input_file, run_id_tag
 from stmtprod.engine.runstate import load_run
 from stmtprod.errors import ConfigError, Halt, UsageError
 from stmtprod.fsutil import write_jsonl
@@ -142,10 +142,7 @@ class Cards:
     def __init__(self, options: CardOptions, key: CardKey):
         check_input_file(options.orders, "card order file", "--orders")
         check_input_file(options.personalisation, "personalisation log", "--personalisation")
-        if options.batch_size < 1:
-            raise UsageError("--batch-size must be at least 1")
-        if options.run_id is not None:
-            check_run_id(options.run_id, "--run-id")
+        check_batching(options.batch_size, options.run_id)
         check_executor(options.executor, options.scheduler)
         self.options, self.key = options, key
         self.config = _load_config(options)

@@ -3,14 +3,13 @@ documented exit code (README, "Exit codes"), never a traceback.
 """
 from __future__ import annotations
 
-import json
 import signal
 import sqlite3
-import sys
 
 import click
 
 from stmtprod.cardnumbers import redact
+from stmtprod.cli.output import exit_with
 from stmtprod.errors import EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, EnvironmentFault, StmtprodError, Terminated
 from stmtprod.engine.envfaults import os_fault, signal_name
 
@@ -38,10 +37,6 @@ def _masked(exc: click.exceptions.ClickException) -> click.exceptions.ClickExcep
     return exc
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 class FaultGuard(click.Group):
     """The `stmtprod` command group: any fault ends in one line and its documented exit code.
 
@@ -67,15 +62,15 @@ class FaultGuard(click.Group):
         except (KeyboardInterrupt, Terminated) as exc:
             notes = getattr(exc, "__notes__", [])
             code = EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
-            self._exit(f"interrupted by {signal_name(exc)}" + "".join(f"; {n}" for n in notes), code, as_json)
+            exit_with(f"interrupted by {signal_name(exc)}" + "".join(f"; {n}" for n in notes), code, as_json)
         except StmtprodError as exc:
-            self._exit(str(exc), exc.exit_code, as_json)
+            exit_with(str(exc), exc.exit_code, as_json)
         except OSError as exc:
             fault = os_fault(exc)
-            self._exit(str(fault), fault.exit_code, as_json)
+            exit_with(str(fault), fault.exit_code, as_json)
         except sqlite3.Error as exc:
             fault = EnvironmentFault(f"the ledger cannot be used ({exc}); check the output folder's ledger.sqlite")
-            self._exit(str(fault), fault.exit_code, as_json)
+            exit_with(str(fault), fault.exit_code, as_json)
         except click.exceptions.ClickException as exc:
             raise _masked(exc) from None
         except (click.exceptions.Exit, click.exceptions.Abort, SystemExit):
@@ -84,16 +79,8 @@ class FaultGuard(click.Group):
             import logging
 
             logging.getLogger("stmtprod").debug("internal error", exc_info=True)
-            self._exit(f"internal error ({type(exc).__name__} at {_where(exc)}); please report it with the "
+            exit_with(f"internal error ({type(exc).__name__} at {_where(exc)}); please report it with the "
                        "command and the output of 'stmtprod -v ...'", EXIT_INTERNAL, as_json)
         finally:
             if previous in (signal.SIG_DFL, None):
                 signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
-
-    @staticmethod
-    def _exit(message: str, code: int, as_json: bool) -> None:
-        message = _one_line(redact(message))
-        click.echo(f"stmtprod: {message}", err=True)
-        if as_json:
-            click.echo(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
-        sys.exit(code)

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import warnings
+from typing import NoReturn
 
 import click
 
@@ -14,14 +15,19 @@ from stmtprod.cardnumbers import redact
 from stmtprod.engine.progress import Progress
 
 
-def fail(exc: errors.StmtprodError, as_json: bool, extra: dict | None = None) -> None:
-    """One error line on stderr (and one JSON object with `--json`), then the error's exit code; whatever
-    in the message could be a card number is masked."""
-    message = redact(str(exc))
+def exit_with(message: str, code: int, as_json: bool, extra: dict | None = None) -> NoReturn:
+    """One error line on stderr (and one JSON object with `--json`), then exit `code`; whatever in the
+    message could be a card number is masked. Every command's failure ends here."""
+    message = " ".join(redact(message).split())
     click.echo(f"stmtprod: {message}", err=True)
     if as_json:
-        click.echo(json.dumps({"error": message, "exit_code": exc.exit_code, **(extra or {})}))
-    sys.exit(exc.exit_code)
+        click.echo(json.dumps({"error": message, "exit_code": code, **(extra or {})}, ensure_ascii=False))
+    sys.exit(code)
+
+
+def fail(exc: errors.StmtprodError, as_json: bool, extra: dict | None = None) -> NoReturn:
+    """`exit_with` for a line error: its message and its exit code."""
+    exit_with(str(exc), exc.exit_code, as_json, extra)
 
 
 def run_line(call, as_json: bool) -> None:

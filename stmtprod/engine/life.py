@@ -132,10 +132,10 @@ def steps(product: Product) -> list[Step]:
 def _continue(run: Run) -> dict:
     """Everything after ingest. Safe to run again on a partly done run: proven batches are kept."""
     product, ledger = run.product, run.ledger
+    identity = product.identity(run)
     run.summary = summary = run_summary(run.run_id, run.run_dir, run.ingested, [], released=False)
-    summary.update(product.identity(run))
-    summary["drill"] = run.drill
-    kept = [*product.identity(run), "drill"]
+    summary.update(identity, drill=run.drill)
+    kept = [*identity, "drill"]
     reopen_staging(run.run_dir)
     words = product.messages
     try:

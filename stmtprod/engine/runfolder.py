@@ -65,6 +65,15 @@ def check_run_id(run_id: object, what: str = "run id") -> str:
     return run_id
 
 
+def check_batching(batch_size: int, run_id: str | None) -> None:
+    """The options both lines take for a new run, refused before any work: `--batch-size` at least 1, a
+    `--run-id` (when given) a run id in full."""
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if run_id is not None:
+        check_run_id(run_id, "--run-id")
+
+
 def prepare_out(out: Path) -> Path:
     """The output folder, made if missing and resolved; a path that cannot be a folder is a usage error."""
     out = Path(out)

@@ -22,8 +22,8 @@ from stmtprod.engine.executors import check_executor
 from stmtprod.engine.points import Faults
 from stmtprod.engine.product import Messages, Step
 from stmtprod.engine.run import Events, Run, quiet
-from stmtprod.engine.runfolder import check_input_file, check_run_id, run_id_tag
-from stmtprod.errors import Halt, UsageError
+from stmtprod.engine.runfolder import check_batching, check_input_file, run_id_tag
+from stmtprod.errors import Halt
 from stmtprod.ingest.reader import IngestResult, ingest
 from stmtprod.inserting.machine import insert_lots
 from stmtprod.inspect.config import load_inspection
@@ -59,10 +59,7 @@ class Statements:
 
     def __init__(self, options: BuildOptions):
         check_input_file(options.input, "input file", "--input")
-        if options.batch_size < 1:
-            raise UsageError("--batch-size must be at least 1")
-        if options.run_id is not None:
-            check_run_id(options.run_id, "--run-id")
+        check_batching(options.batch_size, options.run_id)
         self.faults: Faults = drills.faults_for(options.drill)
         check_executor(options.executor, options.scheduler)
         self.options = options
@@ -118,8 +115,7 @@ class Statements:
                 "executor": o.executor, "scheduler": o.scheduler, "drill": o.drill, "allow_empty": o.allow_empty}
 
     def identity(self, run: Run) -> dict:
-        return {"layouts_version": self.layouts_version,
-                "catalog_version": run.ledger.run(run.run_id)["catalog_version"],
+        return {"layouts_version": self.layouts_version, "catalog_version": self.catalog_version,
                 "input_sha256": run.ingested.input_sha256}
 
     def resume_detail(self) -> dict:
