@@ -226,6 +226,53 @@ def text_altered(pdf_path: Path, page: int, rng: random.Random, unique: bool = F
     return _edit_content(pdf_path, page, edit)
 
 
+_TEXT_BLOCK = re.compile(rb"BT 1 0 0 1 (\S+) (\S+) Tm /(\S+) (\S+) Tf \S+ TL \(((?:[^\\()]|\\.)*)\) Tj T\* ET\n")
+
+
+def text_added(pdf_path: Path, page: int, rng: random.Random) -> str:
+    """A second copy of one line of the sheet's text with one character changed (a letter or a digit,
+    taken from what that font already prints), over the first, just above or below it, or elsewhere
+    on the page: what a stamping tool or a hand edit adds, while the right text stays."""
+
+    def edit(_pdf, _obj, data):
+        blocks = list(_TEXT_BLOCK.finditer(data))
+        by_font: dict[bytes, set[int]] = {}
+        for m in blocks:
+            by_font.setdefault(m.group(3), set()).update(
+                c for c in _plain(m.group(5)) if chr(c).isalnum())
+        choices = [(m, i) for m in blocks for i, c in enumerate(m.group(5))
+                   if chr(c).isalnum() and not _escaped(m.group(5), i) and len(by_font[m.group(3)]) > 1]
+        m, i = rng.choice(choices)
+        raw = m.group(5)
+        old = raw[i]
+        same_kind = [c for c in by_font[m.group(3)] if c != old and chr(c).isdigit() == chr(old).isdigit()]
+        new = rng.choice(sorted(same_kind or [c for c in by_font[m.group(3)] if c != old]))
+        x, y = float(m.group(1)), float(m.group(2))
+        where = rng.choice(["over it", "above it", "below it", "elsewhere"])
+        if where == "above it":
+            y += rng.uniform(4, 12)
+        elif where == "below it":
+            y -= rng.uniform(4, 12)
+        elif where == "elsewhere":
+            x, y = rng.uniform(40, 400), rng.uniform(300, 700)
+        copy = (b"BT 1 0 0 1 %.4f %.4f Tm /%s %s Tf 9.6 TL (%s) Tj T* ET\n"
+                % (x, y, m.group(3), m.group(4), raw[:i] + bytes([new]) + raw[i + 1:]))
+        note = f"text {raw[:40]!r} copied {where} with {chr(old)!r} -> {chr(new)!r}"
+        return data[:m.end()] + copy + data[m.end():], note
+
+    return _edit_content(pdf_path, page, edit)
+
+
+def _plain(raw: bytes) -> bytes:
+    """A literal string's bytes without its escapes (the characters written as themselves)."""
+    return re.sub(rb"\\(?:[0-7]{1,3}|.)", b"", raw)
+
+
+def _escaped(raw: bytes, at: int) -> bool:
+    """Whether byte `at` of a literal string is part of an escape."""
+    return any(m.start() <= at < m.end() for m in re.finditer(rb"\\(?:[0-7]{1,3}|.)", raw))
+
+
 CLASSES = {
     "ink": ink,
     "strip-background": strip_background,
@@ -237,6 +284,7 @@ CLASSES = {
     "corrupted": corrupted,
     "page-count": page_count,
     "text-altered": text_altered,
+    "text-added": text_added,
 }
 
 

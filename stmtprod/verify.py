@@ -462,7 +462,8 @@ def _check_text(row: dict, layout: Layout, record, inserts: list[tuple[str, dict
                           inserts)
     if defects:
         first = defects[0]
-        raise Halt(f"printed text differs from the source record ({first['kind']})", **at, page=row["first_page"],
+        page = row["first_page"] + first.get("sheet", 1) - 1
+        raise Halt(f"printed text differs from the source record ({first['kind']})", **at, page=page,
                    field=first["kind"], expected="the source record's text, formatted for the market",
                    found=first["evidence"], action="pull the batch; re-render it and verify again")
 

@@ -225,3 +225,17 @@ def test_the_account_on_a_later_sheet_is_checked_too(run_copy, released):
         verify_run(run_copy)
     halt = caught.value.as_dict()
     assert halt["piece"] == row["sequence"] and halt["field"] == "wrong-account", halt
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_second_altered_copy_of_a_text_halts_naming_file_and_page(seed, run_copy):
+    """The right text stays and an altered copy is printed over it, beside it or elsewhere: every
+    character a sheet shows must be accounted for by the source record or the layout."""
+    pdf = run_copy / "release" / "print" / ("AU-0001.pdf" if seed % 2 else "JP-0001.pdf")
+    page = 1 + seed
+    note = faults.apply("text-added", pdf, page, random.Random(seed))
+    with pytest.raises(Halt) as caught:
+        verify_run(run_copy)
+    halt = caught.value.as_dict()
+    assert halt["batch"] == pdf.stem and "printed text differs" in halt["reason"], (note, halt)
+    assert halt["page"] == page + 1, (note, halt)

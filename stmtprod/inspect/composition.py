@@ -8,6 +8,11 @@ transaction table with its totals, the reward points, and the "Page n of m" mark
 Comparisons ignore whitespace (`expect.squash`), since text extraction may break a line at a space or
 join two words; they never ignore a character. A printed value is read in context, right after its
 label (`New balance` then `¥114,581`), so a right amount on the wrong line is still a defect.
+
+Finding every expected text is not enough: a sheet could still carry a second, altered copy of a
+value, or text nobody asked for. So each check marks the characters it accounted for (`Flat.cover`),
+and whatever no check accounted for is itself a defect (`unexpected-text`): every printed character
+of a sheet is explained by the source record or by the layout.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import pypdfium2 as pdfium
 
+from stmtprod.cardnumbers import redact
 from stmtprod.ingest.models import StatementRecord
 from stmtprod.inspect import expect
 from stmtprod.inspect.context import InspectionContext, OpenPrints, PrintJob, parse_record
@@ -31,6 +37,7 @@ _INLINE_SPACE = re.compile(r"[^\S\r\n]+")  # white space but line breaks: what s
 # code point above it.
 _SPACE = np.array([chr(c).isspace() for c in range(0x3002)], dtype=bool)
 _EVIDENCE_CHARS = 24
+_HEADINGS = ("summary", "transactions", "date", "description", "amount")
 
 
 class Row(NamedTuple):
@@ -42,8 +49,12 @@ class Row(NamedTuple):
     sheet: int
 
 
-def _defect(sequence: int, kind: str, evidence: str) -> dict:
-    return {"piece": sequence, "kind": kind, "evidence": evidence}
+def _defect(sequence: int, kind: str, evidence: str, sheet: int | None = None) -> dict:
+    """One defect of a piece; `sheet` (1-based) when it is known to be on a sheet other than the first."""
+    found = {"piece": sequence, "kind": kind, "evidence": evidence}
+    if sheet is not None and sheet > 1:
+        found["sheet"] = sheet
+    return found
 
 
 def sheet_texts(pdf: pdfium.PdfDocument, first_page: int, last_page: int) -> list[str]:
@@ -107,6 +118,17 @@ class _Squashed:
         self._money: dict[Decimal, tuple[str, str]] = {}
         self._dates: dict[object, tuple[str, str]] = {}
         self._descriptions: dict[str, str] = {}
+        self._every_sheet: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}
+
+    def every_sheet(self, language: str) -> tuple[list[tuple[str, str]], list[str]]:
+        """The fixed text and the titles every sheet must carry (as written, squashed), and the
+        headings a sheet may carry, in `language`."""
+        found = self._every_sheet.get(language)
+        if found is None:
+            titles = [(t, expect.squash(t)) for t in expect.titles(self.layout, language)]
+            found = self._every_sheet[language] = (
+                self.fixed + titles, [self.label(language, key) for key in _HEADINGS])
+        return found
 
     def description(self, text: str) -> str:
         """A transaction description squashed (merchants repeat from statement to statement)."""
@@ -186,6 +208,49 @@ class Flat:
             flat = lines.replace("\n", "")
         self.lines, self.flat = lines, flat
         self._where: np.ndarray | None = None
+        self.spans: list[tuple[int, int]] = []
+        self._cursor = 0
+
+    def cover_all(self, needle: str) -> bool:
+        """Mark every occurrence of the squashed needle as accounted for; whether there was one."""
+        if not needle:
+            return False
+        find, size, spans = self.flat.find, len(needle), self.spans
+        start = find(needle)
+        if start < 0:
+            return False
+        while start >= 0:
+            spans.append((start, start + size))
+            start = find(needle, start + 1)
+        return True
+
+    def cover_next(self, needle: str) -> None:
+        """Mark the first occurrence of the squashed needle after the last one marked this way (rows
+        come in printing order)."""
+        start = self.flat.find(needle, self._cursor)
+        if start >= 0:
+            self._cursor = start + len(needle)
+            self.spans.append((start, self._cursor))
+
+    def unexplained(self) -> tuple[int, int] | None:
+        """The first run of flat text no check accounted for, or None."""
+        at = 0
+        for start, end in sorted(self.spans):
+            if start > at:
+                return at, start
+            if end > at:
+                at = end
+        return (at, len(self.flat)) if at < len(self.flat) else None
+
+    def shown(self, start: int, end: int) -> str:
+        """Flat text [start, end) as printed (whitespace kept, a little context before and after,
+        anything that could be a card number masked), for evidence."""
+        first = self.where(start)
+        last = self.where(end - 1) + 1
+        if last - first > _EVIDENCE_CHARS * 2:
+            last = first + _EVIDENCE_CHARS * 2
+        before = self.text[max(0, first - 8):first]
+        return redact(expect.normalise(f"{before}[{self.text[first:last]}]{self.text[last:last + 8]}"))
 
     def where(self, offset: int) -> int:
         """The offset in the original text of the flat text's character at `offset`."""
@@ -230,6 +295,8 @@ def _labelled(text: Flat, head: str, value: str, times: int) -> str | None:
     heads = text.find_all(head)
     good = [h for h in heads if text.flat.startswith(value, h + len(head))
             and text.ends_cleanly(h + len(head) + len(value))]
+    size = len(head) + len(value)
+    text.spans += [(h, h + size) for h in good]
     found = len(good)
     if found >= times:
         return None
@@ -266,12 +333,15 @@ def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts
 
     def missing(i: int) -> None:
         e = want[i]
+        sheet = rows[min(j, len(rows) - 1)].sheet if rows else None  # where the row was looked for
         defects.append(_defect(seq, "missing-transaction",
-                               f"transaction {i + 1} of {len(want)} ({e[0]} {e[1]} {e[2]}) is not printed"))
+                               f"transaction {i + 1} of {len(want)} ({e[0]} {e[1]} {e[2]}) is not printed", sheet))
 
     i = j = 0
     while i < len(want) and j < len(rows):
         if same(want[i], rows[j]):
+            r = rows[j]
+            flats[r.sheet - 1].cover_next(r.date + r.description + r.amount)
             i, j = i + 1, j + 1
             continue
         k = next((k for k in range(j + 1, len(rows)) if same(want[i], rows[k])), None)
@@ -284,23 +354,25 @@ def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts
         if k is not None:
             for x in range(j, k):
                 defects.append(_defect(seq, "extra-transaction",
-                                       f"printed row {show(rows[x])} is not in the source record"))
+                                       f"printed row {show(rows[x])} is not in the source record", rows[x].sheet))
             j = k
             continue
         e, r = want[i], rows[j]
         where = f"transaction {i + 1} of {len(want)} on sheet {r.sheet}"
         if e[0] != r.date:
-            defects.append(_defect(seq, "wrong-date", f"{where}: expected date {e[0]}, found {r.date}"))
+            defects.append(_defect(seq, "wrong-date", f"{where}: expected date {e[0]}, found {r.date}", r.sheet))
         if not expect.description_matches(e[1], r.description):
             defects.append(_defect(seq, "wrong-description",
-                                   f"{where}: expected description {e[1]!r}, found {r.description!r}"))
+                                   f"{where}: expected description {e[1]!r}, found {r.description!r}", r.sheet))
         if e[2] != r.amount:
-            defects.append(_defect(seq, "wrong-amount", f"{where}: expected amount {e[2]}, found {r.amount}"))
+            defects.append(_defect(seq, "wrong-amount", f"{where}: expected amount {e[2]}, found {r.amount}",
+                                   r.sheet))
         i, j = i + 1, j + 1
     for x in range(i, len(want)):
         missing(x)
     for x in range(j, len(rows)):
-        defects.append(_defect(seq, "extra-transaction", f"printed row {show(rows[x])} is not in the source record"))
+        defects.append(_defect(seq, "extra-transaction", f"printed row {show(rows[x])} is not in the source record",
+                               rows[x].sheet))
 
     # Running totals: carried forward at the foot of sheet k, brought forward at the head of k+1,
     # and the total of new charges on the last sheet.
@@ -312,18 +384,18 @@ def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts
         running = sum((t.amount for t in record.transactions[:done]), Decimal(0))
         value = known.money(running)
         if n < len(texts):
-            checks = [("carried_forward", value, "carried forward", flats[n - 1]),
-                      ("brought_forward", value, f"brought forward on sheet {n + 1}", flats[n])]
+            checks = [("carried_forward", value, "carried forward", n),
+                      ("brought_forward", value, f"brought forward on sheet {n + 1}", n + 1)]
         else:
-            checks = [("total_new_charges", known.money(record.new_charges), "total new charges", flats[n - 1])]
-        for key, (amount, squashed), what, where in checks:
-            found = _labelled(where, known.label(lang, key), squashed, 1)
+            checks = [("total_new_charges", known.money(record.new_charges), "total new charges", n)]
+        for key, (amount, squashed), what, sheet in checks:
+            found = _labelled(flats[sheet - 1], known.label(lang, key), squashed, 1)
             if found:
-                defects.append(_defect(seq, "wrong-amount", f"{what} (sheet {n}): expected {amount}, {found}"))
+                defects.append(_defect(seq, "wrong-amount", f"{what} (sheet {n}): expected {amount}, {found}", sheet))
     return defects
 
 
-def _check_enclosures(seq: int, layout: Layout, record: StatementRecord, flat: str,
+def _check_enclosures(seq: int, layout: Layout, record: StatementRecord, flat: Flat,
                       inserts: list[tuple[str, dict[str, str]]]) -> list[dict]:
     """Sheet 1 names the piece's inserts after the enclosures label (whitespace and line breaks aside),
     and a piece without inserts shows no such label."""
@@ -331,10 +403,21 @@ def _check_enclosures(seq: int, layout: Layout, record: StatementRecord, flat: s
     head = _squashed(layout).label(record.language, "enclosures", ":")
     if want is None:
         return [_defect(seq, "wrong-enclosures", "no inserts, but sheet 1 shows an enclosures line")] \
-            if head in flat else []
-    if expect.squash(want) not in flat:
+            if head in flat.flat else []
+    if not flat.cover_all(expect.squash(want)):
         return [_defect(seq, "wrong-enclosures", f"expected {want!r} on sheet 1, not found")]
     return []
+
+
+def _check_unexplained(seq: int, flats: list[Flat]) -> list[dict]:
+    """Text on a sheet that no check accounted for: an altered second copy of a value, or text added."""
+    defects = []
+    for n, flat in enumerate(flats, 1):
+        gap = flat.unexplained()
+        if gap is not None:
+            defects.append(_defect(seq, "unexpected-text", f"sheet {n}: text the source record and the layout "
+                                                           f"do not account for: {flat.shown(*gap)}", n))
+    return defects
 
 
 def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, texts: list[str],
@@ -351,24 +434,28 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
     flats = [Flat(t) for t in texts]
     for n, text in enumerate(texts, 1):
         flat = flats[n - 1].flat
-        if known.marker(n, sheets, record.language) not in flat:
+        if not flats[n - 1].cover_all(known.marker(n, sheets, record.language)):
             seen = [f"{a} of {b}" for a, b in known.page_re.findall(flat)]
             defects.append(_defect(seq, "wrong-page-count", f"sheet {n}: expected marker "
-                                   f"{expect.page_marker(layout, n, sheets, record.language)!r}, found {seen or 'none'}"))
+                                   f"{expect.page_marker(layout, n, sheets, record.language)!r}, found {seen or 'none'}",
+                                   n))
     if not texts:
         return defects
 
+    fixed, headings = known.every_sheet(record.language)
     for n, flat in enumerate(flats, 1):
-        for line, want in known.fixed:
-            if want not in flat.flat and not expect.shortened_in(want, flat.flat):
-                defects.append(_defect(seq, "wrong-layout-text", f"sheet {n}: expected {line!r}, not found"))
+        for line, want in fixed:
+            if not flat.cover_all(want) and not flat.cover_all(expect.shortened_in(want, flat.flat)):
+                defects.append(_defect(seq, "wrong-layout-text", f"sheet {n}: expected {line!r}, not found", n))
+        for heading in headings:  # headings carry no value: accounted for wherever they stand
+            flat.cover_all(heading)
 
     first = flats[0].flat
     lang, cur = record.language, layout.currency
 
     # Name and address: the whole block, contiguous and in the market's order.
     block = expect.address_block(layout, record)
-    if expect.squash("".join(block)) not in first:
+    if not flats[0].cover_all(expect.squash("".join(block))):
         name_line = next(line for line in block if record.name in line)
         missing = [line for line in block if expect.squash(line) not in first]
         if expect.squash(name_line) not in first:
@@ -384,7 +471,7 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
         for n, flat in enumerate(flats, 1):
             found = _labelled(flat, known.label(lang, key, ":"), expect.squash(value), 1)
             if found:
-                defects.append(_defect(seq, "wrong-account", f"{key} (sheet {n}): expected {value}, {found}"))
+                defects.append(_defect(seq, "wrong-account", f"{key} (sheet {n}): expected {value}, {found}", n))
 
     # Dates, each after its label: statement date, period, due date (info block and summary box).
     end = known.date(record.period_end)[0]
@@ -414,12 +501,13 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
 
     if not record.transactions:
         empty = expect.label(layout, lang, "no_transactions")
-        if expect.squash(empty) not in flats[0].flat:
+        if not flats[0].cover_all(expect.squash(empty)):
             defects.append(_defect(seq, "missing-transaction", f"no transactions, but {empty!r} is not on sheet 1"))
 
     defects += _check_transactions(seq, layout, record, texts, flats)
     if inserts is not None:
-        defects += _check_enclosures(seq, layout, record, flats[0].flat, inserts)
+        defects += _check_enclosures(seq, layout, record, flats[0], inserts)
+        defects += _check_unexplained(seq, flats)
     return defects
 
 

@@ -133,9 +133,20 @@ def fixed_text(layout: Layout) -> list[str]:
     return [layout.issuer_name, *layout.return_address, *layout.footer, layout.hotline]
 
 
-def shortened_in(want: str, flat: str) -> bool:
-    """Whether the squashed `flat` text holds at least half of `want` (squashed), cut short to fit and
-    ending in an ellipsis."""
+def shortened_in(want: str, flat: str) -> str:
+    """The longest form of `want` (squashed) cut short to fit and ending in an ellipsis, keeping at least
+    half of it, that the squashed `flat` text holds; "" when there is none."""
     if ELLIPSIS not in flat:
-        return False
-    return any(want[:k] + ELLIPSIS in flat for k in range(max(1, len(want) // 2), len(want)))
+        return ""
+    for k in range(len(want) - 1, max(1, len(want) // 2) - 1, -1):
+        if want[:k] + ELLIPSIS in flat:
+            return want[:k] + ELLIPSIS
+    return ""
+
+
+def titles(layout: Layout, language: str) -> list[str]:
+    """The statement's title every sheet carries: in the record's language when the layout has it,
+    and in English."""
+    local = layout.labels.get(language) if language != "en" else None
+    english = layout.labels["en"].statement_title
+    return [local.statement_title, english] if local is not None else [english]
