@@ -11,7 +11,11 @@ need_apt=()
 [ -f /usr/share/fonts/truetype/cwtex/cwheib.ttf ] || need_apt+=(fonts-cwtex-heib)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
-command -v gs >/dev/null || need_apt+=(ghostscript)  # BWIPP (treepoem): the tests' independent postal encoder
+command -v gs >/dev/null || need_apt+=(ghostscript)
+# The compiled content scan (stmtprod/barcode/_scan.c) is built from source by pip install below.
+command -v gcc >/dev/null || need_apt+=(gcc)
+"${PYTHON:-python3}" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || need_apt+=(python3-dev)  # BWIPP (treepoem): the tests' independent postal encoder
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "setup: installing ${need_apt[*]}" >&2
