@@ -1,30 +1,54 @@
 """`stmtprod`: the command line, a thin layer over the library; one module per command group.
 
+A command's module is imported when the command runs (or its help is shown), not at start-up, so
+that `stmtprod samples` does not pay for importing the inspection stages, and so on.
+
 Exit codes (README): 0 released, 2 bad usage, 3 bad configuration, 4 halted, 5 busy, 6 waiting,
 7 environment fault, 130/143 interrupted by SIGINT/SIGTERM, 1 an unexpected internal error.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
-from stmtprod.cli.cards import cards
-from stmtprod.cli.drill import drill
 from stmtprod.cli.guard import FaultGuard
-from stmtprod.cli.inserter import insert_sim, inserter, reconcile, reprint
 from stmtprod.cli.output import quiet_libraries
-from stmtprod.cli.postal import postal
-from stmtprod.cli.proof import proof
-from stmtprod.cli.qa import qa
-from stmtprod.cli.qa_stages import COMMANDS as QA_STAGE_COMMANDS
-from stmtprod.cli.runs import build, resume, runs, samples, show, verify
 
 log = logging.getLogger("stmtprod")
 
 
-@click.group(cls=FaultGuard, context_settings={"help_option_names": ["-h", "--help"]})
+# command name -> (module under stmtprod.cli, attribute), in the order they were always registered
+_COMMANDS = {"build": ("runs", "build"), "resume": ("runs", "resume"), "runs": ("runs", "runs"),
+             "show": ("runs", "show"), "verify": ("runs", "verify"), "samples": ("runs", "samples"),
+             "qa": ("qa", "qa"), "proof": ("proof", "proof"), "cards": ("cards", "cards"),
+             "postal": ("postal", "postal"), "drill": ("drill", "drill"), "inserter": ("inserter", "inserter"),
+             "reconcile": ("inserter", "reconcile"), "insert-sim": ("inserter", "insert_sim"),
+             "reprint": ("inserter", "reprint")}
+
+
+class _LazyCommands(FaultGuard):
+    """The main group, with each command imported from its module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*_COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in _COMMANDS:
+            module, attribute = _COMMANDS[name]
+            command = getattr(importlib.import_module(f"stmtprod.cli.{module}"), attribute)
+            if name == "qa":  # the inspectors' commands join `qa plan` and `qa oc`
+                from stmtprod.cli.qa_stages import COMMANDS as QA_STAGE_COMMANDS
+
+                for stage_command in QA_STAGE_COMMANDS:
+                    command.add_command(stage_command)
+            self.add_command(command, name)
+        return self.commands.get(name)
+
+
+@click.group(cls=_LazyCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def main(verbose: bool) -> None:
     """stmtprod: statement and card production line controller."""
@@ -36,12 +60,6 @@ def main(verbose: bool) -> None:
     log.propagate = False
 
 
-
-for command in (build, resume, runs, show, verify, samples, qa, proof, cards, postal, drill, inserter, reconcile,
-                insert_sim, reprint):
-    main.add_command(command)
-for command in QA_STAGE_COMMANDS:
-    qa.add_command(command)
 
 if __name__ == "__main__":
     main()
