@@ -55,9 +55,10 @@ def printable_set(fonts: Fonts) -> frozenset[int]:
 
 
 def prepare(layout: Layout) -> None:
-    """Register the layout's faces and work out its printable set now (about a second for a market's
-    fonts), so that worker processes forked afterwards start with them instead of each doing it."""
-    _styles(layout.fonts)
+    """Register the layout's faces and work out its printable set and its regular style's width bound
+    (what the statement's boxes are measured in) now (about a second for a market's fonts), so that
+    worker processes forked afterwards start with them instead of each doing it."""
+    fitting.warm(_styles(layout.fonts)[0])
     printable_set(layout.fonts)
 
 

@@ -225,7 +225,17 @@ def _setup_worker(layouts: LayoutSet, regions: tuple[str, ...], catalog: Catalog
 
 
 def _verdicts(raws: list[bytes | None]) -> list[Verdict]:
-    return [verdict(raw, *_CONFIG) for raw in raws]
+    """The chunk's verdicts; a line's bytes go back only when NFC changed them (the parent has them)."""
+    out = []
+    for raw in raws:
+        v = verdict(raw, *_CONFIG)
+        out.append(v._replace(raw=None) if v.raw is raw else v)
+    return out
+
+
+def _applied(chunk: list[tuple[int, bytes | None, int]], verdicts: list[Verdict]) -> Iterator[tuple[int, int, Verdict]]:
+    for (n, raw, s), v in zip(chunk, verdicts):
+        yield n, s, (v if v.raw is not None else v._replace(raw=raw))
 
 
 def _in_order(lines: Iterator[tuple[int, bytes | None, int]], layouts: LayoutSet, regions: tuple[str, ...],
@@ -247,10 +257,10 @@ def _in_order(lines: Iterator[tuple[int, bytes | None, int]], layouts: LayoutSet
             if len(pending) < workers * _AHEAD:
                 continue
             chunk, future = pending.popleft()
-            yield from ((n, s, v) for (n, _raw, s), v in zip(chunk, future.result()))
+            yield from _applied(chunk, future.result())
         while pending:
             chunk, future = pending.popleft()
-            yield from ((n, s, v) for (n, _raw, s), v in zip(chunk, future.result()))
+            yield from _applied(chunk, future.result())
     except BaseException:
         stop_workers(pool)
         raise
