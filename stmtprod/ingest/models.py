@@ -48,6 +48,10 @@ Text = Annotated[str, Field(max_length=_MAX_TEXT, pattern=TEXT_PATTERN)]
 OptionalText = Annotated[str, Field(max_length=_MAX_TEXT)]
 
 
+_QUANTUM = {places: Decimal(1).scaleb(-places) for places in set(MINOR_UNITS.values())}
+"""An amount with exactly the currency's places has the same quantum (exponent) as these."""
+
+
 class RuleError(ValueError):
     """A cross-field rule broken; carries the field to name in the quarantine row."""
 
@@ -110,13 +114,8 @@ class StatementRecord(_Strict):
         if not self.period_start <= self.period_end <= self.due_date:
             raise RuleError("period_start", "dates out of order: need period_start <= period_end <= due_date")
         places = MINOR_UNITS[self.currency]
-        exponents = {amount.as_tuple().exponent for amount in self._money()}
-        if exponents != {-places} and (places or any(e < 0 for e in exponents)):
-            for field, amount in self.amounts():  # name the first amount at fault
-                exponent = amount.as_tuple().exponent
-                if -exponent > places or (places and -exponent != places):
-                    raise RuleError(field, f"{field} {amount} must have exactly {places} decimal places in "
-                                           f"{self.currency}")
+        if not all(map(_QUANTUM[places].same_quantum, self._money())):  # else every exponent is -places
+            self._check_places(places)
         expected = (self.previous_balance + self.payments + self.credits + self.fees + self.interest
                     + self.new_charges)
         if expected != self.new_balance:
@@ -125,11 +124,20 @@ class StatementRecord(_Strict):
             raise RuleError("minimum_due", "minimum_due is negative")
         return self
 
-    def _money(self):
-        for name in ("previous_balance", "payments", "credits", "fees", "interest", "new_balance", "minimum_due"):
-            yield getattr(self, name)
-        for t in self.transactions:
-            yield t.amount
+    def _check_places(self, places: int) -> None:
+        """Every amount in the currency's minor unit (a whole amount may omit the places where there
+        are none); names the first amount at fault."""
+        exponents = {amount.as_tuple().exponent for amount in self._money()}
+        if exponents != {-places} and (places or any(e < 0 for e in exponents)):
+            for field, amount in self.amounts():
+                exponent = amount.as_tuple().exponent
+                if -exponent > places or (places and -exponent != places):
+                    raise RuleError(field, f"{field} {amount} must have exactly {places} decimal places in "
+                                           f"{self.currency}")
+
+    def _money(self) -> list[Decimal]:
+        return [self.previous_balance, self.payments, self.credits, self.fees, self.interest, self.new_balance,
+                self.minimum_due, *[t.amount for t in self.transactions]]
 
     def amounts(self):
         """Every money field with its dotted path, for precise error messages."""
