@@ -38,13 +38,7 @@ class _LazyCommands(FaultGuard):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in self.commands and name in _COMMANDS:
             module, attribute = _COMMANDS[name]
-            command = getattr(importlib.import_module(f"stmtprod.cli.{module}"), attribute)
-            if name == "qa":  # the inspectors' commands join `qa plan` and `qa oc`
-                from stmtprod.cli.qa_stages import COMMANDS as QA_STAGE_COMMANDS
-
-                for stage_command in QA_STAGE_COMMANDS:
-                    command.add_command(stage_command)
-            self.add_command(command, name)
+            self.add_command(getattr(importlib.import_module(f"stmtprod.cli.{module}"), attribute), name)
         return self.commands.get(name)
 
 

@@ -1,7 +1,7 @@
 """`stmtprod qa ...`: acceptance sampling from the command line.
 
-``qa`` is a click group (plan, oc); `stmtprod.cli` registers it and adds the inspectors' commands
-of `stmtprod.cli.qa_stages` to it.
+``qa`` is a click group (plan, oc) that `stmtprod.cli` registers; the inspectors' commands of
+`stmtprod.cli.qa_stages` join it when a command or the help is asked for.
 """
 from __future__ import annotations
 
@@ -51,7 +51,28 @@ def _ps(_ctx, _param, value):
     return ps
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _WithStageCommands(click.Group):
+    """`qa`, with the inspectors' commands (`stmtprod.cli.qa_stages`) joined on first use, so that
+    `qa plan` and `qa oc` do not import the inspection stages."""
+
+    def _join_stages(self) -> None:
+        if "record" not in self.commands:
+            from stmtprod.cli.qa_stages import COMMANDS
+
+            for command in COMMANDS:
+                self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._join_stages()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands:
+            self._join_stages()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_WithStageCommands, context_settings={"help_option_names": ["-h", "--help"]})
 def qa() -> None:
     """Acceptance sampling, ANSI/ASQ Z1.4 (MIL-STD-105E) single sampling by attributes."""
 
