@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import NameObject, RectangleObject
+from pypdf.generic import FloatObject, NameObject, NumberObject, RectangleObject
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
@@ -128,6 +128,19 @@ def test_a_cropped_page_is_read_optically(tmp_path, where):
         None if i in hidden else [PAYLOADS[0]] for i in range(3)]
     assert read_file(str(tmp_path / "cropped.pdf"), STRIP).pages == [
         [] if i in hidden else [PAYLOADS[0]] for i in range(3)]
+
+
+@pytest.mark.parametrize("rotate", [90, -270, 180, 360.0, 0.5])
+def test_a_rotated_page_among_plain_ones_is_read_optically(tmp_path, rotate):
+    """ReportLab writes `/Rotate 0 /Trans << >>` on every page: pages are judged once per media box and
+    rotation, so one page turned among them is still seen (360 is no turn)."""
+    pdf = _pdf(tmp_path / "ok.pdf", *[(PAYLOADS[0], None, None)] * 3)
+    writer = PdfWriter(clone_from=PdfReader(pdf))
+    assert writer.pages[0]["/Rotate"] == 0 and "/Trans" in writer.pages[0]
+    writer.pages[1][NameObject("/Rotate")] = NumberObject(rotate) if isinstance(rotate, int) else FloatObject(rotate)
+    writer.write(tmp_path / "turned.pdf")
+    turned = int(rotate) % 360 != 0
+    assert _written(tmp_path / "turned.pdf") == [[PAYLOADS[0]], None if turned else [PAYLOADS[0]], [PAYLOADS[0]]]
 
 
 def test_a_file_whose_written_barcode_does_not_print_halts(tmp_path, monkeypatch):

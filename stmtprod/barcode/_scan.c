@@ -62,6 +62,7 @@ typedef struct {
     long long first;
     int readable;                /* chars is not None */
     Py_ssize_t off[256], len[256];  /* each code's text in `pool`; len < 0: the code itself */
+    Py_ssize_t widest;           /* the longest text a code stands for (at least 1) */
     Py_UCS4 *pool;
 } Font;
 
@@ -104,6 +105,7 @@ static int Font_init(Font *self, PyObject *args, PyObject *kw) {
     if (overflow < 0 || f < -far) f = -far;
     self->first = f;
     for (int c = 0; c < 256; c++) self->len[c] = -1;
+    self->widest = 1;
     self->readable = chars != Py_None;
     if (self->readable) {
         if (!PyDict_Check(chars)) { PyErr_SetString(PyExc_TypeError, "chars must be a dict or None"); return -1; }
@@ -138,6 +140,7 @@ static int Font_init(Font *self, PyObject *args, PyObject *kw) {
             for (Py_ssize_t j = 0; j < k; j++)
                 if (Text_push(&pool, PyUnicode_READ_CHAR(v, j)) < 0) { PyMem_Free(pool.v); return -1; }
             self->len[c] = k;
+            if (k > self->widest) self->widest = k;
         }
         self->pool = pool.v ? pool.v : PyMem_Malloc(sizeof(Py_UCS4));
         if (!self->pool) { PyErr_NoMemory(); return -1; }
@@ -452,17 +455,33 @@ static int unescape(const Scan *s, Span raw, Bytes *out) {
     return 0;
 }
 
-static int append_text(Text *t, const Font *f, const Bytes *codes) {
-    for (Py_ssize_t i = 0; i < codes->n; i++) {
-        uc c = codes->v[i];
+/* Room for `more` further items in a growable array. */
+static int Text_reserve(Text *a, Py_ssize_t more) {
+    if (more > PY_SSIZE_T_MAX / 8 - a->n) { PyErr_NoMemory(); return -1; }
+    if (a->n + more <= a->cap) return 0;
+    Py_ssize_t cap = a->cap ? a->cap : 64;
+    while (cap < a->n + more) cap *= 2;
+    Py_UCS4 *v = PyMem_Realloc(a->v, (size_t)cap * sizeof(Py_UCS4));
+    if (!v) { PyErr_NoMemory(); return -1; }
+    a->v = v; a->cap = cap;
+    return 0;
+}
+
+/* The codes' text through the font's table, written at the end of `t`. */
+static int append_text(Text *t, const Font *f, const uc *codes, Py_ssize_t n) {
+    if (Text_reserve(t, n * f->widest) < 0) return -1;
+    Py_UCS4 *out = t->v + t->n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uc c = codes[i];
         Py_ssize_t len = f->len[c];
         if (len < 0) {
-            if (Text_push(t, c) < 0) return -1;
+            *out++ = c;
         } else {
-            for (Py_ssize_t j = 0; j < len; j++)
-                if (Text_push(t, f->pool[f->off[c] + j]) < 0) return -1;
+            memcpy(out, f->pool + f->off[c], (size_t)len * sizeof(Py_UCS4));
+            out += len;
         }
     }
+    t->n = out - t->v;
     return 0;
 }
 
@@ -486,7 +505,7 @@ static PyObject *text_lines(const Scan *s, const Fonts *fonts, State *states, in
     Font *font = NULL;
     int readable = 1;
     Bytes codes = {0};
-    Text line = {0}, text = {0};
+    Text line = {0};
     Span last_y = {-1, -1};
     Py_ssize_t k = 0;
     PyObject *lines = PyList_New(0);
@@ -499,7 +518,14 @@ static PyObject *text_lines(const Scan *s, const Fonts *fonts, State *states, in
             continue;
         }
         states[k].font = current; states[k].size = size; k++;
-        text.n = 0;
+        if (readable) {  /* consecutive texts on one baseline make one line; texts go straight into it */
+            if (last_y.a >= 0 && spans_equal(s, it->y, last_y)) {
+                if (Text_push(&line, ' ') < 0) goto fail;
+            } else {
+                if (last_y.a >= 0 && flush_line(lines, &line) < 0) goto fail;
+                last_y = it->y;
+            }
+        }
         for (Py_ssize_t r = 0; r < it->nrun; r++) {
             const Run *run = &s->runs.v[it->run0 + r];
             if (run->name.a >= 0) {  /* a name is never b"": fetching again finds the same font */
@@ -510,29 +536,26 @@ static PyObject *text_lines(const Scan *s, const Fonts *fonts, State *states, in
                 readable = 0;
                 continue;
             }
-            int rc = unescape(s, run->raw, &codes);
-            if (rc) {
-                if (rc > 0) *bad = 1;
-                goto fail;
+            const uc *raw = s->d + run->raw.a;
+            Py_ssize_t n = run->raw.b - run->raw.a;
+            if (memchr(raw, '\\', (size_t)n)) {
+                int rc = unescape(s, run->raw, &codes);
+                if (rc) {
+                    if (rc > 0) *bad = 1;
+                    goto fail;
+                }
+                raw = codes.v;
+                n = codes.n;
             }
-            if (readable && append_text(&text, font, &codes) < 0) goto fail;
+            if (readable && append_text(&line, font, raw, n) < 0) goto fail;
         }
-        if (!readable) continue;
-        if (last_y.a >= 0 && spans_equal(s, it->y, last_y)) {
-            if (Text_push(&line, ' ') < 0) goto fail;
-        } else {
-            if (last_y.a >= 0 && flush_line(lines, &line) < 0) goto fail;
-            last_y = it->y;
-        }
-        for (Py_ssize_t j = 0; j < text.n; j++)
-            if (Text_push(&line, text.v[j]) < 0) goto fail;
     }
     if (readable && last_y.a >= 0 && flush_line(lines, &line) < 0) goto fail;
-    PyMem_Free(codes.v); PyMem_Free(line.v); PyMem_Free(text.v);
+    PyMem_Free(codes.v); PyMem_Free(line.v);
     if (!readable) { Py_DECREF(lines); Py_RETURN_NONE; }
     return lines;
 fail:
-    PyMem_Free(codes.v); PyMem_Free(line.v); PyMem_Free(text.v);
+    PyMem_Free(codes.v); PyMem_Free(line.v);
     Py_DECREF(lines);
     return NULL;
 }

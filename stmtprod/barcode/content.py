@@ -307,24 +307,26 @@ def _page_using(pages: list, objgen: tuple[int, int] | None) -> int:
     return 1
 
 
-_PLAIN_PAGE = frozenset({"/Type", "/Parent", "/Resources", "/Contents", "/MediaBox"})
+_PLAIN_PAGE = frozenset({"/Type", "/Parent", "/Resources", "/Contents", "/MediaBox", "/Rotate", "/Trans"})
 
 
 class _Frames:
-    """`_box_breach` and `_unframed` of a file's pages, judged once per media box for the pages that hold
-    nothing else that frames them (no other box, rotation, user unit or annotation): every page of a
-    print file, as ReportLab writes them."""
+    """`_box_breach` and `_unframed` of a file's pages, judged once per media box and rotation for the
+    pages that hold nothing else that frames them (no other box, user unit or annotation; a /Trans, a
+    viewer's page transition, prints nothing): every page of a print file, as ReportLab writes them
+    (`/Rotate 0 /Trans << >>`: before, the two keys made every page judged afresh, 15 us a page)."""
 
     def __init__(self, contract: Contract):
         self.contract = contract
-        self._known: dict[bytes, tuple] = {}
+        self._known: dict[tuple, tuple] = {}
 
     def judge(self, page_dict: pikepdf.Dictionary) -> tuple[tuple[str, str, object] | None, bool]:
         """(the page box breach or None, whether the page is unframed)."""
         keys = set(page_dict.keys())
         if "/MediaBox" in keys and keys <= _PLAIN_PAGE:
-            media = page_dict["/MediaBox"]
-            key = media.unparse() if isinstance(media, pikepdf.Array) and not media.is_indirect else None
+            media, rotate = page_dict["/MediaBox"], page_dict.get("/Rotate", 0)
+            key = (media.unparse(), repr(rotate)) if isinstance(media, pikepdf.Array) and not media.is_indirect \
+                and type(rotate) in (int, Decimal) else None
             if key is not None:
                 known = self._known.get(key)
                 if known is None:
