@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+import zlib
 from pathlib import Path
 
 import pikepdf
@@ -183,3 +184,43 @@ def test_the_scan_fails_clearly_on_wrong_arguments():
         _scan.page(b"", "not terms", {})
     with pytest.raises(TypeError):
         _scan.Font([1.0], 0, ["not", "a", "dict"])
+
+
+def _zlib_only(raw: bytes) -> bytes | None:
+    """The stream check as it was before ISA-L: zlib alone."""
+    inflate = zlib.decompressobj()
+    data = inflate.decompress(raw)
+    if not inflate.eof:
+        zlib.decompress(raw)
+    return None if inflate.unused_data else data
+
+
+def _outcome(inflate, raw: bytes):
+    try:
+        return "data", inflate(raw)
+    except zlib.error as exc:
+        return "error", str(exc)
+
+
+def test_streams_inflate_as_zlib_inflates_them(sample_run):
+    """ISA-L inflates page streams; whatever it is given, the data, the bytes after the end and the
+    error (zlib's own) are what zlib alone gives."""
+    with pikepdf.open(sample_run["print_files"][0]) as pdf:
+        raws = [obj.read_raw_bytes() for obj in pdf.objects if isinstance(obj, pikepdf.Stream)][:200]
+    raws += [zlib.compress(b"0 0 0 1 k 1 2 3 4 re f " * 50, level) for level in (0, 1, 9)]
+    raws += [zlib.compress(b"x" * 5000, wbits=9), zlib.compressobj(zdict=b"0 0 0 1 k").compress(b"0 0 0 1 k") + b"\0"]
+    rng = random.Random(16)
+    for n in range(volume(3000, 20000)):
+        raw = bytearray(rng.choice(raws))
+        kind = n % 5
+        if kind == 0:
+            for _ in range(rng.randrange(1, 4)):
+                raw[rng.randrange(len(raw))] = rng.randrange(256)
+        elif kind == 1:
+            del raw[rng.randrange(len(raw)):]
+        elif kind == 2:
+            raw += bytes(rng.randrange(256) for _ in range(rng.randrange(1, 5)))
+        elif kind == 3:
+            raw[rng.randrange(2)] = rng.randrange(256)
+        raw = bytes(raw)
+        assert _outcome(content._inflate, raw) == _outcome(_zlib_only, raw)
