@@ -263,6 +263,58 @@ def text_added(pdf_path: Path, page: int, rng: random.Random) -> str:
     return _edit_content(pdf_path, page, edit)
 
 
+_HIDINGS = ("white ink", "light tint", "off the page", "off the right edge", "invisible mode", "tiny type",
+            "white box over it", "black box over it", "clipped away", "wide stroke over it", "moved by cm",
+            "squeezed (Tz)", "in a form")
+
+
+def text_hidden(pdf_path: Path, page: int, rng: random.Random) -> str:
+    """One line of the sheet's text made not to print as it reads (white or a light tint, off the page,
+    invisible, too small, covered, clipped, moved, squeezed, or drawn by a form), while the text a
+    reader extracts stays the same: the text check must not vouch for what the sheet does not show."""
+
+    def edit(pdf, obj, data):
+        m = rng.choice(list(_TEXT_BLOCK.finditer(data)))
+        block, x, y = m.group(0), float(m.group(1)), float(m.group(2))
+        how = rng.choice(_HIDINGS)
+        near = b"%.2f %.2f" % (x - 2, y - 3)
+        if how == "white ink":
+            new = rng.choice([b"1 g\n", b"1 1 1 rg\n", b"0 0 0 0 k\n"]) + block + b"0 g\n"
+        elif how == "light tint":
+            new = rng.choice([b".9 g\n", b"0 0 0 .15 k\n", b".8 .8 .8 rg\n", b"1 0 0 rg\n"]) + block + b"0 g\n"
+        elif how == "off the page":
+            new = block.replace(m.group(1) + b" " + m.group(2), rng.choice([b"-900 ", b"900 "]) + m.group(2))
+        elif how == "off the right edge":
+            new = block.replace(m.group(1) + b" ", b"%.2f " % rng.uniform(581, 594))  # A4: 595 pt wide
+        elif how == "invisible mode":
+            new = rng.choice([block.replace(b"BT ", b"BT 3 Tr "), b"3 Tr\n" + block + b"0 Tr\n"])
+        elif how == "tiny type":
+            new = block.replace(b" " + m.group(4) + b" Tf", b" %.1f Tf" % rng.uniform(0.2, 4.5), 1)
+        elif how in ("white box over it", "black box over it"):
+            ink = b"1 g" if how.startswith("white") else b"0 g"
+            new = block + ink + b" " + near + b" %.1f 12 re f 0 g\n" % rng.uniform(8, 60)
+        elif how == "clipped away":
+            new = b"q " + near + b" 1 1 re W n\n" + block + b"Q\n"
+        elif how == "wide stroke over it":
+            new = block + b"%.1f w %.2f %.2f m %.2f %.2f l S .3 w\n" % (rng.uniform(6, 40), x, y + 3, x + 50, y + 3)
+        elif how == "moved by cm":
+            new = b"q 1 0 0 1 0 %d cm\n" % rng.choice([-2000, 2000, -30]) + block + b"Q\n"
+        elif how == "squeezed (Tz)":
+            new = rng.choice([block.replace(b"BT ", b"BT 1 Tz "), b"1 Tz\n" + block + b"100 Tz\n"])
+        else:
+            form = pdf.make_stream(b"BT /F1 9 Tf 100 100 Td (hidden) Tj ET")
+            form.Type, form.Subtype, form.BBox = pikepdf.Name.XObject, pikepdf.Name.Form, [0, 0, 1, 1]
+            resources = obj.get("/Resources")
+            xobjects = resources.get("/XObject") if resources is not None else None
+            if xobjects is None:
+                xobjects = resources.XObject = pikepdf.Dictionary()
+            xobjects.Fx9 = form
+            new = block + b"q /Fx9 Do Q\n"
+        return data[:m.start()] + new + data[m.end():], f"text {m.group(5)[:40]!r} {how}"
+
+    return _edit_content(pdf_path, page, edit)
+
+
 def _plain(raw: bytes) -> bytes:
     """A literal string's bytes without its escapes (the characters written as themselves)."""
     return re.sub(rb"\\(?:[0-7]{1,3}|.)", b"", raw)
@@ -285,6 +337,7 @@ CLASSES = {
     "page-count": page_count,
     "text-altered": text_altered,
     "text-added": text_added,
+    "text-hidden": text_hidden,
 }
 
 

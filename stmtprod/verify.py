@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pypdfium2 as pdfium
 
 from stmtprod.barcode import content, symbol
 from stmtprod.barcode.payload import PayloadError, build, parse, run_tag
 from stmtprod.barcode.reader import read_sheets
 from stmtprod.catalog import Catalog, hoppers_of, select_inserts
 from stmtprod.errors import Halt
-from stmtprod.inspect.composition import check_piece, sheet_texts
+from stmtprod.inspect.composition import check_piece
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import SpillRow, spill_line, spill_offsets
 from stmtprod.postal import verify as postal_verify
@@ -317,7 +316,7 @@ def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catal
         sources = source_records(accepted_dir / f"{f.region}.jsonl", {row["line"] for row in rows})
         sheets = 0
         text_seconds = readback.text_seconds if readback is not None else 0.0
-        texts = _SheetTexts(f.pdf, readback.lines) if readback is not None and layout and "text" not in blind else None
+        texts = _SheetTexts(readback.lines) if readback is not None and layout and "text" not in blind else None
         for expected, row in enumerate(rows, rows[0]["sequence"] if rows else 1):
             at = {"step": "verify", "batch": f.batch, "piece": row["sequence"]}
             check_sequence(row["sequence"], expected, at)
@@ -331,9 +330,6 @@ def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catal
             postal_verify.check_file(str(f.pdf), rows, sources, f.batch, postal_read)
     except Halt as halt:
         return FileVerdict(f.batch, pages, halt=halt.as_dict())
-    finally:
-        if texts is not None:
-            texts.close()
     return FileVerdict(f.batch, pages, rows[0]["sequence"] if rows else None, len(rows), sheets, None, text_seconds)
 
 
@@ -430,27 +426,15 @@ def _check_source(row: dict, region: str, record, catalog: Catalog, at: dict) ->
 
 
 class _SheetTexts:
-    """Each sheet's text as the file shows it: the lines the content read decoded, or pdfium's text
-    for a page whose text is not in the plain form (opened only then)."""
+    """Each sheet's text as the file shows it: the lines the content read decoded, None for a page
+    whose text it could not prove prints as it reads (`content._text_prints`)."""
 
-    def __init__(self, pdf: Path, lines: list[list[str] | None]):
-        self.pdf, self.lines, self._doc = pdf, lines, None
+    def __init__(self, lines: list[list[str] | None]):
+        self.lines = lines
 
-    def sheets(self, first_page: int, last_page: int) -> list[str]:
-        texts = []
-        for page in range(first_page, min(last_page, len(self.lines)) + 1):
-            lines = self.lines[page - 1]
-            if lines is None:
-                if self._doc is None:
-                    self._doc = pdfium.PdfDocument(str(self.pdf))
-                texts += sheet_texts(self._doc, page, page)
-            else:
-                texts.append("\n".join(lines))
-        return texts
-
-    def close(self) -> None:
-        if self._doc is not None:
-            self._doc.close()
+    def sheets(self, first_page: int, last_page: int) -> list[str | None]:
+        return [None if lines is None else "\n".join(lines)
+                for lines in self.lines[first_page - 1:min(last_page, len(self.lines))]]
 
 
 def _check_text(row: dict, layout: Layout, record, inserts: list[tuple[str, dict[str, str]]], texts: _SheetTexts,
@@ -458,8 +442,16 @@ def _check_text(row: dict, layout: Layout, record, inserts: list[tuple[str, dict
     """Every sheet's text read back out of the file against what the source record implies, formatted
     by the composition inspector's own expectations (`stmtprod.inspect.expect`): name, address, dates,
     every amount and total, page markers, the enclosures line."""
-    defects = check_piece(row["sequence"], layout, record, row, texts.sheets(row["first_page"], row["last_page"]),
-                          inserts)
+    sheets = texts.sheets(row["first_page"], row["last_page"])
+    unproven = next((n for n, text in enumerate(sheets) if text is None), None)
+    if unproven is not None:
+        raise Halt("the sheet's text is not in a form that can be proven to print as it reads", **at,
+                   page=row["first_page"] + unproven, field="text",
+                   expected="plain text in a dark ink, on the page, at least "
+                            f"{content.TEXT_MIN_PT:g} pt, with nothing painted over it and no other operator",
+                   found="text hidden, too small, off the page, covered, or drawn by other operators",
+                   action="pull the batch; find what changed the print file after rendering; re-render it")
+    defects = check_piece(row["sequence"], layout, record, row, sheets, inserts)
     if defects:
         first = defects[0]
         page = row["first_page"] + first.get("sheet", 1) - 1

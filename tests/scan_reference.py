@@ -3,7 +3,9 @@ compiled scan is held to (tests/test_scan.py runs both over real and mutated pag
 
 This is the code `content.py` ran before the scan was compiled, unchanged but for one hole closed in
 both: a bar whose numbers are not finite (`nan`, `inf`) is not vouched for (before, a bottom of `nan`
-passed every comparison). Fonts are the scan's `Font` objects (widths, first code, ToUnicode chars).
+passed every comparison); and the proof that the text prints as it reads (`drawing_facts`,
+`text_prints`), added since, written here first and then in C. Fonts are the scan's `Font` objects
+(widths, first code, ToUnicode chars).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from operator import add
 import numpy as np
 import zxingcpp
 
+from stmtprod.barcode import content
 from stmtprod.barcode.content import GEOMETRY_TOLERANCE, POSITION_TOLERANCE_PT, Contract, PageRead
 
 _FILL_OPERATORS = (b"f", b"f*")
@@ -264,15 +267,128 @@ def _reaches(item, state, fonts, low, high, left, right) -> bool:
     return y - 0.3 * tallest < high and y + tallest > low and x < right and x + width > left
 
 
-def read_page(data: bytes, contract: Contract, fonts: dict | None = None) -> PageRead:
+def _finite_numbers(operands: list[bytes]) -> list[float] | None:
+    try:
+        values = [float(v) for v in operands]
+    except ValueError:
+        return None
+    return values if all(map(math.isfinite, values)) else None
+
+
+def legible_fill(operator: bytes, values: list[float]) -> bool:
+    if operator == b"g":
+        return len(values) == 1 and values[0] <= 0.55
+    if operator == b"rg":
+        return len(values) == 3 and values[0] == values[1] == values[2] <= 0.55
+    return len(values) == 4 and values[3] >= 0.45 and values[0] <= values[3] and values[1] <= values[3] \
+        and values[2] <= values[3]
+
+
+def drawing_facts(tokens: list[bytes]) -> tuple[bool, bool, list[tuple]]:
+    """(plain, text_safe, fills) over every token: the definition `_scan.c`'s `drawing_facts` follows."""
+    stack: list[bytes] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    text_safe, fills = True, []
+    for t in tokens:
+        if t[:1] in b"0123456789-.+":
+            stack.append(t)
+            continue
+        values = _finite_numbers(stack) if len(stack) <= 6 else None
+        if values is None:
+            return False, False, []
+        depth = len(values)
+        if t == b"cm":
+            if stack != _IDENTITY:
+                return False, False, []
+        elif t in (b"m", b"l"):
+            if depth != 2:
+                return False, False, []
+            xs.append(values[0])
+            ys.append(values[1])
+        elif t in (b"c", b"v", b"y"):
+            if depth != (6 if t == b"c" else 4):
+                return False, False, []
+            xs += values[0::2]
+            ys += values[1::2]
+        elif t == b"re":
+            if depth != 4:
+                return False, False, []
+            xs += [values[0], values[0] + values[2]]
+            ys += [values[1], values[1] + values[3]]
+        elif t in _PAINT or t == b"n":
+            if depth:
+                return False, False, []
+            if xs and t in (b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"):
+                fills.append((min(xs), min(ys), max(xs), max(ys)))
+            xs, ys = [], []
+        elif t in (b"g", b"rg", b"k"):
+            if not legible_fill(t, values):
+                text_safe = False
+        elif t == b"w":
+            if depth != 1:
+                return False, False, []
+            if not values[0] <= content.MAX_STROKE_PT:
+                text_safe = False
+        elif t not in _STATE:
+            return False, False, []
+        stack = []
+    if stack:
+        return False, False, []
+    return True, text_safe, fills
+
+
+def text_prints(items, states, fonts, tokens, page, zone) -> bool:
+    """Every text prints as it reads (`content.read_page`'s definition), with `drawing_facts` over the tokens."""
+    plain, text_safe, fills = drawing_facts(tokens)
+    if not plain or not text_safe or page is None:
+        return False
+    margin = content.PRINTABLE_MARGIN_PT
+    left, bottom, right, top = page[0] + margin, page[1] + margin, page[2] - margin, page[3] - margin
+    for item, (current, current_size) in zip([item for item in items if not item[0]], states):
+        _f, _s, xs, ys, name, size, raw, more = item
+        try:
+            x, y = float(xs), float(ys)
+        except ValueError:
+            return False
+        runs = [(name or current, size or current_size, raw)]
+        if more:
+            for run_name, run_size, run_raw in _RUN.findall(more):
+                runs.append((run_name or runs[-1][0], run_size or runs[-1][1], run_raw))
+        width, tallest = 0.0, 0.0
+        for font_name, sizes, run_raw in runs:
+            try:
+                points = float(sizes)
+            except ValueError:
+                return False
+            font = fonts.get(font_name)
+            if font is None or not points >= content.TEXT_MIN_PT:
+                return False
+            tallest = max(tallest, points)
+            try:
+                width += advance(font, run_raw) * points / 1000
+            except (ValueError, UnicodeDecodeError):
+                return False
+        box = (x, y - 0.3 * tallest, x + width, y + tallest)
+        if not (box[0] >= left and box[1] >= bottom and box[2] <= right and box[3] <= top):
+            return False
+        for f in fills:
+            if zone[0] <= f[0] and zone[1] <= f[1] and f[2] <= zone[2] and f[3] <= zone[3]:
+                continue
+            if f[0] < box[2] and box[0] < f[2] and f[1] < box[3] and box[1] < f[3]:
+                return False
+    return True
+
+
+def read_page(data: bytes, contract: Contract, fonts: dict | None = None, page: tuple | None = None) -> PageRead:
     """The barcode texts and text lines of one page's content, as the pure-Python reader read them."""
     try:
-        return _read_page(data, contract, fonts)
+        return _read_page(data, contract, fonts, page)
     except (ValueError, IndexError, UnicodeDecodeError):
         return PageRead(None, None)
 
 
-def _read_page(data: bytes, contract: Contract, fonts: dict | None) -> PageRead:
+def _read_page(data: bytes, contract: Contract, fonts: dict | None, page: tuple | None) -> PageRead:
     parts = _TEXT.split(data)
     rest = b" ".join(parts[0::_GROUPS + 1])
     items = [tuple(parts[i:i + _GROUPS]) for i in range(1, len(parts), _GROUPS + 1)]
@@ -282,8 +398,12 @@ def _read_page(data: bytes, contract: Contract, fonts: dict | None) -> PageRead:
     tokens = rest.split()
     if not text_clear:
         return PageRead(None, lines, ("background", "text is printed in the barcode strip", None))
-    if b"BT" in tokens or b"k" not in tokens:
-        return PageRead(None, None if b"BT" in tokens else lines)
+    if b"BT" in tokens:
+        return PageRead(None, None)
+    if lines is not None and not text_prints(items, states, fonts or {}, tokens, page, zone):
+        lines = None
+    if b"k" not in tokens:
+        return PageRead(None, lines)
     at = len(tokens) - 1 - tokens[::-1].index(b"k")
     if tokens[at - 4:at] != _K100 or at < 5 or tokens[at - 5] != b"q":
         return PageRead(None, lines)

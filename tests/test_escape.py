@@ -239,3 +239,34 @@ def test_a_second_altered_copy_of_a_text_halts_naming_file_and_page(seed, run_co
     halt = caught.value.as_dict()
     assert halt["batch"] == pdf.stem and "printed text differs" in halt["reason"], (note, halt)
     assert halt["page"] == page + 1, (note, halt)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_text_that_does_not_print_as_it_reads_halts_naming_file_and_page(seed, run_copy):
+    """White or light ink, off the page, invisible, tiny, covered, clipped, moved, squeezed, or in a form:
+    the text a reader extracts is unchanged, but the sheet does not show it."""
+    pdf = run_copy / "release" / "print" / ("AU-0001.pdf" if seed % 2 else "JP-0001.pdf")
+    page = seed
+    note = faults.apply("text-hidden", pdf, page, random.Random(seed))
+    with pytest.raises(Halt) as caught:
+        verify_run(run_copy)
+    halt = caught.value.as_dict()
+    assert halt["batch"] == pdf.stem and halt["page"] == page + 1, (note, halt)
+
+
+@pytest.mark.parametrize("how", faults._HIDINGS)
+def test_each_way_of_hiding_text_is_not_vouched_for_by_the_content_read(how, run_copy):
+    pdf = run_copy / "release" / "print" / "AU-0001.pdf"
+    terms = contract(LAYOUTS["AU"])
+    assert all(r.lines for r in content.read_file(pdf, terms))
+    original = pdf.read_bytes()
+    for seed in range(500):  # the class draws its way of hiding: take the first seed that draws this one
+        pdf.write_bytes(original)
+        note = faults.apply("text-hidden", pdf, 2, random.Random(seed))
+        if note.endswith(how):
+            break
+    else:
+        raise AssertionError(f"no seed drew {how!r}")
+    reads = content.read_file(pdf, terms)
+    assert reads[2].lines is None, note
+    assert all(r.lines for i, r in enumerate(reads) if i != 2)

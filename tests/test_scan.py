@@ -31,7 +31,10 @@ OPERATORS = [b"1 0 0 1 0 0 cm", b"2 0 0 2 0 0 cm", b"1 0 0 1 0 300 cm", b"0 0 m 
              b"0 0 0 0 re f", b"1e2 2 3 4 re F", b"(x) Tj", b"1 2 3 4 5 6 c f", b"1 2 3 c S", b"1 2 3 4 v f",
              b"h", b"n", b"1 2 re f", b"f*", b"+nan 1 2 3 re f", b"1 2 3 4 re 5 6 7 8 re nan 1 1 1 re f",
              b"1e308 1e308 1e308 1e308 re 1e308 1 1 1 re f", b"0.5 w", b"[] 0 d", b"1 J", b"/P <</MCID 0>> BDC",
-             b"EMC", b"1 0 0 1 0 0 Tm", b"T*", b"BT 1 0 0 1 1 1 Tm", b"T* ET", b"-0 -0 m 1 1 l B*", b".5 .5 l s"]
+             b"EMC", b"1 0 0 1 0 0 Tm", b"T*", b"BT 1 0 0 1 1 1 Tm", b"T* ET", b"-0 -0 m 1 1 l B*", b".5 .5 l s",
+             b".9 g", b".5 g", b"0 0 0 .2 k", b".1 .2 .9 1 k", b".4 .4 .4 rg", b".4 .5 .4 rg", b"3 w", b"2 w", b"1 2 w",
+             b"w", b"1 g 100 500 300 30 re f 0 g", b"0 g 50 100 500 700 re f", b"30 w 40 400 m 560 400 l S",
+             b"1 2 3 4 5 6 7 cm", b"3 Tr", b"1 2 m S", b"1 2 3 m", b"1 2 3 4 5 v f", b"1 nan re f", b"1e999 w"]
 
 
 def _real_pages(print_files: list[str]) -> list[tuple[bytes, content.Contract, dict]]:
@@ -45,9 +48,12 @@ def _real_pages(print_files: list[str]) -> list[tuple[bytes, content.Contract, d
     return pages
 
 
-def _same(data: bytes, terms: content.Contract, fonts: dict | None) -> content.PageRead:
-    got = content.read_page(data, terms, fonts)
-    want = scan_reference.read_page(data, terms, fonts)
+A4 = (0.0, 0.0, 595.2756, 841.8898)
+
+
+def _same(data: bytes, terms: content.Contract, fonts: dict | None, page: tuple | None = A4) -> content.PageRead:
+    got = content.read_page(data, terms, fonts, page=page)
+    want = scan_reference.read_page(data, terms, fonts, page)
     assert (got.barcodes, got.lines, got.breach) == (want.barcodes, want.lines, want.breach), data[:3000]
     return got
 
@@ -60,6 +66,9 @@ def pages(sample_run) -> list[tuple[bytes, content.Contract, dict]]:
 def test_every_page_of_a_real_run_reads_the_same(pages):
     reads = [_same(*page) for page in pages]
     assert all(r.barcodes and r.lines and not r.breach for r in reads)  # real pages are all vouched for
+    assert all(_same(*page, page=None).lines is None for page in pages[:20])  # no page box: text not vouched
+    small = (0.0, 0.0, 400.0, 600.0)  # a page smaller than the text: it does not print
+    assert all(_same(*page, page=small).lines is None for page in pages[:20])
 
 
 def _string(rng: random.Random) -> bytes:

@@ -743,12 +743,133 @@ done:
     return result;
 }
 
+
+/* ---- the text prints as it reads (the reference's `drawing_facts` and `text_prints`) ---------------- */
+
+typedef struct { double v[4]; } Box;
+ARRAY(Box, Boxes)
+
+/* What the whole drawing (every token) does that could hide a text: `plain` (only the plain operators,
+   every operand a finite number, the identity as the only `cm`), `text_safe` (every fill colour a dark
+   neutral ink, no stroke wider than `max_stroke`) and the extents of the filled areas. */
+typedef struct { int plain, text_safe; Boxes fills; } Facts;
+
+static const char *FILL_OPS[] = {"f", "F", "f*", "B", "B*", "b", "b*", NULL};
+
+/* The reference's `legible_fill`: a neutral ink at least about half as dark as black. */
+static int legible_fill(const Scan *s, Span op, const double *v, Py_ssize_t n) {
+    if (span_eq(s, op, "g")) return n == 1 && v[0] <= 0.55;
+    if (span_eq(s, op, "rg")) return n == 3 && v[0] == v[1] && v[1] == v[2] && v[2] <= 0.55;
+    return n == 4 && v[3] >= 0.45 && v[0] <= v[3] && v[1] <= v[3] && v[2] <= v[3];
+}
+
+/* 0: done (facts filled in); -1: Python error. */
+static int drawing_facts(const Scan *s, double max_stroke, Facts *f) {
+    const Span *tok = s->tokens.v;
+    Py_ssize_t count = s->tokens.n, sp = 0;
+    Extent xs = {0}, ys = {0};
+    f->plain = 1; f->text_safe = 1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Span t = tok[i];
+        if (is_operand(s, t)) continue;
+        Py_ssize_t depth = i - sp;
+        double v[6];
+        int numbers = depth <= 6;
+        for (Py_ssize_t k = 0; numbers && k < depth; k++) {
+            int rc = to_double(s->d, tok[sp + k], &v[k]);
+            if (rc < 0) return -1;
+            if (rc > 0 || !isfinite(v[k])) numbers = 0;
+        }
+        if (!numbers) { f->plain = 0; return 0; }
+        if (span_eq(s, t, "cm")) {
+            if (depth != 6) { f->plain = 0; return 0; }
+            for (int k = 0; k < 6; k++)
+                if (!span_eq(s, tok[sp + k], IDENTITY[k])) { f->plain = 0; return 0; }
+        } else if (span_eq(s, t, "m") || span_eq(s, t, "l")) {
+            if (depth != 2) { f->plain = 0; return 0; }
+            extend(&xs, v[0]); extend(&ys, v[1]);
+        } else if (span_eq(s, t, "c") || span_eq(s, t, "v") || span_eq(s, t, "y")) {
+            if (depth != (span_eq(s, t, "c") ? 6 : 4)) { f->plain = 0; return 0; }
+            for (Py_ssize_t k = 0; k < depth; k += 2) { extend(&xs, v[k]); extend(&ys, v[k + 1]); }
+        } else if (span_eq(s, t, "re")) {
+            if (depth != 4) { f->plain = 0; return 0; }
+            extend(&xs, v[0]); extend(&xs, v[0] + v[2]);
+            extend(&ys, v[1]); extend(&ys, v[1] + v[3]);
+        } else if (one_of(s, t, PAINT_OPS)) {
+            if (depth) { f->plain = 0; return 0; }
+            if (xs.any && one_of(s, t, FILL_OPS)) {
+                Box b = {{xs.lo, ys.lo, xs.hi, ys.hi}};
+                if (Boxes_push(&f->fills, b) < 0) return -1;
+            }
+            xs.any = ys.any = 0;
+        } else if (span_eq(s, t, "n")) {
+            if (depth) { f->plain = 0; return 0; }
+            xs.any = ys.any = 0;
+        } else if (span_eq(s, t, "g") || span_eq(s, t, "rg") || span_eq(s, t, "k")) {
+            if (!legible_fill(s, t, v, depth)) f->text_safe = 0;
+        } else if (span_eq(s, t, "w")) {
+            if (depth != 1) { f->plain = 0; return 0; }
+            if (!(v[0] <= max_stroke)) f->text_safe = 0;
+        } else if (!one_of(s, t, STATE_OPS)) {
+            f->plain = 0; return 0;
+        }
+        sp = i + 1;
+    }
+    if (sp != count) f->plain = 0;
+    return 0;
+}
+
+/* The reference's `text_prints`: 1 every text prints as it reads, 0 not, -1 Python error. */
+static int text_prints(const Scan *s, const Fonts *fonts, const State *states, const Facts *f,
+                       const double page[4], const double zone[4], double min_pt, double margin) {
+    if (!f->plain || !f->text_safe) return 0;
+    double left = page[0] + margin, bottom = page[1] + margin, right = page[2] - margin, top = page[3] - margin;
+    Bytes codes = {0};
+    Py_ssize_t k = 0;
+    int result = 1;
+    for (Py_ssize_t i = 0; i < s->items.n && result == 1; i++) {
+        const Item *it = &s->items.v[i];
+        if (it->set) continue;
+        State st = states[k++];
+        double x, y;
+        int rc = to_double(s->d, it->x, &x);
+        if (rc == 0) rc = to_double(s->d, it->y, &y);
+        if (rc) { result = rc > 0 ? 0 : -1; break; }
+        Span name = st.font, size = st.size;
+        double width = 0.0, tallest = 0.0;
+        for (Py_ssize_t r = 0; r < it->nrun; r++) {
+            const Run *run = &s->runs.v[it->run0 + r];
+            if (run->name.a >= 0) { name = run->name; size = run->size; }
+            double sz, adv;
+            rc = size_value(s, size, &sz);
+            if (rc) { result = rc > 0 ? 0 : -1; break; }
+            const Font *font = font_get(fonts, s, name);
+            if (!font || !(sz >= min_pt)) { result = 0; break; }
+            if (sz > tallest) tallest = sz;
+            rc = advance(s, font, run->raw, &codes, &adv);
+            if (rc) { result = rc > 0 ? 0 : -1; break; }
+            width += adv * sz / 1000;
+        }
+        if (result != 1) break;
+        double box[4] = {x, y - 0.3 * tallest, x + width, y + tallest};
+        if (!(box[0] >= left && box[1] >= bottom && box[2] <= right && box[3] <= top)) { result = 0; break; }
+        for (Py_ssize_t j = 0; j < f->fills.n; j++) {
+            const double *b = f->fills.v[j].v;
+            if (zone[0] <= b[0] && zone[1] <= b[1] && b[2] <= zone[2] && b[3] <= zone[3]) continue;
+            if (overlaps(b, box)) { result = 0; break; }
+        }
+    }
+    PyMem_Free(codes.v);
+    return result;
+}
+
 /* ---- the symbol: bars, geometry and a row of pixels ----------------------------------------------- */
 
 typedef struct {
     double zone[4];
     double left, bottom, height, narrow, position_tolerance, geometry_tolerance, px_per_pt;
     Py_ssize_t quiet_px;
+    double text_min_pt, margin_pt, max_stroke_pt;
 } Terms;
 
 /* The reference's `_bars` then `_decode`'s row and `_geometry_holds`, on tokens [from, count).
@@ -858,10 +979,11 @@ static int read_terms(PyObject *obj, Terms *t) {
         PyErr_SetString(PyExc_TypeError, "terms must be a tuple (content.scan_terms)");
         return -1;
     }
-    if (!PyArg_ParseTuple(obj, "(dddd)dddddddn;terms: (zone, left, bottom, height, narrow, position tolerance, "
-                          "geometry tolerance, px per pt, quiet px)",
+    if (!PyArg_ParseTuple(obj, "(dddd)dddddddnddd;terms: (zone, left, bottom, height, narrow, position tolerance, "
+                          "geometry tolerance, px per pt, quiet px, text min pt, margin pt, max stroke pt)",
                           &t->zone[0], &t->zone[1], &t->zone[2], &t->zone[3], &t->left, &t->bottom, &t->height,
-                          &t->narrow, &t->position_tolerance, &t->geometry_tolerance, &t->px_per_pt, &t->quiet_px))
+                          &t->narrow, &t->position_tolerance, &t->geometry_tolerance, &t->px_per_pt, &t->quiet_px,
+                          &t->text_min_pt, &t->margin_pt, &t->max_stroke_pt))
         return -1;
     return 0;
 }
@@ -869,10 +991,16 @@ static int read_terms(PyObject *obj, Terms *t) {
 static PyObject *page(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer data;
-    PyObject *terms_obj, *fonts_obj;
+    PyObject *terms_obj, *fonts_obj, *page_obj = Py_None;
     int timed = 0;
-    double text_seconds = 0.0;
-    if (!PyArg_ParseTuple(args, "y*OO|p", &data, &terms_obj, &fonts_obj, &timed)) return NULL;
+    double text_seconds = 0.0, page_box[4] = {0, 0, 0, 0};
+    Facts facts = {0};
+    if (!PyArg_ParseTuple(args, "y*OO|pO", &data, &terms_obj, &fonts_obj, &timed, &page_obj)) return NULL;
+    if (page_obj != Py_None && !PyArg_ParseTuple(page_obj, "dddd;page box: (left, bottom, right, top)",
+                                                 &page_box[0], &page_box[1], &page_box[2], &page_box[3])) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
     Terms terms;
     Scan s;
     memset(&s, 0, sizeof s);
@@ -912,6 +1040,12 @@ static PyObject *page(PyObject *self, PyObject *args) {
             if (span_eq(&s, s.tokens.v[i], "BT")) { kind = PAGE_TEXT_OBJECT_LEFT; Py_CLEAR(lines); goto answer; }
             if (span_eq(&s, s.tokens.v[i], "k")) at = i;
         }
+        /* The text lines are given only when the text is proven to print as it reads. */
+        if (drawing_facts(&s, terms.max_stroke_pt, &facts) < 0) goto done;
+        int prints = page_obj == Py_None ? 0 : text_prints(&s, &fonts, states, &facts, page_box, terms.zone,
+                                                            terms.text_min_pt, terms.margin_pt);
+        if (prints < 0) goto done;
+        if (!prints) Py_CLEAR(lines);
         kind = PAGE_NOT_VOUCHED;
         if (at < 5 || !span_eq(&s, s.tokens.v[at - 5], "q")) goto answer;
         static const char *K100[] = {"0", "0", "0", "1"};
@@ -929,6 +1063,7 @@ answer:
 done:
     Py_XDECREF(lines);
     Py_XDECREF(row);
+    PyMem_Free(facts.fills.v);
     PyMem_Free(states);
     PyMem_Free(fonts.v);
     PyMem_Free(s.tokens.v);
@@ -940,8 +1075,9 @@ done:
 
 static PyMethodDef methods[] = {
     {"page", page, METH_VARARGS,
-     "page(content, terms, fonts, timed=False) -> (kind, lines, row, holds, text_seconds): one page's\n"
-     "content read in one pass (text_seconds: CPU time decoding text, when timed).\n"
+     "page(content, terms, fonts, timed=False, page_box=None) -> (kind, lines, row, holds, text_seconds):\n"
+     "one page's content read in one pass (text_seconds: CPU time decoding text, when timed); lines are\n"
+     "None unless the text is proven to print as it reads on page_box (left, bottom, right, top).\n"
      "kind: 0 unreadable, 1 text in the strip, 2 a text object left over, 3 not vouched, 4 bars found\n"
      "(row: the bars on a row of pixels, holds: their geometry keeps the contract)."},
     {NULL, NULL, 0, NULL}

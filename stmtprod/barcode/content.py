@@ -28,6 +28,7 @@ raises `Damaged` naming the page.
 """
 from __future__ import annotations
 
+import math
 import re
 import time
 import zlib
@@ -56,6 +57,11 @@ _QUIET_PX = int(15 * _PX_PER_PT)
 _PAGE_BOXES = ("/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox")
 GEOMETRY_TOLERANCE = 0.01   # the content states exact numbers: bars within 1% of the layout's
 POSITION_TOLERANCE_PT = 0.5
+# The text a reader extracts must be what prints (`read_page`): type at least this size, inside the
+# part of the sheet a press or printer prints, with no stroke wider than this able to cross it.
+TEXT_MIN_PT = 5.0
+PRINTABLE_MARGIN_PT = 5 * _PT_PER_MM
+MAX_STROKE_PT = 2.0
 
 
 class Damaged(Exception):
@@ -134,13 +140,16 @@ _TEXT_IN_STRIP_BREACH = ("background", "text is printed in the barcode strip", N
 
 
 def scan_terms(contract: Contract) -> tuple:
-    """The contract as the compiled scan takes it: strip, bars' place, size and module, tolerances, row scale."""
+    """The contract as the compiled scan takes it: strip, bars' place, size and module, tolerances, row
+    scale, and what text must be to count as printed."""
     return (contract.strip, contract.left, contract.bottom, contract.height, contract.narrow,
-            POSITION_TOLERANCE_PT, GEOMETRY_TOLERANCE, _PX_PER_PT, _QUIET_PX)
+            POSITION_TOLERANCE_PT, GEOMETRY_TOLERANCE, _PX_PER_PT, _QUIET_PX, TEXT_MIN_PT, PRINTABLE_MARGIN_PT,
+            MAX_STROKE_PT)
 
 
 def read_page(data: bytes, contract: Contract, fonts: dict[bytes, _scan.Font | None] | None = None,
-              timing: dict | None = None, terms: tuple | None = None) -> PageRead:
+              timing: dict | None = None, terms: tuple | None = None,
+              page: tuple[float, float, float, float] | None = None) -> PageRead:
     """The barcode texts and text lines of one page's content; barcodes None when the page must be read
     optically. `fonts` are the page's fonts by resource name (`_Fonts.of_page`); `timing["text"]`, when
     given, gathers the CPU seconds spent decoding text; `terms` is `scan_terms(contract)`, when known.
@@ -148,9 +157,17 @@ def read_page(data: bytes, contract: Contract, fonts: dict[bytes, _scan.Font | N
     The content is read in one pass by the compiled scan (`_scan.c`): text objects decoded into lines
     through their fonts' ToUnicode maps, the strip checked clear of text and drawing, every operator
     checked against the plain ones, the bars' rectangles laid on a row of pixels and their geometry
-    held to the contract; zxing-cpp decodes the row here."""
+    held to the contract; zxing-cpp decodes the row here.
+
+    The text lines are given only when the text is proven to print as it reads on `page` (its media
+    box): the drawing uses only the plain operators (no clip, no transformation, no form, image or
+    graphics state, no text but the plain form), every fill colour is a neutral ink at least about half
+    as dark as black, no stroke is wider than `MAX_STROKE_PT`, every text is at least `TEXT_MIN_PT` and
+    lies wholly inside the printable area (`PRINTABLE_MARGIN_PT` from each edge, measured with its
+    fonts' widths), and no filled area outside the barcode strip covers a text. Otherwise (or without
+    `page`) lines is None: the caller must not vouch for the text."""
     kind, lines, row, holds, text_seconds = _scan.page(data, terms or scan_terms(contract), fonts or {},
-                                                       timing is not None)
+                                                       timing is not None, page)
     if timing is not None:
         timing["text"] = timing.get("text", 0.0) + text_seconds
     if kind == _BARS:
@@ -340,8 +357,9 @@ class _Frames:
         self.contract = contract
         self._known: dict[tuple, tuple] = {}
 
-    def judge(self, page_dict: pikepdf.Dictionary) -> tuple[tuple[str, str, object] | None, bool]:
-        """(the page box breach or None, whether the page is unframed)."""
+    def judge(self, page_dict: pikepdf.Dictionary) -> tuple[tuple[str, str, object] | None, bool,
+                                                           tuple[float, float, float, float] | None]:
+        """(the page box breach or None, whether the page is unframed, its media box or None)."""
         keys = set(page_dict.keys())
         if "/MediaBox" in keys and keys <= _PLAIN_PAGE:
             media, rotate = page_dict["/MediaBox"], page_dict.get("/Rotate", 0)
@@ -350,9 +368,21 @@ class _Frames:
             if key is not None:
                 known = self._known.get(key)
                 if known is None:
-                    known = self._known[key] = (_box_breach(page_dict, self.contract), _unframed(page_dict))
+                    known = self._known[key] = (_box_breach(page_dict, self.contract), _unframed(page_dict),
+                                                _media(page_dict))
                 return known
-        return _box_breach(page_dict, self.contract), _unframed(page_dict)
+        return _box_breach(page_dict, self.contract), _unframed(page_dict), _media(page_dict)
+
+
+def _media(page_dict: pikepdf.Dictionary) -> tuple[float, float, float, float] | None:
+    """The page's media box (left, bottom, right, top), or None when it is not a rectangle of numbers."""
+    try:
+        a, b, c, d = (float(v) for v in page_dict.get("/MediaBox", []))
+    except (TypeError, ValueError):
+        return None
+    if not all(map(math.isfinite, (a, b, c, d))):
+        return None
+    return (min(a, c), min(b, d), max(a, c), max(b, d))
 
 
 def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int | None = None,
@@ -375,9 +405,9 @@ def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int 
                 data = page_streams(page_dict, decoded)
                 if visit is not None:
                     visit(index, data)
-                box, unframed = frames.judge(page_dict)
-                read = read_page(data, contract, fonts.of_page(page_dict.get("/Resources")), timing, terms) if unframed \
-                    else PageRead(None, None)
+                box, unframed, media = frames.judge(page_dict)
+                read = read_page(data, contract, fonts.of_page(page_dict.get("/Resources")), timing, terms, media) \
+                    if unframed else PageRead(None, None)
                 if box:
                     read.breach = box
                 elif read.barcodes is None or index in (0, len(pages) - 1):
