@@ -256,13 +256,12 @@ def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
 
 
-def check_streams(pdf: pikepdf.Pdf, pages: list, expected_pages: int | None,
-                  keep: frozenset | set = frozenset()) -> dict[tuple[int, int], bytes]:
+def check_streams(pdf: pikepdf.Pdf, pages: list, expected_pages: int | None) -> dict[tuple[int, int], bytes]:
     """Every stream of the file decodes (flate's own checksum catches a changed byte) and qpdf found
     nothing to repair; otherwise Damaged, naming the first page that uses a broken stream, or for a
     repaired file the first page it lacks (the whole file when it lacks none). qpdf decodes a file's
-    streams in a few milliseconds. Returns the decoded data of the streams named in `keep` (by
-    object), so that page contents are not inflated twice."""
+    streams in a few milliseconds. Returns the decoded data of its streams by object (page contents are
+    most of it), so that they are not inflated twice."""
     decoded: dict[tuple[int, int], bytes] = {}
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Stream):
@@ -271,7 +270,7 @@ def check_streams(pdf: pikepdf.Pdf, pages: list, expected_pages: int | None,
             except (pikepdf.PdfError, zlib.error) as exc:
                 raise Damaged(_page_using(pages, obj.objgen), f"stream {obj.objgen[0]} does not decode: "
                                                               f"{_short(exc)}") from None
-            if data is not None and obj.objgen in keep:
+            if data is not None:
                 decoded[obj.objgen] = data
     warnings = pdf.get_warnings()
     if warnings:
@@ -397,12 +396,15 @@ def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int 
             pages = list(pdf.pages)
         except pikepdf.PdfError as exc:
             raise Damaged(None, f"the page tree does not read: {_short(exc)}") from None
-        decoded = check_streams(pdf, pages, expected_pages, _content_objects(pages))
+        decoded = check_streams(pdf, pages, expected_pages)
         result = []
         for index, page in enumerate(pages):
             page_dict = page.obj
             try:
-                data = page_streams(page_dict, decoded)
+                contents = page_dict.get("/Contents")  # one content stream, decoded already: most pages
+                data = decoded.pop(contents.objgen, None) if contents is not None and contents.is_indirect else None
+                if data is None:
+                    data = page_streams(page_dict, decoded)
                 if visit is not None:
                     visit(index, data)
                 box, unframed, media = frames.judge(page_dict)
@@ -416,21 +418,6 @@ def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int 
                 raise Damaged(index + 1, f"the page's content does not read: {_short(exc)}") from None
             result.append(read)
         return result
-
-
-def _content_objects(pages: list) -> set[tuple[int, int]]:
-    """The objects holding the pages' content streams (as far as they can be told: a page whose
-    contents do not read is left to `page_streams`, which reports it)."""
-    found = set()
-    for page in pages:
-        try:
-            contents = page.obj.get("/Contents")
-            for part in contents if isinstance(contents, pikepdf.Array) else [contents]:
-                if isinstance(part, pikepdf.Stream):
-                    found.add(part.objgen)
-        except (pikepdf.PdfError, TypeError, ValueError):
-            continue
-    return found
 
 
 def _unframed(page_dict: pikepdf.Dictionary) -> bool:
