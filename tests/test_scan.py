@@ -233,3 +233,27 @@ def test_streams_inflate_as_zlib_inflates_them(sample_run):
             raw[rng.randrange(2)] = rng.randrange(256)
         raw = bytes(raw)
         assert _outcome(content._inflate, raw) == _outcome(_zlib_only, raw)
+
+
+def _as_float(convert, token: bytes):
+    try:
+        value = convert(token)
+    except ValueError:
+        return "ValueError"
+    return repr(value)  # nan and the sign of zero compared too
+
+
+def test_numbers_convert_as_python_converts_them():
+    rng = random.Random(3)
+    tokens = [b"0", b"-0", b"+0", b".5", b"5.", b".", b"-", b"+", b"", b"1.417323", b"-42.51969", b"007", b"1e3",
+              b"1E-3", b"1_000", b"1__0", b"_1", b"nan", b"-NaN", b"inf", b"+Infinity", b"0x10", b"1.2.3", b" 1",
+              b"1 ", b"\t2\n", b"1e400", b"-1e400", b"123456789012345", b"1234567890123456", b"0.1234567890123456789012",
+              b"0.00000000000000000000001", b"9007199254740993", b"\xd9\xa1", b"1e", b"e1", b"--1", b"1-"]
+    for _ in range(3000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randrange(1, 25)))
+        cut = rng.randrange(len(digits) + 1)
+        tokens.append((rng.choice(["", "-", "+"]) + digits[:cut] + rng.choice([".", ""]) + digits[cut:]).encode())
+    for token in tokens:
+        assert _as_float(lambda t: _scan.floats([t])[0], token) == _as_float(float, token), token
+    with pytest.raises(TypeError):
+        _scan.floats(["1.0"])

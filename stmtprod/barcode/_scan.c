@@ -1073,7 +1073,42 @@ done:
     return result;
 }
 
+static PyObject *floats(PyObject *self, PyObject *arg) {
+    (void)self;
+    PyObject *seq = PySequence_Fast(arg, "floats() takes a sequence of bytes");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n);
+    if (!out) { Py_DECREF(seq); return NULL; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyBytes_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "floats() takes a sequence of bytes");
+            goto fail;
+        }
+        Span t = {0, PyBytes_GET_SIZE(item)};
+        double v;
+        int rc = to_double((const uc *)PyBytes_AS_STRING(item), t, &v);
+        if (rc > 0) {
+            PyErr_Format(PyExc_ValueError, "could not convert string to float: %R", item);
+            goto fail;
+        }
+        if (rc < 0) goto fail;
+        PyObject *f = PyFloat_FromDouble(v);
+        if (!f) goto fail;
+        PyList_SET_ITEM(out, i, f);
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_DECREF(seq);
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"floats", floats, METH_O,
+     "floats(tokens) -> list[float]: each bytes token as float() reads it (ValueError as float() raises)."},
     {"page", page, METH_VARARGS,
      "page(content, terms, fonts, timed=False, page_box=None) -> (kind, lines, row, holds, text_seconds):\n"
      "one page's content read in one pass (text_seconds: CPU time decoding text, when timed); lines are\n"
