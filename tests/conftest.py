@@ -74,7 +74,8 @@ def challenge_config(folder: Path, per_lot: int = 0, classes: list[str] | None =
     text = text.replace("per_lot = 2\n", f"per_lot = {per_lot}\n" + ('off_reason = "a test of the real pieces alone"\n'
                                                                   if per_lot == 0 else ""))
     if classes is not None:
-        text = text.replace('classes = ["text-altered", "wrong-barcode", "insert-bit", "sheet-swap", "geometry"]',
+        text = text.replace('classes = ["text-altered", "wrong-barcode", "insert-bit", "sheet-swap", "geometry", '
+                            '"text-added", "text-hidden"]',
                             f"classes = {json.dumps(classes)}")
     path = Path(folder) / "inspection.toml"
     path.write_text(text, encoding="utf-8")

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from stmtprod.ingest.models import Text
 from stmtprod.regions import Region
 
-DEFAULT_CLASSES = ("text-altered", "wrong-barcode", "insert-bit", "sheet-swap", "geometry")
+DEFAULT_CLASSES = ("text-altered", "wrong-barcode", "insert-bit", "sheet-swap", "geometry", "text-added",
+                   "text-hidden")
 """The issue's five: a wrong amount, a wrong barcode, a wrong insert bit, a sheet from another piece, a thin bar."""
 
 

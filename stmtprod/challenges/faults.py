@@ -52,6 +52,10 @@ _CONTRACT = frozenset({"contract", "unreadable"})
 CLASSES = {
     "text-altered": ChallengeClass("a digit of a text the sheet shows once changed (a wrong amount, date or id)",
                                    _text, frozenset({"text"})),
+    "text-added": ChallengeClass("a second copy of a line with one character changed, beside the right one",
+                                 _fault("text-added", 1), frozenset({"text", "contract"})),
+    "text-hidden": ChallengeClass("a line made not to print as it reads (white ink, off the page, covered, ...)",
+                                  _fault("text-hidden", 1), frozenset({"text", "contract"})),
     "wrong-barcode": ChallengeClass("the first sheet's barcode over-printed with a bad check character",
                                     _damage("corrupted-payload", "barcode over-printed with a bad check character"),
                                     frozenset({"barcode"})),
@@ -80,7 +84,7 @@ def family(halt: dict) -> str:
         return "contract"
     if reason.startswith("no readable barcode"):
         return "unreadable"
-    if reason.startswith("printed text differs"):
+    if reason.startswith(("printed text differs", "the sheet's text is not in a form")):
         return "text"
     if reason.startswith("insert bitmap differs"):
         return "eligibility"

@@ -26,7 +26,7 @@ from stmtprod.inserting.pieces import window_name
 from stmtprod.render.batch import BatchJob, render_batch
 from stmtprod.verify import PrintFile, contract, read_all, verify_file
 
-CARD_CLASSES = tuple(c for c in CLASSES if c not in ("text-altered", "sheet-swap"))
+CARD_CLASSES = tuple(c for c in CLASSES if c not in ("text-altered", "text-added", "text-hidden", "sheet-swap"))
 
 
 def statements(run: Run, config: ChallengeConfig, product, blind: frozenset[str]) -> Kit:
