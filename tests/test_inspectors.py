@@ -431,6 +431,34 @@ def test_worker_processes_find_what_one_process_finds(clean_run, tmp_path):
     assert pool._pool is None
 
 
+def test_stage_two_started_early_finds_what_one_process_finds(clean_run, tmp_path):
+    """Stage 2's jobs queued while stage 1 runs (`start_early`) give each lot exactly the serial
+    inspector's defects; a lot whose sample differs when stage 2 comes is inspected afresh."""
+    from stmtprod.inspect.parallel import StagePool
+
+    source = _folder(clean_run)
+    folder = tmp_path / "edited"
+    shutil.copytree(source / "manifest", folder / "manifest")
+    shutil.copytree(source / "print", folder / "print")
+
+    def change(rows):
+        rows[1]["payloads"][0] = rows[4]["payloads"][0]
+        return rows
+    _rewrite(next((folder / "manifest").glob("AU-*.jsonl")), change)
+    ctx = _context(clean_run, folder)
+    lots = list(ctx.lots().items())
+    guessed = [(lot, sample[1:] if lot == "JP" else sample) for lot, sample in lots]
+    with StagePool(ctx, workers=2) as pool:
+        first = pool.submit(1, lots)
+        pool.start_early(2, guessed)
+        assert [defects() for defects in first] == [composition.inspect(ctx, lot, sample) for lot, sample in lots]
+        parallel = [defects() for defects in pool.submit(2, lots)]
+        assert not pool._early
+    serial = [printing.inspect(ctx, lot, sample) for lot, sample in lots]
+    assert parallel == serial
+    assert {d["kind"] for lot in serial for d in lot} == {"wrong-payload"}
+
+
 def test_print_strip_rows_are_rows_of_a_600_dpi_rendering(clean_ctx):
     """The strip is rendered 600 dpi across and 150 dpi down; every one of its rows through the symbol is,
     pixel for pixel, the row at the same height of a 600 x 600 dpi rendering of the same region."""

@@ -10,7 +10,9 @@ since those run the very same jobs one after the other.
 
 All lots of a stage are submitted at once, so the workers stay busy while the caller takes the
 decisions lot by lot, in order, and stops at the first rejection (the later lots' results are then
-never read, and their queued jobs are cancelled). Other stages, and every stage with one worker,
+never read, and their queued jobs are cancelled). The next stage's jobs are queued behind them
+(`start_early`), so the workers go on with stage 2 while stage 1 is decided; stage 2 then takes a
+lot's early jobs only when its sample is the one it would submit (otherwise it submits afresh). Other stages, and every stage with one worker,
 inspect a lot in this process when its result is asked for, as the serial line always did.
 
 Each worker keeps its last few print files open, so the jobs of one file that land on the same
@@ -66,6 +68,7 @@ class StagePool:
         self.ctx, self.workers = ctx, max(1, int(workers or 1))
         self.inspect = inspect or (lambda stage, lot, sample: inspector(stage)(ctx, lot, sample))
         self._pool: ProcessPoolExecutor | None = None
+        self._early: dict[tuple[int, str], tuple[list[int], Callable[[], list[dict]]]] = {}
 
     def submit(self, stage: int, lots: list[tuple[str, list[int]]]) -> list[Callable[[], list[dict]]]:
         """For each (lot, sample), in order, a function that returns the lot's defects."""
@@ -73,7 +76,18 @@ class StagePool:
         if self.workers <= 1 or stage not in PARALLEL_STAGES or total < 2 * MIN_JOB:
             return [lambda lot=lot, sample=sample: self.inspect(stage, lot, sample) for lot, sample in lots]
         most = job_size(total, self.workers)
-        return [self._start(stage, sample, most) for _lot, sample in lots]
+        started = [self._early.pop((stage, lot), (None, None)) for lot, _sample in lots]
+        return [defects if early == sample else self._start(stage, sample, most)
+                for (_lot, sample), (early, defects) in zip(lots, started)]
+
+    def start_early(self, stage: int, lots: list[tuple[str, list[int]]]) -> None:
+        """Queue a later stage's jobs now, behind those already submitted (see `submit`)."""
+        total = sum(len(sample) for _lot, sample in lots)
+        if self.workers <= 1 or stage not in PARALLEL_STAGES or total < 2 * MIN_JOB:
+            return
+        most = job_size(total, self.workers)
+        for lot, sample in lots:
+            self._early[(stage, lot)] = (list(sample), self._start(stage, sample, most))
 
     def _start(self, stage: int, sample: list[int], most: int) -> Callable[[], list[dict]]:
         """Submit one lot's jobs. An error (an unreadable manifest, say) is raised when the lot's defects

@@ -152,7 +152,7 @@ def run_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext,
             return stage_pool.submit(stage, automatic)
 
         return inspect_lots(ledger, config, ctx.run_id, lots, run_dir, (1, 2, 3, 4),
-                            stage_pool.inspect, timings, submit=submit)
+                            stage_pool.inspect, timings, submit=submit, ahead=stage_pool.start_early)
 
 
 @dataclass
@@ -174,7 +174,7 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
                  timings: dict | None = None, lot_of: Callable[[str], str] = lambda region: region,
                  halt: Callable[[int, dict], Halt] = halt_for,
                  submit: Callable[[int, list[tuple[str, list[int]]]], list[Callable[[], list[dict]]]] | None = None,
-                 ) -> list[dict]:
+                 ahead: Callable[[int, list[tuple[str, list[int]]]], None] | None = None) -> list[dict]:
     """The lot loop both lines share: each stage in turn over every lot, stopping at the first rejection.
 
     A decision recorded after the lot's last render is kept (a rejection halts again until a
@@ -187,7 +187,10 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
     switching state is its own, so no lot's decision changes another's plan), then takes the actions
     lot by lot in order. `submit(stage, [(lot, sample), ...])`, when given, starts the stage's
     automatic inspections all at once (in worker processes, say) and returns for each a function that
-    gives its defects; without it each lot is inspected when its turn comes.
+    gives its defects; without it each lot is inspected when its turn comes. `ahead(stage, [(lot,
+    sample), ...])`, when given, is told after each stage's `submit` what the next stage's automatic
+    inspections will be, as worked out now (no decision of a stage changes another stage's plan), so
+    they can start while this stage is decided.
     """
     timings = {} if timings is None else timings
     rendered: dict[str, str] = {}
@@ -203,15 +206,22 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
             decided[(event["stage"], event["lot"])] = decided.get((event["stage"], event["lot"]), 0) + 1
     drill = run_drill(ledger, run_id)
     results = []
-    for stage in stages:
-        started = time.perf_counter()
+
+    def steps_of(stage: int) -> dict[str, _Step]:
         stage_config = config.for_stage(stage)
-        steps = {lot: _step(ledger, stage_config, run_id, stage, lot, sequences, recorded.get((stage, lot)),
-                            rendered.get(lot, ""), decided.get((stage, lot), 0) + 1, drill)
-                 for lot, sequences in lots.items()}
+        return {lot: _step(ledger, stage_config, run_id, stage, lot, sequences, recorded.get((stage, lot)),
+                           rendered.get(lot, ""), decided.get((stage, lot), 0) + 1, drill)
+                for lot, sequences in lots.items()}
+
+    for index, stage in enumerate(stages):
+        started = time.perf_counter()
+        steps = steps_of(stage)
         automatic = [(lot, step.sample) for lot, step in steps.items() if step.kind == "inspect"]
         if submit is not None:
             defects_of = dict(zip((lot for lot, _ in automatic), submit(stage, automatic)))
+            if ahead is not None and index + 1 < len(stages):
+                later = stages[index + 1]
+                ahead(later, [(lot, step.sample) for lot, step in steps_of(later).items() if step.kind == "inspect"])
         else:
             defects_of = {lot: (lambda lot=lot, sample=sample: inspect(stage, lot, sample))
                           for lot, sample in automatic}
