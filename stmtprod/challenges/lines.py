@@ -11,10 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stmtprod.cards.eligibility import select_card_inserts
-from stmtprod.cards.models import CardSpillRow, CarrierPiece
-from stmtprod.cards.render import CarrierJob, render_carrier_batch
-from stmtprod.cards.verify import verify_carriers
 from stmtprod.challenges import pieces
 from stmtprod.challenges.config import ChallengeConfig
 from stmtprod.challenges.faults import CLASSES
@@ -52,7 +48,13 @@ def statements(run: Run, config: ChallengeConfig, product, blind: frozenset[str]
 
 
 def cards(run: Run, config: ChallengeConfig, product) -> Kit:
-    """The card line's kit; `product` is its `Cards` (layouts, catalog, carrier texts, options)."""
+    """The card line's kit; `product` is its `Cards` (layouts, catalog, carrier texts, options). The card
+    modules are imported here, so that the statement line does not import them."""
+    from stmtprod.cards.eligibility import select_card_inserts
+    from stmtprod.cards.models import CardSpillRow, CarrierPiece
+    from stmtprod.cards.render import CarrierJob, render_carrier_batch
+    from stmtprod.cards.verify import verify_carriers
+
     layouts, catalog, options, carriers = product.layouts, product.catalog, product.options, product.config.carriers
 
     def write(challenge: pieces.Challenge, batch: Path) -> tuple[str, str]:
