@@ -152,7 +152,8 @@ def read_page(data: bytes, contract: Contract, fonts: dict[bytes, _scan.Font | N
               page: tuple[float, float, float, float] | None = None) -> PageRead:
     """The barcode texts and text lines of one page's content; barcodes None when the page must be read
     optically. `fonts` are the page's fonts by resource name (`_Fonts.of_page`); `timing["text"]`, when
-    given, gathers the CPU seconds spent decoding text; `terms` is `scan_terms(contract)`, when known.
+    given, gathers the CPU seconds spent decoding the text and proving it prints; `terms` is
+    `scan_terms(contract)`, when known.
 
     The content is read in one pass by the compiled scan (`_scan.c`): text objects decoded into lines
     through their fonts' ToUnicode maps, the strip checked clear of text and drawing, every operator
