@@ -158,6 +158,9 @@ def test_insert_sim_diverts_the_challenge_pieces_and_the_run_completes(runs, tmp
     check = json.loads(res.output.strip().splitlines()[-1])["check"]
     assert check["complete"] and check["pulled"] == len(planted)
     assert check["mailed"] == challenged["counts"]["produced"]
+    mail = runner.invoke(main, ["reconcile", str(run_dir), "--piece", str(min(planted)), "--action", "ok",
+                                "--reason", "found it", "--operator", "night shift"])
+    assert mail.exit_code != 0 and "is already PULLED (planned divert (a challenge piece)" in mail.output
 
 
 def test_a_blind_text_check_halts_the_run(tmp_path, monkeypatch):

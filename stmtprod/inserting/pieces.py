@@ -44,11 +44,17 @@ class Piece:
 
 @dataclass(frozen=True)
 class Slot:
-    """What reconciliation needs of a piece: its lot, sequence and whether it is a planned divert."""
+    """What reconciliation needs of a piece: its lot, sequence, whether it is a planned divert and
+    whether that is because it is a challenge piece (else it was pulled at inspection)."""
 
     lot: str
     sequence: int
     divert: bool
+    challenge: bool = False
+
+    @property
+    def divert_why(self) -> str:
+        return "a challenge piece" if self.challenge else "pulled at inspection"
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class RunMap:
 
     ranges: tuple[tuple[str, int, int], ...]  # (lot, first, last), in sequence order
     diverts: frozenset[int]
+    challenges: frozenset[int] = frozenset()
 
     @classmethod
     def read(cls, folder: Path) -> "RunMap":
@@ -75,7 +82,8 @@ class RunMap:
                 else:
                     ranges.append([lot, seq, seq])
         ranges.sort(key=lambda x: x[1])
-        return cls(tuple((lot, a, b) for lot, a, b in ranges), frozenset(_pulled(Path(folder)) | challenges))
+        return cls(tuple((lot, a, b) for lot, a, b in ranges), frozenset(_pulled(Path(folder)) | challenges),
+                   frozenset(challenges))
 
     @property
     def lots(self) -> dict[str, int]:
@@ -96,7 +104,7 @@ class RunMap:
         return None
 
     def slot(self, sequence: int) -> Slot:
-        return Slot(self.lot_of(sequence) or "", sequence, sequence in self.diverts)
+        return Slot(self.lot_of(sequence) or "", sequence, sequence in self.diverts, sequence in self.challenges)
 
     def sequences(self, lot: str) -> Iterator[int]:
         for name, a, b in self.ranges:

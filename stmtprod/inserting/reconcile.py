@@ -38,13 +38,13 @@ def _fate(piece: Slot, status: str, rec: ResultRecord | None, model: InserterMod
     """(fate, reason) for one piece with one status."""
     if piece.divert:
         if status in ("OK", "ATTENTION"):
-            return WAITING, (f"planned divert (pulled at inspection) reported {status}: find the piece, it must "
+            return WAITING, (f"planned divert ({piece.divert_why}) reported {status}: find the piece, it must "
                              "not be mailed; then --action pull")
         if status == MISSING:
             return WAITING, "planned divert not reported: find the piece, then --action pull"
         if status == "DIVERTED" and rec is not None and rec.bin not in (None, model.divert_bin):
             return WAITING, f"planned divert went to bin {rec.bin}, not bin {model.divert_bin}: find it, then --action pull"
-        return PULLED, f"planned divert (pulled at inspection), reported {status}"
+        return PULLED, f"planned divert ({piece.divert_why}), reported {status}"
     if status == "OK":
         return MAILED, "inserted and sealed"
     if status == "DIVERTED":
@@ -183,7 +183,8 @@ def operator_decision(run_dir: Path, sequences: list[int], action: str, reason: 
             if now_ is not None and now_["fate"] in FINAL:
                 raise UsageError(f"piece {seq} is already {now_['fate']} ({now_['reason']}): a final fate is not changed")
             if action == "ok" and seq in run.map.diverts:
-                raise UsageError(f"piece {seq} was pulled at inspection (a planned divert): it cannot be mailed")
+                why = run.map.slot(seq).divert_why
+                raise UsageError(f"piece {seq} is a planned divert ({why}): it cannot be mailed")
             decisions.append({"sequence": seq, "status": (now_ or {}).get("status"), "fate": ACTIONS[action],
                               "who": redact(operator.strip()), "reason": redact(reason.strip()), "details": {"action": action}})
         fates.record(ledger, run.run_id, decisions)
