@@ -158,6 +158,9 @@ def _continue(run: Run) -> dict:
         halt.details["drill"] = summary["drill"]
         note_halt(ledger, run.run_id, run.run_dir, summary, halt, line=product.line)
         write_summary(run.run_dir, summary, run.timings, run.started)
+    finally:
+        while run.closing:
+            run.closing.pop()()
     write_report(ledger, run.run_id, run.run_dir, summary, product.catalog)
     mirror(ledger, run.run_id, run.run_dir, config_keys=product.config_keys, line=product.line, drill=summary["drill"])
     return summary

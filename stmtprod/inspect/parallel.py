@@ -87,7 +87,8 @@ class StagePool:
             return
         most = job_size(total, self.workers)
         for lot, sample in lots:
-            self._early[(stage, lot)] = (list(sample), self._start(stage, sample, most))
+            if self._early.get((stage, lot), (None,))[0] != sample:
+                self._early[(stage, lot)] = (list(sample), self._start(stage, sample, most))
 
     def _start(self, stage: int, sample: list[int], most: int) -> Callable[[], list[dict]]:
         """Submit one lot's jobs. An error (an unreadable manifest, say) is raised when the lot's defects

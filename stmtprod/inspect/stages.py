@@ -133,18 +133,34 @@ def halt_for(stage: int, result: dict, noun: str = "pieces", then: str | None = 
                 action=f"correct the cause ({first['kind']}), {correct}{then}", next=commands)
 
 
+def start_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext, workers: int):
+    """A `StagePool` with the automatic inspections of stages 1 and 2 already queued, as `run_stages`
+    will ask for them (planned the same way, reading only), so that the workers inspect while this
+    process does other work (the inserter, the mailing manifest). Give it to `run_stages`."""
+    from stmtprod.inspect.parallel import StagePool
+
+    stage_pool = StagePool(ctx, workers)
+    steps_of = _planner(ledger, config, ctx.run_id, ctx.lots())[1]
+    for stage in (1, 2):
+        stage_pool.start_early(stage, [(lot, step.sample) for lot, step in steps_of(stage).items()
+                                       if step.kind == "inspect"])
+    return stage_pool
+
+
 def run_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext, run_dir: Path,
-               timings: dict | None = None, workers: int = 1, events: Callable[..., None] | None = None) -> list[dict]:
+               timings: dict | None = None, workers: int = 1, events: Callable[..., None] | None = None,
+               stage_pool=None) -> list[dict]:
     """Inspect every lot at stages 1..4 in order; returns the decisions; raises Halt or AwaitingInspection.
 
     `timings` receives the seconds each stage took, keyed `stage1`..`stage4`. With `workers` > 1 the
     print-file stages (1 and 2) inspect in that many processes; decisions, defects and ledger rows
     are the same as with one. `events("stage", ...)` is told as each stage starts, for progress.
+    `stage_pool`: the pool `start_stages` started (closed here), else one is made.
     """
     from stmtprod.inspect.parallel import StagePool
 
     lots = ctx.lots()
-    with StagePool(ctx, workers) as stage_pool:
+    with (stage_pool or StagePool(ctx, workers)) as stage_pool:
         def submit(stage: int, automatic: list[tuple[str, list[int]]]) -> list[Callable[[], list[dict]]]:
             if events is not None:
                 events("stage", stage=stage, name=STAGE_NAMES[stage], lots=len(lots),
@@ -153,6 +169,32 @@ def run_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext,
 
         return inspect_lots(ledger, config, ctx.run_id, lots, run_dir, (1, 2, 3, 4),
                             stage_pool.inspect, timings, submit=submit, ahead=stage_pool.start_early)
+
+
+def _planner(ledger: Ledger, config: InspectionConfig, run_id: str, lots: dict[str, list[int]],
+             lot_of: Callable[[str], str] = lambda region: region):
+    """(the lots without the pieces a screening pulled, `steps_of(stage)`: what each lot needs at a stage),
+    from the ledger as it stands (reading only)."""
+    rendered: dict[str, str] = {}
+    for batch in ledger.batches(run_id).values():
+        lot = lot_of(batch["region"])
+        rendered[lot] = max(rendered.get(lot, ""), batch["rendered_at"] or "")
+    recorded = {(s["stage"], s["lot"]): s for s in ledger.stages(run_id)}
+    pulled = {p["sequence"] for p in ledger.pulled(run_id)}
+    lots = {lot: [s for s in sequences if s not in pulled] for lot, sequences in lots.items()}
+    decided: dict[tuple[int, str], int] = {}
+    for event in ledger.lot_events(run_id):
+        if event["event"] == "decided":
+            decided[(event["stage"], event["lot"])] = decided.get((event["stage"], event["lot"]), 0) + 1
+    drill = run_drill(ledger, run_id)
+
+    def steps_of(stage: int) -> dict[str, _Step]:
+        stage_config = config.for_stage(stage)
+        return {lot: _step(ledger, stage_config, run_id, stage, lot, sequences, recorded.get((stage, lot)),
+                           rendered.get(lot, ""), decided.get((stage, lot), 0) + 1, drill)
+                for lot, sequences in lots.items()}
+
+    return lots, steps_of
 
 
 @dataclass
@@ -193,26 +235,8 @@ def inspect_lots(ledger: Ledger, config: InspectionConfig, run_id: str, lots: di
     they can start while this stage is decided.
     """
     timings = {} if timings is None else timings
-    rendered: dict[str, str] = {}
-    for batch in ledger.batches(run_id).values():
-        lot = lot_of(batch["region"])
-        rendered[lot] = max(rendered.get(lot, ""), batch["rendered_at"] or "")
-    recorded = {(s["stage"], s["lot"]): s for s in ledger.stages(run_id)}
-    pulled = {p["sequence"] for p in ledger.pulled(run_id)}
-    lots = {lot: [s for s in sequences if s not in pulled] for lot, sequences in lots.items()}
-    decided: dict[tuple[int, str], int] = {}
-    for event in ledger.lot_events(run_id):
-        if event["event"] == "decided":
-            decided[(event["stage"], event["lot"])] = decided.get((event["stage"], event["lot"]), 0) + 1
-    drill = run_drill(ledger, run_id)
+    lots, steps_of = _planner(ledger, config, run_id, lots, lot_of)
     results = []
-
-    def steps_of(stage: int) -> dict[str, _Step]:
-        stage_config = config.for_stage(stage)
-        return {lot: _step(ledger, stage_config, run_id, stage, lot, sequences, recorded.get((stage, lot)),
-                           rendered.get(lot, ""), decided.get((stage, lot), 0) + 1, drill)
-                for lot, sequences in lots.items()}
-
     for index, stage in enumerate(stages):
         started = time.perf_counter()
         steps = steps_of(stage)

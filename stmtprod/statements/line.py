@@ -28,7 +28,7 @@ from stmtprod.ingest.reader import IngestResult, ingest
 from stmtprod.inserting.machine import insert_lots
 from stmtprod.inspect.config import load_inspection
 from stmtprod.inspect.context import InspectionContext
-from stmtprod.inspect.stages import run_stages
+from stmtprod.inspect.stages import run_stages, start_stages
 from stmtprod.layout import load_layouts
 from stmtprod.mailing import mailing_rows, postal_counts, write_mailing
 from stmtprod.plan import BatchRef, plan_region
@@ -167,6 +167,13 @@ class Statements:
         challenge_step.prove(run, self.challenge, challenge_lines.statements(run, self.challenge, self, blind), blind)
 
     def _insert(self, run: Run) -> None:
+        """The inserter simulated over the verified files; stages 1 and 2 start inspecting meanwhile in
+        the workers (`start_stages`: the print files, manifests and records are final once verified)."""
+        ctx = run.data["context"] = InspectionContext(run.run_id, run.staging, run.accepted_dir, self.layouts,
+                                                      self.catalog)
+        run.data["stages"] = start_stages(run.ledger, load_inspection(self.options.inspection_file)[0], ctx,
+                                          self.options.workers)
+        run.closing.append(run.data["stages"].close)
         run.data["envelopes"] = insert_lots(run.files, run.data["decoded"],
                                             run.inject("inserter-catalog", self.catalog), run.run_id,
                                             run.staging / "envelopes",
@@ -176,8 +183,7 @@ class Statements:
         """The mailing manifest per lot, from the inserter's envelope log and the source records (found
         through the context the inspection stages then use, so its index is built once); pieces a QA
         screening pulled are not mailed."""
-        ctx = run.data["context"] = InspectionContext(run.run_id, run.staging, run.accepted_dir, self.layouts,
-                                                      self.catalog)
+        ctx = run.data["context"]
         pulled = frozenset(p["sequence"] for p in run.ledger.pulled(run.run_id))
         for index, path in enumerate(sorted((ctx.folder / "envelopes").glob("*.jsonl"))):
             rows = mailing_rows(path, ctx.record_line, pulled)
@@ -187,7 +193,7 @@ class Statements:
         inspection_config, _version = load_inspection(self.options.inspection_file)
         run.reached("inspect")
         run_stages(run.ledger, inspection_config, run.data["context"], run.run_dir, run.timings,
-                   workers=self.options.workers, events=run.events)
+                   workers=self.options.workers, events=run.events, stage_pool=run.data["stages"])
 
     def released(self, run: Run, summary: dict) -> list[str]:
         summary["envelopes"] = run.data["envelopes"]
