@@ -281,6 +281,9 @@ def check_streams(pdf: pikepdf.Pdf, pages: list, expected_pages: int | None) -> 
     return decoded
 
 
+_FLATE = pikepdf.Name.FlateDecode  # made once: pikepdf builds a new Name at each attribute lookup
+
+
 def _decode_stream(obj: pikepdf.Stream) -> bytes | None:
     """Decode one stream and return its data. Flate streams go through zlib itself, since qpdf ignores
     the checksum that flate keeps over the decoded data (a changed byte can inflate to other data
@@ -288,7 +291,7 @@ def _decode_stream(obj: pikepdf.Stream) -> bytes | None:
     surely what qpdf (and a RIP) would read."""
     stream_dict = obj.stream_dict
     filters = stream_dict.get("/Filter")
-    if filters == pikepdf.Name.FlateDecode or (isinstance(filters, pikepdf.Array) and list(filters) == ["/FlateDecode"]):
+    if filters == _FLATE or (isinstance(filters, pikepdf.Array) and list(filters) == ["/FlateDecode"]):
         if "/DecodeParms" not in stream_dict:
             return _inflate(obj.read_raw_bytes())
     return obj.read_bytes()
@@ -510,10 +513,11 @@ def _walk(operations, resources, ctm, zone, found: list, depth: int) -> None:
                           f"{what} in the barcode strip" + (" is not 100% K ink" if what != "a stroked line" else ""),
                           f"{space[1:]} {' '.join(f'{v:g}' for v in values)}"))
 
-    for operands, operator in operations:
-        op = str(operator)
+    for instruction in operations:  # unpacking an instruction converts its operands: only walked ones are
+        op = str(instruction.operator)
         if op not in _WALKED:  # text and other state: nothing that paints or moves paint (most of a page)
             continue
+        operands = instruction.operands
         nums = [float(v) for v in operands if isinstance(v, (int, float, Decimal))]
         if op == "q":
             stack.append((ctm, fill, stroke))
