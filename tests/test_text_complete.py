@@ -116,3 +116,18 @@ def test_text_that_repeats_the_right_values_in_a_new_order_is_a_defect(pieces):
     texts = list(first[3])
     texts[0] += "\n" + other[1].name
     assert any(d["kind"] == "unexpected-text" for d in _defects(first, texts))
+
+
+def test_every_line_left_out_is_a_defect(pieces):
+    """Each line of each sheet dropped in turn (a heading, the return address's first line, which is also
+    part of the issuer's name, a total): each must be missed by a check."""
+    missed = []
+    for piece in pieces:
+        texts = piece[3]
+        for s, text in enumerate(texts):
+            lines = text.split("\n")
+            for k, line in enumerate(lines):
+                changed = texts[:s] + ["\n".join(lines[:k] + lines[k + 1:])] + texts[s + 1:]
+                if not _defects(piece, changed):
+                    missed.append((piece[2]["sequence"], s + 1, line))
+    assert missed == [], missed[:10]

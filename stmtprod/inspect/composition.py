@@ -37,7 +37,7 @@ _INLINE_SPACE = re.compile(r"[^\S\r\n]+")  # white space but line breaks: what s
 # code point above it.
 _SPACE = np.array([chr(c).isspace() for c in range(0x3002)], dtype=bool)
 _EVIDENCE_CHARS = 24
-_HEADINGS = ("summary", "transactions", "date", "description", "amount")
+_TABLE_HEADINGS = ("transactions", "date", "description", "amount")  # every sheet's table
 
 
 class Row(NamedTuple):
@@ -118,16 +118,16 @@ class _Squashed:
         self._money: dict[Decimal, tuple[str, str]] = {}
         self._dates: dict[object, tuple[str, str]] = {}
         self._descriptions: dict[str, str] = {}
-        self._every_sheet: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}
+        self._every_sheet: dict[str, list[tuple[str, str]]] = {}
 
-    def every_sheet(self, language: str) -> tuple[list[tuple[str, str]], list[str]]:
-        """The fixed text and the titles every sheet must carry (as written, squashed), and the
-        headings a sheet may carry, in `language`."""
+    def every_sheet(self, language: str) -> list[tuple[str, str]]:
+        """The text every sheet must carry in `language`, as written and squashed: the layout's fixed
+        text, the titles and the transaction table's headings."""
         found = self._every_sheet.get(language)
         if found is None:
-            titles = [(t, expect.squash(t)) for t in expect.titles(self.layout, language)]
-            found = self._every_sheet[language] = (
-                self.fixed + titles, [self.label(language, key) for key in _HEADINGS])
+            texts = [*expect.titles(self.layout, language),
+                     *(expect.label(self.layout, language, key) for key in _TABLE_HEADINGS)]
+            found = self._every_sheet[language] = self.fixed + [(t, expect.squash(t)) for t in texts]
         return found
 
     def description(self, text: str) -> str:
@@ -442,13 +442,13 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
     if not texts:
         return defects
 
-    fixed, headings = known.every_sheet(record.language)
     for n, flat in enumerate(flats, 1):
-        for line, want in fixed:
+        for line, want in known.every_sheet(record.language):
             if not flat.cover_all(want) and not flat.cover_all(expect.shortened_in(want, flat.flat)):
                 defects.append(_defect(seq, "wrong-layout-text", f"sheet {n}: expected {line!r}, not found", n))
-        for heading in headings:  # headings carry no value: accounted for wherever they stand
-            flat.cover_all(heading)
+    summary = expect.label(layout, record.language, "summary")
+    if not flats[0].cover_all(expect.squash(summary)):
+        defects.append(_defect(seq, "wrong-layout-text", f"sheet 1: expected {summary!r}, not found"))
 
     first = flats[0].flat
     lang, cur = record.language, layout.currency

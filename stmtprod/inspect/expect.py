@@ -129,8 +129,9 @@ def enclosures(layout: Layout, language: str, inserts: list[tuple[str, dict[str,
 
 def fixed_text(layout: Layout) -> list[str]:
     """The layout's own text every sheet carries: the issuer, the return address (where undeliverable
-    mail goes), the regulatory footer and the hotline."""
-    return [layout.issuer_name, *layout.return_address, *layout.footer, layout.hotline]
+    mail goes: its lines one block, in order, since one line may also be part of the issuer's name),
+    the regulatory footer and the hotline."""
+    return [layout.issuer_name, "\n".join(layout.return_address), *layout.footer, layout.hotline]
 
 
 def shortened_in(want: str, flat: str) -> str:
