@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from stmtprod.cards.line import resume_any_key, verify_card_run
+from stmtprod.challenges.reprove import reprove_statements
 from stmtprod.engine import life
 from stmtprod.engine.ledger import Ledger
 from stmtprod.engine.run import Events, quiet
@@ -51,4 +52,5 @@ def verify_run(run_dir: Path, workers: int = 1, events: Callable[..., None] | No
     run = load_run(run_dir)
     if run.get("line") == "cards":
         return verify_card_run(run_dir, workers)
-    return verify_statement_run(run, run_dir, workers, events)
+    result = verify_statement_run(run, run_dir, workers, events)
+    return {**result, "challenges": reprove_statements(run, run_dir, Path(result["folder"]))}

@@ -21,8 +21,9 @@ from stmtprod.challenges.pieces import LABEL
 from stmtprod.cli import main
 from stmtprod.config import BuildOptions
 from stmtprod.engine.ledger import Ledger
-from stmtprod.errors import ConfigError
+from stmtprod.errors import ConfigError, Halt
 from stmtprod.layout import load_layouts
+from stmtprod.lines import verify_run
 from stmtprod.statements.line import build
 from tests.conftest import ROOT, SAMPLES, challenge_config
 
@@ -228,3 +229,19 @@ def test_the_card_line_plants_challenge_carriers_and_keeps_its_own_files(tmp_pat
     for row in csv.DictReader((a / "inserter" / "CARDS-AU.generic-csv.csv").read_text("utf-8").splitlines()):
         assert (int(row["sequence"]) in planted) == (row["divert"] != "")
     assert challenged["counts"] == plain["counts"]
+
+
+def test_reverification_proves_the_checkers_again_and_halts_when_one_is_blind(runs, monkeypatch):
+    """`stmtprod verify` verifies every challenge piece again; a text check blinded since (as a regression
+    in the code re-verifying would be) lets its piece through, and the re-verification halts."""
+    challenged, _ = runs
+    run_dir = Path(challenged["run_dir"])
+    shown = CliRunner().invoke(main, ["verify", str(run_dir)])
+    assert shown.exit_code == 0, shown.output
+    count = PER_LOT * len(REGIONS)
+    assert f"challenge pieces: {count} of {count} stopped again by the check meant for them" in shown.output
+    monkeypatch.setattr(verify, "_check_text", lambda *args, **kwargs: None)
+    with pytest.raises(Halt) as caught:
+        verify_run(run_dir)
+    assert caught.value.as_dict()["reason"].startswith("checker blind: challenge piece")
+    assert "class text-" in caught.value.as_dict()["reason"]

@@ -200,6 +200,10 @@ def verify(run_dir, workers, as_json):
     progress.close()
     click.echo(f"run {result['run_id']}: all {result['sheets']} sheets of {result['pieces']} pieces in "
                f"{result['files']} print files verified")
+    proven = result.get("challenges") or {}
+    if proven.get("pieces"):
+        click.echo(f"  challenge pieces: {proven['caught']} of {proven['pieces']} stopped again by the check meant "
+                   "for them (the checkers are not blind)")
     if as_json:
         click.echo(json.dumps(result))
 
