@@ -249,14 +249,20 @@ def _text_clear(items, ys, states, fonts, zone) -> bool:
                    for item, state, y in zip(texts, states, map(float, ys)) if low - 40 < y < high + 40)
 
 
-def _reaches(item, state, fonts, low, high, left, right) -> bool:
-    _f, _s, xs, ys, name, size, raw, more = item
-    x, y = float(xs), float(ys)
+def _runs(item, state) -> list[tuple[bytes, bytes, bytes]]:
+    """A text's runs: (font name, size, string as written), each in the font in force."""
+    _f, _s, _x, _y, name, size, raw, more = item
     current, current_size = state
     runs = [(name or current, size or current_size, raw)]
     if more:
         for run_name, run_size, run_raw in _RUN.findall(more):
             runs.append((run_name or runs[-1][0], run_size or runs[-1][1], run_raw))
+    return runs
+
+
+def _reaches(item, state, fonts, low, high, left, right) -> bool:
+    x, y = float(item[2]), float(item[3])
+    runs = _runs(item, state)
     width, tallest = 0.0, 0.0
     for font_name, sizes, run_raw in runs:
         font, size = fonts.get(font_name), float(sizes)
@@ -345,18 +351,13 @@ def text_prints(items, states, fonts, tokens, page, zone) -> bool:
         return False
     margin = content.PRINTABLE_MARGIN_PT
     left, bottom, right, top = page[0] + margin, page[1] + margin, page[2] - margin, page[3] - margin
-    for item, (current, current_size) in zip([item for item in items if not item[0]], states):
-        _f, _s, xs, ys, name, size, raw, more = item
+    for item, state in zip([item for item in items if not item[0]], states):
         try:
-            x, y = float(xs), float(ys)
+            x, y = float(item[2]), float(item[3])
         except ValueError:
             return False
-        runs = [(name or current, size or current_size, raw)]
-        if more:
-            for run_name, run_size, run_raw in _RUN.findall(more):
-                runs.append((run_name or runs[-1][0], run_size or runs[-1][1], run_raw))
         width, tallest = 0.0, 0.0
-        for font_name, sizes, run_raw in runs:
+        for font_name, sizes, run_raw in _runs(item, state):
             try:
                 points = float(sizes)
             except ValueError:

@@ -79,23 +79,31 @@ def test_every_one_character_change_of_every_sheet_is_a_defect(pieces):
     assert tried > 10_000 and missed == [], (tried, missed[:10])
 
 
+def _each_line(pieces):
+    """(piece, sheet index, the sheet's lines, line index, the line) of every line of every sheet."""
+    for piece in pieces:
+        for s, text in enumerate(piece[3]):
+            lines = text.split("\n")
+            for k, line in enumerate(lines):
+                yield piece, s, lines, k, line
+
+
+def _with_sheet(piece: tuple, s: int, lines: list[str]) -> list[str]:
+    """The piece's sheet texts with sheet `s` made of `lines`."""
+    return piece[3][:s] + ["\n".join(lines)] + piece[3][s + 1:]
+
+
 def test_a_second_altered_copy_of_any_line_is_a_defect(pieces):
     """Each line printed again, with one character changed, right after itself: the right text is still
     there, so only the check that everything printed is accounted for can see it."""
     missed = []
-    for piece in pieces:
-        texts = piece[3]
-        for s, text in enumerate(texts):
-            lines = text.split("\n")
-            for k, line in enumerate(lines):
-                at = next((i for i, ch in enumerate(line) if ch.isalnum()), None)
-                if at is None:
-                    continue
-                copy = line[:at] + _changed(line[at]) + line[at + 1:]
-                changed = texts[:s] + ["\n".join(lines[:k + 1] + [copy] + lines[k + 1:])] + texts[s + 1:]
-                found = _defects(piece, changed)
-                if not found:
-                    missed.append((piece[2]["sequence"], s + 1, line))
+    for piece, s, lines, k, line in _each_line(pieces):
+        at = next((i for i, ch in enumerate(line) if ch.isalnum()), None)
+        if at is None:
+            continue
+        copy = line[:at] + _changed(line[at]) + line[at + 1:]
+        if not _defects(piece, _with_sheet(piece, s, lines[:k + 1] + [copy] + lines[k + 1:])):
+            missed.append((piece[2]["sequence"], s + 1, line))
     assert missed == [], missed[:10]
 
 
@@ -122,12 +130,7 @@ def test_every_line_left_out_is_a_defect(pieces):
     """Each line of each sheet dropped in turn (a heading, the return address's first line, which is also
     part of the issuer's name, a total): each must be missed by a check."""
     missed = []
-    for piece in pieces:
-        texts = piece[3]
-        for s, text in enumerate(texts):
-            lines = text.split("\n")
-            for k, line in enumerate(lines):
-                changed = texts[:s] + ["\n".join(lines[:k] + lines[k + 1:])] + texts[s + 1:]
-                if not _defects(piece, changed):
-                    missed.append((piece[2]["sequence"], s + 1, line))
+    for piece, s, lines, k, line in _each_line(pieces):
+        if not _defects(piece, _with_sheet(piece, s, lines[:k] + lines[k + 1:])):
+            missed.append((piece[2]["sequence"], s + 1, line))
     assert missed == [], missed[:10]
