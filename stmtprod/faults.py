@@ -23,6 +23,7 @@ _BARS = re.compile(rb"\nq\n0 0 0 1 k\n")
 _RECT = re.compile(rb"(-?[\d.]+) (-?[\d.]+) (-?[\d.]+) (-?[\d.]+) re")
 _SHOWN = re.compile(rb"\(((?:[^\\()]|\\.)*)\) Tj")
 _ESCAPE_OR_DIGIT = re.compile(rb"\\[0-7]{1,3}|\\.|\d")
+_ESCAPE_OR_BYTE = re.compile(rb"\\[0-7]{1,3}|\\.|.", re.S)
 
 
 def _edit_content(pdf_path: Path, page: int, edit) -> str:
@@ -235,13 +236,11 @@ def text_added(pdf_path: Path, page: int, rng: random.Random) -> str:
     on the page: what a stamping tool or a hand edit adds, while the right text stays."""
 
     def edit(_pdf, _obj, data):
-        blocks = list(_TEXT_BLOCK.finditer(data))
+        blocks = [(m, _written(m.group(5))) for m in _TEXT_BLOCK.finditer(data)]
         by_font: dict[bytes, set[int]] = {}
-        for m in blocks:
-            by_font.setdefault(m.group(3), set()).update(
-                c for c in _plain(m.group(5)) if chr(c).isalnum())
-        choices = [(m, i) for m in blocks for i, c in enumerate(m.group(5))
-                   if chr(c).isalnum() and not _escaped(m.group(5), i) and len(by_font[m.group(3)]) > 1]
+        for m, written in blocks:
+            by_font.setdefault(m.group(3), set()).update(c for _, c in written)
+        choices = [(m, i) for m, written in blocks for i, _ in written if len(by_font[m.group(3)]) > 1]
         m, i = rng.choice(choices)
         raw = m.group(5)
         old = raw[i]
@@ -315,14 +314,9 @@ def text_hidden(pdf_path: Path, page: int, rng: random.Random) -> str:
     return _edit_content(pdf_path, page, edit)
 
 
-def _plain(raw: bytes) -> bytes:
-    """A literal string's bytes without its escapes (the characters written as themselves)."""
-    return re.sub(rb"\\(?:[0-7]{1,3}|.)", b"", raw)
-
-
-def _escaped(raw: bytes, at: int) -> bool:
-    """Whether byte `at` of a literal string is part of an escape."""
-    return any(m.start() <= at < m.end() for m in re.finditer(rb"\\(?:[0-7]{1,3}|.)", raw))
+def _written(raw: bytes) -> list[tuple[int, int]]:
+    """(offset, byte) of each letter or digit a literal string writes as itself, not in an escape."""
+    return [(m.start(), m[0][0]) for m in _ESCAPE_OR_BYTE.finditer(raw) if len(m[0]) == 1 and chr(m[0][0]).isalnum()]
 
 
 CLASSES = {

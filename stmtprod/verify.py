@@ -316,7 +316,7 @@ def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catal
         sources = source_records(accepted_dir / f"{f.region}.jsonl", {row["line"] for row in rows})
         sheets = 0
         text_seconds = readback.text_seconds if readback is not None else 0.0
-        texts = _SheetTexts(readback.lines) if readback is not None and layout and "text" not in blind else None
+        texts = readback.lines if readback is not None and layout and "text" not in blind else None
         for expected, row in enumerate(rows, rows[0]["sequence"] if rows else 1):
             at = {"step": "verify", "batch": f.batch, "piece": row["sequence"]}
             check_sequence(row["sequence"], expected, at)
@@ -425,25 +425,14 @@ def _check_source(row: dict, region: str, record, catalog: Catalog, at: dict) ->
     return [(i.code, {"en": i.title, **i.titles}) for i in chosen]
 
 
-class _SheetTexts:
-    """Each sheet's text as the file shows it: the lines the content read decoded, None for a page
-    whose text it could not prove prints as it reads (`content._text_prints`)."""
-
-    def __init__(self, lines: list[list[str] | None]):
-        self.lines = lines
-
-    def sheets(self, first_page: int, last_page: int) -> list[str | None]:
-        return [None if lines is None else "\n".join(lines)
-                for lines in self.lines[first_page - 1:min(last_page, len(self.lines))]]
-
-
-def _check_text(row: dict, layout: Layout, record, inserts: list[tuple[str, dict[str, str]]], texts: _SheetTexts,
-                at: dict) -> None:
+def _check_text(row: dict, layout: Layout, record, inserts: list[tuple[str, dict[str, str]]],
+                texts: list[list[str] | None], at: dict) -> None:
     """Every sheet's text read back out of the file against what the source record implies, formatted
     by the composition inspector's own expectations (`stmtprod.inspect.expect`): name, address, dates,
-    every amount and total, page markers, the enclosures line."""
-    sheets = texts.sheets(row["first_page"], row["last_page"])
-    unproven = next((n for n, text in enumerate(sheets) if text is None), None)
+    every amount and total, page markers, the enclosures line. `texts` are the file's pages' lines as the
+    content read decoded them, None for a page whose text it could not prove prints as it reads."""
+    pages = texts[row["first_page"] - 1:row["last_page"]]
+    unproven = next((n for n, lines in enumerate(pages) if lines is None), None)
     if unproven is not None:
         raise Halt("the sheet's text is not in a form that can be proven to print as it reads", **at,
                    page=row["first_page"] + unproven, field="text",
@@ -451,7 +440,7 @@ def _check_text(row: dict, layout: Layout, record, inserts: list[tuple[str, dict
                             f"{content.TEXT_MIN_PT:g} pt, with nothing painted over it and no other operator",
                    found="text hidden, too small, off the page, covered, or drawn by other operators",
                    action="pull the batch; find what changed the print file after rendering; re-render it")
-    defects = check_piece(row["sequence"], layout, record, row, sheets, inserts)
+    defects = check_piece(row["sequence"], layout, record, row, ["\n".join(lines) for lines in pages], inserts)
     if defects:
         first = defects[0]
         page = row["first_page"] + first.get("sheet", 1) - 1

@@ -213,16 +213,9 @@ class Flat:
 
     def cover_all(self, needle: str) -> bool:
         """Mark every occurrence of the squashed needle as accounted for; whether there was one."""
-        if not needle:
-            return False
-        find, size, spans = self.flat.find, len(needle), self.spans
-        start = find(needle)
-        if start < 0:
-            return False
-        while start >= 0:
-            spans.append((start, start + size))
-            start = find(needle, start + 1)
-        return True
+        starts = self.find_all(needle) if needle else []
+        self.spans += [(start, start + len(needle)) for start in starts]
+        return bool(starts)
 
     def cover_next(self, needle: str) -> None:
         """Mark the first occurrence of the squashed needle after the last one marked this way (rows

@@ -94,10 +94,15 @@ def address_block(layout: Layout, record: StatementRecord) -> list[str]:
     return [record.name, *addr.lines, " ".join(p for p in (addr.city, addr.state, postcode) if p)]
 
 
+def _local(layout: Layout, language: str):
+    """The layout's labels in the record's language, or None when that is English or the layout lacks it."""
+    return layout.labels.get(language) if language != "en" else None
+
+
 def label(layout: Layout, language: str, key: str) -> str:
     """A printed label: the English one, preceded by the record's language when the layout has it."""
     english = getattr(layout.labels["en"], key)
-    local = layout.labels.get(language) if language != "en" else None
+    local = _local(layout, language)
     return f"{getattr(local, key)} / {english}" if local is not None else english
 
 
@@ -105,7 +110,7 @@ def page_marker(layout: Layout, n: int, m: int, language: str = "en") -> str:
     """The "Page n of m" every sheet carries: the English one, preceded by the record's language's form
     when the layout has it (given `language`)."""
     english = layout.labels["en"].page.replace("{n}", str(n)).replace("{m}", str(m))
-    local = layout.labels.get(language) if language != "en" else None
+    local = _local(layout, language)
     if local is None:
         return english
     return local.page.replace("{n}", str(n)).replace("{m}", str(m)) + " " + english
@@ -148,6 +153,6 @@ def shortened_in(want: str, flat: str) -> str:
 def titles(layout: Layout, language: str) -> list[str]:
     """The statement's title every sheet carries: in the record's language when the layout has it,
     and in English."""
-    local = layout.labels.get(language) if language != "en" else None
+    local = _local(layout, language)
     english = layout.labels["en"].statement_title
     return [local.statement_title, english] if local is not None else [english]
