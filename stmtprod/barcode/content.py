@@ -183,9 +183,10 @@ def read_page(data: bytes, contract: Contract, fonts: dict[bytes, _scan.Font | N
 
 
 def _decode(row: bytes) -> list[str]:
-    """Code 128 texts zxing-cpp finds in the bars laid out on one row of pixels (white is 255)."""
+    """Code 128 texts zxing-cpp finds in the bars laid out on one row of pixels (white is 255, ink 0:
+    nothing to threshold, so zxing-cpp is told to take any lit pixel as white)."""
     found = zxingcpp.read_barcodes(np.frombuffer(row, dtype=np.uint8).reshape(1, -1),
-                                   formats=zxingcpp.BarcodeFormat.Code128,
+                                   formats=zxingcpp.BarcodeFormat.Code128, binarizer=zxingcpp.Binarizer.BoolCast,
                                    try_invert=False, try_rotate=False, try_downscale=False)
     return [b.text for b in found]
 
