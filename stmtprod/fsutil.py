@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import tempfile
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
@@ -106,3 +107,46 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+class LineReader:
+    """Lines read back from files by byte offset, through descriptors kept open while the reader lives.
+
+    Opening a file for each line cost about 9 us a line (the mailing manifest reads one source record a
+    piece); `os.pread` with a kept descriptor about 1.5 us. pread shares no file position, so a reader
+    forked into a worker process goes on working there; pickled, it starts with nothing open."""
+
+    def __init__(self) -> None:
+        self._fds: dict[str, int] = {}
+        weakref.finalize(self, _close_all, self._fds)
+
+    def line(self, path: str | os.PathLike, offset: int, chunk: int = 16384) -> bytes:
+        """The line that starts at byte `offset` of `path`, its newline included (none at the file's end)."""
+        key = os.fspath(path)
+        fd = self._fds.get(key)
+        if fd is None:
+            fd = self._fds[key] = os.open(key, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        parts = []
+        while True:
+            data = os.pread(fd, chunk, offset)
+            end = data.find(b"\n")
+            if end >= 0 or len(data) < chunk:
+                parts.append(data[:end + 1] if end >= 0 else data)
+                return b"".join(parts)
+            parts.append(data)
+            offset += len(data)
+            chunk *= 2
+
+    def close(self) -> None:
+        _close_all(self._fds)
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+
+
+def _close_all(fds: dict[str, int]) -> None:
+    while fds:
+        os.close(fds.popitem()[1])

@@ -25,6 +25,7 @@ import numpy as np
 import pypdfium2 as pdfium
 
 from stmtprod.catalog import Catalog
+from stmtprod.fsutil import LineReader
 from stmtprod.ingest.models import StatementRecord
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import SpillRow, spill_offsets
@@ -34,10 +35,8 @@ def _jsonl_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
 
 
-def _read_row(path: Path, offset: int) -> dict:
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        return json.loads(fh.readline())
+def _read_row(lines: LineReader, path: Path, offset: int) -> dict:
+    return json.loads(lines.line(path, offset))
 
 
 class _RowIndex:
@@ -52,6 +51,7 @@ class _RowIndex:
         """`keep(row)`, when given, returns (group, number) kept in memory per key: a group from a small
         set (stored once) and an integer."""
         self.files = _jsonl_files(folder)
+        self._lines = LineReader()
         keys, files, offsets, groups, numbers = array("q"), array("i"), array("q"), array("i"), array("q")
         self.groups: list = []
         group_code: dict = {}
@@ -89,7 +89,7 @@ class _RowIndex:
         position = self._position(key)
         if position is None:
             return None
-        return _read_row(self.files[int(self._file[position])], int(self._offset[position]))
+        return _read_row(self._lines, self.files[int(self._file[position])], int(self._offset[position]))
 
     def kept(self, key: int) -> tuple:
         """(group, number) kept for `key`; KeyError when the key is not indexed."""
@@ -110,6 +110,7 @@ class _Trays:
 
     def __init__(self, folder: Path):
         self.files = _jsonl_files(folder)
+        self._lines = LineReader()
         self.rows: dict[str, tuple[array, array]] = {}
         self.sequences: dict[str, array] = {}   # tray -> the rows' sequences in the tray's order (0: none given)
         for number, path in enumerate(self.files):
@@ -130,7 +131,7 @@ class _Trays:
 
     def row(self, tray: str, position: int) -> dict:
         files, offsets = self.rows[tray]
-        return _read_row(self.files[files[position]], offsets[position])
+        return _read_row(self._lines, self.files[files[position]], offsets[position])
 
     def all(self, tray: str) -> list[dict]:
         return [self.row(tray, position) for position in range(self.count(tray))]
@@ -214,6 +215,7 @@ class InspectionContext:
     catalog: Catalog
     _offsets: dict[str, dict[int, int]] = field(default_factory=dict, init=False)
     _indexes: dict[str, object] = field(default_factory=dict, init=False)
+    _lines: LineReader = field(default_factory=LineReader, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._manifest = _RowIndex(self.folder / "manifest", "sequence",
@@ -262,9 +264,7 @@ class InspectionContext:
         path = self.accepted_dir / f"{region}.jsonl"
         if region not in self._offsets:
             self._offsets[region] = spill_offsets(path)
-        with open(path, "rb") as fh:
-            fh.seek(self._offsets[region][line])
-            return fh.readline()
+        return self._lines.line(path, self._offsets[region][line])
 
     def record(self, sequence: int) -> StatementRecord:
         """The piece's source record, read back from the ingested input line."""
