@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -116,6 +115,10 @@ class _Squashed:
         self._labels: dict[tuple[str, str, str], str] = {}
         self._markers: dict[tuple[int, int, str], str] = {}
         self._money: dict[Decimal, tuple[str, str]] = {}
+        self._format_money = expect.money_format(layout.currency)
+        cur = layout.currency  # money text holds no white space unless one of these does: squashing it is a no-op
+        self._money_squashed = not cur.symbol_space and squash_free(cur.symbol + cur.group_separator
+                                                                     + cur.decimal_separator)
         self._dates: dict[object, tuple[str, str]] = {}
         self._descriptions: dict[str, str] = {}
         self._every_sheet: dict[str, list[tuple[str, str]]] = {}
@@ -145,9 +148,20 @@ class _Squashed:
         if found is None:
             if len(self._money) >= _KEPT:
                 self._money.clear()
-            text = expect.money(self.layout.currency, amount)
-            found = self._money[amount] = (text, expect.squash(text))
+            text = self._format_money(amount)
+            found = self._money[amount] = (text, text if self._money_squashed else expect.squash(text))
         return found
+
+    def rows(self, transactions) -> list[tuple[str, str, str, str]]:
+        """Each transaction's row as the table should print it, squashed: (date, description as in the
+        record, amount, description)."""
+        dates, money, descriptions = self._dates, self._money, self._descriptions
+        out = []
+        for t in transactions:
+            date, amount, description = dates.get(t.date), money.get(t.amount), descriptions.get(t.description)
+            out.append(((date or self.date(t.date))[1], t.description, (amount or self.money(t.amount))[1],
+                        description if description is not None else self.description(t.description)))
+        return out
 
     def date(self, value) -> tuple[str, str]:
         """`expect.date` in the layout's format, and squashed."""
@@ -171,6 +185,11 @@ class _Squashed:
         if found is None:
             found = self._markers[(n, m, language)] = expect.squash(expect.page_marker(self.layout, n, m, language))
         return found
+
+
+def squash_free(text: str) -> bool:
+    """Whether `expect.squash` leaves the text as it is (it holds no white space)."""
+    return expect.squash(text) == text
 
 
 _SQUASHED: dict[int, _Squashed] = {}
@@ -213,17 +232,32 @@ class Flat:
 
     def cover_all(self, needle: str) -> bool:
         """Mark every occurrence of the squashed needle as accounted for; whether there was one."""
-        starts = self.find_all(needle) if needle else []
-        self.spans += [(start, start + len(needle)) for start in starts]
-        return bool(starts)
+        if not needle:
+            return False
+        flat = self.flat
+        start = flat.find(needle)
+        if start < 0:
+            return False
+        size, spans = len(needle), self.spans
+        while start >= 0:
+            spans.append((start, start + size))
+            start = flat.find(needle, start + 1)
+        return True
 
     def cover_next(self, needle: str) -> None:
         """Mark the first occurrence of the squashed needle after the last one marked this way (rows
         come in printing order)."""
-        start = self.flat.find(needle, self._cursor)
-        if start >= 0:
-            self._cursor = start + len(needle)
-            self.spans.append((start, self._cursor))
+        self.cover_each((needle,))
+
+    def cover_each(self, needles) -> None:
+        """`cover_next` of each needle in turn."""
+        flat, cursor, spans = self.flat, self._cursor, self.spans
+        for needle in needles:
+            start = flat.find(needle, cursor)
+            if start >= 0:
+                cursor = start + len(needle)
+                spans.append((start, cursor))
+        self._cursor = cursor
 
     def unexplained(self) -> tuple[int, int] | None:
         """The first run of flat text no check accounted for, or None."""
@@ -285,36 +319,75 @@ def _labelled(text: Flat, head: str, value: str, times: int) -> str | None:
     """None when `head` followed by `value` occurs at least `times` times in the extracted text
     (whitespace ignored, the value not running on into more digits); otherwise what was found there,
     for the evidence. `head` and `value` are squashed already."""
-    heads = text.find_all(head)
-    good = [h for h in heads if text.flat.startswith(value, h + len(head))
-            and text.ends_cleanly(h + len(head) + len(value))]
-    size = len(head) + len(value)
-    text.spans += [(h, h + size) for h in good]
+    # An occurrence of head + value is an occurrence of the head with the value right after it.
+    flat, needle = text.flat, head + value
+    size, length = len(needle), len(text.flat)
+    good, spans = [], text.spans
+    h = flat.find(needle)
+    while h >= 0:
+        end = h + size
+        if end >= length or (not flat[end].isdigit() and flat[end] not in ".,") or text.ends_cleanly(end):
+            good.append(h)
+            spans.append((h, end))
+        h = flat.find(needle, h + 1)
     found = len(good)
     if found >= times:
         return None
+    heads = text.find_all(head)
     if not heads:
         return f"label {head!r} not found"
     shown = [text.after(h + len(head)) for h in heads if h not in good] or [text.after(h + len(head)) for h in heads]
     return f"found {found} of {times} after the label; it reads " + " | ".join(repr(a) for a in shown[:3])
 
 
-def _rows(layout: Layout, flats: list[Flat]) -> list[Row]:
-    """The transaction rows of every sheet: the row pattern run over each sheet's squashed lines at
-    once (`^` and `$` at each line's ends)."""
+def _sheet_rows(layout: Layout, flats: list[Flat]) -> list[list[tuple[str, str, str]]]:
+    """The transaction rows (date, description, amount) of each sheet: the row pattern run over the
+    sheet's squashed lines at once (`^` and `$` at each line's ends)."""
     pattern = _patterns(layout).row
-    rows = []
-    for sheet, flat in enumerate(flats, 1):
-        rows += map(Row._make, map(tuple.__add__, pattern.findall(flat.lines), repeat((sheet,))))
-    return rows
+    return [pattern.findall(flat.lines) for flat in flats]
 
 
 def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts: list[str],
                         flats: list[Flat]) -> list[dict]:
     known = _squashed(layout)
-    want = [(known.date(t.date)[1], t.description, known.money(t.amount)[1], known.description(t.description))
-            for t in record.transactions]
-    rows = _rows(layout, flats)
+    transactions = record.transactions
+    want = known.rows(transactions)
+    by_sheet = _sheet_rows(layout, flats)
+    per_sheet = [len(found) for found in by_sheet]
+    if [row for found in by_sheet for row in found] == [(e[0], e[3], e[2]) for e in want]:
+        # Every row printed as expected, in order (what the matching below finds then, row by row).
+        for flat, found in zip(flats, by_sheet):
+            flat.cover_each([date + description + amount for date, description, amount in found])
+        defects = []
+    else:
+        defects = _match_rows(seq, want, [Row(*row, sheet) for sheet, found in enumerate(by_sheet, 1)
+                                          for row in found], flats)
+
+    # Running totals: carried forward at the foot of sheet k, brought forward at the head of k+1,
+    # and the total of new charges on the last sheet.
+    lang = record.language
+    amounts = [t.amount for t in transactions]
+    running, done = Decimal(0), 0
+    for n in range(1, len(texts) + 1):
+        if n < len(texts):
+            # The same additions, in the same order, as summing the first `done` amounts afresh.
+            running = sum(amounts[done:done + per_sheet[n - 1]], running)
+            done += per_sheet[n - 1]
+            value = known.money(running)
+            checks = [("carried_forward", value, "carried forward", n),
+                      ("brought_forward", value, f"brought forward on sheet {n + 1}", n + 1)]
+        else:
+            checks = [("total_new_charges", known.money(record.new_charges), "total new charges", n)]
+        for key, (amount, squashed), what, sheet in checks:
+            found = _labelled(flats[sheet - 1], known.label(lang, key), squashed, 1)
+            if found:
+                defects.append(_defect(seq, "wrong-amount", f"{what} (sheet {n}): expected {amount}, {found}", sheet))
+    return defects
+
+
+def _match_rows(seq: int, want: list[tuple[str, str, str, str]], rows: list[Row], flats: list[Flat]) -> list[dict]:
+    """The transactions printed against the record's, matched in order: which are missing, extra or
+    wrong (date, description, amount). `want`: (date, description, amount, squashed description)."""
     defects = []
 
     def same(e, r: Row) -> bool:  # rows are squashed already: equal descriptions need no more work
@@ -366,25 +439,6 @@ def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts
     for x in range(j, len(rows)):
         defects.append(_defect(seq, "extra-transaction", f"printed row {show(rows[x])} is not in the source record",
                                rows[x].sheet))
-
-    # Running totals: carried forward at the foot of sheet k, brought forward at the head of k+1,
-    # and the total of new charges on the last sheet.
-    lang = record.language
-    per_sheet = [sum(1 for r in rows if r.sheet == n) for n in range(1, len(texts) + 1)]
-    running, done = Decimal(0), 0
-    for n in range(1, len(texts) + 1):
-        done += per_sheet[n - 1]
-        running = sum((t.amount for t in record.transactions[:done]), Decimal(0))
-        value = known.money(running)
-        if n < len(texts):
-            checks = [("carried_forward", value, "carried forward", n),
-                      ("brought_forward", value, f"brought forward on sheet {n + 1}", n + 1)]
-        else:
-            checks = [("total_new_charges", known.money(record.new_charges), "total new charges", n)]
-        for key, (amount, squashed), what, sheet in checks:
-            found = _labelled(flats[sheet - 1], known.label(lang, key), squashed, 1)
-            if found:
-                defects.append(_defect(seq, "wrong-amount", f"{what} (sheet {n}): expected {amount}, {found}", sheet))
     return defects
 
 

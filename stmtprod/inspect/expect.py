@@ -35,13 +35,15 @@ def normalise(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
-@lru_cache(maxsize=8192)  # amounts repeat (zero balances, common prices); Currency is frozen, so hashable
 def money(currency: Currency, amount: Decimal) -> str:
-    """The market's money text: `-¥120,000`, `Rp1.234.567`, `HK$12,345.60`, `-$0.50`.
+    """The market's money text: `-¥120,000`, `Rp1.234.567`, `HK$12,345.60`, `-$0.50`."""
+    return money_format(currency)(amount)
 
-    Works in integer minor units; an amount with more places than the currency's minor unit is
-    rounded half-up, which never happens to a validated record.
-    """
+
+def money_exact(currency: Currency, amount: Decimal) -> str:
+    """`money` worked in integer minor units: an amount with more places than the currency's minor
+    unit is rounded half-up, which never happens to a validated record. The reference `money_format`
+    is held to."""
     scale = 10 ** currency.minor_units
     units = int((abs(amount) * scale).to_integral_value(rounding=ROUND_HALF_UP))
     whole, fraction = divmod(units, scale)
@@ -50,6 +52,26 @@ def money(currency: Currency, amount: Decimal) -> str:
         text += currency.decimal_separator + str(fraction).rjust(currency.minor_units, "0")
     sign = "-" if amount < 0 and units else ""
     return sign + currency.symbol + (" " if currency.symbol_space else "") + text
+
+
+@lru_cache(maxsize=64)  # Currency is frozen, so hashable
+def money_format(currency: Currency):
+    """`money` for one currency as a function, its parts worked out once (every amount of the night goes
+    through it). An amount with exactly the currency's places, as every amount of a validated record
+    has, is grouped by Decimal's own fixed-point formatting (in C); any other goes to `money_exact`."""
+    places = currency.minor_units
+    prefix = currency.symbol + (" " if currency.symbol_space else "")
+    table = str.maketrans({",": currency.group_separator, ".": currency.decimal_separator})
+    plain = currency.group_separator == "," and currency.decimal_separator == "."
+
+    def format_money(amount: Decimal) -> str:
+        text = format(abs(amount), ",f")  # digits, "," every three, "." before the fraction: ASCII only
+        exact = text[-places - 1:-places] == "." if places else "." not in text and text[-1:].isdigit()
+        if not exact:  # other places (rounded half-up), or not a finite number
+            return money_exact(currency, amount)
+        return ("-" if amount < 0 else "") + prefix + (text if plain else text.translate(table))
+
+    return format_money
 
 
 def count(currency: Currency, value: int) -> str:
