@@ -75,9 +75,9 @@ class Insert(_Config):
             return False
         if self.valid_to and record.period_end > self.valid_to:
             return False
-        for threshold, value in ((self.min_new_balance, record.new_balance), (self.min_spend, record.spend)):
-            if threshold and (record.currency not in threshold or value < threshold[record.currency]):
-                return False
+        for threshold, value in ((self.min_new_balance, "new_balance"), (self.min_spend, "spend")):
+            if threshold and (record.currency not in threshold or getattr(record, value) < threshold[record.currency]):
+                return False  # (the record's spend is added up only for an insert with a spend threshold)
         return True
 
 

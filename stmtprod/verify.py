@@ -310,17 +310,17 @@ def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catal
             return FileVerdict(f.batch, [], halt=halt.as_dict())
         pages = readback.pages
     try:
-        _check_pages(f, rows, pages, run_tag(run_id))
+        firsts = _check_pages(f, rows, pages, run_tag(run_id))
         if readback is not None and readback.breach is not None and "contract" not in blind:
             raise readback.contract_halt(f.batch, _piece_at(rows, readback.breach[0]))
         sources = source_records(accepted_dir / f"{f.region}.jsonl", {row["line"] for row in rows})
         sheets = 0
         text_seconds = readback.text_seconds if readback is not None else 0.0
         texts = readback.lines if readback is not None and layout and "text" not in blind else None
-        for expected, row in enumerate(rows, rows[0]["sequence"] if rows else 1):
+        for expected, (row, first) in enumerate(zip(rows, firsts), rows[0]["sequence"] if rows else 1):
             at = {"step": "verify", "batch": f.batch, "piece": row["sequence"]}
             check_sequence(row["sequence"], expected, at)
-            inserts = _check_source(row, f.region, sources.get(row["line"]), catalog, at)
+            inserts = _check_source(row, f.region, sources.get(row["line"]), catalog, at, first)
             if texts is not None:
                 started = time.process_time()
                 _check_text(row, layout, sources[row["line"]], inserts, texts, at)
@@ -341,17 +341,23 @@ def _piece_at(rows: list[dict], page: int) -> dict:
     return {}
 
 
-def _check_pages(f: PrintFile, rows: list[dict], pages: list[list[str]], tag: str) -> None:
-    """Each page holds the one barcode the manifest lists for it, and the file no more or fewer pages."""
-    expected = [(row, n, payload) for row in rows for n, payload in enumerate(row["payloads"], 1)]
+def _check_pages(f: PrintFile, rows: list[dict], pages: list[list[str]], tag: str) -> list:
+    """Each page holds the one barcode the manifest lists for it, and the file no more or fewer pages.
+    Returns each piece's first payload, parsed (in the order of `rows`; None for a row without one)."""
+    expected = [(k, row, n, payload) for k, row in enumerate(rows) for n, payload in enumerate(row["payloads"], 1)]
     here = {"step": "verify", "batch": f.batch}
     seen: set[str] = set()
-    for page, (found, (row, n, payload)) in enumerate(zip(pages, expected), 1):
+    firsts = [None] * len(rows)
+    for page, (found, (k, row, n, payload)) in enumerate(zip(pages, expected), 1):
         at = {**here, "page": page, "piece": row["sequence"], "sheet": n}
-        parsed = check_barcode(found, payload, at, seen, pages[page:])
+        later = () if found == [payload] else pages[page:]  # the rest of the file tells a fault apart
+        parsed = check_barcode(found, payload, at, seen, later)
         check_own_payload(parsed, row["sequence"], n, row["sheets"], tag, at)
         seen.add(payload)
+        if n == 1:
+            firsts[k] = parsed
     check_page_total(pages, len(expected), here)
+    return firsts
 
 
 def verify_batches(files: list[PrintFile], to_read: set[str], layouts: LayoutSet, run_id: str, catalog: Catalog,
@@ -402,13 +408,14 @@ def combine_verdicts(verdicts, done: Callable[[str, int], None] | None = None) -
     return pages, {"pieces": pieces, "sheets": sheets, "text_cpu_seconds": round(text_seconds, 3)}
 
 
-def _check_source(row: dict, region: str, record, catalog: Catalog, at: dict) -> None:
-    """The piece against its source record, recomputed from scratch."""
+def _check_source(row: dict, region: str, record, catalog: Catalog, at: dict, first=None) -> None:
+    """The piece against its source record, recomputed from scratch. `first`: the piece's first payload
+    (`row["payloads"][0]`) parsed already."""
     if record is None or record.account_id != row["account_id"]:
         raise Halt("piece has no matching source record in its region", **at, field="account_id",
                    expected=row["account_id"], found=record.account_id if record else None,
                    action="the manifest does not belong to this run's input: re-render the run")
-    first = parse(row["payloads"][0])
+    first = parse(row["payloads"][0]) if first is None else first
     if not first.region == region == record.region == record.address.country:
         raise Halt("region differs between barcode, batch and address country", **at, field="region",
                    expected=f"{record.region}/{record.address.country}", found=f"{first.region} in batch {region}",

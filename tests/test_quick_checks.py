@@ -2,20 +2,32 @@
 
 Verification checks every sheet of the night, so its per-piece work was made cheaper: money formatted
 by Decimal's own grouping, a label and its value searched for as one, the transaction table compared
-whole before row by row, running totals added up as they go. Each is held here to the code it replaced
-(tests/composition_reference.py) on the text of real released sheets and on that text changed in the
-ways a fault changes it: the same defects, in the same order, with the same evidence.
+whole before row by row, running totals added up as they go; the postal bars read without a Bar made
+of each, the address number's round trip taken from the reference encoding. Each is held here to the
+code it replaced (tests/composition_reference.py, tests/postal_reference.py) on real released sheets
+and on them changed in the ways a fault changes them: the same defects, halts and evidence.
 """
 from __future__ import annotations
 
+import json
 import random
 from decimal import Decimal
+from pathlib import Path
 
+import pikepdf
 import pytest
 
+from stmtprod import verify
+from stmtprod.barcode.content import page_streams
+from stmtprod.errors import Halt
 from stmtprod.inspect import expect
 from stmtprod.inspect.composition import check_piece
 from stmtprod.layout import Currency
+from stmtprod.postal import japanpost
+from stmtprod.postal import read as postal_read
+from stmtprod.postal import verify as postal_verify
+from stmtprod.postal.piece import decide
+from tests import postal_reference
 from tests.composition_reference import reference
 from tests.test_text_complete import LAYOUTS, _changed, _pieces
 
@@ -91,3 +103,103 @@ def test_money_is_formatted_as_the_minor_unit_reference_formats_it():
             assert outcome(lambda c, a: quick(a), currency, amount) == outcome(expect.money_exact, currency, amount), \
                 (currency, amount)
     assert expect.money(currencies[1], Decimal("-120000")) == "-¥120,000"
+
+
+@pytest.fixture(scope="module")
+def first_sheets(sample_run) -> list[tuple]:
+    """(record, manifest row, content of the first sheet) of every Australian and Japanese piece."""
+    run_dir, found = Path(sample_run["run_dir"]), []
+    for manifest in map(Path, sample_run["manifest_files"]):
+        if manifest.stem[:2] not in ("AU", "JP"):
+            continue
+        rows = [json.loads(x) for x in manifest.read_text(encoding="utf-8").splitlines()]
+        sources = verify.source_records(run_dir / "work" / "accepted" / f"{manifest.stem[:2]}.jsonl",
+                                        {r["line"] for r in rows})
+        pdf = next(p for p in map(Path, sample_run["print_files"]) if p.stem == manifest.stem)
+        with pikepdf.open(pdf) as doc:
+            found += [(sources[r["line"]], r, page_streams(doc.pages[r["first_page"] - 1].obj)) for r in rows]
+    return found
+
+
+def _outcome(function, *args):
+    try:
+        return repr(function(*args))  # repr: a nan in a bar is equal to itself
+    except Exception as exc:
+        return type(exc), str(exc)
+
+
+def _postal_variants(data: bytes, rng: random.Random):
+    """A page's content with its postal path's tokens changed: numbers (negative, zero, nan, inf, not a
+    number), operators dropped or replaced, rectangles in another order, the path twice."""
+    yield data
+    start = data.find(b"\n0 g\n")
+    if start < 0:
+        yield data.replace(b"\nf\n", b"\n0 g\nn 1 1 1 1 re f\n", 1)
+        return
+    start += 5
+    end = data.find(b"f", start) + 1
+    tokens = data[start:end].split()
+
+    def put(new: list[bytes]) -> bytes:
+        return data[:start] + b" ".join(new) + data[end:]
+
+    for _ in range(24):
+        changed = list(tokens)
+        k = rng.randrange(len(changed))
+        changed[k] = rng.choice([b"-1.5", b"0", b"-0", b"nan", b"inf", b"-inf", b"x", b"1e3", b"S", b"m", b"",
+                                 changed[k] + b"5", b"-" + changed[k]])
+        yield put(changed)
+    rectangles = [tokens[i:i + 5] for i in range(1, len(tokens) - 1, 5)]
+    rng.shuffle(rectangles)
+    yield put(tokens[:1] + [t for r in rectangles for t in r] + tokens[-1:])
+    yield put(tokens[:-1] + [b"f*"])
+    yield put(tokens[:-1] + [b"S"])
+    yield put(tokens[:1] + tokens[6:])
+    yield data[:end] + b"\n0 g\n" + data[start:end] + data[end:]
+
+
+def test_postal_bars_read_as_the_reference_reads_them(first_sheets):
+    rng = random.Random(4)
+    tried = 0
+    for _record, _row, data in first_sheets:
+        for page in _postal_variants(data, rng):
+            tried += 1
+            reference = _outcome(postal_reference.bars_in_content, page)
+            assert _outcome(postal_read.bars_in_content, page) == reference
+            bars = postal_reference.bars_in_content(page) if isinstance(reference, str) else None
+            assert _outcome(postal_read.content_letters, page) == (
+                _outcome(postal_reference.letters, bars) if bars is not None else reference)
+            if bars is not None:
+                assert _outcome(postal_read.letters, bars) == _outcome(postal_reference.letters, bars)
+    assert tried > 500 and any(postal_read.content_letters(d) for _r, _w, d in first_sheets)
+
+
+def test_the_postal_check_halts_as_the_reference_halts(first_sheets):
+    rng = random.Random(9)
+    printed = [postal_read.content_letters(data) for _record, _row, data in first_sheets]
+    others = [bars for bars in printed if bars]
+    tried = halts = 0
+    for (record, row, _data), bars in zip(first_sheets, printed):
+        variants = [bars, None, rng.choice(others)]
+        if bars:
+            for k in rng.sample(range(len(bars)), 12):
+                variants.append(bars[:k] + rng.choice("FADT".replace(bars[k], "")) + bars[k + 1:])
+        wanted = decide(record).wanted
+        if wanted is not None and wanted.symbology == "japanpost":  # the record's postcode, another number
+            number = wanted.fields["address_number"]
+            variants += [japanpost.encode(wanted.fields["postcode"], other)
+                         for other in ("9-9-9", number + "1", number[:-1], number + "-1-2-3-4-5-6-7")]
+        rows = [row, {**row, "postal": {**row["postal"], "bars": rng.choice(others)}},
+                {**row, "postal": {**row["postal"], "class": "NON-BARCODED"}}]
+        for r in rows:
+            for found in variants:
+                at = {"step": "verify", "piece": r["sequence"]}
+                outcomes = []
+                for check in (postal_verify.check_piece, postal_reference.check_piece):
+                    try:
+                        outcomes.append(check(r, record, found, at))
+                    except Halt as halt:
+                        outcomes.append(halt.as_dict())
+                assert outcomes[0] == outcomes[1], (r["sequence"], found)
+                tried, halts = tried + 1, halts + bool(outcomes[0])
+    assert tried > 300 and 0.5 * tried < halts < tried

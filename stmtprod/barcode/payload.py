@@ -59,6 +59,7 @@ assert FIELDS[-1][2] == PAYLOAD_LENGTH
 _RUN_ID = re.compile(r"[0-9]{8}-([0-9A-Z]{6})(-R[0-9]{1,3})?")  # ASCII only, used with fullmatch
 _TAG = re.compile(r"[0-9A-Z]{6}")
 _HEX = frozenset("0123456789ABCDEF")
+_CHARS = re.compile(f"[{ALPHABET}]*")  # with fullmatch: every character in the alphabet
 
 
 class PayloadError(ValueError):
@@ -157,10 +158,11 @@ def parse(text: str) -> Payload:
     if not isinstance(text, str) or len(text) != PAYLOAD_LENGTH:
         n = len(text) if isinstance(text, str) else type(text).__name__
         raise PayloadError(f"wrong length: {n}, expected {PAYLOAD_LENGTH}")
-    for i, ch in enumerate(text):
-        if ch not in ALPHABET:
-            field = next(name for name, start, end in FIELDS if start <= i < end)
-            raise PayloadError(f"bad char {ch!r} at position {i} in {_where(field)}")
+    if not _CHARS.fullmatch(text):  # then find the first character outside the alphabet
+        for i, ch in enumerate(text):
+            if ch not in ALPHABET:
+                field = next(name for name, start, end in FIELDS if start <= i < end)
+                raise PayloadError(f"bad char {ch!r} at position {i} in {_where(field)}")
     f = {name: text[start:end] for name, start, end in FIELDS}
     if f["version"] != PAYLOAD_VERSION:  # the version decides the layout, so check it first
         raise PayloadError(f"{_where('version')}: unknown version {f['version']!r}, expected {PAYLOAD_VERSION!r}")

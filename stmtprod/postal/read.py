@@ -8,7 +8,7 @@ japanpost.decode) then checks start, stop, parity or check character and gives t
 """
 from __future__ import annotations
 
-from operator import attrgetter
+from operator import add
 from typing import NamedTuple
 
 import numpy as np
@@ -19,6 +19,7 @@ from stmtprod.barcode.content import page_streams
 
 POSTAL_FILL = b"0 g"  # DeviceGray black: the postal bars' own fill (stmtprod.postal.draw)
 DARK = 128
+_POSITIVE = (0.0).__lt__
 
 
 class PostalReadError(ValueError):
@@ -34,15 +35,17 @@ class Bar(NamedTuple):
     top: float
 
 
-_LEFT = attrgetter("left")
-
-
 def letters(bars: list[Bar]) -> str:
     """F A D T for bars in any order (sorted left to right here)."""
-    if not bars:
+    return _letters([b.left for b in bars], [b.bottom for b in bars], [b.top for b in bars])
+
+
+def _letters(lefts: list[float], bottoms: list[float], tops: list[float]) -> str:
+    """`letters` of the bars given by their left edges, bottoms and tops (in any order, one list each)."""
+    if not lefts:
         raise PostalReadError("no bars")
-    bars = sorted(bars, key=_LEFT)
-    bottoms, tops = [b.bottom for b in bars], [b.top for b in bars]
+    order = sorted(range(len(lefts)), key=lefts.__getitem__)  # stable, as sorting the bars by their left
+    bottoms, tops = [bottoms[i] for i in order], [tops[i] for i in order]
     band_bottom, band_top = max(bottoms), min(tops)
     if band_top <= band_bottom:
         raise PostalReadError("the bars share no tracker band")
@@ -51,17 +54,45 @@ def letters(bars: list[Bar]) -> str:
     if reach <= (band_top - band_bottom) * 0.2:
         raise PostalReadError("no ascenders or descenders: not a 4-state symbol")
     eps = reach / 2
-    out = []
-    for b in bars:
-        up, down = b.top > band_top + eps, b.bottom < band_bottom - eps
-        out.append("F" if up and down else "A" if up else "D" if down else "T")
-    return "".join(out)
+    above, below = band_top + eps, band_bottom - eps
+    return "".join(["TDAF"[(top > above) * 2 + (bottom < below)] for bottom, top in zip(bottoms, tops)])
 
 
 def bars_in_content(data: bytes) -> list[Bar] | None:
     """The postal bars a page's content states (points), None when it holds none.
 
     PostalReadError when there are two postal paths, or the path is not plain filled rectangles."""
+    found = _rectangles(data)
+    return None if found is None else [Bar(*bar) for bar in zip(*_edges(*found))]
+
+
+def content_letters(data: bytes) -> str | None:
+    """`letters(bars_in_content(data))`, or None when the page holds no postal bars; the same
+    PostalReadError when either raises one. Every first sheet is read, so no Bar is made here."""
+    found = _rectangles(data)
+    if found is None:
+        return None
+    lefts, bottoms, _rights, tops = _edges(*found)
+    return _letters(lefts, bottoms, tops)
+
+
+def _edges(xs: list[float], ys: list[float], ws: list[float], hs: list[float]) -> tuple[list[float], ...]:
+    """The left, bottom, right and top of each rectangle (x, y, width, height), one list each."""
+    if all(map(_POSITIVE, ws)) and all(map(_POSITIVE, hs)):  # as drawn: each bar from its bottom-left corner
+        return xs, ys, list(map(add, xs, ws)), list(map(add, ys, hs))
+    lefts, bottoms, rights, tops = [], [], [], []
+    for x, y, w, h in zip(xs, ys, ws, hs):
+        if w > 0 and h > 0:
+            left, bottom, right, top = x, y, x + w, y + h
+        else:
+            left, bottom, right, top = min(x, x + w), min(y, y + h), max(x, x + w), max(y, y + h)
+        lefts.append(left), bottoms.append(bottom), rights.append(right), tops.append(top)
+    return lefts, bottoms, rights, tops
+
+
+def _rectangles(data: bytes) -> tuple[list[float], list[float], list[float], list[float]] | None:
+    """The x, y, width and height of each postal bar's rectangle as the content states them (at least
+    one), None when the page holds no postal path; PostalReadError as `bars_in_content` says."""
     start = data.find(b"\n" + POSTAL_FILL + b"\n")
     if start < 0:
         return None
@@ -72,18 +103,18 @@ def bars_in_content(data: bytes) -> list[Bar] | None:
     first = 0
     while first < len(tokens) and tokens[first] == b"n":
         first += 1
-    i = first
-    while i + 4 < len(tokens) and tokens[i + 4] == b"re":
-        i += 5
+    operators = tokens[first + 4::5]  # where each rectangle's "re" stands
+    rectangles = len(operators)
+    if operators.count(b"re") != rectangles:
+        rectangles = next(k for k, token in enumerate(operators) if token != b"re")
+    i = first + 5 * rectangles
     try:  # the rectangles' numbers converted in bulk
         xs, ys, ws, hs = (floats(tokens[first + k:i:5]) for k in range(4))
     except ValueError:
         raise PostalReadError("a postal bar's rectangle is not numbers") from None
-    bars = [Bar(x, y, x + w, y + h) if w > 0 and h > 0 else Bar(min(x, x + w), min(y, y + h), max(x, x + w), max(y, y + h))
-            for x, y, w, h in zip(xs, ys, ws, hs)]
-    if not bars or i >= len(tokens) or tokens[i] not in (b"f", b"f*"):
+    if not xs or i >= len(tokens) or tokens[i] not in (b"f", b"f*"):
         raise PostalReadError("the postal path is not rectangles filled")
-    return bars
+    return xs, ys, ws, hs
 
 
 class PageLetters:
@@ -100,8 +131,7 @@ class PageLetters:
         self.pages = max(self.pages, index + 1)
         if index in self.wanted:
             try:
-                bars = bars_in_content(data)
-                self.found[index] = None if bars is None else letters(bars)
+                self.found[index] = content_letters(data)
             except PostalReadError as exc:
                 self.found[index] = exc
 
