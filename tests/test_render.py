@@ -188,3 +188,38 @@ def test_barcode_path_is_the_one_rectangles_make():
             __import__("reportlab.lib.rl_accel", fromlist=["fp_str"]).fp_str((5.5 + s * 0.9, 2.0, w * 0.9, 8.0))
             for s, w in symbol.runs(modules)))
         assert symbol.path_code(modules, 5.5, 0.9, 2.0, 8.0) == expected
+
+
+def test_postal_path_is_the_one_rectangles_make():
+    """The cached bar rectangles (`postal.draw`) write what `path.rect` per bar writes, for both
+    symbologies, any placement, the same bars twice (cached) and no bars."""
+    import random
+
+    from reportlab.lib.units import mm
+
+    from stmtprod.layout import load_layouts
+    from stmtprod.postal.draw import draw
+    from stmtprod.postal.geometry import Placement, geometry_for
+
+    layouts = load_layouts(Path(__file__).resolve().parent.parent / "layouts")
+    rng = random.Random(18)
+    reference, fast = _canvases()
+    for region, symbology, count in [("AU", "auspost", 37), ("JP", "japanpost", 67)]:
+        placement = layouts[region].postal_placement(symbology)
+        moved = Placement(placement.x + 0.37, placement.top - 1.3, placement.length, placement.height, 0)
+        for point_size in (8.0, 10.0, 11.5):
+            geo = geometry_for(symbology, point_size)
+            bars = "".join(rng.choice("FADT") for _ in range(count))
+            for where, page_height, text in [(placement, 297, bars), (moved, 279.4, bars), (placement, 297, bars),
+                                             (placement, 297, bars[:5]), (placement, 297, "")]:
+                base = page_height - where.top - geo.full
+                path = reference.beginPath()
+                for i, state in enumerate(text):
+                    bottom, top = geo.extent(state)
+                    path.rect((where.x + i * geo.pitch) * mm, (base + bottom) * mm, geo.width * mm,
+                              (top - bottom) * mm)
+                reference.setFillGray(0)
+                reference.drawPath(path, stroke=0, fill=1)
+                reference.setFillColorRGB(0, 0, 0)
+                draw(fast, text, where, geo, page_height)
+    assert fast.getpdfdata() == reference.getpdfdata()
