@@ -223,3 +223,46 @@ def test_postal_path_is_the_one_rectangles_make():
                 reference.setFillColorRGB(0, 0, 0)
                 draw(fast, text, where, geo, page_height)
     assert fast.getpdfdata() == reference.getpdfdata()
+
+
+def test_painter_text_is_drawstring_wherever_a_string_repeats():
+    """`LayoutPainter._text` fits a string once and places it anywhere: the same string at other
+    places, sizes, boxes and alignments writes what ReportLab's `setFont` + `drawString` /
+    `drawRightString` write (a one-face style), and, for every layout's face stacks and strings that
+    shrink or are cut, what the painter writes with nothing remembered."""
+    from reportlab.lib.units import mm
+
+    from stmtprod.render.canvas_text import TextWriter
+    from stmtprod.render.statement import StatementPainter
+
+    root = Path(__file__).resolve().parent.parent / "layouts"
+    au = StatementPainter(load_layout(root / "AU.toml"), "run")
+    reference, fast = _canvases()
+    texts = ["Jane Citizen", "$1,234.56", "-$0.01", "<b>O'Brien & Sons</b> (x) \\", "Jane Citizen"]
+    for round_ in range(2):
+        for i, text in enumerate(texts):
+            for top, size, align, box in [(50 + i * 5, 8.5, "left", 80), (120 + i * 5, 8.5, "right", 80),
+                                          (50 + i * 5, 9.5, "right", None), (200 - i, 8.5, "left", 80),
+                                          (230 - i, 9.5, "left", 80)]:
+                reference.setFont("DejaVuSans-0", size)
+                x, y = (20 + round_) * mm, (au.height_mm - top) * mm
+                (reference.drawRightString if align == "right" else reference.drawString)(x, y, text)
+                au._text(fast, 20 + round_, top, text, size, align=align, max_mm=box)
+    assert fast.getpdfdata() == reference.getpdfdata()
+
+    long = "Woolworths Metro Sydney Central Station Concourse Level 2 Shop 14 " * 2
+    for region in ["AU", "JP", "HK"]:
+        painter = StatementPainter(load_layout(root / f"{region}.toml"), "run")
+        remembered, afresh = _canvases()
+        strings = ["新残高 / New balance", long, long[:60], "東京都千代田区丸の内1-1-1 " * 4, "ｱｲｳ ¥1,234", long]
+        for i, text in enumerate(strings * 2):
+            for top, bold, align, box, min_size in [(40 + i, False, "left", 60, 5.5), (90 + i, True, "right", 60, 5.5),
+                                                    (140 + i, False, "right", 60, 7), (190, True, "left", None, 5.5),
+                                                    (200, True, "right", None, 5.5), (210, False, "left", 60, 7),
+                                                    (220, False, "right", 60, 5.5)]:
+                painter._text(remembered, 15, top, text, 8.5, bold=bold, align=align, max_mm=box, min_size=min_size)
+                writer = TextWriter.of(afresh)
+                writer.lines.clear()
+                writer.fitted.clear()
+                painter._text(afresh, 15, top, text, 8.5, bold=bold, align=align, max_mm=box, min_size=min_size)
+        assert remembered.getpdfdata() == afresh.getpdfdata()

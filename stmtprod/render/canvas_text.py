@@ -156,6 +156,8 @@ class TextWriter:
         self.faces: dict[str, _FaceWriter | _StackWriter] = {}
         # A painter's `_text` call -> (operators, face, size): fixed text at a fixed place is written once.
         self.lines: dict[tuple, tuple[str, str, float]] = {}
+        # A string in its box, wherever it stands -> (text object body, face, size, width when right-aligned).
+        self.fitted: dict[tuple, tuple[str, str, float, float | None]] = {}
 
     @classmethod
     def of(cls, canvas: Canvas) -> TextWriter:
@@ -280,6 +282,26 @@ class LayoutPainter:
 
     def _fit(self, writer: TextWriter, x_mm: float, top_mm: float, text: str, size: float, bold: bool,
              align: str, max_mm: float | None, min_size: float) -> tuple[str, str, float]:
+        """(operators, face, size) of one `_text` call: the string fitted once wherever it stands (rows of a
+        table repeat dates, amounts and labels at other heights), then placed."""
+        right = align == "right"
+        key = (self.regular, self.bold, text, size, bold, right, max_mm, min_size)
+        fitted = writer.fitted.get(key)
+        if fitted is None:
+            fitted = self._fitted(writer, text, size, bold, right, max_mm, min_size)
+            if len(writer.fitted) >= _CACHE_LIMIT:
+                writer.fitted.clear()
+            writer.fitted[key] = fitted
+        body, face, size, width = fitted
+        x = x_mm * mm
+        if right:
+            x = x - width
+        return f"BT 1 0 0 1 {fp_str(x, self._y(top_mm))} Tm {body}", face, size
+
+    def _fitted(self, writer: TextWriter, text: str, size: float, bold: bool, right: bool, max_mm: float | None,
+                min_size: float) -> tuple[str, str, float, float | None]:
+        """(text object body, face, size, width when right-aligned) of a string in its box, as
+        `TextWriter.code` writes it."""
         face = self.bold if bold else self.regular
         font = self._fonts[bold]
         width = None
@@ -292,5 +314,7 @@ class LayoutPainter:
                 while font.stringWidth(text, size) > max_mm * mm and len(text) > 1:
                     text = text[:-2] + "…"
                 width = None
-        return (writer.code(face, size, x_mm * mm, self._y(top_mm), text, width, align == "right"),
-                font_registry.stack(face).primary, size)
+        fw = writer.face(face)
+        if right and width is None:
+            width = fw.font.stringWidth(text, size)
+        return fw.format(text, size, size * 1.2), font_registry.stack(face).primary, size, width
