@@ -112,7 +112,9 @@ class _Squashed:
         page_word = re.escape(layout.labels["en"].page).replace(r"\{n\}", r"(\d+)").replace(r"\{m\}", r"(\d+)")
         self.page_re = re.compile(expect.squash(page_word.replace("\\ ", " ")))
         self.fixed = [(line, expect.squash(line)) for line in expect.fixed_text(layout)]
+        self.rows_pattern = _patterns(layout).row
         self._labels: dict[tuple[str, str, str], str] = {}
+        self._texts: dict[tuple[str, str], tuple[str, str]] = {}
         self._markers: dict[tuple[int, int, str], str] = {}
         self._money: dict[Decimal, tuple[str, str]] = {}
         self._format_money = expect.money_format(layout.currency)
@@ -169,6 +171,14 @@ class _Squashed:
         if found is None:
             text = expect.date(self.layout.date_format, value)
             found = self._dates[value] = (text, expect.squash(text))
+        return found
+
+    def text(self, language: str, key: str) -> tuple[str, str]:
+        """The label `key` as printed (`expect.label`) and squashed."""
+        found = self._texts.get((language, key))
+        if found is None:
+            text = expect.label(self.layout, language, key)
+            found = self._texts[(language, key)] = (text, expect.squash(text))
         return found
 
     def label(self, language: str, key: str, suffix: str = "") -> str:
@@ -343,7 +353,7 @@ def _labelled(text: Flat, head: str, value: str, times: int) -> str | None:
 def _sheet_rows(layout: Layout, flats: list[Flat]) -> list[list[tuple[str, str, str]]]:
     """The transaction rows (date, description, amount) of each sheet: the row pattern run over the
     sheet's squashed lines at once (`^` and `$` at each line's ends)."""
-    pattern = _patterns(layout).row
+    pattern = _squashed(layout).rows_pattern
     return [pattern.findall(flat.lines) for flat in flats]
 
 
@@ -376,8 +386,8 @@ def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts
             value = known.money(running)
             checks = [("carried_forward", value, "carried forward", n),
                       ("brought_forward", value, f"brought forward on sheet {n + 1}", n + 1)]
-        else:
-            checks = [("total_new_charges", known.money(record.new_charges), "total new charges", n)]
+        else:  # the new charges: the rest of the amounts added on, as `record.new_charges` adds them all
+            checks = [("total_new_charges", known.money(sum(amounts[done:], running)), "total new charges", n)]
         for key, (amount, squashed), what, sheet in checks:
             found = _labelled(flats[sheet - 1], known.label(lang, key), squashed, 1)
             if found:
@@ -493,8 +503,8 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
         for line, want in known.every_sheet(record.language):
             if not flat.cover_all(want) and not flat.cover_all(expect.shortened_in(want, flat.flat)):
                 defects.append(_defect(seq, "wrong-layout-text", f"sheet {n}: expected {line!r}, not found", n))
-    summary = expect.label(layout, record.language, "summary")
-    if not flats[0].cover_all(expect.squash(summary)):
+    summary, squashed = known.text(record.language, "summary")
+    if not flats[0].cover_all(squashed):
         defects.append(_defect(seq, "wrong-layout-text", f"sheet 1: expected {summary!r}, not found"))
 
     first = flats[0].flat
