@@ -47,8 +47,8 @@ except ImportError:  # peak RSS then comes from getrusage: the largest process o
     psutil = None
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS = ("ingest", "plan", "render", "verify", "inserter", "mailing", "stage1", "stage2", "stage3", "stage4",
-         "release")
+STEPS = ("ingest", "plan", "render", "verify", "challenges", "inserter", "mailing", "stage1", "stage2", "stage3",
+         "stage4", "release")
 STAGE_NAMES = {"stage1": "stage1 composition", "stage2": "stage2 print", "stage3": "stage3 insertion",
                "stage4": "stage4 dispatch"}
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -100,14 +100,18 @@ def _own_cpu() -> float:
 # -- the line ---------------------------------------------------------------------------------------
 
 class TreeSampler(threading.Thread):
-    """Polls a process and its descendants every `interval` s; keeps the parent's and the largest child's peak RSS."""
+    """Polls a process and its descendants every `interval` s; keeps the parent's and the largest child's peak
+    RSS, and the CPU seconds the parent and its descendants have used so far (a descendant's last reading
+    is kept after it ends, so what a worker used in its last `interval` before ending is not counted)."""
 
     def __init__(self, pid: int, interval: float = 0.05):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.parent_peak = self.child_peak = self.tree_peak = 0
         self.children_seen: set[int] = set()
-        self.samples: list[tuple[float, int, int]] = []  # (time.time(), parent RSS, largest child RSS)
+        # (time.time(), parent RSS, largest child RSS, parent CPU-s, descendants' CPU-s)
+        self.samples: list[tuple[float, int, int, float, float]] = []
+        self._child_cpu: dict[int, float] = {}
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -118,6 +122,7 @@ class TreeSampler(threading.Thread):
         while not self._done.is_set():
             try:
                 parent = proc.memory_info().rss
+                times = proc.cpu_times()
             except psutil.Error:
                 return
             tree, largest = parent, 0
@@ -129,12 +134,15 @@ class TreeSampler(threading.Thread):
             for child in children:
                 try:
                     rss = child.memory_info().rss
+                    used = child.cpu_times()
                 except psutil.Error:
                     continue
                 self.children_seen.add(child.pid)
+                self._child_cpu[child.pid] = used.user + used.system
                 largest = max(largest, rss)
                 tree += rss
-            self.samples.append((time.time(), parent, largest))
+            self.samples.append((time.time(), parent, largest, times.user + times.system,
+                                 sum(self._child_cpu.values())))
             self.child_peak = max(self.child_peak, largest)
             self.parent_peak = max(self.parent_peak, parent)
             self.tree_peak = max(self.tree_peak, tree)
@@ -145,14 +153,18 @@ class TreeSampler(threading.Thread):
         self.join()
 
 
-# Where each step starts: the line's plain log line, else the previous step's start plus its duration.
-_STEP_LOG = {"ingest": "step: ingest", "plan": "step: plan", "render": "rendering ", "verify": "step: verify",
-             "inserter": "step: inserter", "stage1": "step: inspection", "release": "step: release"}
+# Where each step starts: the line's log line, else the previous step's start plus its duration.
+_STEP_LOG = {"ingest": "ingest |", "plan": "plan |", "render": "render: ", "verify": "verify |",
+             "challenges": "challenges |", "inserter": "inserter |", "stage1": "inspection: stage 1 ",
+             "stage2": "inspection: stage 2 ", "stage3": "inspection: stage 3 ", "stage4": "inspection: stage 4 ",
+             "release": "release |"}
 _LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \S+ (.*)$")
 
 
-def step_peaks(samples: list[tuple[float, int, int]], log: Path, timings: dict, launched: float) -> dict:
-    """Peak RSS of the parent and of the largest child during each step, from the sampled timeline."""
+def step_peaks(samples: list[tuple[float, int, int, float, float]], log: Path, timings: dict,
+               launched: float) -> dict:
+    """Per step, from the sampled timeline: peak RSS of the parent and of the largest child, and the CPU
+    seconds the parent and the workers used during it."""
     marks: dict[str, float] = {}
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
         m = _LOG_LINE.match(line)
@@ -175,7 +187,10 @@ def step_peaks(samples: list[tuple[float, int, int]], log: Path, timings: dict, 
         end = starts[i + 1][1] if i + 1 < len(starts) else float("inf")
         inside = [x for x in samples if start <= x[0] < end]
         if inside:
-            peaks[step] = {"parent": max(x[1] for x in inside), "worker": max(x[2] for x in inside)}
+            before = [x for x in samples if x[0] < start]
+            first = before[-1] if before else (0.0, 0, 0, 0.0, 0.0)
+            peaks[step] = {"parent": max(x[1] for x in inside), "worker": max(x[2] for x in inside),
+                           "parent_cpu": inside[-1][3] - first[3], "worker_cpu": inside[-1][4] - first[4]}
     return peaks
 
 
@@ -366,6 +381,10 @@ def _rate(n: int, seconds: float | None) -> str:
     return f"{n / seconds:,.0f}" if seconds and seconds >= 0.01 else "-"
 
 
+def _cpu(seconds: float | None) -> str:
+    return f"{seconds:,.1f}" if seconds is not None else "-"
+
+
 def _mib(n: int | None) -> str:
     return f"{n / 2**20:,.0f} MiB" if n else "-"
 
@@ -384,7 +403,7 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
     print()
     steps_rss = line["memory"].get("steps", {})
     header = (f"{'step':<22}{'seconds':>10}{'statements/s':>15}{'sheets/s':>12}{'of render':>11}"
-              f"{'parent RSS':>12}{'worker RSS':>12}")
+              f"{'parent RSS':>12}{'worker RSS':>12}{'CPU-s parent':>14}{'workers':>9}")
     print(header)
     print("-" * len(header))
     for step in STEPS:
@@ -393,7 +412,8 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
         share = f"{t[step] / render:.1%}" if render and step != "render" else ""
         rss = steps_rss.get(step, {})
         print(f"{STAGE_NAMES.get(step, step):<22}{t[step]:>10.2f}{_rate(pieces, t[step]):>15}"
-              f"{_rate(sheets, t[step]):>12}{share:>11}{_mib(rss.get('parent')):>12}{_mib(rss.get('worker')):>12}")
+              f"{_rate(sheets, t[step]):>12}{share:>11}{_mib(rss.get('parent')):>12}{_mib(rss.get('worker')):>12}"
+              f"{_cpu(rss.get('parent_cpu')):>14}{_cpu(rss.get('worker_cpu')):>9}")
     if "verify_text" in t:  # part of verify, not a step of its own: CPU seconds over the processes sharing them
         share = f"{t['verify_text'] / render:.1%}" if render else ""
         print(f"{'  of which text check':<22}{t['verify_text']:>10.2f}{_rate(pieces, t['verify_text']):>15}"
@@ -406,6 +426,9 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
           f"{_rate(sheets, line['wall']):>12}")
     print(f"{'ceiling (bare RL)':<22}{ceiling['wall']:>10.2f}{'':>15}{ceiling['sheets_per_s']:>12,.0f}")
     print()
+    if any("parent_cpu" in v for v in steps_rss.values()):
+        print("CPU-s: CPU seconds used during the step by the line's process and by its worker processes (stages 1 "
+              "and 2 run in the workers during the inserter and mailing steps); sampled every 50 ms")
     m = line["memory"]
     if m["source"] == "getrusage":
         print(f"peak RSS: largest process {_mib(m['largest'])} (install psutil to separate parent and workers)")
