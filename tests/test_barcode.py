@@ -224,3 +224,20 @@ def test_read_region_outside_page(tmp_path):
     _draw_pdf(pdf, ["1AUAB12CD00000420102053"], [(10, 10)])
     with pytest.raises(ValueError, match="outside the page"):
         reader.read_page_barcodes(pdf, region_mm=(300, 10, 10, 10))
+
+
+def test_module_strings_are_python_barcodes():
+    """Payloads of digits and capital letters are encoded by `symbol` itself: the same modules as
+    python-barcode's Code128 for sheet payloads and random strings of every mix (runs of digits of
+    every length, odd and even, first and last, a leading 99 that python-barcode folds into its
+    start code); other text goes to python-barcode."""
+    from barcode.codex import Code128
+
+    rng = random.Random(128)
+    texts = [P.build(rng.choice(REGIONS), "20261120-5BFQ9H", rng.randrange(1, 10 ** 7), 1, rng.randrange(1, 9),
+                     rng.sample(range(1, 9), rng.randrange(0, 4))) for _ in range(300)]
+    for alphabet in ("0123456789", "0123456789A", ALPHA, "09AZ", "99999999Q"):
+        texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 30))) for _ in range(2000)]
+    texts += ["1", "A", "99", "990", "9912AB", "100", "12345", "A1234", "A123", "1234A5678", "abc", "1a2b", "A-B 1"]
+    for text in texts:
+        assert symbol.modules(text) == Code128(text).build()[0], text
