@@ -11,14 +11,15 @@ import zint
 from stmtprod.postal import auspost, japanpost
 
 
+# A bar's (ascender, descender) bits as 2 * top + bottom -> its state letter.
+_STATES = bytes.maketrans(bytes([0b11, 0b10, 0b01, 0b00]), b"FADT")
+
+
 def _letters(symbol: zint.Symbol) -> str:
+    """The state letter of each bar: F both, A ascender only, D descender only, T neither (the tracker)."""
     rows = np.unpackbits(np.asarray(symbol.encoded_data)[:symbol.rows], axis=1, bitorder="little")
-    top, bottom = rows[0], rows[symbol.rows - 1]
-    return "".join(_state(top[c], bottom[c]) for c in range(0, symbol.width, 2))
-
-
-def _state(top: int, bottom: int) -> str:
-    return {(1, 1): "F", (1, 0): "A", (0, 1): "D", (0, 0): "T"}[(int(top), int(bottom))]
+    top, bottom = rows[0, :symbol.width:2], rows[symbol.rows - 1, :symbol.width:2]
+    return (top * 2 + bottom).tobytes().translate(_STATES).decode("ascii")
 
 
 def _encode(symbology: zint.Symbology, data: str) -> str:
