@@ -266,3 +266,81 @@ def test_painter_text_is_drawstring_wherever_a_string_repeats():
                 writer.fitted.clear()
                 painter._text(afresh, 15, top, text, 8.5, bold=bold, align=align, max_mm=box, min_size=min_size)
         assert remembered.getpdfdata() == afresh.getpdfdata()
+
+
+def _pages_both_ways(make, formatted: list) -> tuple[bytes, bytes]:
+    """`make(canvas)` drawn twice: saved by ReportLab alone, and after `pdfpages.prepare` (`formatted`
+    is emptied before it)."""
+    import io
+
+    from stmtprod.render import pdfpages
+
+    out = []
+    for fast in (False, True):
+        buffer = io.BytesIO()
+        canvas = make(buffer)
+        if fast:
+            formatted.clear()
+            pdfpages.prepare(canvas)
+        canvas.save()
+        out.append(buffer.getvalue())
+    return out[0], out[1]
+
+
+def test_pages_are_written_as_reportlab_writes_them(monkeypatch):
+    """The page and content-stream fast path (`pdfpages`) writes ReportLab's bytes: for pages alike and
+    pages that differ in size, rotation, boxes, transitions, colours, images, and empty pages; with and
+    without compression, with ASCII85, and with encryption (these go through ReportLab)."""
+    from reportlab import rl_config
+    from reportlab.lib import colors
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen.canvas import Canvas
+    from PIL import Image
+
+    image = ImageReader(Image.new("RGB", (4, 4), (200, 30, 30)))
+
+    def document(compress=1, encrypt=None):
+        def make(buffer):
+            c = Canvas(buffer, invariant=1, pageCompression=compress, encrypt=encrypt)
+            for i in range(14):
+                c.drawString(72, 700 - i, f"page {i} (text) \\ ")
+                if i == 3:
+                    c.setPageSize((300, 400 + i))
+                if i == 5:
+                    c.setPageRotation(90)
+                if i == 6:
+                    c.setPageRotation(0)
+                    c.setCropBox((10, 10, 200, 200))
+                if i == 7:
+                    c.setPageTransition("Dissolve", 2)
+                if i == 8:
+                    c.setFillColor(colors.CMYKColorSep(0, 0, 1, 0, spotName="Spot"))
+                    c.rect(10, 10, 50, 50, fill=1)
+                if i == 9:
+                    c.drawImage(image, 20, 20, 30, 30)
+                if i == 11:
+                    c.showPage()  # an empty page: ReportLab writes its test stream
+                c.showPage()
+            return c
+        return make
+
+    from reportlab.pdfbase import pdfdoc
+
+    by_reportlab = []  # pages and streams ReportLab formatted in the fast pass: the fast path is taken
+    for kind in (pdfdoc.PDFPage, pdfdoc.PDFStream):
+        monkeypatch.setattr(kind, "format", lambda self, doc, _f=kind.format: by_reportlab.append(self) or _f(self, doc))
+    saved = rl_config.useA85
+    try:
+        for a85 in (0, 1):
+            rl_config.useA85 = a85
+            for compress, encrypt in [(1, None), (0, None), (1, "secret")]:
+                reference, fast = _pages_both_ways(document(compress, encrypt), by_reportlab)
+                if not a85 and compress and encrypt is None:  # 15 pages, their streams, image: 8 + 4 + 1
+                    assert len(by_reportlab) <= 13, [type(o).__name__ for o in by_reportlab]
+                if encrypt is None:  # encryption writes a random key: compared through a reader below
+                    assert fast == reference, (a85, compress)
+                else:
+                    reader = pypdf.PdfReader(__import__("io").BytesIO(fast), password="secret")
+                    assert len(reader.pages) == 15 and "page 13" in reader.pages[14].extract_text()
+    finally:
+        rl_config.useA85 = saved

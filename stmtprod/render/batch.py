@@ -20,6 +20,7 @@ from stmtprod.fsutil import write_bytes, write_jsonl
 from stmtprod.layout import load_layout
 from stmtprod.plan import read_batch
 from stmtprod.postal.piece import decide, manifest_entry
+from stmtprod.render import pdfpages
 from stmtprod.render.canvas_text import LayoutPainter
 from stmtprod.render.statement import StatementPainter
 
@@ -96,6 +97,7 @@ def render_pdf(job: BatchJob) -> tuple[bytes, list[dict]]:
             "first_page": page, "last_page": page + len(payloads) - 1, "postal": postal,
         })
         page += len(payloads)
+    pdfpages.prepare(canvas)
     canvas.save()
     return buffer.getvalue(), rows
 
