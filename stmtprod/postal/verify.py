@@ -46,6 +46,17 @@ def check_file(pdf_path: str, rows: list[dict], sources: dict, batch: str, read:
         check_piece(row, record, found[row["first_page"] - 1], at)
 
 
+def address_number_as_printed(wanted, fields: dict, bars: str) -> tuple[str, str | None]:
+    """The record's address number as a barcode with the printed postcode holds it (the barcode has room
+    for 13 characters), and the reference bars when that barcode is them (None otherwise)."""
+    if fields.get("postcode") == wanted.fields.get("postcode"):
+        # The printed postcode is the record's: the round trip is the reference encoding, and for bars
+        # that are the reference its address number is the one decoded from them already.
+        expected = reference_bars(wanted.symbology, wanted.fields)
+        return (fields["address_number"] if bars == expected else japanpost.decode(expected).address_number), expected
+    return japanpost.decode(japanpost.encode(fields["postcode"], wanted.fields["address_number"])).address_number, None
+
+
 def check_piece(row: dict, record, bars: str | None, at: dict) -> None:
     decision = decide(record)
     entry = row.get("postal") or {}
@@ -69,13 +80,7 @@ def check_piece(row: dict, record, bars: str | None, at: dict) -> None:
     expected = None
     for name, value in wanted.fields.items():
         if name == "address_number":
-            if fields.get("postcode") == wanted.fields.get("postcode"):
-                # The printed postcode is the record's: the round trip below is the reference encoding,
-                # and for bars that are the reference its address number is the one decoded above.
-                expected = reference_bars(wanted.symbology, wanted.fields)
-                value = fields["address_number"] if bars == expected else japanpost.decode(expected).address_number
-            else:
-                value = japanpost.decode(japanpost.encode(fields["postcode"], value)).address_number
+            value, expected = address_number_as_printed(wanted, fields, bars)
         if fields.get(name) != value:
             raise Halt(f"the printed postal barcode's {name} differs from the record", **at, field=name,
                        expected=wanted.fields[name], found=fields.get(name), action=ACTION)
