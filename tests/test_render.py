@@ -262,7 +262,7 @@ def test_painter_text_is_drawstring_wherever_a_string_repeats():
                                                     (220, False, "right", 60, 5.5)]:
                 painter._text(remembered, 15, top, text, 8.5, bold=bold, align=align, max_mm=box, min_size=min_size)
                 writer = TextWriter.of(afresh)
-                writer.lines.clear()
+                writer.places.clear()
                 writer.fitted.clear()
                 painter._text(afresh, 15, top, text, 8.5, bold=bold, align=align, max_mm=box, min_size=min_size)
         assert remembered.getpdfdata() == afresh.getpdfdata()
@@ -344,3 +344,20 @@ def test_pages_are_written_as_reportlab_writes_them(monkeypatch):
                     assert len(reader.pages) == 15 and "page 13" in reader.pages[14].extract_text()
     finally:
         rl_config.useA85 = saved
+
+
+def test_subset_runs_split_codes_as_groupby_does():
+    """`subset_runs` splits subset codes into (subset, bytes) runs as the per-character definition does,
+    for codes in every subset, the surrogate range among them, and runs of every length."""
+    import random
+    from itertools import groupby
+
+    from stmtprod.render.canvas_text import subset_runs
+
+    rng = random.Random(256)
+    for _ in range(5000):
+        pools = [range(0, 0x10000), range(0x100, 0x400), range(0xD700, 0xE000), range(0, 0x100), range(0x4E00, 0x4F00)]
+        coded = "".join(chr(rng.choice(rng.choice(pools))) * rng.randrange(1, 4) for _ in range(rng.randrange(1, 10)))
+        expected = [(subset, bytes(ord(ch) & 0xFF for ch in run))
+                    for subset, run in groupby(coded, key=lambda ch: ord(ch) >> 8)]
+        assert subset_runs(coded) == expected, coded

@@ -16,6 +16,7 @@ Repeated strings (labels, fixed layout text, common dates and amounts) are cache
 from __future__ import annotations
 
 import math
+import re
 from itertools import groupby, islice
 
 from reportlab.lib.rl_accel import escapePDF, fp_str
@@ -33,6 +34,7 @@ GREY = (0.45, 0.45, 0.45)
 # Entries in each cache of formatted text; a full cache is emptied and refills with what still repeats
 # (labels, fixed layout text): memory stays bounded, and small, however large a print file.
 _CACHE_LIMIT = 4096
+_SAME_BYTES = re.compile(rb"(.)\1*", re.DOTALL)  # a run of one byte value
 
 
 class _Codes(dict):
@@ -43,6 +45,31 @@ class _Codes(dict):
 
     def __missing__(self, key):
         return None
+
+
+_SIZES: dict[tuple[float, float], str] = {}
+
+
+def _font_size(size: float, leading: float) -> str:
+    """`size Tf leading TL`, as `setFont` then a text object's `TL` write them; formatted once."""
+    key = (size, leading)
+    text = _SIZES.get(key)
+    if text is None:
+        if len(_SIZES) >= _CACHE_LIMIT:
+            _SIZES.clear()
+        text = _SIZES[key] = f"{fp_str(size)} Tf {fp_str(leading)} TL"
+    return text
+
+
+def subset_runs(coded: str) -> list[tuple[int, bytes]]:
+    """(subset, bytes) runs of a string of subset codes (`chr(subset * 256 + byte)`), in order."""
+    try:
+        pairs = coded.encode("utf-16-be")  # two bytes a code: its subset, then its byte in that subset
+    except UnicodeEncodeError:  # a code among the surrogates (subsets 216 to 223)
+        return [(subset, bytes(ord(ch) & 0xFF for ch in run))
+                for subset, run in groupby(coded, key=lambda ch: ord(ch) >> 8)]
+    subsets, codes = pairs[0::2], pairs[1::2]
+    return [(subsets[m.start()], codes[m.start():m.end()]) for m in _SAME_BYTES.finditer(subsets)]
 
 
 class _Formatter:
@@ -61,15 +88,10 @@ class _Formatter:
             return self.formatted[key]
         except KeyError:
             pass
-        parts, current, tmpl = [], None, None
+        parts, current = [], None
         for name, scale, chunk in self.named_chunks(text):
             if name != current:
-                if scale != 1:
-                    parts.append(f"{name} {fp_str(size * scale)} Tf {fp_str(leading)} TL")
-                else:
-                    if tmpl is None:
-                        tmpl = f"{fp_str(size)} Tf {fp_str(leading)} TL"
-                    parts.append(f"{name} {tmpl}")
+                parts.append(f"{name} {_font_size(size * scale if scale != 1 else size, leading)}")
                 current = name
             parts.append(f"({escapePDF(chunk)}) Tj")
         body = " ".join(parts) + " T* ET"
@@ -115,8 +137,7 @@ class _FaceWriter(_Formatter):
             return []
         if max(coded) < "\u0100":
             return [(0, coded.encode("latin-1"))]
-        return [(subset, bytes(ord(ch) & 0xFF for ch in run))
-                for subset, run in groupby(coded, key=lambda ch: ord(ch) >> 8)]
+        return subset_runs(coded)
 
     def name(self, subset: int) -> str:
         try:
@@ -154,10 +175,10 @@ class TextWriter:
     def __init__(self, doc):
         self.doc = doc  # not the canvas: the canvas holds its writer, and no cycle keeps a document alive
         self.faces: dict[str, _FaceWriter | _StackWriter] = {}
-        # A painter's `_text` call -> (operators, face, size): fixed text at a fixed place is written once.
-        self.lines: dict[tuple, tuple[str, str, float]] = {}
         # A string in its box, wherever it stands -> (text object body, face, size, width when right-aligned).
         self.fitted: dict[tuple, tuple[str, str, float, float | None]] = {}
+        # A left-aligned string's place (mm, page height) -> `BT 1 0 0 1 x y Tm `.
+        self.places: dict[tuple[float, float, float], str] = {}
 
     @classmethod
     def of(cls, canvas: Canvas) -> TextWriter:
@@ -233,17 +254,34 @@ class LayoutPainter:
         from a record always fits by then (`stmtprod.render.fitting`, checked at ingest); only
         configuration text could still be too long, and is cut with an ellipsis.
 
-        Written as `setFont` then `drawString` / `drawRightString` would write it (see `TextWriter`)."""
-        writer = TextWriter.of(c)
-        key = (self.regular, self.bold, self.height_mm, x_mm, top_mm, text, size, bold, align, max_mm, min_size)
-        line = writer.lines.get(key)
-        if line is None:
-            line = self._fit(writer, x_mm, top_mm, text, size, bold, align, max_mm, min_size)
-            if len(writer.lines) >= _CACHE_LIMIT:
-                writer.lines.clear()
-            writer.lines[key] = line
-        code, face, size = line
-        c._fontname, c._fontsize, c._leading = face, size, size * 1.2  # what setFont(face, size) records
+        Written as `setFont` then `drawString` / `drawRightString` would write it (see `TextWriter`):
+        the string is fitted once per document wherever it stands (`TextWriter.fitted`: table rows repeat
+        dates, amounts and labels at other heights), and a left-aligned string's place is formatted once
+        per place (`TextWriter.places`)."""
+        writer = c.__dict__.get("_stmtprod_text")
+        if writer is None or writer.doc is not c._doc:
+            writer = TextWriter.of(c)
+        face = self.bold if bold else self.regular  # the style decides the widths and the text's body
+        right = align == "right"
+        key = (face, text, size, right, max_mm, min_size)
+        fitted = writer.fitted.get(key)
+        if fitted is None:
+            fitted = self._fitted(writer, text, size, bold, right, max_mm, min_size)
+            if len(writer.fitted) >= _CACHE_LIMIT:
+                writer.fitted.clear()
+            writer.fitted[key] = fitted
+        body, primary, size, width = fitted
+        if right:
+            code = f"BT 1 0 0 1 {fp_str(x_mm * mm - width, (self.height_mm - top_mm) * mm)} Tm {body}"
+        else:
+            place = (x_mm, top_mm, self.height_mm)
+            at = writer.places.get(place)
+            if at is None:
+                if len(writer.places) >= _CACHE_LIMIT:
+                    writer.places.clear()
+                at = writer.places[place] = f"BT 1 0 0 1 {fp_str(x_mm * mm, (self.height_mm - top_mm) * mm)} Tm "
+            code = at + body
+        c._fontname, c._fontsize, c._leading = primary, size, size * 1.2  # what setFont(face, size) records
         # (for a stack of several faces: its first face, the one a later setFont-less call would use)
         if grey:
             c.setFillColorRGB(*GREY)
@@ -279,24 +317,6 @@ class LayoutPainter:
         for i, line in enumerate(lines):
             self._text(c, win.x_mm + fitting.WINDOW_PADDING_MM, win.y_mm + 5 + i * leading, line, fit.size,
                        max_mm=fit.width_mm, min_size=fit.min_size)
-
-    def _fit(self, writer: TextWriter, x_mm: float, top_mm: float, text: str, size: float, bold: bool,
-             align: str, max_mm: float | None, min_size: float) -> tuple[str, str, float]:
-        """(operators, face, size) of one `_text` call: the string fitted once wherever it stands (rows of a
-        table repeat dates, amounts and labels at other heights), then placed."""
-        right = align == "right"
-        key = (self.regular, self.bold, text, size, bold, right, max_mm, min_size)
-        fitted = writer.fitted.get(key)
-        if fitted is None:
-            fitted = self._fitted(writer, text, size, bold, right, max_mm, min_size)
-            if len(writer.fitted) >= _CACHE_LIMIT:
-                writer.fitted.clear()
-            writer.fitted[key] = fitted
-        body, face, size, width = fitted
-        x = x_mm * mm
-        if right:
-            x = x - width
-        return f"BT 1 0 0 1 {fp_str(x, self._y(top_mm))} Tm {body}", face, size
 
     def _fitted(self, writer: TextWriter, text: str, size: float, bold: bool, right: bool, max_mm: float | None,
                 min_size: float) -> tuple[str, str, float, float | None]:
