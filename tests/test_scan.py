@@ -257,3 +257,31 @@ def test_numbers_convert_as_python_converts_them():
         assert _as_float(lambda t: _scan.floats([t])[0], token) == _as_float(float, token), token
     with pytest.raises(TypeError):
         _scan.floats(["1.0"])
+
+
+def test_the_text_share_is_timed_on_a_sample_of_pages_and_scaled_to_all(sample_run, monkeypatch):
+    """`read_file` times the text on every TEXT_TIMED_EVERY-th page only (the CPU clock is a system call)
+    and scales what it measured to every page it scanned; the pages read are the same as untimed."""
+    pdf_path = max(sample_run["print_files"], key=lambda p: len(pikepdf.open(p).pages))
+    terms = contract(LAYOUTS[Path(pdf_path).stem[:2]])
+    timed_pages: list[int] = []
+    real = content.read_page
+
+    def counting(data, contract_, fonts=None, timing=None, terms_=None, page=None):
+        read = real(data, contract_, fonts, None, terms_, page)
+        if timing is not None:
+            timed_pages.append(len(calls))
+            timing["text"] = timing.get("text", 0.0) + 1.0  # one "second" a timed page
+        calls.append(read)
+        return read
+
+    calls: list = []
+    monkeypatch.setattr(content, "read_page", counting)
+    timing = {"text": 0.5}
+    reads = content.read_file(pdf_path, terms, None, timing)
+    monkeypatch.setattr(content, "read_page", real)
+    assert len(calls) == len(reads) > content.TEXT_TIMED_EVERY
+    assert timed_pages == list(range(0, len(reads), content.TEXT_TIMED_EVERY))
+    assert timing["text"] == pytest.approx(0.5 + len(reads))  # what was there, plus every page at the sampled rate
+    plain = content.read_file(pdf_path, terms)
+    assert [(r.barcodes, r.lines, r.breach) for r in reads] == [(r.barcodes, r.lines, r.breach) for r in plain]
