@@ -21,7 +21,7 @@ from stmtprod import verify
 from stmtprod.barcode.content import page_streams
 from stmtprod.errors import Halt
 from stmtprod.inspect import expect
-from stmtprod.inspect.composition import check_piece
+from stmtprod.inspect.composition import Flat, _patterns, _sheet_rows, check_piece
 from stmtprod.layout import Currency
 from stmtprod.postal import japanpost
 from stmtprod.postal import read as postal_read
@@ -75,6 +75,21 @@ def test_the_composition_check_finds_what_its_reference_finds(pieces):
     differ = [(c[0][2]["sequence"], q, s) for c, q, s in zip(cases, quick, slow) if q != s]
     assert len(cases) > 5_000 and sum(map(bool, slow)) > 0.9 * (len(cases) - len(pieces)), len(cases)
     assert differ == [], differ[:3]
+
+
+def test_the_transaction_rows_are_the_lines_the_multiline_pattern_finds(pieces):
+    """The rows are found after each line break put first; `^...$` over the lines finds the same."""
+    rng, tried = random.Random(5), 0
+    for piece in pieces:
+        layout = piece[0]
+        for texts in _variants(piece, rng):
+            flats = [Flat(t) for t in texts]
+            reference = [_patterns(layout).row.findall(flat.lines) for flat in flats]
+            assert _sheet_rows(layout, flats) == reference
+            tried += 1
+    extra = [Flat("01/02/2026 A $1.00\n\n01/02/2026B$2\r\n01/02/2026 C $3 x\n01/02/2026 D -$4,0")]
+    assert _sheet_rows(LAYOUTS["AU"], extra) == [_patterns(LAYOUTS["AU"]).row.findall(extra[0].lines)] != [[]]
+    assert tried > 5_000
 
 
 def test_money_is_formatted_as_the_minor_unit_reference_formats_it():

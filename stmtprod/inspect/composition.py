@@ -90,6 +90,9 @@ class _Patterns:
         # wrong amount rather than as a missing row.
         loose = "-?" + re.escape(expect.squash(cur.symbol)) + r"[0-9][0-9.,]*"
         self.row = re.compile(f"^({self.date})(.*?)({loose})$", re.M)  # each line of a squashed sheet
+        # The same rows, over the lines with a line break put first: each begins after a line break and
+        # ends before one or at the end, as `^` and `$` have it, but the engine can skip to each break.
+        self.after_breaks = re.compile(rf"\n({self.date})(.*?)({loose})(?=\n|\Z)")
 
 
 _PATTERNS: dict[tuple, _Patterns] = {}
@@ -112,7 +115,7 @@ class _Squashed:
         page_word = re.escape(layout.labels["en"].page).replace(r"\{n\}", r"(\d+)").replace(r"\{m\}", r"(\d+)")
         self.page_re = re.compile(expect.squash(page_word.replace("\\ ", " ")))
         self.fixed = [(line, expect.squash(line)) for line in expect.fixed_text(layout)]
-        self.rows_pattern = _patterns(layout).row
+        self.rows_pattern = _patterns(layout).after_breaks
         self._labels: dict[tuple[str, str, str], str] = {}
         self._texts: dict[tuple[str, str], tuple[str, str]] = {}
         self._markers: dict[tuple[int, int, str], str] = {}
@@ -352,9 +355,9 @@ def _labelled(text: Flat, head: str, value: str, times: int) -> str | None:
 
 def _sheet_rows(layout: Layout, flats: list[Flat]) -> list[list[tuple[str, str, str]]]:
     """The transaction rows (date, description, amount) of each sheet: the row pattern run over the
-    sheet's squashed lines at once (`^` and `$` at each line's ends)."""
+    sheet's squashed lines at once (each row a whole line)."""
     pattern = _squashed(layout).rows_pattern
-    return [pattern.findall(flat.lines) for flat in flats]
+    return [pattern.findall("\n" + flat.lines) for flat in flats]
 
 
 def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts: list[str],
