@@ -272,3 +272,15 @@ def test_a_hung_dask_worker_stops_the_wait_with_exit_7(tmp_path, monkeypatch):
 def _sleep_forever(job: BatchJob) -> dict:
     time.sleep(3600)
     return {}
+
+
+def test_pool_workers_start_with_what_they_inherited_frozen_out_of_the_collector():
+    """`workers.start_worker`: a worker's inherited objects are out of the garbage collector's walks."""
+    import gc
+
+    from stmtprod.engine.workers import pool
+
+    with pool(1) as workers:
+        frozen = workers.submit(gc.get_freeze_count).result()
+    assert frozen > 1000  # the parent's modules and their objects, at least
+    assert gc.get_freeze_count() == 0  # the parent itself is left as it was

@@ -29,7 +29,7 @@ from stmtprod.cards.plan import read_carrier_batch
 from stmtprod.cards.texts import (CarrierText, CarrierTexts, beside_window, bilingual, load_carrier_texts,
                                   record_boxes)
 from stmtprod.layout import Layout, load_layout
-from stmtprod.render.batch import insert_titles, open_canvas, write_batch
+from stmtprod.render.batch import insert_titles, open_canvas, save_canvas, write_batch
 from stmtprod.render.canvas_text import GREY, MIN_FONT, LayoutPainter, enclosure_names
 from stmtprod.render.fonts import string_width as stringWidth
 from stmtprod.render.formatting import address_lines
@@ -228,7 +228,7 @@ def render_pdf(job: CarrierJob) -> tuple[bytes, list[dict]]:
             "sheets": 1, "inserts": list(piece.inserts), "hoppers": list(piece.hoppers), "payload": payload,
             "payloads": [payload], "file": pdf_name, "page": page, "first_page": page, "last_page": page,
         })
-    canvas.save()
+    save_canvas(canvas)
     return buffer.getvalue(), rows
 
 

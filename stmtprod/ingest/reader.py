@@ -32,7 +32,7 @@ from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import Accepted, presort_key
 from stmtprod.regions import REGIONS
 from stmtprod.render.statement import record_boxes, sheet_count
-from stmtprod.engine.workers import _die_with_parent as die_with_parent
+from stmtprod.engine.workers import start_worker
 from stmtprod.engine.workers import stop as stop_workers
 
 
@@ -220,7 +220,7 @@ _AHEAD = 4  # chunks in flight per worker: enough to keep them busy, little enou
 
 def _setup_worker(layouts: LayoutSet, regions: tuple[str, ...], catalog: Catalog) -> None:
     global _CONFIG
-    die_with_parent()
+    start_worker()
     _CONFIG = (layouts, regions, catalog)
 
 

@@ -68,6 +68,12 @@ def open_canvas(buffer: io.BytesIO, painter: LayoutPainter, title: str) -> Canva
     return canvas
 
 
+def save_canvas(canvas: Canvas) -> None:
+    """Finish a print file: its pages serialized by `pdfpages` (ReportLab's bytes, less Python), then saved."""
+    pdfpages.prepare(canvas)
+    canvas.save()
+
+
 def write_batch(job, pdf: bytes, rows: list[dict]) -> dict:
     """Write a rendered batch's print file and manifest atomically; returns its counts.
 
@@ -97,8 +103,7 @@ def render_pdf(job: BatchJob) -> tuple[bytes, list[dict]]:
             "first_page": page, "last_page": page + len(payloads) - 1, "postal": postal,
         })
         page += len(payloads)
-    pdfpages.prepare(canvas)
-    canvas.save()
+    save_canvas(canvas)
     return buffer.getvalue(), rows
 
 
