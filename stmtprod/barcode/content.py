@@ -402,7 +402,7 @@ def read_file(pdf_path: str | PathLike, contract: Contract, expected_pages: int 
 
     `timing["text"]`, when given, gathers an estimate of the CPU seconds the file's text decoding and
     proof took: timed on every `TEXT_TIMED_EVERY`-th page and scaled to all of them (the CPU clock is a
-    system call; on every page its four calls cost a tenth of the barcode read-back they sat in)."""
+    system call; four a page cost about 2.5 us, part of it counted in the barcode read-back)."""
     fonts, frames, terms = _Fonts(), _Frames(contract), scan_terms(contract)
     scanned = sampled = 0
     text_before = timing.get("text", 0.0) if timing is not None else 0.0
