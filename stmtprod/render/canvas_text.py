@@ -91,7 +91,7 @@ class _Formatter:
         parts, current = [], None
         for name, scale, chunk in self.named_chunks(text):
             if name != current:
-                parts.append(f"{name} {_font_size(size * scale if scale != 1 else size, leading)}")
+                parts.append(f"{name} {_font_size(size * scale, leading)}")
                 current = name
             parts.append(f"({escapePDF(chunk)}) Tj")
         body = " ".join(parts) + " T* ET"
@@ -208,7 +208,12 @@ class TextWriter:
             if width is None:
                 width = fw.font.stringWidth(text, size)
             x = x - width
-        return f"BT 1 0 0 1 {fp_str(x, y)} Tm {fw.format(text, size, size * 1.2)}"
+        return self.place(x, y) + fw.format(text, size, size * 1.2)
+
+    @staticmethod
+    def place(x: float, y: float) -> str:
+        """A text object's start at (x, y) points, as `drawString` writes it: `BT 1 0 0 1 x y Tm `."""
+        return f"BT 1 0 0 1 {fp_str(x, y)} Tm "
 
     def draw(self, c: Canvas, face: str, size: float, x: float, y: float, text: str, width: float | None = None,
              right: bool = False) -> None:
@@ -258,9 +263,7 @@ class LayoutPainter:
         the string is fitted once per document wherever it stands (`TextWriter.fitted`: table rows repeat
         dates, amounts and labels at other heights), and a left-aligned string's place is formatted once
         per place (`TextWriter.places`)."""
-        writer = c.__dict__.get("_stmtprod_text")
-        if writer is None or writer.doc is not c._doc:
-            writer = TextWriter.of(c)
+        writer = TextWriter.of(c)
         face = self.bold if bold else self.regular  # the style decides the widths and the text's body
         right = align == "right"
         key = (face, text, size, right, max_mm, min_size)
@@ -272,14 +275,14 @@ class LayoutPainter:
             writer.fitted[key] = fitted
         body, primary, size, width = fitted
         if right:
-            code = f"BT 1 0 0 1 {fp_str(x_mm * mm - width, (self.height_mm - top_mm) * mm)} Tm {body}"
+            code = writer.place(x_mm * mm - width, self._y(top_mm)) + body
         else:
             place = (x_mm, top_mm, self.height_mm)
             at = writer.places.get(place)
             if at is None:
                 if len(writer.places) >= _CACHE_LIMIT:
                     writer.places.clear()
-                at = writer.places[place] = f"BT 1 0 0 1 {fp_str(x_mm * mm, (self.height_mm - top_mm) * mm)} Tm "
+                at = writer.places[place] = writer.place(x_mm * mm, self._y(top_mm))
             code = at + body
         c._fontname, c._fontsize, c._leading = primary, size, size * 1.2  # what setFont(face, size) records
         # (for a stack of several faces: its first face, the one a later setFont-less call would use)
