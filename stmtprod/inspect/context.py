@@ -47,11 +47,11 @@ class _RowIndex:
     appears twice is found at its first row; what `keep` kept of it is from its last.
     """
 
-    def __init__(self, folder: Path, key: str, keep=None):
+    def __init__(self, folder: Path, key: str, lines: LineReader, keep=None):
         """`keep(row)`, when given, returns (group, number) kept in memory per key: a group from a small
-        set (stored once) and an integer."""
+        set (stored once) and an integer. Rows are read back through `lines`."""
         self.files = _jsonl_files(folder)
-        self._lines = LineReader()
+        self._lines = lines
         keys, files, offsets, groups, numbers = array("q"), array("i"), array("q"), array("i"), array("q")
         self.groups: list = []
         group_code: dict = {}
@@ -108,9 +108,9 @@ class _Trays:
     """The mailing manifest by country tray: each tray's rows in manifest order (files in name order,
     rows in file order) as (file, byte offset) locators, read back on demand."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, lines: LineReader):
         self.files = _jsonl_files(folder)
-        self._lines = LineReader()
+        self._lines = lines
         self.rows: dict[str, tuple[array, array]] = {}
         self.sequences: dict[str, array] = {}   # tray -> the rows' sequences in the tray's order (0: none given)
         for number, path in enumerate(self.files):
@@ -215,28 +215,29 @@ class InspectionContext:
     catalog: Catalog
     _offsets: dict[str, dict[int, int]] = field(default_factory=dict, init=False)
     _indexes: dict[str, object] = field(default_factory=dict, init=False)
+    # One set of kept descriptors for every file the context and its indexes read rows from.
     _lines: LineReader = field(default_factory=LineReader, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._manifest = _RowIndex(self.folder / "manifest", "sequence",
+        self._manifest = _RowIndex(self.folder / "manifest", "sequence", self._lines,
                                    keep=lambda row: ((row.get("lot", row["region"]), row["region"]), row["line"]))
 
     @property
     def _envelopes(self) -> _RowIndex:
         if "envelopes" not in self._indexes:
-            self._indexes["envelopes"] = _RowIndex(self.folder / "envelopes", "sequence")
+            self._indexes["envelopes"] = _RowIndex(self.folder / "envelopes", "sequence", self._lines)
         return self._indexes["envelopes"]
 
     @property
     def _mailing(self) -> _RowIndex:
         if "mailing" not in self._indexes:
-            self._indexes["mailing"] = _RowIndex(self.folder / "mailing", "sequence")
+            self._indexes["mailing"] = _RowIndex(self.folder / "mailing", "sequence", self._lines)
         return self._indexes["mailing"]
 
     @property
     def _trays(self) -> _Trays:
         if "trays" not in self._indexes:
-            self._indexes["trays"] = _Trays(self.folder / "mailing")
+            self._indexes["trays"] = _Trays(self.folder / "mailing", self._lines)
         return self._indexes["trays"]
 
     def lots(self) -> dict[str, list[int]]:
