@@ -191,6 +191,46 @@ def test_fixed_model_control_records_have_the_model_length(statement_out, tmp_pa
     assert lines[0][:20] == run_dir.name.ljust(20) and int(lines[0][20:27]) == au[0]["sequence"]
 
 
+def _control_files(run_dir: Path, workers: int, model=None) -> list[tuple[str, bytes]]:
+    from stmtprod.inserting.control import write_control_files
+    from stmtprod.inserting.runctx import RunFolder
+
+    run = RunFolder.open(run_dir)
+    paths = write_control_files(run.release, run.run_id, run.catalog, run.layouts, model, workers=workers)
+    return [(p.name, p.read_bytes()) for p in paths]
+
+
+def test_control_files_made_in_workers_are_the_bytes_and_the_error_of_one_process(tmp_path, monkeypatch):
+    """A large run's control records are made in worker processes, share by share: the files, their
+    order and the first error are what one process gives (a small run is made in one process, so the
+    size that makes it parallel is lowered here; small batches give each lot several shares)."""
+    from stmtprod.inserting import control
+    from stmtprod.inserting.pieces import manifests
+
+    out = tmp_path / "out"
+    summary = build(BuildOptions(input=SAMPLES, out=out, regions=("AU", "JP"), batch_size=3, workers=1,
+                                 inspection_file=challenge_config(tmp_path)))
+    assert summary["state"] == "RELEASED"
+    run_dir = out / summary["run_id"]
+    alone = _control_files(run_dir, 1)
+    assert [name for name, _ in alone] == ["AU.generic-csv.csv", "JP.generic-csv.csv"]
+    monkeypatch.setattr(control, "PARALLEL_PIECES", 1)
+    shares = control._shares(manifests(run_dir / "release"), 2 * control.SHARES_PER_WORKER)
+    assert len(shares) == 6 and {f.name[:2] for f in shares[0]} == {f.name[:2] for f in shares[1]} == {"AU"}
+    assert _control_files(run_dir, 2) == alone
+    assert _control_files(run_dir, 2, "fixed-record") == _control_files(run_dir, 1, "fixed-record")
+    # Japanese names cannot be written in ASCII: the JP lot, in a later share, fails the same way.
+    generic = load_inserter("generic-csv")
+    ascii_model = generic.model_copy(update={"control": generic.control.model_copy(update={"encoding": "ascii"})})
+    failures = []
+    for workers in (1, 2):
+        with pytest.raises(ConfigError) as caught:
+            _control_files(run_dir, workers, ascii_model)
+        failures.append((str(caught.value), caught.value.file, caught.value.key))
+    assert failures[0] == failures[1]
+    assert failures[0][0].startswith("inserters/generic-csv.toml: control.encoding: control file for lot JP:")
+
+
 # --- results in ---------------------------------------------------------------------------------
 
 def test_a_hand_written_bad_file_is_refused_whole(statement_out, tmp_path):

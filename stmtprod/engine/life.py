@@ -172,7 +172,8 @@ def _release(run: Run, kept: dict) -> dict:
     started = time.perf_counter()
     run.events("step", step="release")
     pulled = write_pulled(run.ledger, run.run_id, run.staging)
-    write_control_files(run.staging, run.run_id, run.product.catalog, run.product.layouts)
+    write_control_files(run.staging, run.run_id, run.product.catalog, run.product.layouts,
+                        workers=run.product.workers)
     release_staging(run.staging, run.release, run.run_dir, bool(run.jobs), run.reached)
     run.timings["release"] = time.perf_counter() - started
     summary = run_summary(run.run_id, run.run_dir, run.ingested, [dataclasses.asdict(j) for j in run.jobs],

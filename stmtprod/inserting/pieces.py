@@ -72,7 +72,7 @@ class RunMap:
         """The run in `folder` (its `release/`): manifests (challenge pieces' too) and `pulled.jsonl`."""
         ranges: list[list] = []
         challenges = set()
-        for m in _manifests(Path(folder)):
+        for m in manifests(Path(folder)):
             for r in _rows(m):
                 lot, seq = r.get("lot") or r["region"], r["sequence"]
                 if "planned_divert" in r:
@@ -203,7 +203,7 @@ def _pulled(folder: Path) -> set[int]:
     return {r["sequence"] for r in _rows(path)} if path.exists() else set()
 
 
-def _manifests(folder: Path) -> list[Path]:
+def manifests(folder: Path) -> list[Path]:
     """The manifests in sequence order (by their first row), so pieces stream in sequence order; the
     challenge pieces' (rows flagged `planned_divert`) come after the run's own."""
     firsts = []
@@ -215,22 +215,43 @@ def _manifests(folder: Path) -> list[Path]:
     return [m for _, m in sorted(firsts)]
 
 
+@dataclass(frozen=True)
+class RunFacts:
+    """What a piece needs from the run beyond its manifest row: its weight (envelope log), postage class
+    (mailing manifest) and whether a screening pulled it, by sequence, held compactly (a few bytes a
+    piece); small enough to hand to a worker process whole."""
+
+    size: int  # the run's last sequence
+    weights: _BySequence
+    classes: _BySequence
+    pulled: frozenset[int]
+
+    @classmethod
+    def read(cls, folder: Path) -> "RunFacts":
+        size = RunMap.read(folder).last
+        return cls(size, _BySequence(folder / "envelopes", "weight_g", size, numeric=True),
+                   _BySequence(folder / "mailing", "postage_class", size, numeric=False),
+                   frozenset(_pulled(folder)))
+
+
 def iter_pieces(folder: Path, accepted: Path, catalog: Catalog, layouts: LayoutSet) -> Iterator[Piece]:
     """Every piece of the run in `folder` (its `release/` or `staging/`), in sequence order, one at
     a time (memory does not grow with the run beyond a few bytes per piece).
 
     `accepted`: the run's `work/accepted/` (the records as ingest accepted them), for the names.
     """
-    manifests = _manifests(folder)
-    size = RunMap.read(folder).last
-    weights = _BySequence(folder / "envelopes", "weight_g", size, numeric=True)
-    classes = _BySequence(folder / "mailing", "postage_class", size, numeric=False)
-    pulled = _pulled(folder)
+    yield from pieces_of(manifests(folder), RunFacts.read(folder), accepted, catalog, layouts)
+
+
+def pieces_of(manifest_files: list[Path], facts: RunFacts, accepted: Path, catalog: Catalog,
+              layouts: LayoutSet) -> Iterator[Piece]:
+    """The pieces of `manifest_files` (some of `manifests(folder)`, in its order), one at a time."""
+    weights, classes, pulled = facts.weights, facts.classes, facts.pulled
     limits = catalog.inserter
     insert_weight = {i.code: i.weight_g for i in catalog.insert}
     records: dict[str, _Records] = {}
     try:
-        for m in manifests:
+        for m in manifest_files:
             for r in _rows(m):
                 seq, region = r["sequence"], r["region"]
                 weight = weights.get(seq)
