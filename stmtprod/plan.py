@@ -99,6 +99,7 @@ def plan_region(region: str, accepted: list[bytes], spill: Path, catalog: Catalo
     the validated input line's own JSON; the renderer validates it again as it reads the batch.
     """
     hopper = {i.code: i.hopper for i in catalog.insert}
+    tails: dict[int, bytes] = {}  # per insert set, the inserts and hoppers as they print in the line
     accepted.sort()  # in place: the caller hands its keys over
     batches = []
     with open(spill, "rb") as source:
@@ -110,20 +111,26 @@ def plan_region(region: str, accepted: list[bytes], spill: Path, catalog: Catalo
             with atomic_open(ref.path, "wb") as fh:
                 for position, packed in enumerate(chunk):
                     line, offset, which = Accepted.unpack(packed)
-                    inserts = insert_sets[which]
+                    if which not in tails:
+                        inserts = insert_sets[which]
+                        tails[which] = _tail(inserts, sorted(hopper[c] for c in inserts))
                     source.seek(offset)
-                    fh.write(_piece_line(ref.first_sequence + position, line, inserts,
-                                         sorted(hopper[c] for c in inserts), source.readline()))
+                    fh.write(_piece_line(ref.first_sequence + position, line, tails[which], source.readline()))
             batches.append(ref)
     return batches
 
 
-def _piece_line(sequence: int, line: int, inserts: tuple[str, ...], hoppers: list[int], spill_row: bytes) -> bytes:
-    """A batch file line: the `Piece` fields, the record spliced in as the spill holds it."""
+def _tail(inserts: tuple[str, ...], hoppers: list[int]) -> bytes:
+    """`, "inserts": [...], "hoppers": [...]` as `json.dumps` writes them: one per insert set, not per piece."""
+    return (', "inserts": ' + json.dumps(list(inserts), ensure_ascii=False)
+            + ', "hoppers": ' + json.dumps(hoppers)).encode()
+
+
+def _piece_line(sequence: int, line: int, tail: bytes, spill_row: bytes) -> bytes:
+    """A batch file line: the `Piece` fields, the record spliced in as the spill holds it; the bytes of
+    `json.dumps({"sequence", "line", "inserts", "hoppers"})` with the record after them."""
     record = spill_row[spill_row.index(b'"record":') + len(b'"record":'):spill_row.rindex(b"}")]
-    head = json.dumps({"sequence": sequence, "line": line, "inserts": list(inserts), "hoppers": hoppers},
-                      ensure_ascii=False)
-    return head[:-1].encode() + b', "record": ' + record + b"}\n"
+    return b'{"sequence": %d, "line": %d%s, "record": %s}\n' % (sequence, line, tail, record)
 
 
 def read_batch(path: Path) -> Iterator[Piece]:

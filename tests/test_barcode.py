@@ -241,3 +241,17 @@ def test_module_strings_are_python_barcodes():
     texts += ["1", "A", "99", "990", "9912AB", "100", "12345", "A1234", "A123", "1234A5678", "abc", "1a2b", "A-B 1"]
     for text in texts:
         assert symbol.modules(text) == Code128(text).build()[0], text
+
+
+def test_check_character_table_is_stdnums_mod37_36_for_any_body():
+    """The payload's table-driven check character against python-stdnum's own MOD 37,36 and the
+    independent one above, on bodies of every length up to past the payload's."""
+    from stdnum.iso7064 import mod_37_36
+
+    rng = random.Random(18)
+    for length in range(0, 40):
+        for _ in range(200):
+            body = "".join(rng.choice(ALPHA) for _ in range(length))
+            assert P.check_character(body) == mod_37_36.calc_check_digit(body)
+            if body:
+                assert P.check_character(body) == iso7064_mod37_36_check(body)

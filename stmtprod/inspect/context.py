@@ -16,6 +16,7 @@ source record's line as ingested), so a job runs the same in this process or in 
 from __future__ import annotations
 
 import json
+import os
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from stmtprod.fsutil import LineReader
 from stmtprod.ingest.models import StatementRecord
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import SpillRow, spill_offsets
+
+SPILL_CHUNK = 4096  # bytes read first for a source record line (about 2 KB); a longer one is read on
 
 
 def _jsonl_files(folder: Path) -> list[Path]:
@@ -214,6 +217,7 @@ class InspectionContext:
     layouts: LayoutSet
     catalog: Catalog
     _offsets: dict[str, dict[int, int]] = field(default_factory=dict, init=False)
+    _spills: dict[str, str] = field(default_factory=dict, init=False)
     _indexes: dict[str, object] = field(default_factory=dict, init=False)
     # One set of kept descriptors for every file the context and its indexes read rows from.
     _lines: LineReader = field(default_factory=LineReader, init=False, repr=False, compare=False)
@@ -262,10 +266,10 @@ class InspectionContext:
     def record_line(self, sequence: int) -> bytes:
         """The piece's source record as spilled by ingest (one JSON line), unparsed."""
         (_lot, region), line = self._manifest.kept(sequence)
-        path = self.accepted_dir / f"{region}.jsonl"
         if region not in self._offsets:
-            self._offsets[region] = spill_offsets(path)
-        return self._lines.line(path, self._offsets[region][line])
+            self._spills[region] = os.fspath(self.accepted_dir / f"{region}.jsonl")  # once, not a Path a piece
+            self._offsets[region] = spill_offsets(self._spills[region])
+        return self._lines.line(self._spills[region], self._offsets[region][line], SPILL_CHUNK)
 
     def record(self, sequence: int) -> StatementRecord:
         """The piece's source record, read back from the ingested input line."""
