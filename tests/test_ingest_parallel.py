@@ -83,3 +83,19 @@ def test_a_big_extract_is_ingested_in_the_build_workers_and_releases_the_same_by
                            if p.is_file() and (p.name == "quarantine.jsonl" or "release" in p.parts)}
     assert seen == [1, 2]
     assert runs[0] == runs[10 ** 12] and len(runs[0]) > 30
+
+
+def test_printable_sets_worked_out_in_a_helper_are_those_of_one_process(monkeypatch):
+    """`prepare_all` with workers hands every other distinct font set to a helper process: each layout's
+    printable set is the one this process works out itself, whichever process made it."""
+    from stmtprod.ingest import printable
+
+    layouts = load_layouts(default_layouts_dir())
+    chosen = [layouts[r] for r in ("AU", "JP", "HK", "NZ")]  # three distinct font sets
+    monkeypatch.setattr(printable, "_PRINTABLE", {})
+    printable.prepare_all(chosen, workers=2)
+    assert len(printable._PRINTABLE) == 3
+    for layout in chosen:
+        assert printable.printable_set(layout.fonts) == printable._printable(layout.fonts)
+    assert ord("山") in printable.printable_set(layouts["JP"].fonts)
+    assert ord("山") not in printable.printable_set(layouts["AU"].fonts)

@@ -46,12 +46,26 @@ def _styles(fonts: Fonts) -> tuple[str, str]:
     return font_registry.register(fonts)
 
 
-@lru_cache(maxsize=None)
+_PRINTABLE: dict[Fonts, frozenset[int]] = {}  # worked out once per process (or handed over by `prepare_all`)
+
+
 def printable_set(fonts: Fonts) -> frozenset[int]:
     """Code points record text may hold: drawn and read back by the layout's faces (spaces of any width
     read back as white space, which every comparison ignores), and printed as written."""
+    known = _PRINTABLE.get(fonts)
+    if known is None:
+        known = _PRINTABLE[fonts] = _printable(fonts)
+    return known
+
+
+def _printable(fonts: Fonts) -> frozenset[int]:
     spaces = {cp for cp in font_registry.coverage(fonts) if unicodedata.category(chr(cp)) == "Zs"}
     return frozenset(cp for cp in readable(fonts) | spaces if not _unshaped(chr(cp)))
+
+
+def _printables(fonts: list[Fonts]) -> list[frozenset[int]]:
+    """Printable sets worked out in a helper process."""
+    return [_printable(f) for f in fonts]
 
 
 def prepare(layout: Layout) -> None:
@@ -60,6 +74,34 @@ def prepare(layout: Layout) -> None:
     worker processes forked afterwards start with them instead of each doing it."""
     fitting.warm(_styles(layout.fonts)[0])
     printable_set(layout.fonts)
+
+
+def prepare_all(layouts: list[Layout], workers: int = 1) -> None:
+    """`prepare` for every layout. With `workers` above 1, the printable sets of every other distinct
+    font set (largest first; each takes a fifth of a second or so, drawing and reading back every
+    character) are worked out in a helper process meanwhile, instead of one after the other here,
+    where the other core would wait for the ingest's workers."""
+    todo = [f for f in dict.fromkeys(layout.fonts for layout in layouts) if f not in _PRINTABLE]
+    if workers <= 1 or len(todo) <= 1:
+        for layout in layouts:
+            prepare(layout)
+        return
+    from stmtprod.engine.workers import pool, stop
+
+    todo.sort(key=lambda f: len(font_registry.coverage(f)), reverse=True)
+    helper = pool(1)
+    try:
+        away = todo[0::2]
+        sets = helper.submit(_printables, away)
+        for layout in layouts:
+            fitting.warm(_styles(layout.fonts)[0])
+        for fonts in todo[1::2]:
+            printable_set(fonts)
+        _PRINTABLE.update(zip(away, sets.result()))
+    except BaseException:
+        stop(helper)
+        raise
+    helper.shutdown(wait=True)
 
 
 def _why(ch: str, covered: frozenset[int], region: str) -> str:

@@ -246,8 +246,8 @@ def _in_order(lines: Iterator[tuple[int, bytes | None, int]], layouts: LayoutSet
         for number, raw, start in lines:
             yield number, start, verdict(raw, layouts, regions, catalog)
         return
-    for region in regions:  # once here, not once in each worker (they are forked with it)
-        printable.prepare(layouts[region])
+    # once here, not once in each worker (they are forked with it)
+    printable.prepare_all([layouts[region] for region in regions], workers)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_setup_worker, initargs=(layouts, regions, catalog))
     try:
         pending: deque = deque()
