@@ -93,6 +93,43 @@ def test_each_kind_of_bad_record_is_quarantined_with_its_field(tmp_path):
     assert summary["counts"]["produced"] == 3
 
 
+# Each way an amount is refused, with the exact row an operator reads (GOOD is in JPY: no places).
+# The "rule" rows come from the cross-field check; the others from the amount itself.
+MONEY_CASES = [
+    (variant(payments=-120000), "payments", "field", "amount must be a decimal string, not int"),
+    (variant(fees=0.5), "fees", "field", "amount must be a decimal string, not float"),
+    (variant(transactions__1__amount=5500.0), "transactions.1.amount", "field",
+     "amount must be a decimal string, not float"),
+    (variant(fees=None), "fees", "field", "amount must be a decimal string, not NoneType"),
+    (variant(fees=True), "fees", "field", "amount must be a decimal string, not bool"),
+    (variant(fees=["0"]), "fees", "field", "amount must be a decimal string, not list"),
+    (variant(fees="1e3"), "fees", "field", "amount '1e3' is not a plain decimal number"),
+    (variant(interest="0E+2"), "interest", "field", "amount '0E+2' is not a plain decimal number"),
+    (variant(fees="NaN"), "fees", "field", "amount 'NaN' is not a plain decimal number"),
+    (variant(credits="-Infinity"), "credits", "field", "amount '-Infinity' is not a plain decimal number"),
+    (variant(fees=" 0"), "fees", "field", "amount ' 0' is not a plain decimal string"),
+    (variant(transactions__0__amount="38000\u00a0"), "transactions.0.amount", "field",
+     "amount '38000\\xa0' is not a plain decimal string"),
+    (variant(fees=""), "fees", "field", "amount '' is not a plain decimal string"),
+    (variant(fees="1,000"), "fees", "field", "amount '1,000' is not a decimal number"),
+    (variant(fees="--1"), "fees", "field", "amount '--1' is not a decimal number"),
+    (variant(transactions__0__amount="38000.5"), "transactions.0.amount", "rule",
+     "transactions.0.amount 38000.5 must have exactly 0 decimal places in JPY"),
+    (variant(minimum_due="4350.00"), "minimum_due", "rule", "minimum_due 4350.00 must have exactly 0 decimal places in JPY"),
+]
+
+
+def test_each_refused_amount_is_quarantined_with_its_exact_reason(tmp_path):
+    """Amounts are validated in pydantic-core where they are plain, and in Python where they are
+    not; the reasons must read as one validator's would, with no trace of the two paths."""
+    lines = [json.dumps(GOOD, ensure_ascii=False)] + [json.dumps(c[0], ensure_ascii=False) for c in MONEY_CASES]
+    summary = _run(tmp_path, lines, reject_threshold=1.0)
+    rows = [json.loads(x) for x in Path(summary["quarantine_file"]).read_text(encoding="utf-8").splitlines()]
+    assert [(r["line"], r["field"], r["kind"], r["reason"]) for r in rows] == [
+        (n, field, kind, reason) for n, (_rec, field, kind, reason) in enumerate(MONEY_CASES, 2)]
+    assert summary["counts"]["produced"] == 1
+
+
 def test_paperless_is_suppressed_and_counted(tmp_path):
     summary = _run(tmp_path, [json.dumps(GOOD), json.dumps(variant(delivery="paperless"))])
     assert summary["counts"] == {"input": 2, "produced": 1, "quarantined": 0, "suppressed": 1,

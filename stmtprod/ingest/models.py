@@ -7,11 +7,12 @@ the balance must add up. A record that does not conform is rejected, never "fixe
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal, InvalidOperation
+from operator import attrgetter
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationError, model_validator
+from pydantic_core import CoreSchema, core_schema
 
 from stmtprod.regions import CURRENCY, MINOR_UNITS, Region
 
@@ -23,12 +24,12 @@ TEXT_PATTERN_REASON = "contains control characters, or nothing but spaces"
 
 
 ACCOUNT_ID_PATTERN = r"^[A-Z0-9][A-Z0-9-]{3,31}$"
-_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+PLAIN_DECIMAL_PATTERN = r"^-?[0-9]+(?:\.[0-9]+)?$"
 
 
 def _decimal_string(value: object) -> Decimal:
-    if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value):  # the common case, checked in C
-        return Decimal(value)
+    """Any amount the plain pattern does not take: refused with the reason, or (a form `Decimal` reads
+    without exponent, such as "+1.00") taken as before."""
     if not isinstance(value, str):
         raise ValueError("amount must be a decimal string, not " + type(value).__name__)
     text = value.strip()
@@ -43,11 +44,43 @@ def _decimal_string(value: object) -> Decimal:
     return amount
 
 
-Money = Annotated[Decimal, BeforeValidator(_decimal_string)]
+class _MoneySchema:
+    """An amount: a JSON string that matches `PLAIN_DECIMAL_PATTERN` becomes a `Decimal` inside
+    pydantic-core (its regex, then the C constructor: no Python frame for the ~24 amounts of a
+    record); any other input falls through to `_decimal_string`, which gives the reason it is
+    refused. The union reports both misses; `schema_errors` keeps only the second."""
+
+    def __get_pydantic_core_schema__(self, source: type, handler: GetCoreSchemaHandler) -> CoreSchema:
+        plain = core_schema.chain_schema([core_schema.str_schema(pattern=PLAIN_DECIMAL_PATTERN, strict=True),
+                                          core_schema.no_info_plain_validator_function(Decimal)])
+        other = core_schema.no_info_plain_validator_function(_decimal_string)
+        return core_schema.union_schema([(plain, _PLAIN), (other, _OTHER)], mode="left_to_right",
+                                        serialization=handler(Decimal).get("serialization"))
+
+
+_PLAIN, _OTHER = "plain decimal", "other amount"
+Money = Annotated[Decimal, _MoneySchema()]
+
+
+def schema_errors(exc: ValidationError) -> list[dict]:
+    """The errors of `exc` as one validator per amount would give them: the plain pattern's miss on
+    an amount dropped, and the union's label taken off the other's path."""
+    errors = []
+    for err in exc.errors():
+        loc = err["loc"]
+        if loc and loc[-1] == _PLAIN and err["type"] in ("string_type", "string_pattern_mismatch"):
+            continue
+        if loc and loc[-1] == _OTHER and err["type"] == "value_error":
+            err = err | {"loc": loc[:-1]}
+        errors.append(err)
+    return errors
 Text = Annotated[str, Field(max_length=_MAX_TEXT, pattern=TEXT_PATTERN)]
 OptionalText = Annotated[str, Field(max_length=_MAX_TEXT)]
 
 
+_TOTAL_FIELDS = ("previous_balance", "payments", "credits", "fees", "interest", "new_balance", "minimum_due")
+_TOTALS = attrgetter(*_TOTAL_FIELDS)
+_AMOUNT = attrgetter("amount")
 _QUANTUM = {places: Decimal(1).scaleb(-places) for places in set(MINOR_UNITS.values())}
 """An amount with exactly the currency's places has the same quantum (exponent) as these."""
 
@@ -114,13 +147,15 @@ class StatementRecord(_Strict):
         if not self.period_start <= self.period_end <= self.due_date:
             raise RuleError("period_start", "dates out of order: need period_start <= period_end <= due_date")
         places = MINOR_UNITS[self.currency]
-        if not all(map(_QUANTUM[places].same_quantum, self._money())):  # else every exponent is -places
+        totals, charges = _TOTALS(self), list(map(_AMOUNT, self.transactions))
+        same = _QUANTUM[places].same_quantum
+        if not (all(map(same, totals)) and all(map(same, charges))):  # else every exponent is -places
             self._check_places(places)
-        expected = (self.previous_balance + self.payments + self.credits + self.fees + self.interest
-                    + self.new_charges)
-        if expected != self.new_balance:
-            raise RuleError("new_balance", f"new_balance {self.new_balance} does not equal the sum of its parts {expected}")
-        if self.minimum_due < 0:
+        previous, payments, credits, fees, interest, new_balance, minimum_due = totals
+        expected = previous + payments + credits + fees + interest + sum(charges, Decimal(0))  # as new_charges adds
+        if expected != new_balance:
+            raise RuleError("new_balance", f"new_balance {new_balance} does not equal the sum of its parts {expected}")
+        if minimum_due < 0:
             raise RuleError("minimum_due", "minimum_due is negative")
         return self
 
@@ -136,19 +171,17 @@ class StatementRecord(_Strict):
                                            f"{self.currency}")
 
     def _money(self) -> list[Decimal]:
-        return [self.previous_balance, self.payments, self.credits, self.fees, self.interest, self.new_balance,
-                self.minimum_due, *[t.amount for t in self.transactions]]
+        return [*_TOTALS(self), *map(_AMOUNT, self.transactions)]
 
     def amounts(self):
         """Every money field with its dotted path, for precise error messages."""
-        for name in ("previous_balance", "payments", "credits", "fees", "interest", "new_balance", "minimum_due"):
-            yield name, getattr(self, name)
+        yield from zip(_TOTAL_FIELDS, _TOTALS(self))
         for i, t in enumerate(self.transactions):
             yield f"transactions.{i}.amount", t.amount
 
     @property
     def new_charges(self) -> Decimal:
-        return sum((t.amount for t in self.transactions), Decimal(0))
+        return sum(map(_AMOUNT, self.transactions), Decimal(0))   # added in order, as a loop would
 
     @property
     def spend(self) -> Decimal:

@@ -27,7 +27,8 @@ from stmtprod.fsutil import atomic_open
 from stmtprod.ingest import printable
 from stmtprod.ingest.duplicates import Copy, Seen, resolve
 from stmtprod.ingest.lines import OVERSIZE, input_lines, nfc_line, oversize_reason, read_line_at
-from stmtprod.ingest.models import ACCOUNT_ID_PATTERN, TEXT_PATTERN, TEXT_PATTERN_REASON, RuleError, StatementRecord
+from stmtprod.ingest.models import (ACCOUNT_ID_PATTERN, TEXT_PATTERN, TEXT_PATTERN_REASON, RuleError, StatementRecord,
+                                    schema_errors)
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import Accepted, presort_key
 from stmtprod.regions import REGIONS
@@ -70,7 +71,7 @@ def reject_from(exc: ValidationError, kinds: dict[str, str] | None = None,
     `kinds` maps a field path to its reject kind (default "field"); for `region_fields` a short
     non-numeric bad value is named with the regions the line knows.
     """
-    err = exc.errors()[0]
+    err = schema_errors(exc)[0]
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, RuleError):
         return Reject(cause.field, str(cause), cause.kind)
