@@ -284,3 +284,46 @@ def test_pool_workers_start_with_what_they_inherited_frozen_out_of_the_collector
         frozen = workers.submit(gc.get_freeze_count).result()
     assert frozen > 1000  # the parent's modules and their objects, at least
     assert gc.get_freeze_count() == 0  # the parent itself is left as it was
+
+
+class _Cycle:
+    """An object in a reference cycle: only the cyclic collector frees it."""
+
+    def __init__(self):
+        self.me = self
+
+
+def _task_making_cycles(seen: list, fail: bool = False):
+    import gc
+    import weakref
+
+    seen.append(gc.isenabled())
+    refs = [weakref.ref(_Cycle()) for _ in range(1000)]
+    if fail:
+        raise ValueError("the task failed")
+    return refs
+
+
+def test_gc_paused_task_collects_its_cycles_once_at_the_end():
+    """A batch runs with the collector off (it only walked the batch's live document again and again),
+    and the cycles it made are gone when it returns; a failing task turns the collector back on too."""
+    import gc
+    import pickle
+
+    from stmtprod.engine.workers import GcPaused
+
+    assert gc.isenabled()
+    task = pickle.loads(pickle.dumps(GcPaused(_task_making_cycles)))  # as a pool sends it
+    seen: list = []
+    refs = task(seen)
+    assert seen == [False] and gc.isenabled()
+    assert all(ref() is None for ref in refs)
+    with pytest.raises(ValueError):
+        task(seen, fail=True)
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        task(seen)
+        assert seen[-1] is False and not gc.isenabled()  # left off by whoever turned it off
+    finally:
+        gc.enable()

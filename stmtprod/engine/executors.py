@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 from stmtprod.errors import ConfigError, EnvironmentFault
 from stmtprod.render.batch import render_batch
+from stmtprod.engine.workers import GcPaused
 from stmtprod.engine.workers import pool as worker_pool
 from stmtprod.engine.workers import stop as stop_workers
 
@@ -106,7 +107,7 @@ def run_batches(jobs: list[Job], done: Done, *, executor: str = "local", workers
     The first failing batch's exception propagates (after the batches still running are stopped or
     have finished); `done` has then been called for exactly the batches that completed before it.
     """
-    render = render or render_batch
+    render = GcPaused(render or render_batch)
     if executor == "local":
         if scheduler:
             raise ConfigError("--scheduler is only used with --executor dask")
