@@ -361,3 +361,29 @@ def test_subset_runs_split_codes_as_groupby_does():
         expected = [(subset, bytes(ord(ch) & 0xFF for ch in run))
                     for subset, run in groupby(coded, key=lambda ch: ord(ch) >> 8)]
         assert subset_runs(coded) == expected, coded
+
+
+def test_money_as_printed_in_each_market():
+    """The renderer's money text: the markets' published forms, and for amounts of every size and sign
+    the same text as the inspector's own integer-arithmetic formatter (a separate implementation)."""
+    import random
+    from decimal import Decimal
+
+    from stmtprod.inspect.expect import money_exact
+    from stmtprod.layout import load_layout
+    from stmtprod.render.formatting import money
+
+    root = Path(__file__).resolve().parent.parent / "layouts"
+    lay = {r: load_layout(root / f"{r}.toml") for r in ("AU", "NZ", "JP", "MY", "ID", "SG", "HK")}
+    assert money(lay["JP"], Decimal("-120000")) == "-¥120,000"
+    assert money(lay["ID"], Decimal("1234567")) == "Rp1.234.567"
+    assert money(lay["HK"], Decimal("12345.60")) == "HK$12,345.60"
+    assert money(lay["AU"], Decimal("-0.50")) == "-$0.50"
+    assert money(lay["AU"], Decimal("-0.00")) == "$0.00"
+    assert money(lay["MY"], Decimal("1234.56")) == "RM1,234.56"
+    rnd = random.Random(18)
+    for region, layout in lay.items():
+        places = layout.currency.minor_units
+        for _ in range(3000):
+            amount = Decimal(rnd.randint(-10 ** rnd.randint(1, 15), 10 ** rnd.randint(1, 15))).scaleb(-places)
+            assert money(layout, amount) == money_exact(layout.currency, amount), (region, amount)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import lru_cache
 
 from stmtprod.ingest.models import Address
 from stmtprod.layout import Labels, Layout
@@ -14,18 +15,18 @@ from stmtprod.layout import Labels, Layout
 
 def money(layout: Layout, amount: Decimal) -> str:
     """`-¥120,000`, `RM1,234.56`, `Rp1.234.567`: the minor unit, grouping and symbol of the market."""
-    cur = layout.currency
-    quantum = Decimal(1).scaleb(-cur.minor_units)
-    value = abs(amount.quantize(quantum))
-    whole, _, fraction = f"{value:f}".partition(".")
-    groups = []
-    while len(whole) > 3:
-        whole, groups = whole[:-3], [whole[-3:], *groups]
-    number = cur.group_separator.join([whole, *groups])
-    if cur.minor_units:
-        number += cur.decimal_separator + fraction
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{cur.symbol}{' ' if cur.symbol_space else ''}{number}"
+    quantum, prefix, separators = _money_style(layout.currency)
+    digits = format(abs(amount.quantize(quantum)), ",f")  # grouped by threes, "." before the fraction
+    return ("-" if amount < 0 else "") + prefix + (digits.translate(separators) if separators else digits)
+
+
+@lru_cache(maxsize=64)  # a Currency is frozen, so hashable
+def _money_style(currency) -> tuple[Decimal, str, dict[int, str] | None]:
+    """(quantum, symbol and its space, the market's separators for "," and "." or None for those two):
+    worked out once per currency, since every amount on every statement goes through `money`."""
+    plain = currency.group_separator == "," and currency.decimal_separator == "."
+    return (Decimal(1).scaleb(-currency.minor_units), currency.symbol + (" " if currency.symbol_space else ""),
+            None if plain else str.maketrans({",": currency.group_separator, ".": currency.decimal_separator}))
 
 
 def number(layout: Layout, value: int) -> str:
