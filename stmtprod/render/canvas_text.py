@@ -263,34 +263,41 @@ class LayoutPainter:
         the string is fitted once per document wherever it stands (`TextWriter.fitted`: table rows repeat
         dates, amounts and labels at other heights), and a left-aligned string's place is formatted once
         per place (`TextWriter.places`)."""
-        writer = TextWriter.of(c)
-        face = self.bold if bold else self.regular  # the style decides the widths and the text's body
-        right = align == "right"
-        key = (face, text, size, right, max_mm, min_size)
-        fitted = writer.fitted.get(key)
-        if fitted is None:
-            fitted = self._fitted(writer, text, size, bold, right, max_mm, min_size)
-            if len(writer.fitted) >= _CACHE_LIMIT:
-                writer.fitted.clear()
-            writer.fitted[key] = fitted
-        body, primary, size, width = fitted
-        if right:
-            code = writer.place(x_mm * mm - width, self._y(top_mm)) + body
-        else:
-            place = (x_mm, top_mm, self.height_mm)
-            at = writer.places.get(place)
-            if at is None:
-                if len(writer.places) >= _CACHE_LIMIT:
-                    writer.places.clear()
-                at = writer.places[place] = writer.place(x_mm * mm, self._y(top_mm))
-            code = at + body
-        c._fontname, c._fontsize, c._leading = primary, size, size * 1.2  # what setFont(face, size) records
-        # (for a stack of several faces: its first face, the one a later setFont-less call would use)
         if grey:
             c.setFillColorRGB(*GREY)
-        c._code.append(code)
+        self._texts(c, ((x_mm, top_mm, text, size, bold, align == "right", max_mm),), min_size)
         if grey:
             c.setFillColorRGB(0, 0, 0)
+
+    def _texts(self, c: Canvas, items, min_size: float = MIN_FONT) -> None:
+        """`_text` of each (x_mm, top_mm, text, size, bold, right, max_mm) in turn, in black: the same
+        operators, with the canvas's writer and caches looked up once for all of them (a table's rows,
+        a page's header: most of a sheet's strings)."""
+        writer = TextWriter.of(c)
+        fitted, places, append, height = writer.fitted, writer.places, c._code.append, self.height_mm
+        primary = None
+        for x_mm, top_mm, text, size, bold, right, max_mm in items:
+            key = (self.bold if bold else self.regular, text, size, right, max_mm, min_size)
+            found = fitted.get(key)
+            if found is None:
+                found = self._fitted(writer, text, size, bold, right, max_mm, min_size)
+                if len(fitted) >= _CACHE_LIMIT:
+                    fitted.clear()
+                fitted[key] = found
+            body, primary, size, width = found
+            if right:
+                append(writer.place(x_mm * mm - width, (height - top_mm) * mm) + body)
+                continue
+            place = (x_mm, top_mm, height)
+            at = places.get(place)
+            if at is None:
+                if len(places) >= _CACHE_LIMIT:
+                    places.clear()
+                at = places[place] = writer.place(x_mm * mm, (height - top_mm) * mm)
+            append(at + body)
+        if primary is not None:  # what setFont(face, size) records (for a stack of several faces: its
+            # first face, the one a later setFont-less call would use)
+            c._fontname, c._fontsize, c._leading = primary, size, size * 1.2
 
     def _enclosures(self, c: Canvas, x_mm: float, top_mm: float, head: str, items: list[str], width_mm: float,
                     max_lines: int, size: float = 7) -> None:

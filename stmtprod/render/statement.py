@@ -150,18 +150,17 @@ class StatementPainter(LayoutPainter):
 
     def _header(self, c: Canvas, piece: Piece, label: LabelSet) -> None:
         lay, rec = self.layout, piece.record
-        self._text(c, self.left, 18, lay.issuer_name, 14, bold=True, max_mm=100)
         # The title in the record's language, then in English a size smaller on a line of its own: a
         # long bilingual title ("Penyata Kad Kredit / Credit Card Statement") fits beside the issuer.
         titles = label.lines("statement_title")
-        for i, (line, size) in enumerate(zip(titles, (11, 9))):
-            self._text(c, self.right, 18 + i * 4.2, line, size, bold=True, align="right", max_mm=TITLE_MM)
-        for i, line in enumerate(lay.return_address):
-            self._text(c, self.left, 24 + i * 3.4, line, 7, max_mm=95)
         below = 24 + 2.5 * (len(titles) - 1)
-        self._text(c, self.right, below, f"{label('account')}: {rec.account_id}", HEADER_BOX.size, align="right",
-                   max_mm=HEADER_BOX.width_mm)
-        self._text(c, self.right, below + 4, f"{label('card')}: **** {rec.card_last5}", 8, align="right", max_mm=80)
+        self._texts(c, [(self.left, 18, lay.issuer_name, 14, True, False, 100),
+                        *((self.right, 18 + i * 4.2, line, size, True, True, TITLE_MM)
+                          for i, (line, size) in enumerate(zip(titles, (11, 9)))),
+                        *((self.left, 24 + i * 3.4, line, 7, False, False, 95) for i, line in enumerate(lay.return_address)),
+                        (self.right, below, f"{label('account')}: {rec.account_id}", HEADER_BOX.size, False, True,
+                         HEADER_BOX.width_mm),
+                        (self.right, below + 4, f"{label('card')}: **** {rec.card_last5}", 8, False, True, 80)])
 
     def _address(self, c: Canvas, piece: Piece, postal: dict | None) -> None:
         win = self.layout.window
@@ -180,15 +179,17 @@ class StatementPainter(LayoutPainter):
         info = [("statement_date", self._date(rec.period_end)),
                 ("period", f"{self._date(rec.period_start)} - {self._date(rec.period_end)}"),
                 ("due_date", self._date(rec.due_date))]
-        for i, (key, value) in enumerate(info):
-            self._text(c, x, 46 + i * 9, label(key), 7, max_mm=self.right - x)
-            self._text(c, self.right, 50 + i * 9, value, 9, align="right", max_mm=self.right - x)
-        self._text(c, self.left, 92, label("summary"), 10, bold=True, max_mm=95)
         rows = [("previous_balance", rec.previous_balance), ("payments", rec.payments), ("credits", rec.credits),
                 ("new_charges", rec.new_charges), ("fees", rec.fees), ("interest", rec.interest)]
+        items = []
+        for i, (key, value) in enumerate(info):
+            items += ((x, 46 + i * 9, label(key), 7, False, False, self.right - x),
+                      (self.right, 50 + i * 9, value, 9, False, True, self.right - x))
+        items.append((self.left, 92, label("summary"), 10, True, False, 95))
         for i, (key, amount) in enumerate(rows):
-            self._text(c, self.left, 99 + i * 5, label(key), 8.5, max_mm=60)
-            self._text(c, 105, 99 + i * 5, self._money(amount), 8.5, align="right", max_mm=35)
+            items += ((self.left, 99 + i * 5, label(key), 8.5, False, False, 60),
+                      (105, 99 + i * 5, self._money(amount), 8.5, False, True, 35))
+        self._texts(c, items)
         c.setLineWidth(0.5)
         c.line(self.left * mm, self._y(130.5), 105 * mm, self._y(130.5))
         self._text(c, self.left, 135, label("new_balance"), 9.5, bold=True, max_mm=55)
@@ -198,9 +199,9 @@ class StatementPainter(LayoutPainter):
         c.setStrokeColorRGB(0, 0, 0)
         boxed = [("new_balance", self._money(rec.new_balance), 12), ("minimum_due", self._money(rec.minimum_due), 11),
                  ("due_date", self._date(rec.due_date), 11), ("points", number(self.layout, rec.points), 9)]
-        for i, (key, value, size) in enumerate(boxed):
-            self._text(c, x + 3, 103 + i * 9, label(key), 7.5, max_mm=self.right - x - 6)
-            self._text(c, self.right - 3, 107.5 + i * 9, value, size, bold=True, align="right", max_mm=self.right - x - 6)
+        self._texts(c, [item for i, (key, value, size) in enumerate(boxed)
+                        for item in ((x + 3, 103 + i * 9, label(key), 7.5, False, False, self.right - x - 6),
+                                     (self.right - 3, 107.5 + i * 9, value, size, True, True, self.right - x - 6))])
         if piece.inserts:
             self._enclosures(c, self.left, 142, label("enclosures"),
                              enclosure_names(insert_titles, piece.inserts, rec.language),
@@ -225,13 +226,14 @@ class StatementPainter(LayoutPainter):
         if not rec.transactions:
             self._text(c, desc_x, y, label("no_transactions"), TABLE_FONT, max_mm=desc_w)
             y += ROW_MM
-        for i in rows:
-            t = rec.transactions[i]
+        items = []
+        for t in rec.transactions[rows.start:rows.stop]:
             running += t.amount
-            self._text(c, self.left, y, self._date(t.date), TABLE_FONT, max_mm=31)
-            self._text(c, desc_x, y, t.description, TABLE_FONT, max_mm=desc_w)
-            self._text(c, amount_x, y, self._money(t.amount), TABLE_FONT, align="right", max_mm=33)
+            items += ((self.left, y, self._date(t.date), TABLE_FONT, False, False, 31),
+                      (desc_x, y, t.description, TABLE_FONT, False, False, desc_w),
+                      (amount_x, y, self._money(t.amount), TABLE_FONT, False, True, 33))
             y += ROW_MM
+        self._texts(c, items)
         c.line(self.left * mm, self._y(y - ROW_MM + 1.5), self.right * mm, self._y(y - ROW_MM + 1.5))
         key = "total_new_charges" if last else "carried_forward"
         self._text(c, desc_x, y, label(key), TABLE_FONT, bold=True, max_mm=desc_w)
@@ -240,7 +242,7 @@ class StatementPainter(LayoutPainter):
 
     def _footer(self, c: Canvas, label: LabelSet, n: int, m: int) -> None:
         lay = self.layout
-        for i, line in enumerate(lay.footer):
-            self._text(c, self.left, 262 + i * 3.3, line, 6.5, max_mm=self.right - self.left)
-        self._text(c, self.left, 270.5, lay.hotline, 7, max_mm=90)
-        self._text(c, self.right, 283, label.page(n, m), 8, align="right", max_mm=80)
+        self._texts(c, [*((self.left, 262 + i * 3.3, line, 6.5, False, False, self.right - self.left)
+                          for i, line in enumerate(lay.footer)),
+                        (self.left, 270.5, lay.hotline, 7, False, False, 90),
+                        (self.right, 283, label.page(n, m), 8, False, True, 80)])
