@@ -15,13 +15,13 @@ from pydantic import BaseModel, ConfigDict
 
 from stmtprod.catalog import Catalog
 from stmtprod.fsutil import atomic_open
-from stmtprod.ingest.models import StatementRecord
+from stmtprod.ingest.models import CACHE_STRINGS, StatementRecord
 
 
 class Piece(BaseModel):
     """One envelope as planned: the record, where it came from, its place in the run, its inserts."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, cache_strings=CACHE_STRINGS)
     sequence: int
     line: int
     inserts: tuple[str, ...]
@@ -32,6 +32,7 @@ class Piece(BaseModel):
 class SpillRow(BaseModel):
     """An accepted record as spilled by ingest: the input line's own JSON and its line number."""
 
+    model_config = ConfigDict(cache_strings=CACHE_STRINGS)
     line: int
     record: StatementRecord
 
