@@ -152,6 +152,21 @@ class _FaceWriter(_Formatter):
     def named_chunks(self, text: str):
         return [(self.name(subset), 1, chunk) for subset, chunk in self.chunks(text)]
 
+    def format(self, text: str, size: float, leading: float) -> str:
+        """`_Formatter.format`, with the common string (characters seen before, all in the first subset:
+        amounts, most Latin text) written at once, as its one (name, bytes) chunk would be."""
+        body = self.formatted.get((text, size))
+        if body is not None:
+            return body
+        coded = text.translate(self.codes)
+        if not coded or len(coded) != len(text) or max(coded) >= "\u0100":
+            return super().format(text, size, leading)
+        body = f"{self.name(0)} {_font_size(size, leading)} ({escapePDF(coded.encode('latin-1'))}) Tj T* ET"
+        if len(self.formatted) >= _CACHE_LIMIT:
+            self.formatted.clear()
+        self.formatted[(text, size)] = body
+        return body
+
 
 class _StackWriter(_Formatter):
     """A face stack (`fonts.FaceStack`) in one document: a string is written as runs of one face each,
@@ -163,6 +178,13 @@ class _StackWriter(_Formatter):
     def __init__(self, stack, writer: TextWriter):
         self.font, self.writer = stack, writer
         self.formatted: dict[tuple[str, float], str] = {}
+
+    def format(self, text: str, size: float, leading: float) -> str:
+        """A string in one face at its own size is that face's text (and its cache's)."""
+        runs = self.font.runs(text)
+        if len(runs) == 1 and runs[0][0] not in self.font.scales:
+            return self.writer.face(runs[0][0]).format(text, size, leading)
+        return super().format(text, size, leading)
 
     def named_chunks(self, text: str):
         runs, scales = self.font.runs(text), self.font.scales
