@@ -47,10 +47,17 @@ def _frozen(value):
 
 
 def _snapshot(page) -> tuple | None:
+    """`_frozen` of the page's attributes (less those in `_NOT_DICTIONARY`): the atoms among them
+    (nearly all: most are None) taken in this loop rather than one call each."""
+    items = []
     try:
-        return _frozen({k: v for k, v in vars(page).items() if k not in _NOT_DICTIONARY})
+        for k, v in vars(page).items():
+            if k not in _NOT_DICTIONARY:
+                kind = type(v)
+                items.append((k, (kind, v) if kind in _ATOMS else _frozen(v)))
     except _Unknown:
         return None
+    return dict, tuple(items)
 
 
 class _Writer:
