@@ -79,6 +79,11 @@ def write_json(path: str | os.PathLike, obj: object) -> None:
         fh.write("\n")
 
 
+_JSONL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+"""What `json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":"))` uses, made once:
+`json.dumps` with arguments builds a new encoder for every row (a quarter of a small row's cost)."""
+
+
 class JsonlWriter:
     """Rows appended to an open text file as JSON lines (sorted keys, compact): a list-like sink, so a
     producer can stream rows to disk instead of holding them."""
@@ -88,7 +93,7 @@ class JsonlWriter:
         self.count = 0
 
     def append(self, row: dict) -> None:
-        self.fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+        self.fh.write(_JSONL.encode(row))
         self.fh.write("\n")
         self.count += 1
 
