@@ -11,7 +11,9 @@ same bytes, the same first error, as one process would give.
 """
 from __future__ import annotations
 
+from collections import deque
 from contextlib import ExitStack
+from itertools import islice
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -80,11 +82,18 @@ def _made(files: list[Path], facts: RunFacts, accepted: Path, catalog: Catalog, 
     if workers <= 1 or len(files) <= 1 or facts.size < PARALLEL_PIECES:
         yield from _segments(files, *args)
         return
-    shares = _shares(files, workers * SHARES_PER_WORKER)
-    with worker_pool(min(workers, len(shares))) as pool:
+    cut = _shares(files, workers * SHARES_PER_WORKER)
+    workers, shares = min(workers, len(cut)), iter(cut)
+    with worker_pool(workers) as pool:
         try:
-            for made in [pool.submit(_share, share, *args) for share in shares]:
-                yield from made.result()
+            # A share's records are held here from when it is made until it is written: at most one
+            # share more than there are workers is in flight, and each is let go once written.
+            pending = deque(pool.submit(_share, share, *args) for share in islice(shares, workers + 1))
+            while pending:
+                made = pending.popleft().result()
+                pending.extend(pool.submit(_share, share, *args) for share in islice(shares, 1))
+                yield from made
+                del made
         except BaseException:  # a fault or a signal: stop the shares still queued instead of waiting for them
             stop_workers(pool)
             raise
