@@ -349,9 +349,8 @@ class LayoutPainter:
         rest), each line fitted by the window policy."""
         win, fit = self.layout.window, fitting.window(self.layout)
         leading = min(4.4, ((win.height_mm if height_mm is None else height_mm) - 4) / len(lines))
-        for i, line in enumerate(lines):
-            self._text(c, win.x_mm + fitting.WINDOW_PADDING_MM, win.y_mm + 5 + i * leading, line, fit.size,
-                       max_mm=fit.width_mm, min_size=fit.min_size)
+        self._texts(c, [(win.x_mm + fitting.WINDOW_PADDING_MM, win.y_mm + 5 + i * leading, line, fit.size, False,
+                         False, fit.width_mm) for i, line in enumerate(lines)], fit.min_size)
 
     def _fitted(self, writer: TextWriter, text: str, size: float, bold: bool, right: bool, max_mm: float | None,
                 min_size: float) -> tuple[str, str, float, float | None]:
