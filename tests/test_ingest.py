@@ -210,3 +210,47 @@ def test_packed_presort_keys_sort_as_the_postcode_account_line_tuples():
     assert [Accepted.unpack(k)[0] for k in packed] == [r[2] for r in sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3]))]
     assert {Accepted.unpack(Accepted.pack((p, a), line, off, w)) for p, a, line, off, w in rows} == \
         {(line, off, w) for _p, _a, line, off, w in rows}
+
+
+def _amount_verdict(adapter, value, mode: str):
+    """What validating `value` as an amount gives: the Decimal (as its tuple, so 1.0 and 1.00 differ) or
+    the first error's type and message as reject_from would read them."""
+    from pydantic import ValidationError
+
+    from stmtprod.ingest.models import schema_errors
+    try:
+        amount = adapter.validate_json(json.dumps(value)) if mode == "json" else adapter.validate_python(value)
+    except ValidationError as exc:
+        err = schema_errors(exc)[0]
+        return err["type"], err["loc"], err["msg"]
+    return type(amount), amount.as_tuple()
+
+
+def test_the_fast_amount_path_decides_as_the_python_validator_alone():
+    """`Money` takes plain decimals inside pydantic-core and leaves the rest to `_decimal_string`: held
+    to `_decimal_string` as the only validator (the amount type before the fast path) over
+    hand-picked and generated inputs, JSON and Python, accepted and refused alike."""
+    import random
+    from decimal import Decimal
+    from typing import Annotated
+
+    from pydantic import BeforeValidator, TypeAdapter
+
+    from stmtprod.ingest.models import Money, _decimal_string
+
+    fast, reference = TypeAdapter(Money), TypeAdapter(Annotated[Decimal, BeforeValidator(_decimal_string)])
+    values = ["12.34", "-0.50", "0", "-0", "007.10", "+1.00", ".5", "5.", "1_000.00", "1__0", "_1",
+              "\u0661\u0662.\u0663\u0664", "\uff11.00", " 1.00", "1.00 ", "\t1", "1\n", "\u00a01", "\u30001", "", " ",
+              "NaN", "-nan", "sNaN", "Infinity", "-Inf", "1e3", "1E+3", "0e0", "1.2.3", "--1", "0x10", "1,000",
+              "9" * 80 + "." + "9" * 40, 12.5, 12, 0, -1, 1e300, True, None, [], {}, ["1.00"]]
+    rng = random.Random(18)
+    alphabet = "0123456789.-+eE_ \tN a\u0661\uff10"
+    values += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(3000)]
+    accepted = 0
+    for value in values:
+        for mode in ("json", "python"):
+            expected = _amount_verdict(reference, value, mode)
+            assert _amount_verdict(fast, value, mode) == expected, (value, mode)
+            accepted += expected[0] is Decimal
+    assert accepted > 500   # the generated strings reach both paths, not only refusals
+    assert _amount_verdict(fast, b"1.00", "python")[0] == "value_error"   # bytes stay refused, as before

@@ -11,7 +11,9 @@ from decimal import Decimal, InvalidOperation
 from operator import attrgetter
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError,
+                      model_validator)
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from stmtprod.regions import CURRENCY, MINOR_UNITS, Region
@@ -54,8 +56,10 @@ class _MoneySchema:
         plain = core_schema.chain_schema([core_schema.str_schema(pattern=PLAIN_DECIMAL_PATTERN, strict=True),
                                           core_schema.no_info_plain_validator_function(Decimal)])
         other = core_schema.no_info_plain_validator_function(_decimal_string)
-        return core_schema.union_schema([(plain, _PLAIN), (other, _OTHER)], mode="left_to_right",
-                                        serialization=handler(Decimal).get("serialization"))
+        return core_schema.union_schema([(plain, _PLAIN), (other, _OTHER)], mode="left_to_right")
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "pattern": PLAIN_DECIMAL_PATTERN}   # the form formats.md documents
 
 
 _PLAIN, _OTHER = "plain decimal", "other amount"
