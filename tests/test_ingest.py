@@ -113,6 +113,13 @@ MONEY_CASES = [
     (variant(fees=""), "fees", "field", "amount '' is not a plain decimal string"),
     (variant(fees="1,000"), "fees", "field", "amount '1,000' is not a decimal number"),
     (variant(fees="--1"), "fees", "field", "amount '--1' is not a decimal number"),
+    # Read by Decimal, but not how formats.md writes an amount: an upstream fault, not a number.
+    (variant(fees="+1"), "fees", "field", "amount '+1' is not a plain decimal string: ASCII digits, an optional leading minus and a decimal point with digits on both sides"),
+    (variant(interest="1_000"), "interest", "field", "amount '1_000' is not a plain decimal string: ASCII digits, an optional leading minus and a decimal point with digits on both sides"),
+    (variant(transactions__0__amount="\u0663\u0668\u0660\u0660\u0660"), "transactions.0.amount", "field",
+     "amount '\u0663\u0668\u0660\u0660\u0660' is not a plain decimal string: ASCII digits, an optional leading minus and a decimal point with digits on both sides"),
+    (variant(credits="\uff10"), "credits", "field", "amount '\uff10' is not a plain decimal string: ASCII digits, an optional leading minus and a decimal point with digits on both sides"),
+    (variant(fees="0."), "fees", "field", "amount '0.' is not a plain decimal string: ASCII digits, an optional leading minus and a decimal point with digits on both sides"),
     (variant(transactions__0__amount="38000.5"), "transactions.0.amount", "rule",
      "transactions.0.amount 38000.5 must have exactly 0 decimal places in JPY"),
     (variant(minimum_due="4350.00"), "minimum_due", "rule", "minimum_due 4350.00 must have exactly 0 decimal places in JPY"),

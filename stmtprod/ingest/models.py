@@ -7,6 +7,7 @@ the balance must add up. A record that does not conform is rejected, never "fixe
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 from operator import attrgetter
 from typing import Annotated, Literal
@@ -27,11 +28,13 @@ TEXT_PATTERN_REASON = "contains control characters, or nothing but spaces"
 
 ACCOUNT_ID_PATTERN = r"^[A-Z0-9][A-Z0-9-]{3,31}$"
 PLAIN_DECIMAL_PATTERN = r"^-?[0-9]+(?:\.[0-9]+)?$"
+_PLAIN_AMOUNT = re.compile(PLAIN_DECIMAL_PATTERN)
 
 
 def _decimal_string(value: object) -> Decimal:
-    """Any amount the plain pattern does not take: refused with the reason, or (a form `Decimal` reads
-    without exponent, such as "+1.00") taken as before."""
+    """Any amount the plain pattern does not take, refused with the reason. Forms that `Decimal`
+    would read but that are not how formats.md writes an amount ("+1.00", ".50", "1_000.00", digits of
+    other scripts such as "١٢") are refused too: an upstream fault, never read as a number."""
     if not isinstance(value, str):
         raise ValueError("amount must be a decimal string, not " + type(value).__name__)
     text = value.strip()
@@ -43,6 +46,9 @@ def _decimal_string(value: object) -> Decimal:
         raise ValueError(f"amount {value!r} is not a decimal number") from None
     if not amount.is_finite() or "e" in text.lower():
         raise ValueError(f"amount {value!r} is not a plain decimal number")
+    if not _PLAIN_AMOUNT.fullmatch(text):
+        raise ValueError(f"amount {value!r} is not a plain decimal string: ASCII digits, an optional leading "
+                         f"minus and a decimal point with digits on both sides")
     return amount
 
 
