@@ -95,6 +95,8 @@ def test_each_kind_of_bad_record_is_quarantined_with_its_field(tmp_path):
 
 # Each way an amount is refused, with the exact row an operator reads (GOOD is in JPY: no places).
 # The "rule" rows come from the cross-field check; the others from the amount itself.
+NOT_PLAIN = ("is not a plain decimal string: ASCII digits, an optional leading minus and a decimal point "
+             "with digits on both sides")
 MONEY_CASES = [
     (variant(payments=-120000), "payments", "field", "amount must be a decimal string, not int"),
     (variant(fees=0.5), "fees", "field", "amount must be a decimal string, not float"),
@@ -114,12 +116,9 @@ MONEY_CASES = [
     (variant(fees="1,000"), "fees", "field", "amount '1,000' is not a decimal number"),
     (variant(fees="--1"), "fees", "field", "amount '--1' is not a decimal number"),
     # Read by Decimal, but not how formats.md writes an amount: an upstream fault, not a number.
-    (variant(fees="+1"), "fees", "field", "amount '+1' is not a plain decimal string: ASCII digits, an optional leading minus and a decimal point with digits on both sides"),
-    (variant(interest="1_000"), "interest", "field", "amount '1_000' is not a plain decimal string: ASCII digits, an optional leading minus and a decimal point with digits on both sides"),
-    (variant(transactions__0__amount="\u0663\u0668\u0660\u0660\u0660"), "transactions.0.amount", "field",
-     "amount '\u0663\u0668\u0660\u0660\u0660' is not a plain decimal string: ASCII digits, an optional leading minus and a decimal point with digits on both sides"),
-    (variant(credits="\uff10"), "credits", "field", "amount '\uff10' is not a plain decimal string: ASCII digits, an optional leading minus and a decimal point with digits on both sides"),
-    (variant(fees="0."), "fees", "field", "amount '0.' is not a plain decimal string: ASCII digits, an optional leading minus and a decimal point with digits on both sides"),
+    *((variant(**{key: value}), key.replace("__", "."), "field", f"amount {value!r} {NOT_PLAIN}")
+      for key, value in (("fees", "+1"), ("interest", "1_000"), ("fees", "0."), ("credits", "\uff10"),
+                         ("transactions__0__amount", "\u0663\u0668\u0660\u0660\u0660"))),
     (variant(transactions__0__amount="38000.5"), "transactions.0.amount", "rule",
      "transactions.0.amount 38000.5 must have exactly 0 decimal places in JPY"),
     (variant(minimum_due="4350.00"), "minimum_due", "rule", "minimum_due 4350.00 must have exactly 0 decimal places in JPY"),
