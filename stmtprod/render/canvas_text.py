@@ -87,21 +87,22 @@ class _Formatter:
     def format(self, text: str, size: float, leading: float) -> str:
         """The text object's body after its `Tm`, as `PDFTextObject.textLine` then `getCode` write it."""
         key = (text, size)
-        try:
-            return self.formatted[key]
-        except KeyError:
-            pass
+        body = self.formatted.get(key)
+        if body is None:
+            body = self._body(text, size, leading)
+            if len(self.formatted) >= _CACHE_LIMIT:
+                self.formatted.clear()
+            self.formatted[key] = body
+        return body
+
+    def _body(self, text: str, size: float, leading: float) -> str:
         parts, current = [], None
         for name, scale, chunk in self.named_chunks(text):
             if name != current:
                 parts.append(f"{name} {_font_size(size * scale, leading)}")
                 current = name
             parts.append(f"({escapePDF(chunk)}) Tj")
-        body = " ".join(parts) + " T* ET"
-        if len(self.formatted) >= _CACHE_LIMIT:
-            self.formatted.clear()
-        self.formatted[key] = body
-        return body
+        return " ".join(parts) + " T* ET"
 
 
 class _FaceWriter(_Formatter):
@@ -152,20 +153,13 @@ class _FaceWriter(_Formatter):
     def named_chunks(self, text: str):
         return [(self.name(subset), 1, chunk) for subset, chunk in self.chunks(text)]
 
-    def format(self, text: str, size: float, leading: float) -> str:
-        """`_Formatter.format`, with the common string (characters seen before, all in the first subset:
-        amounts, most Latin text) written at once, as its one (name, bytes) chunk would be."""
-        body = self.formatted.get((text, size))
-        if body is not None:
-            return body
+    def _body(self, text: str, size: float, leading: float) -> str:
+        """The common string (characters seen before, all in the first subset: amounts, most Latin
+        text) written at once, as its one (name, bytes) chunk would be; any other through its chunks."""
         coded = text.translate(self.codes)
         if not coded or len(coded) != len(text) or max(coded) >= "\u0100":
-            return super().format(text, size, leading)
-        body = f"{self.name(0)} {_font_size(size, leading)} ({escapePDF(coded.encode('latin-1'))}) Tj T* ET"
-        if len(self.formatted) >= _CACHE_LIMIT:
-            self.formatted.clear()
-        self.formatted[(text, size)] = body
-        return body
+            return super()._body(text, size, leading)
+        return f"{self.name(0)} {_font_size(size, leading)} ({escapePDF(coded.encode('latin-1'))}) Tj T* ET"
 
 
 class _StackWriter(_Formatter):
@@ -187,9 +181,7 @@ class _StackWriter(_Formatter):
         return super().format(text, size, leading)
 
     def named_chunks(self, text: str):
-        runs, scales = self.font.runs(text), self.font.scales
-        if len(runs) == 1 and runs[0][0] not in scales:
-            return self.writer.face(runs[0][0]).named_chunks(text)
+        runs, scales = self.font.runs(text), self.font.scales  # several runs, or one scaled (`format`)
         return [(name, scales.get(face, 1), chunk) for face, run in runs
                 for name, _one, chunk in self.writer.face(face).named_chunks(run)]
 
