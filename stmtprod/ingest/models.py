@@ -84,6 +84,8 @@ def schema_errors(exc: ValidationError) -> list[dict]:
             err = err | {"loc": loc[:-1]}
         errors.append(err)
     return errors
+
+
 Text = Annotated[str, Field(max_length=_MAX_TEXT, pattern=TEXT_PATTERN)]
 OptionalText = Annotated[str, Field(max_length=_MAX_TEXT)]
 

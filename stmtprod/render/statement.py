@@ -157,7 +157,8 @@ class StatementPainter(LayoutPainter):
         self._texts(c, [(self.left, 18, lay.issuer_name, 14, True, False, 100),
                         *((self.right, 18 + i * 4.2, line, size, True, True, TITLE_MM)
                           for i, (line, size) in enumerate(zip(titles, (11, 9)))),
-                        *((self.left, 24 + i * 3.4, line, 7, False, False, 95) for i, line in enumerate(lay.return_address)),
+                        *((self.left, 24 + i * 3.4, line, 7, False, False, 95)
+                          for i, line in enumerate(lay.return_address)),
                         (self.right, below, f"{label('account')}: {rec.account_id}", HEADER_BOX.size, False, True,
                          HEADER_BOX.width_mm),
                         (self.right, below + 4, f"{label('card')}: **** {rec.card_last5}", 8, False, True, 80)])
