@@ -449,6 +449,7 @@ def test_artwork_outside_the_catalog_folder_is_refused_unless_allowed(artwork, e
 
 @pytest.mark.parametrize("point, name, code", [("render:batch:2", "TERM", errors.EXIT_SIGTERM),
                                                ("render:batch:2", "INT", errors.EXIT_SIGINT),
+                                               ("challenges", "TERM", errors.EXIT_SIGTERM),
                                                ("release:after", "TERM", errors.EXIT_SIGTERM)])
 def test_a_signal_stops_workers_and_the_run_resumes_to_identical_files(point, name, code, extract, reference,
                                                                        tmp_path):

@@ -59,7 +59,8 @@ def reference(extract, tmp_path_factory) -> dict:
     return {"summary": summary, "files": _released(Path(summary["run_dir"]))}
 
 
-@pytest.mark.parametrize("point", ["render:batch:3", "verify:read", "inspect", "release:before", "release:after"])
+@pytest.mark.parametrize("point", ["render:batch:3", "verify:read", "challenges", "inspect", "release:before",
+                                   "release:after"])
 def test_killed_build_resumes_to_identical_release(point, extract, reference, tmp_path):
     killed = _build(extract, tmp_path, env={"STMTPROD_CRASH_AT": point})
     assert killed.returncode == -signal.SIGKILL, killed.stderr

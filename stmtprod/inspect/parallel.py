@@ -113,12 +113,25 @@ class StagePool:
         return self._pool
 
     def close(self) -> None:
+        """Shut the pool down once its jobs are done (those never asked for are cancelled)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def stop(self) -> None:
+        """Stop the pool at once, running jobs killed: for a run that will not read their results (a halt,
+        a signal, a fault before or during the inspection). The jobs only read files."""
+        if self._pool is not None:
+            from stmtprod.engine.workers import stop
+
+            stop(self._pool)
             self._pool = None
 
     def __enter__(self) -> StagePool:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.stop()

@@ -136,7 +136,8 @@ def halt_for(stage: int, result: dict, noun: str = "pieces", then: str | None = 
 def start_stages(ledger: Ledger, config: InspectionConfig, ctx: InspectionContext, workers: int):
     """A `StagePool` with the automatic inspections of stages 1 and 2 already queued, as `run_stages`
     will ask for them (planned the same way, reading only), so that the workers inspect while this
-    process does other work (the inserter, the mailing manifest). Give it to `run_stages`."""
+    process does other work (the challenge pieces, the inserter, the mailing manifest). Give it to
+    `run_stages`; stop it (`StagePool.stop`) if the run ends before."""
     from stmtprod.inspect.parallel import StagePool
 
     stage_pool = StagePool(ctx, workers)

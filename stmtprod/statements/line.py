@@ -160,20 +160,28 @@ class Statements:
         record_verified(run.ledger, run.run_id, run.files, fresh, verified)
         # The 100% text check's share of it, as wall time: its CPU seconds over the processes that shared them.
         run.timings["verify_text"] = verified["text_cpu_seconds"] / max(1, min(self.options.workers, len(fresh)))
+        self._start_inspection(run)
 
-    def _challenges(self, run: Run) -> None:
-        """The night's challenge pieces planted and each proven caught by its check (`stmtprod.challenges`)."""
-        blind = run.inject("checks-off", frozenset())
-        challenge_step.prove(run, self.challenge, challenge_lines.statements(run, self.challenge, self, blind), blind)
-
-    def _insert(self, run: Run) -> None:
-        """The inserter simulated over the verified files; stages 1 and 2 start inspecting meanwhile in
-        the workers (`start_stages`: the print files, manifests and records are final once verified)."""
+    def _start_inspection(self, run: Run) -> None:
+        """Stages 1 and 2 started in the workers (`start_stages`) as soon as what they inspect is final:
+        the print files, manifests and source records, once verified. Nothing the later steps write
+        bears on their samples or on what they read (the challenge pieces have files of their own and
+        are never sampled; only a recorded correction pulls pieces), so they inspect while the
+        challenge pieces, the inserter and the mailing manifest are made here; `_inspect` decides."""
         ctx = run.data["context"] = InspectionContext(run.run_id, run.staging, run.accepted_dir, self.layouts,
                                                       self.catalog)
         run.data["stages"] = start_stages(run.ledger, load_inspection(self.options.inspection_file)[0], ctx,
                                           self.options.workers)
-        run.closing.append(run.data["stages"].close)
+        run.closing.append(run.data["stages"].stop)  # still open only when the run ends before `_inspect` is done
+
+    def _challenges(self, run: Run) -> None:
+        """The night's challenge pieces planted and each proven caught by its check (`stmtprod.challenges`)."""
+        run.reached("challenges")  # stages 1 and 2 are at work in the workers from here on
+        blind = run.inject("checks-off", frozenset())
+        challenge_step.prove(run, self.challenge, challenge_lines.statements(run, self.challenge, self, blind), blind)
+
+    def _insert(self, run: Run) -> None:
+        """The inserter simulated over the verified files (stages 1 and 2 inspect meanwhile in the workers)."""
         run.data["envelopes"] = insert_lots(run.files, run.data["decoded"],
                                             run.inject("inserter-catalog", self.catalog), run.run_id,
                                             run.staging / "envelopes",
