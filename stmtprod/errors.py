@@ -54,6 +54,14 @@ class Halt(StmtprodError):
     def as_dict(self) -> dict:
         return {"reason": self.reason, **{k: v for k, v in self.details.items() if v is not None}}
 
+    def __reduce__(self):
+        """Pickled with its details, so a halt raised in a worker process reaches the parent whole."""
+        return _halt, (type(self), self.reason, self.details)
+
+
+def _halt(cls: type[Halt], reason: str, details: dict) -> Halt:
+    return cls(reason, **details)
+
 
 class BusyError(StmtprodError):
     """Another build or resume holds the output folder."""

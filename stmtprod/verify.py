@@ -27,7 +27,7 @@ from stmtprod.catalog import Catalog, hoppers_of, select_inserts
 from stmtprod.errors import Halt
 from stmtprod.inspect.composition import check_piece
 from stmtprod.layout import Layout, LayoutSet
-from stmtprod.plan import SpillRow, spill_line, spill_offsets
+from stmtprod.plan import SPILL_ROWS, spill_line, spill_offsets
 from stmtprod.postal import verify as postal_verify
 from stmtprod.postal.read import PageLetters as postal_letters
 from stmtprod.render.statement import sheet_count
@@ -164,7 +164,8 @@ def read_all(files: list[PrintFile], layouts: LayoutSet, workers: int) -> dict[s
 def source_records(spill: Path, lines: set[int]) -> dict[int, object]:
     """The source records of the given input lines, read back from a region's spill by their offsets
     (`_spill_index`), so a batch does not scan the whole spill. Memory stays at one batch's records
-    and the index (16 bytes a record) whatever the size of the run."""
+    and the index (16 bytes a record) whatever the size of the run. Records are trusted views
+    (`ingest.trusted`): ingest validated them; what they say is checked against every sheet here."""
     found: dict[int, object] = {}
     if not lines or not spill.exists():
         return found
@@ -176,7 +177,7 @@ def source_records(spill: Path, lines: set[int]) -> dict[int, object]:
                 fh.seek(int(offsets[i]))
                 raw = fh.readline()
                 if spill_line(raw) == line:
-                    found[line] = SpillRow.model_validate_json(raw).record
+                    found[line] = SPILL_ROWS.decode(raw, spill).record
     return found
 
 

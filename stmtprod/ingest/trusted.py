@@ -1,0 +1,138 @@
+"""Rows this run wrote itself, read back without validating them again.
+
+Ingest validates each input record once with its pydantic model and spills the accepted ones; plan
+splices them into batch files. Every later reader (the renderer, verification, the inspectors) used
+to validate each record again with pydantic, about 25 us a record more than decoding it. Here a
+reader decodes such a row with msgspec into a *view*: a `msgspec.Struct` derived from the pydantic
+model itself (`view_of`: the same fields, defaults and nesting, the model's own methods and
+properties), so the schema stays single and the view cannot drift from it unnoticed
+(tests/test_trusted.py holds every view to its model, field by field).
+
+Nothing is checked less. The view only stands for a validation that already happened in this run:
+resume ingests the input again before it plans. What a row holds is still checked where it counts,
+independently of the code that drew it: every sheet is read back and every piece compared with its
+source record. A row the view cannot decode in its plain form (a date as a timestamp, which the
+model also accepts) is handed to the model itself, so a reader sees exactly what the model would
+give; a row the model refuses too (a damaged or altered work file) halts the run with the file, the
+row and the field, never a traceback.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import types
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal, Union, get_args, get_origin
+
+import msgspec
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticUndefined
+
+from stmtprod.cardnumbers import redact
+from stmtprod.errors import Halt
+from stmtprod.ingest.models import schema_errors
+
+_PLAIN_TYPES = (str, int, bool, float, Decimal, dt.date, dt.datetime, type(None))
+
+
+def _view_type(annotation):
+    """The msgspec type that decodes what `annotation` validates, constraints left to the model."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _view_type(args[0])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return view_of(annotation)
+    if origin is Literal or annotation in _PLAIN_TYPES:
+        return annotation
+    if origin in (list, tuple, set, frozenset):
+        return origin[tuple(a if a is Ellipsis else _view_type(a) for a in args)]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_view_type(a) for a in args)]
+    raise TypeError(f"no trusted view for the type {annotation!r}: teach stmtprod.ingest.trusted to read it")
+
+
+def _field(info):
+    """The view field's default: the model's, a mutable one made afresh for each row as pydantic does."""
+    if info.alias is not None or info.validation_alias is not None:
+        raise TypeError("aliased fields have no trusted view")
+    if info.default_factory is not None:
+        return msgspec.field(default_factory=info.default_factory)
+    if info.default is PydanticUndefined:
+        return msgspec.NODEFAULT
+    default = info.default
+    if isinstance(default, (list, dict, set)):
+        return msgspec.field(default_factory=lambda: type(default)(default))
+    return default
+
+
+def _behaviour(model: type[BaseModel]) -> dict:
+    """The methods and properties the model's own classes define (validators excepted: a view validates
+    nothing), so code that reads a view calls the very same code it calls on the model."""
+    decorators = model.__pydantic_decorators__
+    validators = {name for kind in dataclasses.fields(decorators) for name in getattr(decorators, kind.name)}
+    namespace = {}
+    for cls in reversed(model.__mro__[:model.__mro__.index(BaseModel)]):
+        for name, value in vars(cls).items():
+            if name.startswith("__") or name in validators or name == "model_config":
+                continue
+            if isinstance(value, (property, types.FunctionType)):
+                namespace[name] = value
+    return namespace
+
+
+@cache
+def view_of(model: type[BaseModel]) -> type[msgspec.Struct]:
+    """The msgspec Struct that reads what `model` wrote: its fields in order, with their defaults
+    (keyword-only, so order is the model's), nested models as their views, unknown keys refused
+    where the model refuses them, frozen where it is frozen."""
+    fields = [(name, _view_type(info.annotation), _field(info)) for name, info in model.model_fields.items()]
+    config = model.model_config
+    return msgspec.defstruct(
+        model.__name__ + "View", fields, namespace={"__doc__": f"A trusted view of `{model.__qualname__}`.",
+                                                    "__module__": __name__, **_behaviour(model)},
+        kw_only=True, frozen=bool(config.get("frozen")), forbid_unknown_fields=config.get("extra") == "forbid")
+
+
+class TrustedRows:
+    """JSON rows of `model` that this run wrote (spill rows, batch rows), decoded as views."""
+
+    def __init__(self, model: type[BaseModel], what: str):
+        """`what` names the rows in a halt ("spill row", "batch file row")."""
+        self.model, self.what = model, what
+        self._decode = msgspec.json.Decoder(view_of(model)).decode
+
+    def decode(self, raw: bytes | str, file: str | Path, row: int | None = None):
+        """The row's view (or, for a form only the model reads, the model itself); a Halt naming `file`,
+        the `row` (1-based, when known), the input line and the field when the model refuses it too."""
+        try:
+            return self._decode(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass
+        try:
+            return self.model.model_validate_json(raw)
+        except ValidationError as exc:
+            raise damaged(self.what, file, row, _line_of(raw), exc) from None
+
+
+def _line_of(raw: bytes | str) -> int | None:
+    """The input line a row names at its start, as spill and batch rows do."""
+    found = _LINE.match(raw if isinstance(raw, bytes) else raw.encode())
+    return int(found[1]) if found else None
+
+
+_LINE = re.compile(rb'\{"(?:sequence": ?[0-9]+, ?")?line": ?([0-9]{1,18})[,}]')
+
+
+def damaged(what: str, file: str | Path, row: int | None, line: int | None, exc: ValidationError) -> Halt:
+    """A Halt for a work file row the model refuses: this run did not write it as it is now."""
+    error = (schema_errors(exc) or exc.errors())[0]
+    field = ".".join(map(str, error["loc"])) or "(the row)"
+    message = redact(error["msg"])
+    where = (f" {row}" if row else "") + (f" (input line {line})" if line else "")
+    return Halt(f"{what}{where} in {file} is not as this run wrote it: {field}: {message}", step="read",
+                file=str(file), row=row, line=line, field=field, expected="the row ingest and plan wrote, valid",
+                found=message, action="the run's work files were altered or damaged after they were written: "
+                                      "resume the run (it ingests and plans again), or build it afresh")
