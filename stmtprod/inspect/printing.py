@@ -78,15 +78,19 @@ def _pattern(payload: str) -> str:
     return modules(payload).strip("0")
 
 
+@lru_cache(maxsize=64)
 def _bars(payload: str) -> tuple[np.ndarray, np.ndarray, int]:
     """Centres and widths (in modules, from the first bar's leading edge) of the payload's bars, and the
-    symbol's module count between its outer bar edges."""
+    symbol's module count between its outer bar edges. Kept per payload (a sheet's scan line may be
+    measured twice), so the arrays are read-only."""
     pattern = _pattern(payload)
     bar = np.frombuffer(pattern.encode("ascii"), dtype=np.uint8) == ord("1")
     edges = np.diff(np.concatenate(([0], bar.astype(np.int8), [0])))
     starts_a = np.nonzero(edges == 1)[0].astype(float)
     widths_a = np.nonzero(edges == -1)[0] - starts_a
-    return starts_a + widths_a / 2, widths_a, len(pattern)
+    centres = starts_a + widths_a / 2
+    centres.flags.writeable = widths_a.flags.writeable = False
+    return centres, widths_a, len(pattern)
 
 
 def _dark_runs(line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,8 +8,12 @@ and tolerance must lie inside the envelope window.
 """
 from __future__ import annotations
 
+import ctypes
+import math
+
 import numpy as np
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
 from stmtprod.layout import Layout
 from stmtprod.postal.geometry import geometry_for
@@ -27,14 +31,26 @@ def _defect(seq: int, kind: str, evidence: str) -> dict:
 
 
 def render_box(page: pdfium.PdfPage, left: float, top: float, right: float, bottom: float) -> np.ndarray:
-    """The page region (mm from the page's top-left) in gray at DPI dots an inch both ways."""
+    """The page region (mm from the page's top-left) in gray at DPI dots an inch both ways.
+
+    The very call pypdfium2's `page.render(scale=DPI / 72, crop=..., grayscale=True)` makes, drawn
+    straight into the returned array (no bitmap object, no copy)."""
     width, height = page.get_size()
-    crop = (left * PT_PER_MM, height - bottom * PT_PER_MM, width - right * PT_PER_MM, top * PT_PER_MM)
-    bitmap = page.render(scale=DPI / 72, crop=tuple(max(0.0, c) for c in crop), grayscale=True)
+    scale = DPI / 72
+    crop = [math.ceil(max(0.0, c) * scale) for c in (left * PT_PER_MM, height - bottom * PT_PER_MM,
+                                                      width - right * PT_PER_MM, top * PT_PER_MM)]
+    full_w, full_h = math.ceil(width * scale), math.ceil(height * scale)
+    w, h = full_w - crop[0] - crop[2], full_h - crop[1] - crop[3]
+    if w < 1 or h < 1:
+        raise ValueError("Crop exceeds page dimensions")
+    image = np.full((h, w), 255, dtype=np.uint8)
+    bitmap = pdfium_c.FPDFBitmap_CreateEx(w, h, pdfium_c.FPDFBitmap_Gray, image.ctypes.data_as(ctypes.c_void_p), w)
     try:
-        return np.array(bitmap.to_numpy()).reshape(bitmap.height, bitmap.width, -1)[:, :, 0]
+        pdfium_c.FPDF_RenderPageBitmap(bitmap, page, -crop[0], -crop[3], full_w, full_h, 0,
+                                       pdfium_c.FPDF_GRAYSCALE | pdfium_c.FPDF_ANNOT)
     finally:
-        bitmap.close()
+        pdfium_c.FPDFBitmap_Destroy(bitmap)
+    return image
 
 
 def _out_of_range(value: float, allowed: tuple[float, float]) -> bool:
