@@ -73,6 +73,11 @@ def _money(self, amount: Decimal) -> tuple[str, str]:
     return text, expect.squash(text)
 
 
+def _money_list(self, amounts) -> tuple[list[str], list[str]]:
+    texts = [expect.money_exact(self.layout.currency, amount) for amount in amounts]
+    return texts, [expect.squash(text) for text in texts]
+
+
 @contextmanager
 def reference():
     """The composition check with the reference parts in place of the quick ones."""
@@ -81,6 +86,7 @@ def reference():
         mp.setattr(composition, "_labelled", labelled)
         mp.setattr(composition, "_check_transactions", check_transactions)
         mp.setattr(composition._Squashed, "money", _money)
+        mp.setattr(composition._Squashed, "money_list", _money_list)
         composition._SQUASHED.clear()
         try:
             yield

@@ -21,7 +21,7 @@ from stmtprod import verify
 from stmtprod.barcode.content import page_streams
 from stmtprod.errors import Halt
 from stmtprod.inspect import expect
-from stmtprod.inspect.composition import Flat, _patterns, _sheet_rows, check_piece
+from stmtprod.inspect.composition import Flat, _check_piece, _patterns, _sheet_rows, check_piece
 from stmtprod.layout import Currency
 from stmtprod.postal import japanpost
 from stmtprod.postal import read as postal_read
@@ -77,6 +77,22 @@ def test_the_composition_check_finds_what_its_reference_finds(pieces):
     assert differ == [], differ[:3]
 
 
+def test_a_piece_the_quick_flats_pass_is_one_the_full_ones_pass(pieces):
+    """The checks on quick Flats (first copies only) pass no piece the full checks fault, and pass the
+    real pieces (else every piece would be checked twice)."""
+    rng = random.Random(31)
+    passed = faulted = 0
+    for piece in pieces:
+        layout, record, row, texts, inserts = piece
+        assert _check_piece(row["sequence"], layout, record, row, texts, inserts, quick=True) == []
+        for changed in _variants(piece, rng):
+            full = _check_piece(row["sequence"], layout, record, row, changed, inserts, quick=False)
+            quick = _check_piece(row["sequence"], layout, record, row, changed, inserts, quick=True)
+            assert quick or not full, (row["sequence"], full[:1])
+            passed, faulted = passed + (not quick), faulted + bool(full)
+    assert faulted > 5_000 and passed >= len(pieces), (passed, faulted)
+
+
 def test_the_transaction_rows_are_the_lines_the_multiline_pattern_finds(pieces):
     """The rows are found after each line break put first; `^...$` over the lines finds the same."""
     rng, tried = random.Random(5), 0
@@ -117,6 +133,17 @@ def test_money_is_formatted_as_the_minor_unit_reference_formats_it():
         for amount in amounts:
             assert outcome(lambda c, a: quick(a), currency, amount) == outcome(expect.money_exact, currency, amount), \
                 (currency, amount)
+        # A list at once (`money_list_format`): lists of valid amounts, and lists with one of every kind
+        listed, proven = expect.money_list_format(currency), 0
+        for size in [0, 1, 2, 5, 14, 30] * 40:
+            picked = [Decimal(f"{rng.randint(-10**(size % 9), 10**(size % 9))}E-{currency.minor_units}")
+                      for _ in range(size)]
+            if size and rng.random() < 0.5:
+                picked[rng.randrange(size)] = rng.choice(amounts[:16] if rng.random() < 0.5 else amounts)
+            exact = outcome(lambda c, a: [expect.money_exact(c, x) for x in a], currency, picked)
+            assert outcome(lambda c, a: listed(a), currency, picked) == exact, (currency, picked)
+            proven += isinstance(exact, list)
+        assert 120 < proven < 240
     assert expect.money(currencies[1], Decimal("-120000")) == "-¥120,000"
 
 

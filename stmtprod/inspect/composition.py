@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -36,6 +37,13 @@ _INLINE_SPACE = re.compile(r"[^\S\r\n]+")  # white space but line breaks: what s
 # code point above it.
 _SPACE = np.array([chr(c).isspace() for c in range(0x3002)], dtype=bool)
 _EVIDENCE_CHARS = 24
+_DATE_DESCRIPTION_AMOUNT = attrgetter("date", "description", "amount")  # of a transaction
+# The summary's amounts, each after its label, and how many times each is printed (the new balance in
+# the summary and the box).
+_SUMMARY = ("previous_balance", "payments", "credits", "new_charges", "fees", "interest", "new_balance",
+            "minimum_due")
+_SUMMARY_AMOUNTS = attrgetter(*_SUMMARY)
+_SUMMARY_TIMES = (1, 1, 1, 1, 1, 1, 2, 1)
 _TABLE_HEADINGS = ("transactions", "date", "description", "amount")  # every sheet's table
 
 
@@ -119,12 +127,14 @@ class _Squashed:
         self._labels: dict[tuple[str, str, str], str] = {}
         self._texts: dict[tuple[str, str], tuple[str, str]] = {}
         self._markers: dict[tuple[int, int, str], str] = {}
-        self._money: dict[Decimal, tuple[str, str]] = {}
+        self._label_lists: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         self._format_money = expect.money_format(layout.currency)
+        self._format_money_list = expect.money_list_format(layout.currency)
         cur = layout.currency  # money text holds no white space unless one of these does: squashing it is a no-op
         self._money_squashed = not cur.symbol_space and squash_free(cur.symbol + cur.group_separator
                                                                      + cur.decimal_separator)
         self._dates: dict[object, tuple[str, str]] = {}
+        self._squashed_dates: dict[object, str] = {}
         self._descriptions: dict[str, str] = {}
         self._every_sheet: dict[str, list[tuple[str, str]]] = {}
 
@@ -148,25 +158,28 @@ class _Squashed:
         return found
 
     def money(self, amount: Decimal) -> tuple[str, str]:
-        """`expect.money` in the layout's currency, and squashed (kept by amount: amounts repeat)."""
-        found = self._money.get(amount)
-        if found is None:
-            if len(self._money) >= _KEPT:
-                self._money.clear()
-            text = self._format_money(amount)
-            found = self._money[amount] = (text, text if self._money_squashed else expect.squash(text))
-        return found
+        """`expect.money` in the layout's currency, and squashed."""
+        text = self._format_money(amount)
+        return text, text if self._money_squashed else expect.squash(text)
 
-    def rows(self, transactions) -> list[tuple[str, str, str, str]]:
-        """Each transaction's row as the table should print it, squashed: (date, description as in the
-        record, amount, description)."""
-        dates, money, descriptions = self._dates, self._money, self._descriptions
-        out = []
-        for t in transactions:
-            date, amount, description = dates.get(t.date), money.get(t.amount), descriptions.get(t.description)
-            out.append(((date or self.date(t.date))[1], t.description, (amount or self.money(t.amount))[1],
-                        description if description is not None else self.description(t.description)))
-        return out
+    def money_list(self, amounts) -> tuple[list[str], list[str]]:
+        """`money` of each amount, as printed and squashed (`expect.money_list_format`)."""
+        texts = self._format_money_list(amounts)
+        return texts, texts if self._money_squashed else [expect.squash(text) for text in texts]
+
+    def columns(self, transactions) -> tuple[list[str], list[str], list[str]]:
+        """The transactions' dates, descriptions and amounts as the table should print them, squashed."""
+        if not transactions:
+            return [], [], []
+        values, descriptions, amounts = zip(*map(_DATE_DESCRIPTION_AMOUNT, transactions))
+        dates = list(map(self._squashed_dates.get, values))
+        if None in dates:
+            dates = [date if date is not None else self.date(value)[1] for date, value in zip(dates, values)]
+        squashed = list(map(self._descriptions.get, descriptions))
+        if None in squashed:
+            squashed = [text if text is not None else self.description(description)
+                        for text, description in zip(squashed, descriptions)]
+        return dates, squashed, self.money_list(amounts)[1]
 
     def date(self, value) -> tuple[str, str]:
         """`expect.date` in the layout's format, and squashed."""
@@ -174,6 +187,14 @@ class _Squashed:
         if found is None:
             text = expect.date(self.layout.date_format, value)
             found = self._dates[value] = (text, expect.squash(text))
+            self._squashed_dates[value] = found[1]
+        return found
+
+    def labels(self, language: str, keys: tuple[str, ...]) -> list[str]:
+        """`label` of each key."""
+        found = self._label_lists.get((language, keys))
+        if found is None:
+            found = self._label_lists[(language, keys)] = [self.label(language, key) for key in keys]
         return found
 
     def text(self, language: str, key: str) -> tuple[str, str]:
@@ -206,8 +227,8 @@ def squash_free(text: str) -> bool:
 
 
 _SQUASHED: dict[int, _Squashed] = {}
-# Amounts and descriptions kept per layout: the common ones repeat; a bound that keeps a worker's memory
-# the same at 10,000 and 100,000 accounts (50,000 of each took about 25 MiB a layout).
+# Descriptions kept per layout: the common ones repeat; a bound that keeps a worker's memory the same at
+# 10,000 and 100,000 accounts (50,000 took about 12 MiB a layout).
 _KEPT = 2048
 
 
@@ -224,9 +245,13 @@ def _squashed(layout: Layout) -> _Squashed:
 
 class Flat:
     """A sheet's extracted text without whitespace, remembering where each character came from, so a
-    search ignores whitespace but can still tell whether a value runs on into more digits."""
+    search ignores whitespace but can still tell whether a value runs on into more digits.
 
-    def __init__(self, text: str):
+    A quick Flat (`quick=True`) marks only the first copy of a text, and of a label and its value only
+    as many as the check asks for: the checks run on quick Flats find a subset of what they find on
+    full ones, so a piece they pass is one the full checks pass (`check_piece`)."""
+
+    def __init__(self, text: str, quick: bool = False):
         self.text = text
         # Each line squashed, line breaks made `\n` (for the transaction rows); without the line breaks,
         # the squashed text (`expect.squash`). Text whose only white space is spaces and line breaks
@@ -242,6 +267,7 @@ class Flat:
         self._where: np.ndarray | None = None
         self.spans: list[tuple[int, int]] = []
         self._cursor = 0
+        self.quick = quick
 
     def cover_all(self, needle: str) -> bool:
         """Mark every occurrence of the squashed needle as accounted for; whether there was one."""
@@ -251,6 +277,9 @@ class Flat:
         start = flat.find(needle)
         if start < 0:
             return False
+        if self.quick:
+            self.spans.append((start, start + len(needle)))
+            return True
         size, spans = len(needle), self.spans
         while start >= 0:
             spans.append((start, start + size))
@@ -335,6 +364,16 @@ def _labelled(text: Flat, head: str, value: str, times: int) -> str | None:
     # An occurrence of head + value is an occurrence of the head with the value right after it.
     flat, needle = text.flat, head + value
     size, length = len(needle), len(text.flat)
+    if text.quick:  # the first copies, until there are enough
+        good, h = [], flat.find(needle)
+        while h >= 0:
+            end = h + size
+            if end >= length or (not flat[end].isdigit() and flat[end] not in ".,") or text.ends_cleanly(end):
+                good.append((h, end))
+                if len(good) >= times:
+                    text.spans += good
+                    return None
+            h = flat.find(needle, h + 1)
     good, spans = [], text.spans
     h = flat.find(needle)
     while h >= 0:
@@ -364,15 +403,16 @@ def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts
                         flats: list[Flat]) -> list[dict]:
     known = _squashed(layout)
     transactions = record.transactions
-    want = known.rows(transactions)
+    dates, descriptions, amounts = known.columns(transactions)
     by_sheet = _sheet_rows(layout, flats)
     per_sheet = [len(found) for found in by_sheet]
-    if [row for found in by_sheet for row in found] == [(e[0], e[3], e[2]) for e in want]:
+    if [row for found in by_sheet for row in found] == list(zip(dates, descriptions, amounts)):
         # Every row printed as expected, in order (what the matching below finds then, row by row).
         for flat, found in zip(flats, by_sheet):
             flat.cover_each([date + description + amount for date, description, amount in found])
         defects = []
     else:
+        want = list(zip(dates, [t.description for t in transactions], amounts, descriptions))
         defects = _match_rows(seq, want, [Row(*row, sheet) for sheet, found in enumerate(by_sheet, 1)
                                           for row in found], flats)
 
@@ -483,7 +523,17 @@ def _check_unexplained(seq: int, flats: list[Flat]) -> list[dict]:
 def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, texts: list[str],
                 inserts: list[tuple[str, dict[str, str]]] | None = None) -> list[dict]:
     """Every composition defect of one piece, given the extracted text of each of its sheets; with
-    `inserts` ((code, titles by language) by the eligibility rules applied afresh), its enclosures too."""
+    `inserts` ((code, titles by language) by the eligibility rules applied afresh), its enclosures too.
+
+    The checks run on quick Flats first: a piece they pass has no defect (they find less than the full
+    ones, and finding less never hides a defect); any other runs them again on full Flats, for exactly
+    the defects and evidence the full search gives."""
+    return (_check_piece(seq, layout, record, piece, texts, inserts, quick=True)
+            and _check_piece(seq, layout, record, piece, texts, inserts, quick=False))
+
+
+def _check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, texts: list[str],
+                 inserts: list[tuple[str, dict[str, str]]] | None, quick: bool) -> list[dict]:
     defects: list[dict] = []
     sheets = piece["sheets"]
     if len(texts) != sheets or piece["last_page"] - piece["first_page"] + 1 != sheets:
@@ -491,7 +541,7 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
                                f"manifest says {sheets} sheets on pages {piece['first_page']}-{piece['last_page']}"
                                f" of {piece['file']}; the file has {len(texts)} of them"))
     known = _squashed(layout)
-    flats = [Flat(t) for t in texts]
+    flats = [Flat(t, quick) for t in texts]
     for n, text in enumerate(texts, 1):
         flat = flats[n - 1].flat
         if not flats[n - 1].cover_all(known.marker(n, sheets, record.language)):
@@ -543,13 +593,9 @@ def check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict, 
             defects.append(_defect(seq, "wrong-date", f"{key}: expected {value}, {found}"))
 
     # Summary amounts, each after its label; the new balance twice (summary and box).
-    amounts = [("previous_balance", record.previous_balance, 1), ("payments", record.payments, 1),
-               ("credits", record.credits, 1), ("new_charges", record.new_charges, 1), ("fees", record.fees, 1),
-               ("interest", record.interest, 1), ("new_balance", record.new_balance, 2),
-               ("minimum_due", record.minimum_due, 1)]
-    for key, amount, times in amounts:
-        value, squashed = known.money(amount)
-        found = _labelled(flats[0], known.label(lang, key), squashed, times)
+    values, squashed = known.money_list(_SUMMARY_AMOUNTS(record))
+    for key, label, times, value, want in zip(_SUMMARY, known.labels(lang, _SUMMARY), _SUMMARY_TIMES, values, squashed):
+        found = _labelled(flats[0], label, want, times)
         if found:
             defects.append(_defect(seq, "wrong-amount", f"{key}: expected {value}, {found}"))
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, getcontext
 from functools import lru_cache
+from itertools import repeat
 
 from stmtprod.ingest.models import StatementRecord
 from stmtprod.layout import Currency, Layout
@@ -72,6 +73,36 @@ def money_format(currency: Currency):
         return ("-" if amount < 0 else "") + prefix + (text if plain else text.translate(table))
 
     return format_money
+
+
+@lru_cache(maxsize=64)
+def money_list_format(currency: Currency):
+    """`money` of a list of amounts (a statement's transactions) as one function, in a few operations for
+    the whole list: the amounts formatted by Decimal's grouping and joined, one match proving each
+    formatted exactly as `money_format` formats it (the currency's places, at most 18 whole digits, which
+    `abs` leaves as they are, no negative zero), then the symbol and signs put in by replacement. A list
+    the match does not prove goes amount by amount through `money_format`."""
+    single = money_format(currency)
+    places = currency.minor_units
+    prefix = currency.symbol + (" " if currency.symbol_space else "")
+    table = str.maketrans({",": currency.group_separator, ".": currency.decimal_separator})
+    plain = currency.group_separator == "," and currency.decimal_separator == "."
+    fraction = rf"\.[0-9]{{{places}}}" if places else ""
+    zero = "0\\." + "0" * places if places else "0"
+    item = rf"(?:-(?!{zero}(?:\n|\Z)))?(?:[1-9][0-9]{{0,2}}(?:,[0-9]{{3}}){{0,5}}|0){fraction}"
+    exact = re.compile(rf"{item}(?:\n{item})*")
+    digits = 18 + places  # the most an amount the match proves has: `abs` keeps them all from this precision
+
+    def format_list(amounts) -> list[str]:
+        text = "\n".join(map(format, amounts, repeat(",f")))  # digits, "," every three, "." before the fraction
+        if not text or exact.fullmatch(text) is None or getcontext().prec < digits:
+            return list(map(single, amounts))
+        if not plain:
+            text = text.translate(table)
+        text = ("\n" + text).replace("\n", "\n" + prefix).replace("\n" + prefix + "-", "\n-" + prefix)
+        return text[1:].split("\n")
+
+    return format_list
 
 
 def count(currency: Currency, value: int) -> str:
