@@ -312,6 +312,32 @@ def test_verify_card_run_rereads_every_carrier(released):
     assert result["ok"] and result["pieces"] == 100
 
 
+def test_card_spill_and_batch_rows_read_as_trusted_views_equal_the_models(released):
+    """The carriers' readers take the spill and batch rows as trusted views (`ingest.trusted`): each
+    equals the pydantic model field by field, type included, and a damaged row halts naming the field."""
+    from tests.test_trusted import typed
+    from stmtprod.cards.ingest import read_spill, read_spill_records
+    from stmtprod.cards.models import CarrierPiece
+    from stmtprod.cards.plan import read_carrier_batch
+
+    work = released["dir"] / "work"
+    spills = sorted((work / "accepted").glob("*.jsonl"))
+    records = [(read_spill(path), read_spill_records(path)) for path in spills]
+    assert sum(len(views) for views, _models in records) == 100
+    assert all(typed(views) == typed(models) and type(next(iter(views.values()))).__name__ == "CardRecordView"
+               for views, models in records)
+    for path in sorted((work / "batches").glob("*.jsonl")):
+        assert [typed(v) for v in read_carrier_batch(path)] == [
+            typed(CarrierPiece.model_validate_json(raw)) for raw in path.read_bytes().splitlines()]
+    rows = spills[0].read_bytes().splitlines(keepends=True)
+    spills[0].write_bytes(rows[0].replace(b'"last5"', b'"last_5"') + b"".join(rows[1:]))
+    try:
+        with pytest.raises(Halt, match="spill row 1 .* is not as this run wrote it: record.last5"):
+            read_spill(spills[0])
+    finally:
+        spills[0].write_bytes(b"".join(rows))
+
+
 def test_proof_of_a_card_stage_sample(released, tmp_path):
     from stmtprod.proof import make_proof
 

@@ -131,6 +131,7 @@ def test_the_view_has_the_models_fields_defaults_and_behaviour():
     view = SPILL_ROWS.decode(row, "spill")
     assert isinstance(view, msgspec.Struct) and typed(view) == typed(SpillRow.model_validate_json(row))
     assert view.record.transactions is not SPILL_ROWS.decode(row, "spill").record.transactions   # fresh defaults
+    assert typed(pickle.loads(pickle.dumps(view))) == typed(view)   # to a worker process, as a model goes
 
 
 def test_a_field_type_the_view_cannot_read_is_refused_when_the_view_is_made():

@@ -25,12 +25,13 @@ from pydantic import ValidationError
 
 from stmtprod.cardnumbers import echo_safe
 from stmtprod.cards.keys import CardKey
-from stmtprod.cards.models import CardOrder, CardRecord, digit_runs
+from stmtprod.cards.models import CardOrder, CardRecord, CardSpillRow, digit_runs
 from stmtprod.fsutil import atomic_open
 from stmtprod.cards.texts import CarrierSet, record_boxes
 from stmtprod.ingest import printable
 from stmtprod.ingest.lines import OVERSIZE, input_lines, nfc_line, oversize_reason
 from stmtprod.ingest.models import ACCOUNT_ID_PATTERN
+from stmtprod.ingest.trusted import TrustedRows
 from stmtprod.ingest.reader import Reject, check_postcode, quarantine_reject, reject_from, text_fields
 from stmtprod.layout import LayoutSet
 from stmtprod.regions import REGIONS
@@ -168,16 +169,27 @@ def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path,
     return result
 
 
-def read_spill(path: Path) -> dict[int, CardRecord]:
-    """Input line number -> sanitized record, from one region's spill."""
-    from stmtprod.cards.models import CardSpillRow
+_SPILL_ROWS = TrustedRows(CardSpillRow, "spill row")
 
-    out: dict[int, CardRecord] = {}
+
+def read_spill(path: Path) -> dict[int, CardRecord]:
+    """Input line number -> sanitized record, from one region's spill, as trusted views
+    (`stmtprod.ingest.trusted`): ingest validated them; the readers check carriers against them."""
+    return _read_spill(path, lambda raw, number: _SPILL_ROWS.decode(raw, path, number))
+
+
+def read_spill_records(path: Path) -> dict[int, CardRecord]:
+    """`read_spill` as pydantic models, for code that builds new models around them (the plan's carriers)."""
+    return _read_spill(path, lambda raw, _number: CardSpillRow.model_validate_json(raw))
+
+
+def _read_spill(path: Path, decode: Callable) -> dict:
+    out = {}
     if not path.exists():
         return out
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            row = CardSpillRow.model_validate_json(line)
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            row = decode(raw, number)
             out[row.line] = row.record
     return out
 

@@ -9,15 +9,15 @@ JSONL file of sanitized records, so rendering it is a pure function of that file
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 from stmtprod.cards.eligibility import select_card_inserts
-from stmtprod.cards.ingest import read_spill
+from stmtprod.cards.ingest import read_spill_records
 from stmtprod.cards.models import CarrierPiece
 from stmtprod.cards.texts import CarrierSet
 from stmtprod.catalog import Catalog, hoppers_of
 from stmtprod.fsutil import atomic_open
+from stmtprod.ingest.trusted import TrustedRows
 from stmtprod.plan import BatchRef
 from stmtprod.regions import REGIONS
 
@@ -30,7 +30,7 @@ def plan_carriers(accepted: dict[str, list[int]], spill_dir: Path, catalog: Cata
         lines = accepted.get(region) or []
         if not lines:
             continue
-        records = read_spill(spill_dir / f"{region}.jsonl")
+        records = read_spill_records(spill_dir / f"{region}.jsonl")
         kit = carriers[region].welcome_kit
         for number, start in enumerate(range(0, len(lines), batch_size), start=1):
             chunk = lines[start:start + batch_size]
@@ -47,6 +47,11 @@ def plan_carriers(accepted: dict[str, list[int]], spill_dir: Path, catalog: Cata
     return batches
 
 
+_BATCH_ROWS = TrustedRows(CarrierPiece, "batch file row")
+
+
 def read_carrier_batch(path: Path) -> list[CarrierPiece]:
-    with open(path, encoding="utf-8") as fh:
-        return [CarrierPiece.model_validate(json.loads(line)) for line in fh]
+    """A batch's carriers in order, as trusted views (`stmtprod.ingest.trusted`): plan wrote them from
+    records ingest validated."""
+    with open(path, "rb") as fh:
+        return [_BATCH_ROWS.decode(line, path, number) for number, line in enumerate(fh, 1)]

@@ -87,13 +87,18 @@ def _behaviour(model: type[BaseModel]) -> dict:
 def view_of(model: type[BaseModel]) -> type[msgspec.Struct]:
     """The msgspec Struct that reads what `model` wrote: its fields in order, with their defaults
     (keyword-only, so order is the model's), nested models as their views, unknown keys refused
-    where the model refuses them, frozen where it is frozen."""
-    fields = [(name, _view_type(info.annotation), _field(info)) for name, info in model.model_fields.items()]
+    where the model refuses them, frozen where it is frozen. Named in this module (`<Model>View`), so
+    a view pickles to a worker process as a model does."""
+    name = model.__name__ + "View"
+    if name in globals():
+        raise TypeError(f"{model.__module__}.{model.__qualname__}: the name {name} is taken ({globals()[name].__doc__})")
+    fields = [(field, _view_type(info.annotation), _field(info)) for field, info in model.model_fields.items()]
     config = model.model_config
-    return msgspec.defstruct(
-        model.__name__ + "View", fields, namespace={"__doc__": f"A trusted view of `{model.__qualname__}`.",
-                                                    "__module__": __name__, **_behaviour(model)},
+    view = globals()[name] = msgspec.defstruct(
+        name, fields, namespace={"__doc__": f"A trusted view of `{model.__module__}.{model.__qualname__}`.",
+                                 "__module__": __name__, **_behaviour(model)},
         kw_only=True, frozen=bool(config.get("frozen")), forbid_unknown_fields=config.get("extra") == "forbid")
+    return view
 
 
 class TrustedRows:
