@@ -181,6 +181,31 @@ def test_a_blind_text_check_halts_the_run(tmp_path, monkeypatch):
     assert "MISSED: checker blind" in shown.output
 
 
+def test_a_blind_check_stops_the_stage_workers_already_inspecting(tmp_path, monkeypatch):
+    """Stages 1 and 2 start in their workers when verify ends, before the challenge step: a run halted
+    "checker blind" there stops them at once (their results are never read) and leaves no process."""
+    import multiprocessing
+
+    from stmtprod.inspect.parallel import StagePool
+
+    stopped = []
+    original = StagePool.stop
+
+    def stop(pool):
+        stopped.append(pool._pool is not None)
+        original(pool)
+
+    monkeypatch.setattr(StagePool, "stop", stop)
+    monkeypatch.setattr(verify, "_check_text", lambda *args, **kwargs: None)
+    config = challenge_config(tmp_path, per_lot=1, classes=["text-altered"])
+    summary = build(BuildOptions(input=SAMPLES, out=tmp_path / "out", workers=2, inspection_file=config))
+    assert summary["state"] == "HALTED" and summary["halt"]["step"] == "challenge"
+    assert stopped and stopped[0], "the stage workers were not at work when the challenge step halted"
+    assert not multiprocessing.active_children()
+    assert not (Path(summary["run_dir"]) / "release").exists()
+    assert not (Path(summary["run_dir"]) / "inspection").exists()
+
+
 def test_a_check_a_drill_switches_off_is_reported_not_checked(tmp_path):
     """amount-misprinted switches the text check off to prove stage 1: the text challenge is not
     counted as caught, and the drill still ends where it should (stage 1), not at the challenge."""
