@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from stmtprod.fsutil import write_jsonl
+from stmtprod.plan import SPILL_ADDRESSES
 from stmtprod.postal.piece import decide_address
 
 # (upper weight limit in grams, postage class): the first band the envelope fits.
@@ -28,8 +29,8 @@ def postage_class(weight_g: float) -> str:
 
 def mailing_rows(envelope_log: Path, record_line_of, pulled: frozenset[int] = frozenset()) -> Iterator[dict]:
     """Rows in tray and presort order, from a lot's envelope log; `record_line_of(sequence)` reads a
-    piece's source record as ingest spilled it (validated then; only three plain fields are needed
-    here, so it is not validated again). Only a small tuple per envelope is held, for the sort.
+    piece's source record as ingest spilled it (validated then; only its plain address fields are
+    read, `plan.SPILL_ADDRESSES`). Only a small tuple per envelope is held, for the sort.
     Pieces `pulled` by a QA screening are not mailed, so they have no row."""
     keys = []
     with open(envelope_log, encoding="utf-8") as fh:
@@ -37,7 +38,7 @@ def mailing_rows(envelope_log: Path, record_line_of, pulled: frozenset[int] = fr
             env = json.loads(raw)
             if env["sequence"] in pulled:
                 continue
-            record = json.loads(record_line_of(env["sequence"]))["record"]
+            record = SPILL_ADDRESSES.decode(record_line_of(env["sequence"]), "the accepted records")["record"]
             address = record["address"]
             postal = decide_address(record["region"], address["lines"], address.get("postcode", ""),
                                     address.get("dpid")).postal_class

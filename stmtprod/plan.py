@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from stmtprod.catalog import Catalog
 from stmtprod.fsutil import atomic_open
 from stmtprod.ingest.models import CACHE_STRINGS, StatementRecord
-from stmtprod.ingest.trusted import TrustedRows
+from stmtprod.ingest.trusted import PickedRows, TrustedRows
 
 
 class Piece(BaseModel):
@@ -139,6 +139,10 @@ BATCH_ROWS = TrustedRows(Piece, "batch file row")
 SPILL_ROWS = TrustedRows(SpillRow, "spill row")
 """Batch and spill rows as this run wrote them, read as views of `Piece` and `SpillRow` (`ingest.trusted`):
 their records were validated once, at ingest."""
+SPILL_ADDRESSES = PickedRows(SpillRow, {"record": dict.fromkeys(("account_id", "region", "name", "address"))},
+                             "spill row")
+"""A spill row's account id, region, name and address, as `json.loads` gives them: what the mailing
+manifest and the inserter's window names need of a record."""
 
 
 def read_batch(path: Path) -> Iterator[Piece]:

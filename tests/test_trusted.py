@@ -22,7 +22,8 @@ from stmtprod.errors import Halt
 from stmtprod.generate import extract_lines
 from stmtprod.ingest.models import StatementRecord
 from stmtprod.ingest.trusted import TrustedRows, view_of
-from stmtprod.plan import BATCH_ROWS, SPILL_ROWS, Piece, SpillRow, _piece_line, _tail, read_batch
+from stmtprod.ingest.trusted import picked
+from stmtprod.plan import BATCH_ROWS, SPILL_ADDRESSES, SPILL_ROWS, Piece, SpillRow, _piece_line, _tail, read_batch
 from tests.conftest import SAMPLES, volume
 
 
@@ -68,6 +69,9 @@ def assert_views_equal_the_model(lines) -> int:
         assert typed(view) == typed(model), f"line {number}"
         assert behaviour(view) == behaviour(model), f"line {number}"
         assert typed(SPILL_ROWS.decode(row, "spill")) == typed(SpillRow.model_validate_json(row))
+        whole = json.loads(row)["record"]
+        assert typed(SPILL_ADDRESSES.decode(row, "spill")) == typed(
+            {"record": {key: whole[key] for key in ("account_id", "region", "name", "address")}})
         piece = _piece_line(number + 1000, number, _tail(("A1", "B2"), [1, 3]), row)
         assert typed(BATCH_ROWS.decode(piece, "batch")) == typed(Piece.model_validate_json(piece))
         count += 1
@@ -132,6 +136,17 @@ def test_the_view_has_the_models_fields_defaults_and_behaviour():
     assert isinstance(view, msgspec.Struct) and typed(view) == typed(SpillRow.model_validate_json(row))
     assert view.record.transactions is not SPILL_ROWS.decode(row, "spill").record.transactions   # fresh defaults
     assert typed(pickle.loads(pickle.dumps(view))) == typed(view)   # to a worker process, as a model goes
+
+
+def test_picked_rows_are_held_to_the_model_and_keep_absent_keys_absent():
+    with pytest.raises(KeyError):
+        picked(SpillRow, {"record": {"adress": None}})
+    card = {"line": 4, "record": {"card_id": "C-AU-000001", "name": "Jane Citizen", "region": "AU",
+                                  "address": {"lines": ["1 Martin Place"], "city": "Sydney", "country": "AU"}}}
+    assert SPILL_ADDRESSES.decode(json.dumps(card, sort_keys=True), "spill") == {
+        "record": {k: v for k, v in card["record"].items() if k != "card_id"}}
+    with pytest.raises(Halt, match=r"spill row \(input line 4\) in spill .*: \(the row\)"):
+        SPILL_ADDRESSES.decode(json.dumps(card)[:-3], "spill")
 
 
 def test_a_field_type_the_view_cannot_read_is_refused_when_the_view_is_made():

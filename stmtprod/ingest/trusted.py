@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 import types
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, NotRequired, TypedDict, Union, get_args, get_origin
 
 import msgspec
 from pydantic import BaseModel, ValidationError
@@ -91,7 +92,8 @@ def view_of(model: type[BaseModel]) -> type[msgspec.Struct]:
     a view pickles to a worker process as a model does."""
     name = model.__name__ + "View"
     if name in globals():
-        raise TypeError(f"{model.__module__}.{model.__qualname__}: the name {name} is taken ({globals()[name].__doc__})")
+        raise TypeError(f"{model.__module__}.{model.__qualname__}: the name {name} is taken "
+                        f"({globals()[name].__doc__})")
     fields = [(field, _view_type(info.annotation), _field(info)) for field, info in model.model_fields.items()]
     config = model.model_config
     view = globals()[name] = msgspec.defstruct(
@@ -120,6 +122,55 @@ class TrustedRows:
             return self.model.model_validate_json(raw)
         except ValidationError as exc:
             raise damaged(self.what, file, row, _line_of(raw), exc) from None
+
+
+def picked(model: type[BaseModel], keep: dict) -> type:
+    """A TypedDict of the fields of `model` that `keep` names, each decoded as `json.loads` decodes it
+    (`keep[name]` None) or picked again from its nested model (a dict); the rest of the row is skipped
+    unread, and a key the row lacks is absent, as from `json.loads` (the card line's spill rows share
+    the name and address of a record). A name the model does not have raises KeyError: the pick is
+    held to the model."""
+    fields = {}
+    for name, inner in keep.items():
+        info = model.model_fields[name]
+        fields[name] = NotRequired[Any if inner is None else picked(_model_in(info.annotation), inner)]
+    return TypedDict(f"{model.__name__}Picked", fields)
+
+
+def _model_in(annotation) -> type[BaseModel]:
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    raise TypeError(f"{annotation!r} is not a model to pick fields from")
+
+
+class PickedRows(TrustedRows):
+    """Rows of `model` this run wrote, of which a reader needs a few plain fields: decoded as the dicts
+    `json.loads` gives, with only the fields `keep` names (`picked`), about a seventh of the cost."""
+
+    def __init__(self, model: type[BaseModel], keep: dict, what: str):
+        self.model, self.what = model, what
+        self._decode = msgspec.json.Decoder(picked(model, keep)).decode
+        self._keep = keep
+
+    def decode(self, raw: bytes | str, file: str | Path, row: int | None = None) -> dict:
+        """The row's picked fields; for a row only the model reads, the same fields of `json.loads`; a
+        Halt as `TrustedRows.decode` gives when the model refuses the row."""
+        try:
+            return self._decode(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass
+        try:
+            self.model.model_validate_json(raw)
+        except ValidationError as exc:
+            raise damaged(self.what, file, row, _line_of(raw), exc) from None
+        return _pick(json.loads(raw), self._keep)
+
+
+def _pick(value: dict, keep: dict) -> dict:
+    return {name: value[name] if inner is None else _pick(value[name], inner)
+            for name, inner in keep.items() if name in value}
 
 
 def _line_of(raw: bytes | str) -> int | None:

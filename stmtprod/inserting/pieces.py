@@ -21,7 +21,7 @@ from typing import Iterator
 from stmtprod.catalog import Catalog
 from stmtprod.layout import LayoutSet
 from stmtprod.mailing import postage_class
-from stmtprod.plan import spill_line
+from stmtprod.plan import SPILL_ADDRESSES, spill_line
 from stmtprod.render.formatting import address_lines
 
 
@@ -181,7 +181,7 @@ class _Records:
         if self._fh is None:
             self._fh = open(self.path, "rb")
         self._fh.seek(self.offsets[at])
-        return json.loads(self._fh.readline())["record"]
+        return SPILL_ADDRESSES.decode(self._fh.readline(), self.path)["record"]
 
     def close(self) -> None:
         if self._fh is not None:
