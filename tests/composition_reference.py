@@ -4,8 +4,8 @@ sheets and wants the same defects, evidence included).
 
 `reference()` puts them in place of the quick ones for the length of a `with` block: every amount
 formatted in integer minor units (`expect.money_exact`), every label searched for and then its value
-looked for after each occurrence, every transaction row matched one by one, every running total
-summed afresh.
+looked for after each occurrence, every transaction row matched and marked one by one, every running
+total summed afresh, what follows a value read in the text mapped back (`Flat.where`).
 """
 from __future__ import annotations
 
@@ -22,6 +22,29 @@ def cover_all(self: Flat, needle: str) -> bool:
     starts = self.find_all(needle) if needle else []
     self.spans += [(start, start + len(needle)) for start in starts]
     return bool(starts)
+
+
+def cover_each(self: Flat, needles) -> None:
+    for needle in needles:
+        start = self.flat.find(needle, self._cursor)
+        if start >= 0:
+            self._cursor = start + len(needle)
+            self.spans.append((start, self._cursor))
+
+
+def ends_cleanly(self: Flat, end: int) -> bool:
+    if end <= 0 or end >= len(self.flat):
+        return True
+    following = self.flat[end]
+    if not following.isdigit() and following not in ".,":
+        return True
+    after = self.where(end - 1) + 1
+    text = self.text
+    if after >= len(text):
+        return True
+    if text[after].isdigit():
+        return False
+    return not (text[after] in ".," and after + 1 < len(text) and text[after + 1].isdigit())
 
 
 def labelled(text: Flat, head: str, value: str, times: int) -> str | None:
@@ -83,6 +106,8 @@ def reference():
     """The composition check with the reference parts in place of the quick ones."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Flat, "cover_all", cover_all)
+        mp.setattr(Flat, "cover_each", cover_each)
+        mp.setattr(Flat, "ends_cleanly", ends_cleanly)
         mp.setattr(composition, "_labelled", labelled)
         mp.setattr(composition, "_check_transactions", check_transactions)
         mp.setattr(composition._Squashed, "money", _money)

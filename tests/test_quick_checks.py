@@ -27,7 +27,7 @@ from stmtprod.postal import japanpost
 from stmtprod.postal import read as postal_read
 from stmtprod.postal import verify as postal_verify
 from stmtprod.postal.piece import decide
-from tests import postal_reference
+from tests import composition_reference, postal_reference
 from tests.composition_reference import reference
 from tests.test_text_complete import LAYOUTS, _changed, _pieces
 
@@ -91,6 +91,36 @@ def test_a_piece_the_quick_flats_pass_is_one_the_full_ones_pass(pieces):
             assert quick or not full, (row["sequence"], full[:1])
             passed, faulted = passed + (not quick), faulted + bool(full)
     assert faulted > 5_000 and passed >= len(pieces), (passed, faulted)
+
+
+def test_flat_marks_and_reads_values_as_its_reference_does(pieces):
+    """`Flat.cover_each` (a sheet's rows marked as one run) and `Flat.ends_cleanly` (a line break seen in
+    the squashed lines) against the reference's, on texts of digits, separators and every kind of white
+    space, and on real sheets."""
+    rng = random.Random(12)
+    parts = ["1", "2", ".", ",", "a", "ab", " ", "\n", "\r\n", "\r", "\u3000", "\xa0", "\n\n", "¥", "\u2028"]
+    texts = ["".join(rng.choice(parts) for _ in range(rng.randint(0, 30))) for _ in range(3_000)]
+    texts += [t for piece in pieces for t in piece[3]]
+    clean = 0
+    for text in texts:
+        flat = Flat(text)
+        for end in range(-1, len(flat.flat) + 2):
+            quick = flat.ends_cleanly(end)
+            assert quick == composition_reference.ends_cleanly(flat, end), (text, end)
+            clean += quick
+        for _ in range(3):
+            size = len(flat.flat)
+            cuts = sorted(rng.randrange(size + 1) for _ in range(rng.randint(0, 6))) if size else []
+            needles = [flat.flat[a:b] for a, b in zip(cuts, cuts[1:])] + rng.sample(["1", "a", "x", "2.", ""], 2)
+            if rng.random() < 0.3:
+                rng.shuffle(needles)
+            start = rng.randrange(size + 1)
+            quick, slow = Flat(text), Flat(text)
+            quick._cursor = slow._cursor = start
+            quick.cover_each(needles)
+            composition_reference.cover_each(slow, needles)
+            assert (quick._cursor, quick.unexplained()) == (slow._cursor, slow.unexplained()), (text, needles)
+    assert 0 < clean < sum(len(Flat(t).flat) + 3 for t in texts)
 
 
 def test_the_transaction_rows_are_the_lines_the_multiline_pattern_finds(pieces):

@@ -44,6 +44,7 @@ _SUMMARY = ("previous_balance", "payments", "credits", "new_charges", "fees", "i
             "minimum_due")
 _SUMMARY_AMOUNTS = attrgetter(*_SUMMARY)
 _SUMMARY_TIMES = (1, 1, 1, 1, 1, 1, 2, 1)
+_DATES = ("statement_date", "period", "due_date")  # each after its label; the due date twice
 _TABLE_HEADINGS = ("transactions", "date", "description", "amount")  # every sheet's table
 
 
@@ -127,7 +128,7 @@ class _Squashed:
         self._labels: dict[tuple[str, str, str], str] = {}
         self._texts: dict[tuple[str, str], tuple[str, str]] = {}
         self._markers: dict[tuple[int, int, str], str] = {}
-        self._label_lists: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        self._label_lists: dict[tuple[str, tuple[str, ...], str], list[str]] = {}
         self._format_money = expect.money_format(layout.currency)
         self._format_money_list = expect.money_list_format(layout.currency)
         cur = layout.currency  # money text holds no white space unless one of these does: squashing it is a no-op
@@ -190,11 +191,11 @@ class _Squashed:
             self._squashed_dates[value] = found[1]
         return found
 
-    def labels(self, language: str, keys: tuple[str, ...]) -> list[str]:
+    def labels(self, language: str, keys: tuple[str, ...], suffix: str = "") -> list[str]:
         """`label` of each key."""
-        found = self._label_lists.get((language, keys))
+        found = self._label_lists.get((language, keys, suffix))
         if found is None:
-            found = self._label_lists[(language, keys)] = [self.label(language, key) for key in keys]
+            found = self._label_lists[(language, keys, suffix)] = [self.label(language, key, suffix) for key in keys]
         return found
 
     def text(self, language: str, key: str) -> tuple[str, str]:
@@ -291,9 +292,18 @@ class Flat:
         come in printing order)."""
         self.cover_each((needle,))
 
-    def cover_each(self, needles) -> None:
-        """`cover_next` of each needle in turn."""
+    def cover_each(self, needles: list[str]) -> None:
+        """`cover_next` of each needle in turn. Needles printed one right after another (a sheet's rows)
+        are marked as one run: when the first is found first where all of them joined are, each next one
+        is found first right after the one before, and the characters marked are the same."""
         flat, cursor, spans = self.flat, self._cursor, self.spans
+        if len(needles) > 1 and all(needles):
+            joined = "".join(needles)
+            start = flat.find(joined, cursor)
+            if start >= 0 and flat.find(needles[0], cursor) == start:
+                self._cursor = start + len(joined)
+                spans.append((start, self._cursor))
+                return
         for needle in needles:
             start = flat.find(needle, cursor)
             if start >= 0:
@@ -343,6 +353,8 @@ class Flat:
         following = self.flat[end]  # what follows, unless white space comes between
         if not following.isdigit() and following not in ".,":
             return True
+        if self.line_break_before(end):  # white space comes between
+            return True
         after = self.where(end - 1) + 1
         text = self.text
         if after >= len(text):
@@ -350,6 +362,17 @@ class Flat:
         if text[after].isdigit():
             return False
         return not (text[after] in ".," and after + 1 < len(text) and text[after + 1].isdigit())
+
+    def line_break_before(self, offset: int) -> bool:
+        """Whether a line ends between the flat text's characters at offset - 1 and offset (0 < offset <
+        len(flat)), found in the squashed lines without mapping the whole text back (`where`): a value
+        at the end of a line is followed by white space, whatever the next line starts with."""
+        lines, at = self.lines, offset
+        while True:  # the place of flat character `offset` in the lines: offset plus the breaks before it
+            place = offset + lines.count("\n", 0, at + 1)
+            if place == at:
+                return lines[place - 1] == "\n"
+            at = place
 
     def after(self, end: int) -> str:
         """A few characters of the original text from flat offset `end`, for evidence."""
@@ -409,7 +432,7 @@ def _check_transactions(seq: int, layout: Layout, record: StatementRecord, texts
     if [row for found in by_sheet for row in found] == list(zip(dates, descriptions, amounts)):
         # Every row printed as expected, in order (what the matching below finds then, row by row).
         for flat, found in zip(flats, by_sheet):
-            flat.cover_each([date + description + amount for date, description, amount in found])
+            flat.cover_each(list(map("".join, found)))
         defects = []
     else:
         want = list(zip(dates, [t.description for t in transactions], amounts, descriptions))
@@ -577,18 +600,19 @@ def _check_piece(seq: int, layout: Layout, record: StatementRecord, piece: dict,
             defects.append(_defect(seq, "wrong-address", f"expected address block {block}; {detail}"))
 
     # Account and masked card number in the header of every sheet.
-    for key, value in (("account", record.account_id), ("card", "**** " + record.card_last5)):
+    for key, label, value in zip(("account", "card"), known.labels(lang, ("account", "card"), ":"),
+                                 (record.account_id, "**** " + record.card_last5)):
+        want = expect.squash(value)
         for n, flat in enumerate(flats, 1):
-            found = _labelled(flat, known.label(lang, key, ":"), expect.squash(value), 1)
+            found = _labelled(flat, label, want, 1)
             if found:
                 defects.append(_defect(seq, "wrong-account", f"{key} (sheet {n}): expected {value}, {found}", n))
 
     # Dates, each after its label: statement date, period, due date (info block and summary box).
     end = known.date(record.period_end)[0]
-    dates = [("statement_date", end, 1), ("period", f"{known.date(record.period_start)[0]} - {end}", 1),
-             ("due_date", known.date(record.due_date)[0], 2)]
-    for key, value, times in dates:
-        found = _labelled(flats[0], known.label(lang, key), expect.squash(value), times)
+    dates = (end, f"{known.date(record.period_start)[0]} - {end}", known.date(record.due_date)[0])
+    for key, label, value, times in zip(_DATES, known.labels(lang, _DATES), dates, (1, 1, 2)):
+        found = _labelled(flats[0], label, expect.squash(value), times)
         if found:
             defects.append(_defect(seq, "wrong-date", f"{key}: expected {value}, {found}"))
 
