@@ -106,22 +106,27 @@ def view_of(model: type[BaseModel]) -> type[msgspec.Struct]:
 class TrustedRows:
     """JSON rows of `model` that this run wrote (spill rows, batch rows), decoded as views."""
 
-    def __init__(self, model: type[BaseModel], what: str):
-        """`what` names the rows in a halt ("spill row", "batch file row")."""
+    def __init__(self, model: type[BaseModel], what: str, kind: type | None = None):
+        """`what` names the rows in a halt ("spill row", "batch file row"); `kind`: what msgspec decodes
+        a row into (default: the model's view)."""
         self.model, self.what = model, what
-        self._decode = msgspec.json.Decoder(view_of(model)).decode
+        self._decode = msgspec.json.Decoder(kind or view_of(model)).decode
 
     def decode(self, raw: bytes | str, file: str | Path, row: int | None = None):
-        """The row's view (or, for a form only the model reads, the model itself); a Halt naming `file`,
-        the `row` (1-based, when known), the input line and the field when the model refuses it too."""
+        """The row's view (or, for a form only the model reads, the model's own reading); a Halt naming
+        `file`, the `row` (1-based, when known), the input line and the field when the model refuses it."""
         try:
             return self._decode(raw)
         except (msgspec.ValidationError, msgspec.DecodeError):
             pass
         try:
-            return self.model.model_validate_json(raw)
+            model = self.model.model_validate_json(raw)
         except ValidationError as exc:
             raise damaged(self.what, file, row, _line_of(raw), exc) from None
+        return self._by_model(model, raw)
+
+    def _by_model(self, model: BaseModel, _raw: bytes | str):
+        return model
 
 
 def picked(model: type[BaseModel], keep: dict) -> type:
@@ -150,21 +155,11 @@ class PickedRows(TrustedRows):
     `json.loads` gives, with only the fields `keep` names (`picked`), about a seventh of the cost."""
 
     def __init__(self, model: type[BaseModel], keep: dict, what: str):
-        self.model, self.what = model, what
-        self._decode = msgspec.json.Decoder(picked(model, keep)).decode
+        super().__init__(model, what, picked(model, keep))
         self._keep = keep
 
-    def decode(self, raw: bytes | str, file: str | Path, row: int | None = None) -> dict:
-        """The row's picked fields; for a row only the model reads, the same fields of `json.loads`; a
-        Halt as `TrustedRows.decode` gives when the model refuses the row."""
-        try:
-            return self._decode(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            pass
-        try:
-            self.model.model_validate_json(raw)
-        except ValidationError as exc:
-            raise damaged(self.what, file, row, _line_of(raw), exc) from None
+    def _by_model(self, _model: BaseModel, raw: bytes | str) -> dict:
+        """The picked fields of a row only the model reads, as `json.loads` gives them."""
         return _pick(json.loads(raw), self._keep)
 
 
