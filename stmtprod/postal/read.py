@@ -163,8 +163,9 @@ def bars_in_image(image: np.ndarray, mm_per_px: float) -> list[Bar]:
     """Bars in a grayscale raster (row 0 at the top), in mm from the raster's bottom-left: each run of
     columns holding ink is a bar, from its highest to its lowest ink.
 
-    Which rows hold ink is found for all bars in one pass over the raster: each bar's columns, up to
-    the next bar's, ORed row by row (the columns between two bars hold no ink, so they add none)."""
+    Which rows hold ink is found for all bars in one pass over the rows that hold any: each bar's
+    columns, up to the next bar's, ORed row by row (the columns between two bars hold no ink, so
+    they add none)."""
     dark = image < DARK
     columns = np.concatenate(([0], dark.any(axis=0).astype(np.int8), [0]))
     edges = np.diff(columns)
@@ -172,8 +173,10 @@ def bars_in_image(image: np.ndarray, mm_per_px: float) -> list[Bar]:
     if not len(starts):
         return []
     height = image.shape[0]
-    inked = np.logical_or.reduceat(dark, starts, axis=1)    # row x bar: ink in that row of the bar
-    tops = np.argmax(inked, axis=0)                          # each bar's highest inked row
-    bottoms = height - 1 - np.argmax(inked[::-1], axis=0)    # and its lowest
+    rows = np.nonzero(dark.any(axis=1))[0]
+    first, last = int(rows[0]), int(rows[-1])
+    inked = np.logical_or.reduceat(dark[first:last + 1], starts, axis=1)  # row x bar: ink in that row of the bar
+    tops = first + np.argmax(inked, axis=0)                  # each bar's highest inked row
+    bottoms = last - np.argmax(inked[::-1], axis=0)          # and its lowest
     return [Bar(s * mm_per_px, (height - bottom - 1) * mm_per_px, e * mm_per_px, (height - top) * mm_per_px)
             for s, e, top, bottom in zip(starts.tolist(), ends.tolist(), tops.tolist(), bottoms.tolist())]
