@@ -32,19 +32,12 @@ def cover_each(self: Flat, needles) -> None:
             self.spans.append((start, self._cursor))
 
 
-def ends_cleanly(self: Flat, end: int) -> bool:
-    if end <= 0 or end >= len(self.flat):
-        return True
-    following = self.flat[end]
-    if not following.isdigit() and following not in ".,":
-        return True
-    after = self.where(end - 1) + 1
-    text = self.text
-    if after >= len(text):
-        return True
-    if text[after].isdigit():
+class Mapped(Flat):
+    """A Flat that reads what follows a value in the text mapped back (`Flat.where`) every time, as
+    `ends_cleanly` did before it saw line breaks in the squashed lines."""
+
+    def line_break_before(self, offset: int) -> bool:
         return False
-    return not (text[after] in ".," and after + 1 < len(text) and text[after + 1].isdigit())
 
 
 def labelled(text: Flat, head: str, value: str, times: int) -> str | None:
@@ -107,7 +100,7 @@ def reference():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Flat, "cover_all", cover_all)
         mp.setattr(Flat, "cover_each", cover_each)
-        mp.setattr(Flat, "ends_cleanly", ends_cleanly)
+        mp.setattr(Flat, "line_break_before", Mapped.line_break_before)
         mp.setattr(composition, "_labelled", labelled)
         mp.setattr(composition, "_check_transactions", check_transactions)
         mp.setattr(composition._Squashed, "money", _money)

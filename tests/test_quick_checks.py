@@ -103,10 +103,10 @@ def test_flat_marks_and_reads_values_as_its_reference_does(pieces):
     texts += [t for piece in pieces for t in piece[3]]
     clean = 0
     for text in texts:
-        flat = Flat(text)
+        flat, mapped = Flat(text), composition_reference.Mapped(text)
         for end in range(-1, len(flat.flat) + 2):
             quick = flat.ends_cleanly(end)
-            assert quick == composition_reference.ends_cleanly(flat, end), (text, end)
+            assert quick == mapped.ends_cleanly(end), (text, end)
             clean += quick
         for _ in range(3):
             size = len(flat.flat)
