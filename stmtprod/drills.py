@@ -18,7 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
 
-from pypdf import PdfReader, PdfWriter
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
@@ -151,6 +150,8 @@ def _overprint(page, layout: Layout, text: str) -> None:
     c.rect((bc.x_mm - 1) * mm, (bottom - 1) * mm, 120 * mm, (bc.height_mm + 2) * mm, stroke=0, fill=1)
     symbol.draw(c, text, bc.x_mm, bottom, spec)
     c.save()
+    from pypdf import PdfReader  # only a drill edits a file: the nightly job does not pay pypdf's import
+
     page.merge_page(PdfReader(buffer).pages[0])
 
 
@@ -170,6 +171,8 @@ def damage_print_file(drill: str | None, pdf: Path, manifest: Path, layout: Layo
     if drill not in {"wrong-region", "sheets-swapped", "sheet-missing", "piece-duplicated", "corrupted-payload",
                      "foreign-sheet"}:
         return
+    from pypdf import PdfReader, PdfWriter  # only a drill edits a file: the nightly job does not pay its import
+
     writer = PdfWriter(clone_from=PdfReader(pdf))
     order = list(range(len(writer.pages)))
     row = _multi_sheet_piece(manifest)
