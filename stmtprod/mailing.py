@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from stmtprod.fsutil import write_jsonl
-from stmtprod.plan import SPILL_ADDRESSES
+from stmtprod.plan import SPILL_ADDRESSES, spill_name
 from stmtprod.postal.piece import decide_address
 
 # (upper weight limit in grams, postage class): the first band the envelope fits.
@@ -38,7 +38,7 @@ def mailing_rows(envelope_log: Path, record_line_of, pulled: frozenset[int] = fr
             env = json.loads(raw)
             if env["sequence"] in pulled:
                 continue
-            record = SPILL_ADDRESSES.decode(record_line_of(env["sequence"]), "the accepted records")["record"]
+            record = SPILL_ADDRESSES.decode(record_line_of(env["sequence"]), spill_name(env["region"]))["record"]
             address = record["address"]
             postal = decide_address(record["region"], address["lines"], address.get("postcode", ""),
                                     address.get("dpid")).postal_class

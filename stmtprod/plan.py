@@ -145,6 +145,11 @@ SPILL_ADDRESSES = PickedRows(SpillRow, {"record": dict.fromkeys(("account_id", "
 manifest and the inserter's window names need of a record."""
 
 
+def spill_name(region: str) -> str:
+    """A region's spill of accepted records as a halt names it: its path in the run folder."""
+    return f"work/accepted/{region}.jsonl"
+
+
 def read_batch(path: Path) -> Iterator[Piece]:
     """The batch's pieces in order, one at a time (a renderer holds one record, not the batch), as
     trusted views of `Piece`."""

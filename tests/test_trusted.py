@@ -23,6 +23,8 @@ from stmtprod.generate import extract_lines
 from stmtprod.ingest.models import StatementRecord
 from stmtprod.ingest.trusted import TrustedRows, view_of
 from stmtprod.ingest.trusted import picked
+from stmtprod.inspect.context import parse_record
+from stmtprod.mailing import mailing_rows
 from stmtprod.plan import BATCH_ROWS, SPILL_ADDRESSES, SPILL_ROWS, Piece, SpillRow, _piece_line, _tail, read_batch
 from tests.conftest import SAMPLES, volume
 
@@ -193,6 +195,20 @@ def test_a_damaged_row_halts_naming_file_row_and_field(fault, tmp_path):
     with pytest.raises(Halt, match=rf"batch file row 2 \(input line {number}\) in {batch}") as caught:
         next(pieces)
     assert caught.value.as_dict()["row"] == 2 and caught.value.as_dict()["field"] == FAULTS[fault]
+
+
+def test_the_inspectors_and_the_mailing_manifest_name_the_regions_spill(tmp_path):
+    number, raw, _model = next(accepted(SAMPLES.read_text(encoding="utf-8").splitlines()))
+    row = spill_row(number, _damaged(raw, "missing field"))
+    with pytest.raises(Halt) as caught:
+        parse_record(row, "NZ")
+    assert caught.value.as_dict()["file"] == "work/accepted/NZ.jsonl"
+    log = tmp_path / "NZ-LOT.jsonl"
+    log.write_text(json.dumps({"sequence": 1, "region": "NZ", "weight_g": 12.0}) + "\n", encoding="utf-8")
+    row = spill_row(number, _damaged(raw, "bad JSON"))
+    with pytest.raises(Halt) as caught:
+        list(mailing_rows(log, lambda _sequence: row))
+    assert caught.value.as_dict()["file"] == "work/accepted/NZ.jsonl"
 
 
 def test_a_card_number_in_a_damaged_row_is_not_echoed():

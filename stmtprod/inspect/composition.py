@@ -647,7 +647,7 @@ def inspect_job(job: PrintJob, prints: OpenPrints) -> list[dict]:
     defects: list[dict] = []
     for seq, piece, layout, line, pdf in job.printed(prints, "wrong-page-count", defects):
         texts = sheet_texts(pdf, piece["first_page"], piece["last_page"])
-        defects += check_piece(seq, layout, parse_record(line), piece, texts)
+        defects += check_piece(seq, layout, parse_record(line, piece["region"]), piece, texts)
     return defects
 
 

@@ -29,7 +29,7 @@ from stmtprod.catalog import Catalog
 from stmtprod.fsutil import LineReader
 from stmtprod.ingest.models import StatementRecord
 from stmtprod.layout import Layout, LayoutSet
-from stmtprod.plan import SPILL_ROWS, spill_offsets
+from stmtprod.plan import SPILL_ROWS, spill_name, spill_offsets
 
 SPILL_CHUNK = 4096  # bytes read first for a source record line (about 2 KB); a longer one is read on
 
@@ -159,9 +159,9 @@ class PrintJob:
                 yield seq, piece, layout, line, pdf
 
 
-def parse_record(line: bytes) -> StatementRecord:
-    """A source record from its spill line, as a trusted view (ingest validated it)."""
-    return SPILL_ROWS.decode(line, "the spill of accepted records").record
+def parse_record(line: bytes, region: str) -> StatementRecord:
+    """A source record from its line in `region`'s spill, as a trusted view (ingest validated it)."""
+    return SPILL_ROWS.decode(line, spill_name(region)).record
 
 
 class OpenPrints:
@@ -265,15 +265,20 @@ class InspectionContext:
 
     def record_line(self, sequence: int) -> bytes:
         """The piece's source record as spilled by ingest (one JSON line), unparsed."""
+        return self._source(sequence)[1]
+
+    def record(self, sequence: int) -> StatementRecord:
+        """The piece's source record, read back from the ingested input line."""
+        region, line = self._source(sequence)
+        return parse_record(line, region)
+
+    def _source(self, sequence: int) -> tuple[str, bytes]:
+        """(region, the piece's line in the region's spill)."""
         (_lot, region), line = self._manifest.kept(sequence)
         if region not in self._offsets:
             self._spills[region] = os.fspath(self.accepted_dir / f"{region}.jsonl")  # once, not a Path a piece
             self._offsets[region] = spill_offsets(self._spills[region])
-        return self._lines.line(self._spills[region], self._offsets[region][line], SPILL_CHUNK)
-
-    def record(self, sequence: int) -> StatementRecord:
-        """The piece's source record, read back from the ingested input line."""
-        return parse_record(self.record_line(sequence))
+        return region, self._lines.line(self._spills[region], self._offsets[region][line], SPILL_CHUNK)
 
     def envelope(self, sequence: int) -> dict | None:
         """The inserter's envelope log row: sequence, region, sheets, hoppers, inserts, weight_g, batch,

@@ -259,7 +259,7 @@ def inspect_job(job: PrintJob, prints: OpenPrints) -> list[dict]:
             try:
                 defects += check_sheet_barcode(seq, sheet, layout, page, payload)
                 if sheet == 1:
-                    defects += check_window(seq, layout, page, parse_record(line))
+                    defects += check_window(seq, layout, page, parse_record(line, piece["region"]))
                     defects += postal_measure.inspect_sheet(seq, layout, page, piece.get("postal"))
             finally:
                 page.close()

@@ -66,7 +66,8 @@ class Statements:
         self.layouts = load_layouts(options.layouts_dir)
         check_fonts(self.layouts, options.layouts_dir)
         self.catalog, self.catalog_version = load_catalog(options.catalog_file)
-        self.challenge = load_inspection(options.inspection_file)[0].challenge
+        self.inspection = load_inspection(options.inspection_file)[0]
+        self.challenge = self.inspection.challenge
         check_addressees(self.challenge, self.layouts, options.regions, str(options.inspection_file))
         self.layouts_version = self.layouts.version
         self.input_path, self.out, self.requested_run_id = options.input, options.out, options.run_id
@@ -170,8 +171,7 @@ class Statements:
         challenge pieces, the inserter and the mailing manifest are made here; `_inspect` decides."""
         ctx = run.data["context"] = InspectionContext(run.run_id, run.staging, run.accepted_dir, self.layouts,
                                                       self.catalog)
-        run.data["stages"] = start_stages(run.ledger, load_inspection(self.options.inspection_file)[0], ctx,
-                                          self.options.workers)
+        run.data["stages"] = start_stages(run.ledger, self.inspection, ctx, self.options.workers)
         run.closing.append(run.data["stages"].stop)  # still open only when the run ends before `_inspect` is done
 
     def _challenges(self, run: Run) -> None:
@@ -198,9 +198,8 @@ class Statements:
             write_mailing(ctx.folder / "mailing" / path.name, run.inject("mailing", rows, lot=index))
 
     def _inspect(self, run: Run) -> None:
-        inspection_config, _version = load_inspection(self.options.inspection_file)
         run.reached("inspect")
-        run_stages(run.ledger, inspection_config, run.data["context"], run.run_dir, run.timings,
+        run_stages(run.ledger, self.inspection, run.data["context"], run.run_dir, run.timings,
                    workers=self.options.workers, events=run.events, stage_pool=run.data["stages"])
 
     def released(self, run: Run, summary: dict) -> list[str]:
