@@ -387,23 +387,15 @@ def _labelled(text: Flat, head: str, value: str, times: int) -> str | None:
     # An occurrence of head + value is an occurrence of the head with the value right after it.
     flat, needle = text.flat, head + value
     size, length = len(needle), len(text.flat)
-    if text.quick:  # the first copies, until there are enough
-        good, h = [], flat.find(needle)
-        while h >= 0:
-            end = h + size
-            if end >= length or (not flat[end].isdigit() and flat[end] not in ".,") or text.ends_cleanly(end):
-                good.append((h, end))
-                if len(good) >= times:
-                    text.spans += good
-                    return None
-            h = flat.find(needle, h + 1)
-    good, spans = [], text.spans
+    good, spans, enough = [], text.spans, times if text.quick else None  # quick: the first copies, until enough
     h = flat.find(needle)
     while h >= 0:
         end = h + size
         if end >= length or (not flat[end].isdigit() and flat[end] not in ".,") or text.ends_cleanly(end):
             good.append(h)
             spans.append((h, end))
+            if len(good) == enough:
+                break
         h = flat.find(needle, h + 1)
     found = len(good)
     if found >= times:
