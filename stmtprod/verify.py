@@ -363,20 +363,29 @@ def _check_pages(f: PrintFile, rows: list[dict], pages: list[list[str]], tag: st
 
 def verify_batches(files: list[PrintFile], to_read: set[str], layouts: LayoutSet, run_id: str, catalog: Catalog,
                    accepted_dir: Path, workers: int, blind: frozenset[str] = frozenset(),
-                   done: Callable[[str, int], None] | None = None) -> tuple[dict[str, str], dict]:
+                   done: Callable[[str, int], None] | None = None,
+                   started: dict[str, Callable[[], FileVerdict]] | None = None) -> tuple[dict[str, str], dict]:
     """Verify every print file, reading those named in `to_read`, in parallel worker processes.
 
     Returns, per file, the payload read from each page, one per line (compact: the inserter needs
     every sheet's barcode of the run), and the counts; raises the Halt of the first file, in sequence
     order, that has one, or of the first break in sequences between files. `done(batch, k)` is told
-    as the k-th file is verified, for progress.
+    as the k-th file is verified, for progress. `started`: files whose `verify_file`, under the same
+    arguments and over the same files, already runs elsewhere (a function returns its verdict).
     """
-    args = [verify_task(f, f.batch in to_read, layouts, run_id, catalog, accepted_dir, blind) for f in files]
-    verdicts = _in_workers(verify_file, args, workers)
+    started = started or {}
+    args = [verify_task(f, f.batch in to_read, layouts, run_id, catalog, accepted_dir, blind)
+            for f in files if f.batch not in started]
+    rest = _in_workers(verify_file, args, workers)
+
+    def in_order():
+        for f in files:
+            yield started[f.batch]() if f.batch in started else next(rest)
+
     try:
-        return combine_verdicts(verdicts, done)
+        return combine_verdicts(in_order(), done)
     finally:
-        verdicts.close()
+        rest.close()
 
 
 def verify_task(f: PrintFile, read: bool, layouts: LayoutSet, run_id: str, catalog: Catalog, accepted_dir: Path,

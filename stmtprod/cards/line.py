@@ -196,6 +196,10 @@ class Cards:
                 Step("match", self._match),
                 Step("inspection", self._inspect, state="INSPECTING", timed=False)]
 
+    def read_ahead(self, run: Run, job) -> None:
+        """Carriers are read back in the verify step itself (`read_unverified`)."""
+        return None
+
     def _verify(self, run: Run) -> None:
         """Every planned carrier in its manifest, then every unproven carrier read back and checked."""
         for job, batch in zip(run.jobs, run.batches):

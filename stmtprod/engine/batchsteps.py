@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
+from stmtprod.engine.batchpool import BatchPool
 from stmtprod.engine.executors import run_batches
 from stmtprod.fsutil import sha256_file
 from stmtprod.layout import LayoutSet
@@ -51,23 +52,40 @@ def unverified(ledger: Ledger, run_id: str, jobs: Sequence) -> tuple[list[PrintF
     return files, fresh
 
 
+def claim_read_ahead(run, fresh: list[PrintFile], key: Callable[[PrintFile], Any]) -> dict[str, Callable[[], Any]]:
+    """The results queued in the run's `BatchPool` for `fresh` files (`read_ahead`), by batch, each
+    claimed under `key(file)` and only while the file and its manifest are still, byte for byte, those
+    the ledger recorded rendered before the task was queued: a file changed since (a print room's
+    fault, a drill) is left to the step to read afresh."""
+    pool = run.batch_pool
+    if pool is None or not pool.holds_work:
+        return {}
+    known = run.ledger.batches(run.run_id)
+    claimed = {}
+    for f in fresh:
+        result = pool.claim(f.batch, key(f))
+        if result is not None and files_proven(known[f.batch], str(f.pdf), str(f.manifest), "rendered_at"):
+            claimed[f.batch] = result
+    return claimed
+
+
 def render_unproven(ledger: Ledger, run_id: str, jobs: Sequence, batches: list[BatchRef],
                     events: Callable[..., None], options, render: Callable | None = None,
-                    after_batch: Callable[[], None] | None = None) -> list:
+                    after_batch: Callable[[Any], None] | None = None, pool: BatchPool | None = None) -> list:
     """The render step of both lines: the run moves to RENDERING; the jobs not already proven rendered
-    run on the executor `options` names (`executor`, `workers`, `scheduler`) and each is recorded in
-    the ledger as it completes, then `after_batch()`. `render` is the line's batch renderer (None:
-    statements). Returns the jobs rendered."""
+    run on the executor `options` names (`executor`, `workers`, `scheduler`), in `pool` when given
+    and local, and each is recorded in the ledger as it completes, then `after_batch(job)`. `render`
+    is the line's batch renderer (None: statements). Returns the jobs rendered."""
     ledger.transition(run_id, "RENDERING")
     todo = jobs_to_render(ledger, run_id, jobs, batches, events)
 
     def rendered(job, result: dict) -> None:
         record_rendered(ledger, run_id, job, result, events)
         if after_batch is not None:
-            after_batch()
+            after_batch(job)
 
     run_batches(todo, rendered, executor=options.executor, workers=options.workers, scheduler=options.scheduler,
-                render=render)
+                render=render, pool=pool)
     return todo
 
 

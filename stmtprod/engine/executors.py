@@ -76,6 +76,8 @@ from stmtprod.engine.workers import stop as stop_workers
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
 
+    from stmtprod.engine.batchpool import BatchPool
+
 EXECUTORS = ("local", "dask")
 CONNECT_TIMEOUT_S = float(os.environ.get("STMTPROD_DASK_TIMEOUT", "10"))
 """How long to try to reach a scheduler, and for it to answer, before giving up with a configuration
@@ -97,13 +99,16 @@ _NO_DASK = ("--executor dask needs Dask distributed, which is not installed: "
 
 
 def run_batches(jobs: list[Job], done: Done, *, executor: str = "local", workers: int = 1,
-                scheduler: str | None = None, render: Callable[[Job], dict] | None = None) -> None:
+                scheduler: str | None = None, render: Callable[[Job], dict] | None = None,
+                pool: "BatchPool | None" = None) -> None:
     """Render every job on `executor`; call `done(job, result)` here, once per job, as each completes.
 
     `workers` is the size of the local pool, or of the throw-away `LocalCluster` for ``dask`` without a
     `scheduler`; with a scheduler the cluster's own workers are used, however many there are.
     `result` is `render`'s dict (batch, region, pieces, sheets, bytes); `render` is `render_batch` for
     statements, the card line passes its carrier renderer (any picklable function of one job).
+    `pool`: the run's `BatchPool`, which the local executor renders in (and leaves running, for the
+    tasks `done` queues there) instead of a pool of its own.
     The first failing batch's exception propagates (after the batches still running are stopped or
     have finished); `done` has then been called for exactly the batches that completed before it.
     """
@@ -111,7 +116,7 @@ def run_batches(jobs: list[Job], done: Done, *, executor: str = "local", workers
     if executor == "local":
         if scheduler:
             raise ConfigError("--scheduler is only used with --executor dask")
-        _run_local(jobs, done, workers, render)
+        _run_local(jobs, done, workers, render, pool)
     elif executor == "dask":
         _run_dask(jobs, done, workers, scheduler, render)
     else:
@@ -138,19 +143,31 @@ def check_executor(executor: str, scheduler: str | None = None) -> None:
         _probe(scheduler)
 
 
-def _run_local(jobs: list[Job], done: Done, workers: int, render: Callable[[Job], dict]) -> None:
+def _run_local(jobs: list[Job], done: Done, workers: int, render: Callable[[Job], dict],
+               batch_pool: "BatchPool | None" = None) -> None:
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             done(job, render(job))
         return
-    with worker_pool(min(workers, len(jobs))) as pool:
-        futures = {pool.submit(render, job): job for job in jobs}
+    if batch_pool is not None:
         try:
-            for future in _as_finished(futures, lambda fs, t: wait(fs, t, FIRST_COMPLETED)[0], "the local pool"):
-                done(futures[future], future.result())
+            _render_in(batch_pool.executor(), jobs, done, render)
         except BaseException:
-            stop_workers(pool)
+            batch_pool.close()
             raise
+        return
+    with worker_pool(min(workers, len(jobs))) as pool:
+        _render_in(pool, jobs, done, render)
+
+
+def _render_in(pool, jobs: list[Job], done: Done, render: Callable[[Job], dict]) -> None:
+    futures = {pool.submit(render, job): job for job in jobs}
+    try:
+        for future in _as_finished(futures, lambda fs, t: wait(fs, t, FIRST_COMPLETED)[0], "the local pool"):
+            done(futures[future], future.result())
+    except BaseException:
+        stop_workers(pool)
+        raise
 
 
 PATH_SUFFIXES = ("_file", "_dir")

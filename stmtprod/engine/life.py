@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from stmtprod.engine.batchpool import BatchPool
 from stmtprod.engine.batchsteps import record_plan, render_unproven
 from stmtprod.engine.envfaults import resumable
 from stmtprod.engine.ledger import Ledger
@@ -115,9 +116,29 @@ def _plan(run: Run) -> None:
 
 def _render(run: Run) -> None:
     run.jobs = run.inject("jobs", run.product.jobs(run))
+    pool = run.batch_pool = _batch_pool(run)
+
+    def rendered(job) -> None:
+        run.reached("render:batch")
+        ahead = run.product.read_ahead(run, job) if pool is not None else None
+        if ahead is not None:
+            pool.ahead(job.name, *ahead)
+
     todo = render_unproven(run.ledger, run.run_id, run.jobs, run.batches, run.events, run.product,
-                           render=run.product.render, after_batch=lambda: run.reached("render:batch"))
+                           render=run.product.render, after_batch=rendered, pool=pool)
+    if pool is not None and not pool.holds_work:
+        pool.close()
     run.inject("rendered", todo)
+
+
+def _batch_pool(run: Run) -> BatchPool | None:
+    """The run's local render workers, kept for the batches' next tasks and stopped when the run ends."""
+    product = run.product
+    if product.executor != "local" or product.workers <= 1:
+        return None
+    pool = BatchPool(product.workers)
+    run.closing.append(pool.close)
+    return pool
 
 
 STEPS_BEFORE = (Step("plan", _plan), Step("render", _render, event=False))

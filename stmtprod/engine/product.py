@@ -81,6 +81,10 @@ class Product(Protocol):
     def steps(self) -> list[Step]:
         """The product's steps, in order, from plan to the last inspection."""
 
+    def read_ahead(self, run: Run, job: Any) -> tuple | None:
+        """The next task of a batch just rendered, to queue in the render workers at once: (key, function,
+        *args), which the next step claims under the same key; None: none."""
+
     def released(self, run: Run, summary: dict) -> list[str]:
         """Adds the product's release results to the summary; returns the extra released files."""
 

@@ -38,6 +38,9 @@ class Run:
     data: dict = dataclasses.field(default_factory=dict)
     summary: dict = dataclasses.field(default_factory=dict)
     """The run's summary as the steps build it; the engine writes it when the run ends."""
+    batch_pool: Any = None
+    """The local workers the batches rendered in (`stmtprod.engine.batchpool.BatchPool`), holding the
+    next task of each batch the product queued (`read_ahead`); None when they rendered elsewhere."""
     closing: list = dataclasses.field(default_factory=list)
     """What a step started for a later one (worker processes, say): each closed when the run's steps end,
     whichever way they end."""

@@ -17,7 +17,7 @@ from stmtprod.challenges.pieces import check_addressees
 from stmtprod.challenges import lines as challenge_lines, step as challenge_step
 from stmtprod.config import BuildOptions
 from stmtprod.engine import life
-from stmtprod.engine.batchsteps import record_verified, unverified
+from stmtprod.engine.batchsteps import claim_read_ahead, record_verified, unverified
 from stmtprod.engine.executors import check_executor
 from stmtprod.engine.points import Faults
 from stmtprod.engine.product import Messages, Step
@@ -34,7 +34,7 @@ from stmtprod.mailing import mailing_rows, postal_counts, write_mailing
 from stmtprod.plan import BatchRef, plan_region
 from stmtprod.render.batch import BatchJob
 from stmtprod.render.fonts import check_fonts
-from stmtprod.verify import check_sequence, verify_batches
+from stmtprod.verify import PrintFile, check_sequence, verify_batches, verify_file, verify_task
 
 LINE = "statements"
 PARALLEL_INGEST_BYTES = 4 * 1024 * 1024
@@ -151,17 +151,28 @@ class Statements:
         """Manifests against the plan, then every unproven sheet read back and checked against its source."""
         _reconcile(run.jobs, run.batches)
         run.files, fresh = unverified(run.ledger, run.run_id, run.jobs)
+        blind = run.inject("checks-off", frozenset())
         decoded, verified = verify_batches(run.files, {f.batch for f in fresh}, self.layouts, run.run_id, self.catalog,
-                                           run.accepted_dir, self.options.workers,
-                                           run.inject("checks-off", frozenset()),
+                                           run.accepted_dir, self.options.workers, blind,
                                            done=lambda batch, n: run.events("verified", batch=batch, done=n,
-                                                                            total=len(run.files)))
+                                                                            total=len(run.files)),
+                                           started=claim_read_ahead(run, fresh, lambda f: (f, blind)))
+        if run.batch_pool is not None:
+            run.batch_pool.close()
         run.data["decoded"] = decoded
         run.reached("verify:read")
         record_verified(run.ledger, run.run_id, run.files, fresh, verified)
         # The 100% text check's share of it, as wall time: its CPU seconds over the processes that shared them.
         run.timings["verify_text"] = verified["text_cpu_seconds"] / max(1, min(self.options.workers, len(fresh)))
         self._start_inspection(run)
+
+    def read_ahead(self, run: Run, job: BatchJob) -> tuple | None:
+        """A batch's read-back and check, queued as soon as it is rendered (`BatchPool`); `_verify`
+        claims it under the same arguments, for files still those the ledger recorded rendered."""
+        f = PrintFile(job.name, job.region, Path(job.pdf_file), Path(job.manifest_file))
+        blind = run.inject("checks-off", frozenset())
+        return (f, blind), verify_file, *verify_task(f, True, self.layouts, run.run_id, self.catalog,
+                                                     run.accepted_dir, blind)
 
     def _start_inspection(self, run: Run) -> None:
         """Stages 1 and 2 started in the workers (`start_stages`) as soon as what they inspect is final:
