@@ -8,13 +8,16 @@ discount apply to BARCODED envelopes only.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from stmtprod.fsutil import write_jsonl
+from stmtprod.jsonrows import Fields
 from stmtprod.plan import SPILL_ADDRESSES, spill_name
 from stmtprod.postal.piece import decide_address
+
+ENVELOPE_FIELDS = Fields("sequence", "region", "weight_g")  # what the manifest reads of an envelope log row
+MAILING_FIELDS = Fields("tray", "postal_class")  # what the postal counts read of a mailing row
 
 # (upper weight limit in grams, postage class): the first band the envelope fits.
 POSTAGE_CLASSES: tuple[tuple[float, str], ...] = ((20.0, "LETTER-S"), (50.0, "LETTER-M"), (250.0, "LARGE"))
@@ -35,7 +38,7 @@ def mailing_rows(envelope_log: Path, record_line_of, pulled: frozenset[int] = fr
     keys = []
     with open(envelope_log, encoding="utf-8") as fh:
         for raw in fh:
-            env = json.loads(raw)
+            env = ENVELOPE_FIELDS(raw)
             if env["sequence"] in pulled:
                 continue
             record = SPILL_ADDRESSES.decode(record_line_of(env["sequence"]), spill_name(env["region"]))["record"]
@@ -60,7 +63,7 @@ def postal_counts(mailing_dir: Path) -> dict[str, dict[str, int]]:
     for path in sorted(Path(mailing_dir).glob("*.jsonl")):
         with open(path, encoding="utf-8") as fh:
             for raw in fh:
-                row = json.loads(raw)
+                row = MAILING_FIELDS(raw)
                 tray = counts.setdefault(row["tray"], {})
                 tray[row["postal_class"]] = tray.get(row["postal_class"], 0) + 1
     return counts

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import Iterator
 
 from stmtprod.catalog import Catalog
+from stmtprod.jsonrows import Fields
 from stmtprod.layout import LayoutSet
 from stmtprod.mailing import postage_class
 from stmtprod.plan import SPILL_ADDRESSES, spill_line
@@ -73,7 +74,7 @@ class RunMap:
         ranges: list[list] = []
         challenges = set()
         for m in manifests(Path(folder)):
-            for r in _rows(m):
+            for r in _rows(m, _PLACE):
                 lot, seq = r.get("lot") or r["region"], r["sequence"]
                 if "planned_divert" in r:
                     challenges.add(seq)
@@ -116,11 +117,17 @@ class RunMap:
         return [a for _, a, _ in self.ranges]
 
 
-def _rows(path: Path) -> Iterator[dict]:
+_PLACE = Fields("lot", "region", "sequence", "planned_divert")  # where a manifest row's piece sits in the run
+_PIECE = Fields("lot", "region", "sequence", "planned_divert", "sheets", "inserts", "hoppers", "payloads", "line",
+                "name")  # what a `Piece` takes from its manifest row
+
+
+def _rows(path: Path, fields: Fields) -> Iterator[dict]:
+    """The `fields` of each row of a JSONL file (blank lines skipped)."""
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
-                yield json.loads(line)
+                yield fields(line)
 
 
 class _BySequence:
@@ -132,8 +139,9 @@ class _BySequence:
         self.values = array("d", [math.nan]) * (size + 1) if numeric else bytearray(size + 1)
         self.names: list[str | None] = [None]
         index: dict[str, int] = {}
+        fields = Fields("sequence", key)
         for path in sorted(folder.glob("*.jsonl")) if folder.exists() else ():
-            for row in _rows(path):
+            for row in _rows(path, fields):
                 seq = row["sequence"]
                 if not 0 < seq <= size:
                     continue
@@ -198,9 +206,12 @@ def window_name(layouts: LayoutSet, region: str, record: dict) -> str:
     return lines[-1] if layout.address.order == "postcode_first" else lines[0]
 
 
+_SEQUENCE = Fields("sequence")
+
+
 def _pulled(folder: Path) -> set[int]:
     path = folder / "pulled.jsonl"
-    return {r["sequence"] for r in _rows(path)} if path.exists() else set()
+    return {r["sequence"] for r in _rows(path, _SEQUENCE)} if path.exists() else set()
 
 
 def manifests(folder: Path) -> list[Path]:
@@ -252,7 +263,7 @@ def pieces_of(manifest_files: list[Path], facts: RunFacts, accepted: Path, catal
     records: dict[str, _Records] = {}
     try:
         for m in manifest_files:
-            for r in _rows(m):
+            for r in _rows(m, _PIECE):
                 seq, region = r["sequence"], r["region"]
                 weight = weights.get(seq)
                 if weight is None:

@@ -28,6 +28,7 @@ import pypdfium2 as pdfium
 from stmtprod.catalog import Catalog
 from stmtprod.fsutil import LineReader
 from stmtprod.ingest.models import StatementRecord
+from stmtprod.jsonrows import Fields
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import SPILL_ROWS, spill_name, spill_offsets
 
@@ -42,18 +43,24 @@ def _read_row(lines: LineReader, path: Path, offset: int) -> dict:
     return json.loads(lines.line(path, offset))
 
 
+def _ints(values: np.ndarray) -> array:
+    return array("q", values.astype(np.int64).tobytes())
+
+
 class _RowIndex:
     """JSONL rows of every file in a folder, found by an integer key and read back on demand.
 
-    The locators are sorted numpy arrays (key, file, byte offset: 20 bytes a row) rather than dicts
+    The locators are sorted arrays (key, file, byte offset: 24 bytes a row) rather than dicts
     of tuples (about 250 bytes a row), so the index of a million pieces stays near 20 MB. A key that
     appears twice is found at its first row; what `keep` kept of it is from its last.
     """
 
-    def __init__(self, folder: Path, key: str, lines: LineReader, keep=None):
+    def __init__(self, folder: Path, key: str, lines: LineReader, keep=None, fields: tuple[str, ...] = ()):
         """`keep(row)`, when given, returns (group, number) kept in memory per key: a group from a small
-        set (stored once) and an integer. Rows are read back through `lines`."""
+        set (stored once) and an integer, from the row's `key` and `fields` (only these are decoded
+        here). Rows are read back whole through `lines`."""
         self.files = _jsonl_files(folder)
+        picked = Fields(key, *fields)
         self._lines = lines
         keys, files, offsets, groups, numbers = array("q"), array("i"), array("q"), array("i"), array("q")
         self.groups: list = []
@@ -62,7 +69,7 @@ class _RowIndex:
             offset = 0
             with open(path, "rb") as fh:
                 for raw in fh:
-                    row = json.loads(raw)
+                    row = picked(raw)
                     keys.append(row[key])
                     files.append(file_number)
                     offsets.append(offset)
@@ -76,12 +83,19 @@ class _RowIndex:
         order = np.argsort(key_array, kind="stable")
         self.keys, first = np.unique(key_array[order], return_index=True)
         last = np.append(first[1:], len(order)) - 1 if len(first) else first
-        self._file = np.frombuffer(files, dtype=np.int32)[order[first]]
-        self._offset = np.frombuffer(offsets, dtype=np.int64)[order[first]]
-        self._group = np.frombuffer(groups, dtype=np.int32)[order[last]] if keep is not None else None
-        self._number = np.frombuffer(numbers, dtype=np.int64)[order[last]] if keep is not None else None
+        # Looked up one key at a time: held as `array`s, whose items are Python ints without a numpy scalar.
+        self._file = _ints(np.frombuffer(files, dtype=np.int32)[order[first]])
+        self._offset = _ints(np.frombuffer(offsets, dtype=np.int64)[order[first]])
+        self._group = _ints(np.frombuffer(groups, dtype=np.int32)[order[last]]) if keep is not None else None
+        self._number = _ints(np.frombuffer(numbers, dtype=np.int64)[order[last]]) if keep is not None else None
+        # A run's sequences are one unbroken range: then a key's place is its distance from the first.
+        self._base = int(self.keys[0]) if len(self.keys) else 0
+        self._dense = len(self.keys) > 0 and int(self.keys[-1]) - self._base + 1 == len(self.keys)
 
     def _position(self, key: int) -> int | None:
+        if self._dense and type(key) is int:
+            position = key - self._base
+            return position if 0 <= position < len(self._file) else None
         position = int(np.searchsorted(self.keys, key))
         return position if position < len(self.keys) and self.keys[position] == key else None
 
@@ -92,18 +106,18 @@ class _RowIndex:
         position = self._position(key)
         if position is None:
             return None
-        return _read_row(self._lines, self.files[int(self._file[position])], int(self._offset[position]))
+        return _read_row(self._lines, self.files[self._file[position]], self._offset[position])
 
     def kept(self, key: int) -> tuple:
         """(group, number) kept for `key`; KeyError when the key is not indexed."""
         position = self._position(key)
         if position is None:
             raise KeyError(key)
-        return self.groups[int(self._group[position])], int(self._number[position])
+        return self.groups[self._group[position]], self._number[position]
 
     def kept_items(self):
         """(key, group, number) for every key, in key order."""
-        for key, group, number in zip(self.keys.tolist(), self._group.tolist(), self._number.tolist()):
+        for key, group, number in zip(self.keys.tolist(), self._group, self._number):
             yield key, self.groups[group], number
 
 
@@ -116,11 +130,12 @@ class _Trays:
         self._lines = lines
         self.rows: dict[str, tuple[array, array]] = {}
         self.sequences: dict[str, array] = {}   # tray -> the rows' sequences in the tray's order (0: none given)
+        picked = Fields("tray", "sequence")
         for number, path in enumerate(self.files):
             offset = 0
             with open(path, "rb") as fh:
                 for raw in fh:
-                    row = json.loads(raw)
+                    row = picked(raw)
                     files, offsets = self.rows.setdefault(row["tray"], (array("i"), array("q")))
                     files.append(number)
                     offsets.append(offset)
@@ -224,7 +239,8 @@ class InspectionContext:
 
     def __post_init__(self) -> None:
         self._manifest = _RowIndex(self.folder / "manifest", "sequence", self._lines,
-                                   keep=lambda row: ((row.get("lot", row["region"]), row["region"]), row["line"]))
+                                   keep=lambda row: ((row.get("lot", row["region"]), row["region"]), row["line"]),
+                                   fields=("lot", "region", "line"))
 
     @property
     def _envelopes(self) -> _RowIndex:
