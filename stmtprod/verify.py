@@ -147,18 +147,28 @@ def read_file(pdf: str, terms: content.Contract, expected_pages: int | None = No
     return Readback(pages, [r.lines for r in reads], disagreement, breach, text_seconds=timing.get("text", 0.0))
 
 
-def read_all(files: list[PrintFile], layouts: LayoutSet, workers: int) -> dict[str, list[list[str]]]:
+def read_all(files: list[PrintFile], layouts: LayoutSet, workers: int,
+             started: dict[str, Callable[[], Readback]] | None = None) -> dict[str, list[list[str]]]:
     """Read every sheet of every print file, in parallel processes (pdfium is not thread-safe).
 
     Halts when a file is damaged, its written barcode differs from the one that prints, or a sheet
-    breaks the print contract.
+    breaks the print contract. `started`: files whose `read_task` already runs elsewhere (a function
+    returns its `Readback`).
     """
-    read = list(_in_workers(read_file, [(str(f.pdf), contract(layouts[f.region])) for f in files], workers))
+    started = started or {}
+    rest = iter(list(_in_workers(read_file, [read_task(f, layouts) for f in files if f.batch not in started],
+                                 workers)))
+    read = [started[f.batch]() if f.batch in started else next(rest) for f in files]
     for f, r in zip(files, read):
         halt = r.halt(f.batch, str(f.pdf)) or r.contract_halt(f.batch)
         if halt:
             raise halt
     return {f.batch: r.pages for f, r in zip(files, read)}
+
+
+def read_task(f: PrintFile, layouts: LayoutSet) -> tuple:
+    """The arguments of `read_file` for one print file, plain and picklable."""
+    return (str(f.pdf), contract(layouts[f.region]))
 
 
 def source_records(spill: Path, lines: set[int]) -> dict[int, object]:

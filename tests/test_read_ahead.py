@@ -13,11 +13,14 @@ from pathlib import Path
 import pytest
 
 from stmtprod import verify
+from stmtprod.cards.line import Cards, run_cards
 from stmtprod.config import BuildOptions
-from stmtprod.engine import batchpool
+from stmtprod.engine import batchpool, batchsteps
 from stmtprod.engine.batchpool import BatchPool
+from stmtprod.engine.points import Faults
 from stmtprod.statements.line import build
 from tests.conftest import SAMPLES
+from tests.test_cards import DATE, LOG, ORDERS
 from tests.test_verify import DRILL_REASONS
 
 FILE_DRILLS = ("wrong-region", "sheets-swapped", "sheet-missing", "piece-duplicated", "corrupted-payload",
@@ -26,9 +29,10 @@ FILE_DRILLS = ("wrong-region", "sheets-swapped", "sheet-missing", "piece-duplica
 
 
 def _spy(monkeypatch) -> dict:
-    """Counts what the verify step claimed from the read-ahead, and what it read itself."""
+    """Counts what the verify step claimed from the read-ahead, and what it read itself (the statement
+    line's `verify_file`s, the card line's `read_file`s)."""
     seen = {"claimed": 0, "dropped": 0, "read_here": 0}
-    claim, in_workers = BatchPool.claim, verify._in_workers
+    claim, in_workers, read_all = BatchPool.claim, verify._in_workers, batchsteps.read_all
 
     def counting_claim(self, name, key):
         found = claim(self, name, key)
@@ -36,11 +40,16 @@ def _spy(monkeypatch) -> dict:
         return found
 
     def counting_in_workers(function, args, workers):
-        seen["read_here"] += len(args)
+        seen["read_here"] += len(args) if function is verify.verify_file else 0
         return in_workers(function, args, workers)
+
+    def counting_read_all(files, layouts, workers, started=None):
+        seen["read_here"] += len(files) - len(started or {})
+        return read_all(files, layouts, workers, started)
 
     monkeypatch.setattr(BatchPool, "claim", counting_claim)
     monkeypatch.setattr(verify, "_in_workers", counting_in_workers)
+    monkeypatch.setattr(batchsteps, "read_all", counting_read_all)
     return seen
 
 
@@ -106,3 +115,33 @@ def test_close_waits_for_finished_work_and_leaves_no_process():
     pool.close()
     assert all(not p.is_alive() for p in processes)
     assert batchpool.BatchPool(1).claim("nothing", 1) is None
+
+
+class _SwapFirstFile(Faults):
+    """A print room's fault after render: the first rendered carrier file replaced by another batch's."""
+
+    name = None
+
+    def at(self, point, value, run, **context):
+        if point == "rendered" and len(value) > 1:
+            Path(value[0].pdf_file).write_bytes(Path(value[1].pdf_file).read_bytes())
+        return value
+
+
+def test_the_card_line_reads_its_carriers_ahead_and_again_when_a_file_changed(tmp_path, monkeypatch):
+    seen = _spy(monkeypatch)
+    clean = run_cards(ORDERS, LOG, tmp_path / "clean", key=None, demo=True, workers=2, production_date=DATE,
+                      batch_size=4)
+    assert clean["state"] == "RELEASED"
+    batches = len(clean["manifest_files"])
+    assert batches >= 2 and seen == {"claimed": batches, "dropped": 0, "read_here": 0}
+    serial = run_cards(ORDERS, LOG, tmp_path / "serial", key=None, demo=True, workers=1, production_date=DATE,
+                       batch_size=4)
+    assert _digest(serial) == _digest(clean)
+
+    monkeypatch.setattr(Cards, "faults", _SwapFirstFile())
+    halts = [run_cards(ORDERS, LOG, tmp_path / f"swapped-{workers}", key=None, demo=True, workers=workers,
+                       production_date=DATE, batch_size=4).get("halt") or {} for workers in (1, 2)]
+    assert [{k: h.get(k) for k in ("step", "batch", "field", "reason")} for h in halts] == \
+        [{"step": "verify", "batch": "AU-0001", "field": "sheet",
+          "reason": "sheet missing: piece 1 sheet 1 of 1 is not there"}] * 2

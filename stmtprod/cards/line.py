@@ -54,7 +54,7 @@ from stmtprod.layout import LayoutSet, load_layouts
 from stmtprod.plan import BatchRef
 from stmtprod.regions import REGIONS
 from stmtprod.render.fonts import check_fonts
-from stmtprod.verify import check_versions, read_all, run_print_files
+from stmtprod.verify import PrintFile, check_versions, read_all, read_file, read_task, run_print_files
 
 LINE = "cards"
 
@@ -196,9 +196,12 @@ class Cards:
                 Step("match", self._match),
                 Step("inspection", self._inspect, state="INSPECTING", timed=False)]
 
-    def read_ahead(self, run: Run, job) -> None:
-        """Carriers are read back in the verify step itself (`read_unverified`)."""
-        return None
+    def read_ahead(self, run: Run, job: CarrierJob) -> tuple:
+        """A batch's read-back, queued as soon as it is rendered (`BatchPool`); `_verify` claims it
+        (`read_unverified`) for files still those the ledger recorded rendered."""
+        f = PrintFile(job.name, job.region, Path(job.pdf_file), Path(job.manifest_file))
+        task = read_task(f, self.layouts)
+        return task, read_file, *task
 
     def _verify(self, run: Run) -> None:
         """Every planned carrier in its manifest, then every unproven carrier read back and checked."""
@@ -207,8 +210,9 @@ class Cards:
             if found != batch.pieces:
                 raise Halt("manifest does not hold every planned carrier", step="verify", batch=job.name,
                            field="pieces", expected=batch.pieces, found=found, action="re-render the batch")
-        run.files, fresh, decoded = read_unverified(run.ledger, run.run_id, run.jobs, self.layouts,
-                                                    self.options.workers)
+        run.files, fresh, decoded = read_unverified(run, self.layouts, self.options.workers)
+        if run.batch_pool is not None:
+            run.batch_pool.close()
         for f in run.files:
             if f.batch not in decoded:
                 decoded[f.batch] = [[r["payload"]] for r in _rows(f.manifest)]

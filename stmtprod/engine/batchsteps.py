@@ -15,7 +15,7 @@ from stmtprod.fsutil import sha256_file
 from stmtprod.layout import LayoutSet
 from stmtprod.engine.ledger import Ledger, files_proven
 from stmtprod.plan import BatchRef
-from stmtprod.verify import PrintFile, read_all
+from stmtprod.verify import PrintFile, read_all, read_task
 
 
 def record_plan(ledger: Ledger, run_id: str, batches: list[BatchRef], pieces: int) -> None:
@@ -89,11 +89,13 @@ def render_unproven(ledger: Ledger, run_id: str, jobs: Sequence, batches: list[B
     return todo
 
 
-def read_unverified(ledger: Ledger, run_id: str, jobs: Sequence, layouts: LayoutSet,
-                    workers: int) -> tuple[list[PrintFile], list[PrintFile], dict[str, list[list[str]]]]:
-    """Every job's print file, those not already proven verified, and the barcodes read from the latter."""
-    files, fresh = unverified(ledger, run_id, jobs)
-    return files, fresh, read_all(fresh, layouts, workers)
+def read_unverified(run, layouts: LayoutSet, workers: int
+                    ) -> tuple[list[PrintFile], list[PrintFile], dict[str, list[list[str]]]]:
+    """Every job's print file, those not already proven verified, and the barcodes read from the latter
+    (read ahead in the render workers where the product queued `read_task`: see `claim_read_ahead`)."""
+    files, fresh = unverified(run.ledger, run.run_id, run.jobs)
+    started = claim_read_ahead(run, fresh, lambda f: read_task(f, layouts))
+    return files, fresh, read_all(fresh, layouts, workers, started)
 
 
 def record_verified(ledger: Ledger, run_id: str, files: list[PrintFile], fresh: list[PrintFile],
