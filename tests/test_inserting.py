@@ -761,3 +761,44 @@ def test_a_card_run_goes_round_the_reprint_loop_too(card_out, tmp_path, monkeypa
     assert dict(_ledger_rows(out, "SELECT run_id, state FROM runs")) == {root: "COMPLETE", child.name: "COMPLETE"}
     lodged = [r for p in (run_dir / "lodgement").glob("*.jsonl") for r in _jsonl(p)]
     assert len(lodged) == len(manifest) and sum(r["run_id"] == child.name for r in lodged) == len(damaged)
+
+
+def _outcome(make):
+    try:
+        return ("line", make())
+    except Exception as exc:  # noqa: BLE001  (the very error is what is compared)
+        return ("error", type(exc), str(exc), getattr(exc, "field", None))
+
+
+@pytest.mark.parametrize("model", ["generic-csv", "fixed-record"])
+def test_a_models_row_formatter_writes_what_format_row_writes(model):
+    """The control files' one-per-lot formatter (`row_formatter`) against `format_row`, on values that
+    quote, cut, pad, overflow or go missing, in both shipped models and a semicolon-delimited one."""
+    import random
+
+    from stmtprod.inserting.records import format_row, row_formatter
+
+    fmt = load_inserter(model).control
+    formats = [fmt, fmt.model_copy(update={"delimiter": ";"})] if fmt.format == "delimited" else [fmt]
+    rng = random.Random(16)
+    values = ["", "0", "12", "2632", "9999999999", "13.0", "NNNNNYNN", "LETTER-S", "20261120-TSTWU1", "AU",
+              "小川 大翔 様", 'a "quoted" name', "a, comma", "semi;colon", "line\nbreak", "tab\there", " lead",
+              "x" * 60, "Ünïcödé ÿ", "\r", "'"]
+    keys = ["run_id", "lot", "sequence", "sheets", "bins", "divert", "postage_class", "weight_g", "name"]
+    for fmt in formats:
+        formatted = row_formatter(fmt)
+        for _ in range(400):
+            row = {k: rng.choice(values) for k in keys if rng.random() > 0.1}
+            assert _outcome(lambda: formatted(row)) == _outcome(lambda: format_row(fmt, row)), row
+
+
+def test_a_pieces_bins_are_yes_or_no_for_each_hopper_once_per_set():
+    from stmtprod.inserting.pieces import Piece
+
+    def piece(hoppers):
+        return Piece("AU", 1, "AU", 1, hoppers, (), 10.0, "LETTER-S", "", False)
+
+    for hoppers in [(), (1,), (3, 8), (8, 1, 5), (9,), (0, 2)]:
+        for count in (4, 8):
+            assert piece(hoppers).bins(count) == "".join("Y" if h in hoppers else "N" for h in range(1, count + 1))
+    assert piece(([1], 2)).bins(3) == "NYN"  # a hopper that cannot be hashed: no cache, the same answer

@@ -5,13 +5,13 @@ A resumed run keeps every batch whose files are still the ones the ledger proved
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from stmtprod.engine.batchpool import BatchPool
 from stmtprod.engine.executors import run_batches
 from stmtprod.fsutil import sha256_file
+from stmtprod.jsonrows import Fields
 from stmtprod.layout import LayoutSet
 from stmtprod.engine.ledger import Ledger, files_proven
 from stmtprod.plan import BatchRef
@@ -35,9 +35,13 @@ def jobs_to_render(ledger: Ledger, run_id: str, jobs: Sequence, batches: list[Ba
     return todo
 
 
+_PIECE = Fields("sequence", "account_id", "region", "line", "sheets", "inserts")
+"""What the ledger keeps of a manifest row (`Ledger.batch_rendered`)."""
+
+
 def record_rendered(ledger: Ledger, run_id: str, job, result: dict, events: Callable[..., None]) -> None:
     """A batch just rendered: its sheets, the hashes of its files and its manifest rows, then a `batch` event."""
-    rows = [json.loads(x) for x in Path(job.manifest_file).read_text(encoding="utf-8").splitlines()]
+    rows = [_PIECE(x) for x in Path(job.manifest_file).read_text(encoding="utf-8").splitlines()]
     ledger.batch_rendered(run_id, job.name, result["sheets"], sha256_file(job.pdf_file),
                           sha256_file(job.manifest_file), rows)
     events("batch", **result)

@@ -26,10 +26,14 @@ from stmtprod.escape_bound import escape_bound, load_campaign
 from stmtprod.fsutil import write_bytes, write_json
 from stmtprod.inspect.config import STAGE_NAMES
 from stmtprod.inspect.history import history_lines
+from stmtprod.jsonrows import Fields
 from stmtprod.engine.ledger import Ledger
 from stmtprod.render.fonts import find_font
 from stmtprod.occhart import oc_chart
 from stmtprod.engine.verdict import verdict
+
+
+_INSERTS = Fields("inserts")  # what the report counts of an envelope log row
 
 
 def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, catalog: Catalog) -> dict:
@@ -53,7 +57,7 @@ def build_report(ledger: Ledger, run_id: str, run_dir: Path, summary: dict, cata
                      for path in sorted((run_dir / folder / "envelopes").glob("*.jsonl"))]
     for path in envelope_logs:
         for line in path.read_text(encoding="utf-8").splitlines():
-            consumed.update(json.loads(line)["inserts"])
+            consumed.update(_INSERTS(line)["inserts"])
     reached = bool(envelope_logs)
     lots = []
     for s in ledger.stages(run_id):

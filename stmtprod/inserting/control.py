@@ -15,7 +15,7 @@ from collections import deque
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Callable, Iterable, Iterator
 
 from stmtprod.catalog import Catalog
 from stmtprod.engine.workers import pool as worker_pool
@@ -25,7 +25,7 @@ from stmtprod.fsutil import atomic_open
 from stmtprod.inserting.lotmodels import FOLDER, LotModels, load_lot_models
 from stmtprod.inserting.models import InserterModel, load_inserter
 from stmtprod.inserting.pieces import Piece, RunFacts, manifests, pieces_of
-from stmtprod.inserting.records import RecordError, format_row, header_line
+from stmtprod.inserting.records import RecordError, header_line, row_formatter
 from stmtprod.layout import LayoutSet
 
 PARALLEL_PIECES = 2000
@@ -109,6 +109,7 @@ def _segments(files: list[Path], facts: RunFacts, accepted: Path, catalog: Catal
     """Each lot's model is chosen and its header encoded at its first piece here, then each record is
     made and encoded in turn, so an error is raised at the piece where one process would raise it."""
     chosen: dict[str, tuple[InserterModel, bytes]] = {}
+    formatters: dict[str, Callable[[dict[str, str]], str]] = {}
     hoppers = catalog.inserter.hoppers
     lot, rows = None, []
     for piece in pieces_of(files, facts, accepted, catalog, layouts):
@@ -116,12 +117,13 @@ def _segments(files: list[Path], facts: RunFacts, accepted: Path, catalog: Catal
             picked = fixed or load_inserter(lots.model_name(piece.lot))
             head = header_line(picked.control)
             chosen[piece.lot] = (picked, _encoded(picked, piece.lot, [head] if head else []))
+            formatters[piece.lot] = row_formatter(picked.control)
         if piece.lot != lot:
             if rows:
                 yield lot, *chosen[lot], b"".join(rows)
-            lot, rows = piece.lot, []
+            lot, rows, formatted = piece.lot, [], formatters[piece.lot]
         fmt = chosen[lot][0]
-        rows.append(_encoded(fmt, lot, [format_row(fmt.control, control_row(run_id, piece, fmt, hoppers))]))
+        rows.append(_encoded(fmt, lot, [formatted(control_row(run_id, piece, fmt, hoppers))]))
     if rows:
         yield lot, *chosen[lot], b"".join(rows)
 

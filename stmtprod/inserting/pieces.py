@@ -13,7 +13,7 @@ import json
 import math
 from array import array
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Iterator
@@ -40,7 +40,16 @@ class Piece:
     divert: bool  # a planned divert: must not be mailed (pulled at inspection, or a challenge piece)
 
     def bins(self, hoppers: int) -> str:
-        return "".join("Y" if h in self.hoppers else "N" for h in range(1, hoppers + 1))
+        try:
+            return _bins(self.hoppers, hoppers)
+        except TypeError:  # a hopper that cannot be hashed (a damaged manifest row) is never fed either
+            return _bins.__wrapped__(self.hoppers, hoppers)
+
+
+@lru_cache(maxsize=4096)
+def _bins(fed: tuple, hoppers: int) -> str:
+    """Y or N for each hopper, hopper 1 first: made once per set of hoppers, not once a piece."""
+    return "".join("Y" if h in fed else "N" for h in range(1, hoppers + 1))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ the four inspection stages.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from stmtprod import drills
@@ -29,6 +28,7 @@ from stmtprod.inserting.machine import insert_lots
 from stmtprod.inspect.config import load_inspection
 from stmtprod.inspect.context import InspectionContext
 from stmtprod.inspect.stages import run_stages, start_stages
+from stmtprod.jsonrows import Fields
 from stmtprod.layout import load_layouts
 from stmtprod.mailing import mailing_rows, postal_counts, write_mailing
 from stmtprod.plan import BatchRef, plan_region
@@ -219,12 +219,15 @@ class Statements:
         return challenge_step.released(run, summary)
 
 
+_SEQUENCE = Fields("sequence")
+
+
 def _reconcile(jobs: list[BatchJob], batches: list[BatchRef]) -> None:
     """Manifests against the plan, before any sheet is read: every planned piece once, in sequence."""
     expected = 1
     for job, batch in zip(jobs, batches):
         with open(job.manifest_file, encoding="utf-8") as fh:
-            rows = [json.loads(line) for line in fh]
+            rows = [_SEQUENCE(line) for line in fh]
         if len(rows) != batch.pieces:
             raise Halt("manifest does not hold every planned piece", step="verify", batch=job.name,
                        field="pieces", expected=batch.pieces, found=len(rows), action="re-render the batch")
