@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import Decimal
+from itertools import chain
+from operator import attrgetter
 from typing import Sequence
 
 PAN_MIN, PAN_MAX = 13, 19
@@ -28,6 +31,10 @@ _APART = "Z"     # put between texts read one by one: a letter, so no run of dig
 _RUN = re.compile(r"[0-9]{%d,}" % PAN_MIN)
 _ASCII_SEPARATORS = re.compile(r"[^0-9A-Za-z]+")
 _ASCII_RUN = re.compile(r"[0-9](?:[^A-Za-z0-9]*[0-9]){%d}" % (PAN_MIN - 1))
+# `_ASCII_RUN` for bytes, as C table look-ups: letters end a run, other non-digits are dropped
+_ASCII_SEPARATOR_BYTES = bytes(b for b in range(128) if not chr(b).isalnum())
+_ASCII_VIEW = bytes(b if chr(b).isdigit() or b >= 128 else ord(_BREAK) for b in range(256))
+_ASCII_DIGITS_RUN = re.compile(rb"[0-9]{%d}" % PAN_MIN)
 _ESCAPES = re.compile(r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|U([0-9a-fA-F]{8})|[tnrfvab\\'\"])")
 
 
@@ -181,21 +188,44 @@ def _address_orders(name: str, address) -> list[list[tuple[str, str]]]:
     return [[("name", name), *lines, city, state, postcode], [postcode, state, city, *lines, ("name", name)]]
 
 
+_TOTALS = attrgetter(*_SUMMARY_AMOUNTS)
+_AMOUNT, _DESCRIPTION = attrgetter("amount"), attrgetter("description")
+_VIEWS: dict[str, str] = {}   # text -> `_READING` view: merchants, streets and towns repeat from record to record
+_VIEWS_MAX = 1 << 14
+
+
+def _view(text: str) -> str:
+    view = _VIEWS.get(text)
+    if view is None:
+        view = text.translate(_READING)
+        if len(_VIEWS) >= _VIEWS_MAX:
+            _VIEWS.clear()
+        _VIEWS[text] = view
+    return view
+
+
 def statement_card_number(record) -> str | None:
     """The first field of a statement record (`StatementRecord`) that holds a card number, or None.
 
     Amounts print too, so one of 13 digits or more (10^10 and up) is read like text; the first look
-    uses the texts alone, without building a path for each transaction.
+    uses the texts alone, without building a path for each transaction. Text beyond ASCII is read
+    text by text (`str.translate` reads character by character, so the view of the joined texts is
+    the views joined), and a text's view is remembered.
     """
-    descriptions = [t.description for t in record.transactions]
+    transactions = record.transactions
+    descriptions = list(map(_DESCRIPTION, transactions))
     address = record.address
-    amounts = [getattr(record, name) for name in _SUMMARY_AMOUNTS] + [t.amount for t in record.transactions]
-    big = any(a.adjusted() >= 10 for a in amounts)
-    first_look = [record.account_id, record.product, str(record.points), *record.segments, "".join(descriptions),
-                  record.name + "".join(address.lines) + address.city + address.state + address.postcode,
-                  address.postcode + address.state + address.city + "".join(address.lines) + record.name]
-    if not big and not _long_run(_APART.join(first_look)):
-        return None
+    big = max(map(Decimal.adjusted, chain(_TOTALS(record), map(_AMOUNT, transactions)))) >= 10
+    if not big:
+        block = [record.name, *address.lines, address.city, address.state, address.postcode]
+        first_look = [[record.account_id], [record.product], [str(record.points)], *([s] for s in record.segments),
+                      descriptions, block, [address.postcode, address.state, address.city, *address.lines, record.name]]
+        joined = _APART.join(["".join(texts) for texts in first_look])
+        if joined.isascii():
+            if _ASCII_DIGITS_RUN.search(joined.encode().translate(_ASCII_VIEW, _ASCII_SEPARATOR_BYTES)) is None:
+                return None
+        elif _RUN.search(_READING[ord(_APART)].join(["".join(map(_view, texts)) for texts in first_look])) is None:
+            return None
     fields = [("account_id", record.account_id), ("product", record.product), ("points", str(record.points))]
     fields += [(f"segments.{i}", s) for i, s in enumerate(record.segments)]
     fields += [(path, str(amount)) for path, amount in record.amounts() if amount.adjusted() >= 10]

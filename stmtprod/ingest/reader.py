@@ -97,12 +97,18 @@ def text_fields(name: str, address) -> list[tuple[str, str]]:
     return texts + [(f"address.lines.{i}", t) for i, t in enumerate(address.lines)]
 
 
+_DESCRIPTION = attrgetter("description")
+
+
 def check_printable(record: StatementRecord, layout: Layout, catalog: Catalog, inserts) -> None:
     """Reject a record that could not be printed and inspected (`stmtprod.ingest.printable`)."""
-    texts = text_fields(record.name, record.address)
-    texts += [(f"transactions.{i}.description", t.description) for i, t in enumerate(record.transactions)]
+    address = record.address
     try:
-        printable.check_characters(texts, layout.fonts, record.region)
+        if not printable.prints(layout.fonts, "".join([record.name, *address.lines, address.city, address.state,
+                                                       address.postcode, *map(_DESCRIPTION, record.transactions)])):
+            texts = text_fields(record.name, address)
+            texts += [(f"transactions.{i}.description", t.description) for i, t in enumerate(record.transactions)]
+            printable.check_characters(texts, layout.fonts, record.region)
         printable.check_window(layout, record.name, record.address)
         printable.check_fits(layout, record_boxes(layout, record))
         printable.check_weight(catalog, sheet_count(len(record.transactions)), inserts)

@@ -19,6 +19,7 @@ run by run through the layout's face stack, as the painters draw them).
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -57,6 +58,32 @@ def warm(name: str) -> None:
     """Work out the style's bound now (about 0.1 s for a stack of CJK faces), so that processes forked
     afterwards inherit it instead of each working it out."""
     _widest(name)
+
+
+_SURE: dict[tuple[str, float, float], int] = {}
+
+
+def sure_length(name: str, fit: Fit) -> int:
+    """The most characters a text may have and still pass `fits`'s widest-glyph bound in style `name`
+    (so it fits `fit` whatever its characters, unmeasured): a record's fields are compared by length."""
+    key = (name, fit.min_size, fit.width_mm)
+    known = _SURE.get(key)
+    if known is None:
+        known = _SURE[key] = _longest_bounded(_widest(name), fit.min_size, fit.width_mm * mm)
+    return known
+
+
+def _longest_bounded(widest: float, min_size: float, room: float) -> int:
+    """The largest n with `n * widest * min_size / 1000 <= room`, evaluated as `fits` evaluates it: the
+    product grows with n (each rounding is monotonic), so the lengths that pass are 0..n."""
+    if widest * min_size <= 0:
+        return sys.maxsize if room >= 0 else -1
+    n = max(int(room * 1000 / (widest * min_size)), 0)
+    while n >= 0 and not n * widest * min_size / 1000 <= room:
+        n -= 1
+    while (n + 1) * widest * min_size / 1000 <= room:
+        n += 1
+    return n
 
 
 def width_mm(name: str, text: str, size: float) -> float:
