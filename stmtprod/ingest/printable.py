@@ -16,6 +16,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from operator import itemgetter
+from typing import NamedTuple
 
 from stmtprod.catalog import Catalog, Insert
 from stmtprod.layout import Fonts, Layout
@@ -165,11 +166,38 @@ def check_characters(texts: list[tuple[str, str]], fonts: Fonts, region: str) ->
                 raise Unprintable(path, _why(ch, font_registry.coverage(fonts), region), kind)
 
 
+class _Measures(NamedTuple):
+    """What a layout's width checks use for every record, worked out once."""
+
+    regular: str
+    bold: str
+    window: fitting.Fit
+    window_short: int   # `fitting.sure_length` of the window in the regular style
+    unprintable: re.Pattern
+
+
+def layout_prints(layout: Layout, text: str) -> bool:
+    """`prints(layout.fonts, text)`, without hashing the fonts."""
+    return _measures(layout).unprintable.search(text) is None
+
+
+_MEASURES: dict[int, tuple[Layout, _Measures]] = {}   # by identity: a frozen model hashes in Python, field by field
+
+
+def _measures(layout: Layout) -> _Measures:
+    known = _MEASURES.get(id(layout))
+    if known is not None and known[0] is layout:   # the layout is held here, so its id is not reused
+        return known[1]
+    regular, bold = _styles(layout.fonts)
+    window = fitting.window(layout)
+    measures = _Measures(regular, bold, window, fitting.sure_length(regular, window), unprintable_pattern(layout.fonts))
+    _MEASURES[id(layout)] = (layout, measures)
+    return measures
+
+
 def check_window(layout: Layout, name: str, address) -> None:
     """Every line of the address block must fit the envelope window (never wrapped, never cut)."""
-    face = _styles(layout.fonts)[0]
-    fit = fitting.window(layout)
-    short = fitting.sure_length(face, fit)
+    face, _bold, fit, short, _chars = _measures(layout)
     for field, line in address_fields(layout, name, address):
         if len(line) <= short:  # fits whatever its characters; only a longer line is measured
             continue
@@ -180,7 +208,7 @@ def check_window(layout: Layout, name: str, address) -> None:
 
 def check_fits(layout: Layout, boxes: list[tuple[str, str, fitting.Fit]]) -> None:
     """Each (field, text, box) must fit its box at the box's smallest size."""
-    regular, bold = _styles(layout.fonts)
+    regular, bold = _measures(layout)[:2]
     if boxes and _all_short(boxes, regular, bold):
         return
     short: dict[int, int] = {}  # by box: a statement's descriptions share one

@@ -104,8 +104,8 @@ def check_printable(record: StatementRecord, layout: Layout, catalog: Catalog, i
     """Reject a record that could not be printed and inspected (`stmtprod.ingest.printable`)."""
     address = record.address
     try:
-        if not printable.prints(layout.fonts, "".join([record.name, *address.lines, address.city, address.state,
-                                                       address.postcode, *map(_DESCRIPTION, record.transactions)])):
+        if not printable.layout_prints(layout, "".join([record.name, *address.lines, address.city, address.state,
+                                                     address.postcode, *map(_DESCRIPTION, record.transactions)])):
             texts = text_fields(record.name, address)
             texts += [(f"transactions.{i}.description", t.description) for i, t in enumerate(record.transactions)]
             printable.check_characters(texts, layout.fonts, record.region)
@@ -218,10 +218,11 @@ def verdict(raw: bytes | None, layouts: LayoutSet, regions: tuple[str, ...], cat
         return Verdict(raw, record.region if record is not None else None,
                        reject=(rej.field, rej.reason, rej.kind),
                        account=_account_id(raw) if raw is not OVERSIZE else None)
-    return Verdict(raw, record.region, record.account_id, None, presort_key(record), tuple(i.code for i in chosen),
+    return Verdict(raw, record.region, record.account_id, None, presort_key(record), tuple(map(_CODE, chosen)),
                    record.period_end)
 
 
+_CODE = attrgetter("code")
 _CONFIG: tuple = ()
 _CHUNK_LINES = 500
 _AHEAD = 4  # chunks in flight per worker: enough to keep them busy, little enough to keep memory flat
@@ -287,6 +288,9 @@ def _chunks(lines: Iterator[tuple[int, bytes | None, int]]) -> Iterator[list[tup
         yield chunk
 
 
+_SPILL_BUFFER = 1 << 16   # a spilled record is about 2 KB: one write call per 30 or so
+
+
 def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: Path,
            quarantine_path: Path, catalog: Catalog,
            progress: Callable[[int, int, int], None] | None = None, workers: int = 1) -> IngestResult:
@@ -301,7 +305,8 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
     digest = hashlib.sha256()
     result = IngestResult(input_sha256="")
     spill_dir.mkdir(parents=True, exist_ok=True)
-    spills = {r: open(spill_dir / f"{r}.jsonl", "wb") for r in regions}
+    spills = {r: open(spill_dir / f"{r}.jsonl", "wb", buffering=_SPILL_BUFFER) for r in regions}
+    ends = dict.fromkeys(regions, 0)   # each spill's size so far: where the next record starts
     result.accepted = {r: [] for r in regions}
     region_index = {r: i for i, r in enumerate(regions)}
     insert_index: dict[tuple[str, ...], int] = {}
@@ -324,12 +329,12 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
                     result.suppressed[v.rule] += 1
                     seen.add(v.account_id, number, offset=start)
                     continue
-                spill = spills[v.region]
+                offset = ends[v.region]
                 which = insert_index.setdefault(v.inserts, len(insert_index))
-                seen.add(v.account_id, number, region_index[v.region], spill.tell())
-                result.accepted[v.region].append(Accepted.pack(v.key, number, spill.tell(), which))
+                seen.add(v.account_id, number, region_index[v.region], offset)
+                result.accepted[v.region].append(Accepted.pack(v.key, number, offset, which))
                 result.accepted_count += 1
-                spill.write(b'{"line":%d,"record":%s}\n' % (number, v.raw.strip()))
+                ends[v.region] = offset + spills[v.region].write(b'{"line":%d,"record":%s}\n' % (number, v.raw.strip()))
                 if result.cycle_end is None or v.period_end > result.cycle_end:
                     result.cycle_end = v.period_end
             for fh in spills.values():
