@@ -8,7 +8,6 @@ planted card numbers and wide or unprintable text in every field.
 from __future__ import annotations
 
 import copy
-import json
 import random
 import sys
 from decimal import Decimal
@@ -23,25 +22,15 @@ from stmtprod.regions import REGIONS
 from stmtprod.render import fitting
 from stmtprod.render.formatting import address_fields
 from stmtprod.render.statement import HEADER_BOX, description_fit, record_boxes
-from tests.conftest import ROOT, SAMPLES, volume
+from tests.conftest import ROOT, volume
+from tests.test_card_numbers import ENCODINGS, luhn_complete
+from tests.test_records import GOOD
 
 LAYOUTS = load_layouts(ROOT / "layouts")
 FONT_SETS = list(dict.fromkeys(LAYOUTS[r].fonts for r in REGIONS))
 
 
-def _records() -> list[dict]:
-    out = []
-    for line in SAMPLES.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-            StatementRecord.model_validate(rec)
-        except Exception:  # the sample's deliberately bad lines
-            continue
-        out.append(rec)
-    return out
-
-
-RECORDS = [r for r in _records() if r["transactions"]]
+RECORDS = [r for records in GOOD.values() for r in records if r["transactions"]]
 
 
 @pytest.mark.parametrize("fonts", FONT_SETS, ids=[f.regular for f in FONT_SETS])
@@ -136,18 +125,7 @@ def test_window_and_box_checks_decide_as_measuring_every_line(region):
     assert {(True, True), (False, True), (True, False)} <= seen   # both pass, either fails
 
 
-def _luhn(prefix: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(prefix + "0")):
-        n = int(ch) * (2 if i % 2 else 1)
-        total += n - 9 if n > 9 else n
-    return prefix + str((10 - total % 10) % 10)
-
-
-_FORMS = [lambda p: p, lambda p: " ".join(p[i:i + 4] for i in range(0, len(p), 4)),
-          lambda p: "".join(chr(0xFF10 + int(d)) for d in p), lambda p: "\u00a0".join(chr(0x0660 + int(d)) for d in p),
-          lambda p: "".join("〇一二三四五六七八九"[int(d)] for d in p), lambda p: "\u200b".join(p),
-          lambda p: "".join(chr(0x2460 + int(d) - 1) if d != "0" else "0" for d in p),
+_FORMS = [*ENCODINGS.values(), lambda p: "".join(chr(0x2460 + int(d) - 1) if d != "0" else "0" for d in p),
           lambda p: p[:-1] + str((int(p[-1]) + 1) % 10), lambda p: p[:12], lambda p: "X".join((p[:8], p[8:]))]
 
 
@@ -163,7 +141,7 @@ def _full_screen(record: StatementRecord) -> str | None:
 
 
 def _planted(rng: random.Random, rec: dict) -> dict:
-    pan = _luhn("".join(str(rng.randrange(10)) for _ in range(rng.choice([12, 14, 15, 18]))))
+    pan = luhn_complete("".join(str(rng.randrange(10)) for _ in range(rng.choice([12, 14, 15, 18]))))
     text = rng.choice(_FORMS)(pan)
     where = rng.randrange(7)
     if where == 0:
