@@ -460,10 +460,16 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
               f"({line['cpu']:,.0f} CPU-s), ceiling {ceiling_eff:,.0f} ({ceiling['cpu']:,.0f} CPU-s): "
               f"ratio {line_eff / ceiling_eff:.2f}")
     accounts = s["counts"]["input"]
-    for step in ("verify", "stage1", "stage2", "stage3", "stage4"):
+    if "verify" in t and render:
+        # Since read-ahead most verification runs in the render step's workers (a batch is read back as
+        # soon as it is rendered): the verify step's wall is only what is left after the last render,
+        # so the target is judged on CPU by the probe below.
+        print(f"verify step after the last render / render (wall) = {t['verify'] / render:.1%} "
+              "(verification itself runs mostly during render: judged by CPU in the probe)")
+    for step in ("stage1", "stage2", "stage3", "stage4"):
         if step in t and render:
             share = t[step] / render
-            judged = step == "verify" or accounts >= STAGE_TARGET_ACCOUNTS
+            judged = accounts >= STAGE_TARGET_ACCOUNTS
             checks.append((f"{STAGE_NAMES.get(step, step)} / render (wall) = {share:.1%} (target < {TARGET_STEP_SHARE:.0%}"
                            + ("" if judged else f" at {STAGE_TARGET_ACCOUNTS:,} accounts: not judged at {accounts:,}")
                            + ")", (share < TARGET_STEP_SHARE) if judged else None))
@@ -476,6 +482,9 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
               f"({ms['verify'] / ms['render']:.0%}), of which barcode read-back {ms['readback']:.3f} "
               f"({ms['readback'] / ms['render']:.0%}) and 100% text check {ms['text']:.3f} "
               f"({ms['text'] / ms['render']:.0%})")
+        checks.append((f"barcode verification, whole (read-back and every check) / render (CPU probe) = "
+                       f"{ms['verify'] / ms['render']:.1%} (target < {TARGET_STEP_SHARE:.0%})",
+                       ms["verify"] / ms["render"] < TARGET_STEP_SHARE))
         checks.append((f"barcode read-back / render (CPU probe) = {ms['readback'] / ms['render']:.1%} "
                        f"(target < {TARGET_STEP_SHARE:.0%})", ms["readback"] / ms["render"] < TARGET_STEP_SHARE))
         checks.append((f"100% text check / render (CPU probe) = {ms['text'] / ms['render']:.1%} "
