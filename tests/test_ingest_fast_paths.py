@@ -8,6 +8,7 @@ planted card numbers and wide or unprintable text in every field.
 from __future__ import annotations
 
 import copy
+import json
 import random
 import sys
 from decimal import Decimal
@@ -181,3 +182,28 @@ def test_the_card_screen_decides_as_the_full_screen_for_every_form_and_field():
             assert quick == _full_screen(record), (i, rec)
         found += quick is not None
     assert cases // 3 < found < cases
+
+
+def _verdict(line: str):
+    from stmtprod.catalog import load_catalog
+    from stmtprod.ingest import reader
+
+    catalog, _ = load_catalog(ROOT / "inserts" / "catalog.toml")
+    return reader.verdict(line.encode() + b"\n", LAYOUTS, REGIONS, catalog)
+
+
+@pytest.mark.parametrize("where", ["name", "city", "description", "amount", "date"])
+def test_a_key_given_twice_anywhere_is_refused_and_colons_in_values_are_not_keys(where):
+    rec = copy.deepcopy(next(r for r in RECORDS if r["region"] == "AU" and r["delivery"] == "paper"))
+    rec["transactions"][0]["description"] = "PAID 10:30 \"REF\": 7"
+    rec["name"] = "Ms: A \\\": B"
+    line = json.dumps(rec, ensure_ascii=False)
+    assert _verdict(line).reject is None and _verdict(line).key is not None
+    first = {"name": '"name": "Ms: A', "city": '"city": "', "description": '"description": "PAID',
+             "amount": '"amount": "', "date": '"date": "'}[where]
+    key = first.split(":")[0]
+    twice = line.replace(first, f'{key}: "Card 4111 1111 1111 1111", {first}', 1)
+    assert twice != line
+    verdict = _verdict(twice)
+    assert verdict.reject == ("(record)", "a key is given twice in the record; which value counts would be a guess",
+                              "json")

@@ -29,7 +29,7 @@ from stmtprod.ingest import printable
 from stmtprod.ingest.duplicates import Copy, Seen, resolve
 from stmtprod.ingest.lines import OVERSIZE, input_lines, nfc_line, oversize_reason, read_line_at
 from stmtprod.ingest.models import (ACCOUNT_ID_PATTERN, TEXT_PATTERN, TEXT_PATTERN_REASON, RuleError, StatementRecord,
-                                    schema_errors)
+                                    Transaction, schema_errors)
 from stmtprod.layout import Layout, LayoutSet
 from stmtprod.plan import Accepted, presort_key
 from stmtprod.regions import REGIONS
@@ -149,6 +149,9 @@ def _check_record(raw: bytes, layouts: LayoutSet) -> StatementRecord:
 
 _KEY = re.compile(rb'(?<!\\)"\s*:')   # a key's closing quote and colon; a quote inside a string is escaped
 _FIELDS_SET = attrgetter("__pydantic_fields_set__")   # what `model_fields_set` returns, without a Python call
+# A valid transaction sets every field when all are required (extra keys are refused): no need to count
+_TRANSACTION_KEYS = len(Transaction.model_fields) if all(
+    f.is_required() for f in Transaction.model_fields.values()) else 0
 
 
 def _check_keys_once(raw: bytes, record: StatementRecord) -> None:
@@ -156,7 +159,8 @@ def _check_keys_once(raw: bytes, record: StatementRecord) -> None:
     kept whole in the run's work files, so an earlier value would be kept unchecked (a card number in
     a first "name", say). Every key has a colon: as many colons as the record's keys settle it cheaply."""
     keys = (len(record.model_fields_set) + len(record.address.model_fields_set)
-            + sum(map(len, map(_FIELDS_SET, record.transactions))))
+            + (_TRANSACTION_KEYS * len(record.transactions) if _TRANSACTION_KEYS
+               else sum(map(len, map(_FIELDS_SET, record.transactions)))))
     if raw.count(b":") != keys and len(_KEY.findall(raw)) != keys:
         raise Reject("(record)", "a key is given twice in the record; which value counts would be a guess", "json")
 
@@ -243,18 +247,20 @@ def _verdicts(raws: list[bytes | None]) -> list[Verdict]:
     return out
 
 
-def _applied(chunk: list[tuple[int, bytes | None, int]], verdicts: list[Verdict]) -> Iterator[tuple[int, int, Verdict]]:
+def _applied(chunk: list[tuple[int, bytes | None, int]], verdicts: list[Verdict]
+             ) -> Iterator[tuple[int, int, Verdict, bytes | None]]:
     for (n, raw, s), v in zip(chunk, verdicts):
-        yield n, s, (v if v.raw is not None else v._replace(raw=raw))
+        yield n, s, v, raw
 
 
 def _in_order(lines: Iterator[tuple[int, bytes | None, int]], layouts: LayoutSet, regions: tuple[str, ...],
-              catalog: Catalog, workers: int) -> Iterator[tuple[int, int, Verdict]]:
-    """(line number, offset, verdict) of each line in order: here, or with `workers` processes
-    validating chunks of lines while this one reads ahead and applies their verdicts in order."""
+              catalog: Catalog, workers: int) -> Iterator[tuple[int, int, Verdict, bytes | None]]:
+    """(line number, offset, verdict, line as read) of each line in order: here, or with `workers`
+    processes validating chunks of lines while this one reads ahead and applies their verdicts in
+    order. A verdict from a worker holds the line (`raw`) only when NFC changed it."""
     if workers <= 1:
         for number, raw, start in lines:
-            yield number, start, verdict(raw, layouts, regions, catalog)
+            yield number, start, verdict(raw, layouts, regions, catalog), raw
         return
     # once here, not once in each worker (they are forked with it)
     printable.prepare_all([layouts[region] for region in regions], workers)
@@ -315,7 +321,7 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
         with open(path, "rb") as source, atomic_open(quarantine_path) as quarantine:
             size = os.fstat(source.fileno()).st_size
             lines = input_lines(source, digest, result)
-            for number, start, v in _in_order(lines, layouts, regions, catalog, workers):
+            for number, start, v, read in _in_order(lines, layouts, regions, catalog, workers):
                 if progress is not None and number % 5000 == 0:
                     progress(source.tell(), size, result.input)
                 if v.region is not None:
@@ -334,7 +340,8 @@ def ingest(path: Path, layouts: LayoutSet, regions: tuple[str, ...], spill_dir: 
                 seen.add(v.account_id, number, region_index[v.region], offset)
                 result.accepted[v.region].append(Accepted.pack(v.key, number, offset, which))
                 result.accepted_count += 1
-                ends[v.region] = offset + spills[v.region].write(b'{"line":%d,"record":%s}\n' % (number, v.raw.strip()))
+                raw = v.raw if v.raw is not None else read
+                ends[v.region] = offset + spills[v.region].write(b'{"line":%d,"record":%s}\n' % (number, raw.strip()))
                 if result.cycle_end is None or v.period_end > result.cycle_end:
                     result.cycle_end = v.period_end
             for fh in spills.values():
