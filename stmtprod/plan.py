@@ -7,6 +7,7 @@ Each batch is written to its own JSONL file so that rendering it is a pure funct
 from __future__ import annotations
 
 import json
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +15,12 @@ from typing import Iterator
 from pydantic import BaseModel, ConfigDict
 
 from stmtprod.catalog import Catalog
-from stmtprod.fsutil import atomic_open
+from stmtprod.fsutil import LineReader, atomic_open
 from stmtprod.ingest.models import CACHE_STRINGS, StatementRecord
 from stmtprod.ingest.trusted import PickedRows, TrustedRows
+
+
+SPILL_LINE_CHUNK = 4096  # bytes read first for a spill row (about 2 KB); a longer one is read on
 
 
 class Piece(BaseModel):
@@ -104,21 +108,28 @@ def plan_region(region: str, accepted: list[bytes], spill: Path, catalog: Catalo
     tails: dict[int, bytes] = {}  # per insert set, the inserts and hoppers as they print in the line
     accepted.sort()  # in place: the caller hands its keys over
     batches = []
-    with open(spill, "rb") as source:
+    # Records are read in presort order, all over the spill: `pread` of the one line, not a buffered
+    # reader's seek (which drops its buffer) and readline; a batch file is written at once.
+    source, spill_path = LineReader(), os.fspath(spill)
+    try:
         for start in range(0, len(accepted), batch_size):
             chunk = accepted[start:start + batch_size]
             number = len(batches) + 1
             ref = BatchRef(region, number, folder / f"{region}-{number:04d}.jsonl",
                            first_sequence + start, len(chunk))
+            lines = []
+            for position, packed in enumerate(chunk):
+                line, offset, which = Accepted.unpack(packed)
+                if which not in tails:
+                    inserts = insert_sets[which]
+                    tails[which] = _tail(inserts, sorted(hopper[c] for c in inserts))
+                lines.append(_piece_line(ref.first_sequence + position, line, tails[which],
+                                         source.line(spill_path, offset, SPILL_LINE_CHUNK)))
             with atomic_open(ref.path, "wb") as fh:
-                for position, packed in enumerate(chunk):
-                    line, offset, which = Accepted.unpack(packed)
-                    if which not in tails:
-                        inserts = insert_sets[which]
-                        tails[which] = _tail(inserts, sorted(hopper[c] for c in inserts))
-                    source.seek(offset)
-                    fh.write(_piece_line(ref.first_sequence + position, line, tails[which], source.readline()))
+                fh.write(b"".join(lines))
             batches.append(ref)
+    finally:
+        source.close()
     return batches
 
 

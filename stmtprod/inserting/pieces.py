@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import os
 from array import array
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -19,10 +20,11 @@ from types import SimpleNamespace
 from typing import Iterator
 
 from stmtprod.catalog import Catalog
+from stmtprod.fsutil import LineReader
 from stmtprod.jsonrows import Fields
 from stmtprod.layout import LayoutSet
 from stmtprod.mailing import postage_class
-from stmtprod.plan import SPILL_ADDRESSES, spill_line
+from stmtprod.plan import SPILL_ADDRESSES, SPILL_LINE_CHUNK, spill_line
 from stmtprod.render.formatting import address_lines
 
 
@@ -189,20 +191,17 @@ class _Records:
                 order = sorted(range(len(self.lines)), key=self.lines.__getitem__)
                 self.lines = array("q", (self.lines[i] for i in order))
                 self.offsets = array("q", (self.offsets[i] for i in order))
-        self._fh = None
+        self._rows, self._spill = LineReader(), os.fspath(path)  # each record its own `pread`, in manifest order
 
     def record(self, line: int) -> dict | None:
         at = bisect.bisect_left(self.lines, line)
         if at == len(self.lines) or self.lines[at] != line:
             return None
-        if self._fh is None:
-            self._fh = open(self.path, "rb")
-        self._fh.seek(self.offsets[at])
-        return SPILL_ADDRESSES.decode(self._fh.readline(), self.path)["record"]
+        return SPILL_ADDRESSES.decode(self._rows.line(self._spill, self.offsets[at], SPILL_LINE_CHUNK),
+                                      self.path)["record"]
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
+        self._rows.close()
 
 
 def window_name(layouts: LayoutSet, region: str, record: dict) -> str:
