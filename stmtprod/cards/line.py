@@ -49,7 +49,7 @@ from stmtprod.engine.runfolder import check_batching, check_input_file, run_id_t
 from stmtprod.engine.runstate import load_run
 from stmtprod.errors import ConfigError, Halt, UsageError
 from stmtprod.fsutil import write_jsonl
-from stmtprod.inspect.config import load_inspection
+from stmtprod.inspect.config import InspectionConfig, load_inspection
 from stmtprod.layout import LayoutSet, load_layouts
 from stmtprod.plan import BatchRef
 from stmtprod.regions import REGIONS
@@ -104,7 +104,12 @@ class _Config:
     catalog: Catalog
     catalog_version: str
     carriers: CarrierSet
-    challenge: ChallengeConfig = ChallengeConfig()
+    inspection: InspectionConfig | None = None
+    """The stages and challenge pieces of a line that runs (None: `verify_card_run` re-checks files only)."""
+
+    @property
+    def challenge(self) -> ChallengeConfig:
+        return self.inspection.challenge if self.inspection is not None else ChallengeConfig()
 
     @property
     def layouts_version(self) -> str:
@@ -124,9 +129,9 @@ def _load_config(options: CardOptions) -> _Config:
     check_fonts(layouts, options.layouts_dir)
     catalog, catalog_version = load_catalog(options.catalog_file)
     carriers = load_carrier_set(options.cards_dir, layouts, catalog)
-    challenge = load_inspection(options.inspection_file)[0].challenge
-    check_addressees(challenge, layouts, REGIONS, str(options.inspection_file))
-    return _Config(layouts, catalog, catalog_version, carriers, challenge)
+    inspection = load_inspection(options.inspection_file)[0]
+    check_addressees(inspection.challenge, layouts, REGIONS, str(options.inspection_file))
+    return _Config(layouts, catalog, catalog_version, carriers, inspection)
 
 
 class Cards:
@@ -246,10 +251,9 @@ class Cards:
         run.data["entries"], run.data["sealed"] = entries, len(sealing)
 
     def _inspect(self, run: Run) -> None:
-        inspection_config, _version = load_inspection(self.options.inspection_file)
         ctx = CardContext(run.run_id, run.staging, run.accepted_dir, self.layouts, self.config.carriers,
                           self.catalog, self.options.production_date, run.data["entries"])
-        run_card_stages(run.ledger, inspection_config, ctx, run.run_dir, run.timings, events=run.events)
+        run_card_stages(run.ledger, self.config.inspection, ctx, run.run_dir, run.timings, events=run.events)
 
     def released(self, run: Run, summary: dict) -> list[str]:
         summary["sealing_file"] = str(run.release / "sealing" / "sealing.jsonl")

@@ -25,6 +25,8 @@ import math
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable
 
+from stmtprod.engine.workers import pool as worker_pool
+from stmtprod.engine.workers import stop as stop_workers
 from stmtprod.inspect.context import InspectionContext, OpenPrints, PrintJob
 
 PARALLEL_STAGES = {1: "composition", 2: "printing"}
@@ -45,8 +47,6 @@ def inspector(stage: int):
 def _run_job(stage: int, job: PrintJob) -> list[dict]:
     """The defects of one job, in a worker process."""
     global _prints
-    import importlib
-
     if _prints is None:
         _prints = OpenPrints(keep=KEEP_OPEN)
     module = importlib.import_module(f"stmtprod.inspect.{PARALLEL_STAGES[stage]}")
@@ -103,13 +103,9 @@ class StagePool:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            import importlib
-
-            from stmtprod.engine.workers import pool
-
             for name in PARALLEL_STAGES.values():  # imported once here, not in every worker
                 importlib.import_module(f"stmtprod.inspect.{name}")
-            self._pool = pool(self.workers)
+            self._pool = worker_pool(self.workers)
         return self._pool
 
     def close(self) -> None:
@@ -122,9 +118,7 @@ class StagePool:
         """Stop the pool at once, running jobs killed: for a run that will not read their results (a halt,
         a signal, a fault before or during the inspection). The jobs only read files."""
         if self._pool is not None:
-            from stmtprod.engine.workers import stop
-
-            stop(self._pool)
+            stop_workers(self._pool)
             self._pool = None
 
     def __enter__(self) -> StagePool:
