@@ -191,6 +191,8 @@ def _measures(layout: Layout) -> _Measures:
     regular, bold = _styles(layout.fonts)
     window = fitting.window(layout)
     measures = _Measures(regular, bold, window, fitting.sure_length(regular, window), unprintable_pattern(layout.fonts))
+    if len(_MEASURES) >= 64:   # a run has 7 layouts; a process that loads them again and again keeps few
+        _MEASURES.clear()
     _MEASURES[id(layout)] = (layout, measures)
     return measures
 
