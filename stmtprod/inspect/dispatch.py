@@ -67,9 +67,10 @@ def expected_weight(ctx: InspectionContext, sheets: int, record) -> float:
 
 def check_mailing(ctx: InspectionContext, lot: str, seq: int, index: _TrayIndex) -> list[dict]:
     piece = ctx.piece(seq)
-    if seq not in index:
+    found = index.find(seq)
+    if found is None:
         return [_defect(seq, "missing-from-mailing", f"piece {seq} ({piece['account_id']}) is in no mailing tray")]
-    tray, position = index[seq]
+    tray, position = found
     row = ctx.mailing_tray_row(tray, position)
     record = ctx.record(seq)
     region = lot if lot in REGIONS else piece["region"]
