@@ -461,11 +461,11 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
               f"ratio {line_eff / ceiling_eff:.2f}")
     accounts = s["counts"]["input"]
     if "verify" in t and render:
-        # Since read-ahead most verification runs in the render step's workers (a batch is read back as
-        # soon as it is rendered): the verify step's wall is only what is left after the last render,
-        # so the target is judged on CPU by the probe below.
+        # Since read-ahead a batch's verification is queued in the render workers as soon as the batch
+        # is rendered and starts while the last batches render: the verify step's wall is only what is
+        # left after the last render, so the target is judged on CPU by the probe below.
         print(f"verify step after the last render / render (wall) = {t['verify'] / render:.1%} "
-              "(verification itself runs mostly during render: judged by CPU in the probe)")
+              "(verification starts during render: judged by CPU in the probe)")
     for step in ("stage1", "stage2", "stage3", "stage4"):
         if step in t and render:
             share = t[step] / render
