@@ -118,6 +118,20 @@ def _in_workers(function, args: list[tuple], workers: int):
             raise
 
 
+def _each_file(function, files: list[PrintFile], task: Callable[[PrintFile], tuple], workers: int,
+               started: dict[str, Callable[[], object]] | None):
+    """`function(*task(f))` for each of `files`, in order: for a file in `started` the result of the
+    run already under way elsewhere (its function returns it), for the others a run in `workers`
+    processes (`_in_workers`). A generator: close it to stop early."""
+    started = started or {}
+    rest = _in_workers(function, [task(f) for f in files if f.batch not in started], workers)
+    try:
+        for f in files:
+            yield started[f.batch]() if f.batch in started else next(rest)
+    finally:
+        rest.close()
+
+
 def read_file(pdf: str, terms: content.Contract, expected_pages: int | None = None,
               visit: Callable[[int, bytes], None] | None = None) -> Readback:
     """Every page's barcode texts from the content; pages it cannot vouch for, and the first and last
@@ -155,10 +169,7 @@ def read_all(files: list[PrintFile], layouts: LayoutSet, workers: int,
     breaks the print contract. `started`: files whose `read_task` already runs elsewhere (a function
     returns its `Readback`).
     """
-    started = started or {}
-    rest = iter(list(_in_workers(read_file, [read_task(f, layouts) for f in files if f.batch not in started],
-                                 workers)))
-    read = [started[f.batch]() if f.batch in started else next(rest) for f in files]
+    read = list(_each_file(read_file, files, lambda f: read_task(f, layouts), workers, started))
     for f, r in zip(files, read):
         halt = r.halt(f.batch, str(f.pdf)) or r.contract_halt(f.batch)
         if halt:
@@ -383,19 +394,13 @@ def verify_batches(files: list[PrintFile], to_read: set[str], layouts: LayoutSet
     as the k-th file is verified, for progress. `started`: files whose `verify_file`, under the same
     arguments and over the same files, already runs elsewhere (a function returns its verdict).
     """
-    started = started or {}
-    args = [verify_task(f, f.batch in to_read, layouts, run_id, catalog, accepted_dir, blind)
-            for f in files if f.batch not in started]
-    rest = _in_workers(verify_file, args, workers)
-
-    def in_order():
-        for f in files:
-            yield started[f.batch]() if f.batch in started else next(rest)
-
+    verdicts = _each_file(verify_file, files,
+                          lambda f: verify_task(f, f.batch in to_read, layouts, run_id, catalog, accepted_dir, blind),
+                          workers, started)
     try:
-        return combine_verdicts(in_order(), done)
+        return combine_verdicts(verdicts, done)
     finally:
-        rest.close()
+        verdicts.close()
 
 
 def verify_task(f: PrintFile, read: bool, layouts: LayoutSet, run_id: str, catalog: Catalog, accepted_dir: Path,

@@ -30,10 +30,6 @@ class BatchPool:
             self._pool = worker_pool(self.workers)
         return self._pool
 
-    @property
-    def started(self) -> bool:
-        return self._pool is not None
-
     def ahead(self, name: str, key: Hashable, function: Callable, *args: Any) -> None:
         """Queue `function(*args)` as batch `name`'s next task, made under `key` (what the claiming
         step compares with its own arguments). Only in a pool already at work: a run that rendered

@@ -149,12 +149,8 @@ def _run_local(jobs: list[Job], done: Done, workers: int, render: Callable[[Job]
         for job in jobs:
             done(job, render(job))
         return
-    if batch_pool is not None:
-        try:
-            _render_in(batch_pool.executor(), jobs, done, render)
-        except BaseException:
-            batch_pool.close()
-            raise
+    if batch_pool is not None:  # on a fault `_render_in` stops its workers; the run closes the pool
+        _render_in(batch_pool.executor(), jobs, done, render)
         return
     with worker_pool(min(workers, len(jobs))) as pool:
         _render_in(pool, jobs, done, render)
