@@ -186,11 +186,16 @@ def read_page(data: bytes, contract: Contract, fonts: dict[bytes, _scan.Font | N
     return PageRead(None, lines)
 
 
+_CODE128, _BOOL_CAST, _GREY = zxingcpp.BarcodeFormat.Code128, zxingcpp.Binarizer.BoolCast, zxingcpp.ImageFormat.Lum
+
+
 def _decode(row: bytes) -> list[str]:
     """Code 128 texts zxing-cpp finds in the bars laid out on one row of pixels (white is 255, ink 0:
-    nothing to threshold, so zxing-cpp is told to take any lit pixel as white)."""
-    found = zxingcpp.read_barcodes(np.frombuffer(row, dtype=np.uint8).reshape(1, -1),
-                                   formats=zxingcpp.BarcodeFormat.Code128, binarizer=zxingcpp.Binarizer.BoolCast,
+    nothing to threshold, so zxing-cpp is told to take any lit pixel as white). The row is handed over
+    as the one-row grey image view zxing-cpp makes of a (1, n) array itself, which saves its look at
+    the array (about 4 of a call's 9 us); an empty row is the same ValueError."""
+    found = zxingcpp.read_barcodes(zxingcpp.ImageView(np.frombuffer(row, dtype=np.uint8), len(row), 1, _GREY),
+                                   formats=_CODE128, binarizer=_BOOL_CAST,
                                    try_invert=False, try_rotate=False, try_downscale=False)
     return [b.text for b in found]
 
