@@ -2,4 +2,4 @@
 from setuptools import Extension, setup
 
 setup(ext_modules=[Extension("stmtprod.barcode._scan", ["stmtprod/barcode/_scan.c"],
-                             extra_compile_args=["-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-missing-field-initializers"])])
+                             extra_compile_args=["-O3", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-missing-field-initializers"])])
