@@ -154,6 +154,40 @@ def test_any_single_character_change_is_detected():
                         P.parse(text[:i] + c + text[i + 1:])
 
 
+def _parsed(parse, text):
+    try:
+        payload = parse(text)
+    except P.PayloadError as exc:
+        return "PayloadError", str(exc)
+    return "payload", payload, type(payload), dict(vars(payload))
+
+
+def test_the_one_match_parse_gives_what_the_field_by_field_parse_gives():
+    """`parse` takes a payload as the builder writes it in one match; on built payloads, every one- and
+    two-character change of them (check character put right or not) and texts at the fields' limits,
+    the payload or the first reason is the field-by-field parse's."""
+    rng = random.Random(18)
+    texts = ["1AUAB12CD00000420102053", 12345, None, "", "1AU" + "\u0663" * 20]
+    texts += [P.build(**random_fields(rng)) for _ in range(300)]
+    for body in ("1AUAB12CD0000000010100", "1AUAB12CD0000001000100", "1AUAB12CD0000001020100",
+                 "1AUAB12CD0000001990100", "1AUAB12CD9999999999900", "1AUAB12CD00000019999FF",
+                 "1XXAB12CD0000001010100", "1AUab12cd0000001010100", "2AUAB12CD0000001010100",
+                 "1AUAB12CD0000001010G00"):
+        texts += [with_check(body) if set(body) <= set(ALPHA) else body + "1", body + "0"]
+    for text in texts[5:25]:
+        for i in range(len(text)):
+            for c in ALPHA + "a-*/ \u0663":
+                changed = text[:i] + c + text[i + 1:]
+                texts += [changed, with_check(changed[:22]) if set(changed[:22]) <= set(ALPHA) else changed]
+    texts += [t[:n] for t in texts[5:20] for n in range(24)] + [t + "0" for t in texts[5:20]]
+    accepted = 0
+    for text in texts:
+        got = _parsed(P.parse, text)
+        assert got == _parsed(P.parse_each_field, text), text
+        accepted += got[0] == "payload"
+    assert 1000 < accepted < len(texts) / 2
+
+
 # -- symbol ----------------------------------------------------------------
 
 

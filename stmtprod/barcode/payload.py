@@ -133,6 +133,15 @@ class Payload:
         if bad:
             raise PayloadError(f"{_where('hoppers')}: hopper(s) {bad} outside 1..{MAX_HOPPER}")
 
+    @classmethod
+    def proven(cls, region: str, run_tag: str, sequence: int, sheet: int, sheets: int,
+               hoppers: frozenset[int]) -> Payload:
+        """A payload of this version whose fields `parse` has proven valid, made without checking them again."""
+        payload = object.__new__(cls)
+        payload.__dict__.update(version=PAYLOAD_VERSION, region=region, run_tag=run_tag, sequence=sequence,
+                                sheet=sheet, sheets=sheets, hoppers=hoppers)
+        return payload
+
     @staticmethod
     def hoppers_from_bitmap(bitmap: int) -> frozenset[int]:
         """Hopper numbers from the bitmap; bit (h-1) is hopper h."""
@@ -166,8 +175,32 @@ def build(region: str, run_id: str, sequence: int, sheet: int, sheets: int, hopp
     return Payload(PAYLOAD_VERSION, region, run_tag(run_id), sequence, sheet, sheets, frozenset(hoppers)).encode()
 
 
+# A payload as the builder writes it: the version, a known region, the tag, 7 + 2 + 2 digits, 2 hex digits and
+# a character of the alphabet (ASCII only, as `[0-9]` is).
+_WELL_FORMED = re.compile(f"{PAYLOAD_VERSION}({'|'.join(sorted(REGIONS))})([0-9A-Z]{{6}})([0-9]{{7}})([0-9]{{2}})"
+                          f"([0-9]{{2}})([0-9A-F]{{2}})[{ALPHABET}]")
+_HOPPER_SETS = tuple(frozenset(h for h in range(1, MAX_HOPPER + 1) if bitmap >> (h - 1) & 1)
+                     for bitmap in range(min(256, 1 << MAX_HOPPER)))
+
+
 def parse(text: str) -> Payload:
-    """Parse and fully validate a payload, raising PayloadError with the first precise reason."""
+    """Parse and fully validate a payload, raising PayloadError with the first precise reason.
+
+    Every sheet of the night is parsed (verification, the inserter), so a payload as the builder writes
+    it is taken in one match: well formed, its check character right and its numbers in range, it is
+    the payload the field-by-field parse (`parse_each_field`) gives, made without checking it again;
+    anything else goes to that parse, for its first precise reason."""
+    m = _WELL_FORMED.fullmatch(text) if type(text) is str else None
+    if m is not None and check_character(text[:-1]) == text[-1]:
+        region, tag, sequence, sheet, sheets, bitmap = m.groups()
+        sequence, sheet, sheets, bitmap = int(sequence), int(sheet), int(sheets), int(bitmap, 16)
+        if sequence and 0 < sheet <= sheets and bitmap < len(_HOPPER_SETS):
+            return Payload.proven(region, tag, sequence, sheet, sheets, _HOPPER_SETS[bitmap])
+    return parse_each_field(text)
+
+
+def parse_each_field(text: str) -> Payload:
+    """`parse`, field by field: each check in turn, the first failing one raising its reason."""
     if not isinstance(text, str) or len(text) != PAYLOAD_LENGTH:
         n = len(text) if isinstance(text, str) else type(text).__name__
         raise PayloadError(f"wrong length: {n}, expected {PAYLOAD_LENGTH}")
