@@ -261,11 +261,52 @@ def test_painter_text_is_drawstring_wherever_a_string_repeats():
                                                     (200, True, "right", None, 5.5), (210, False, "left", 60, 7),
                                                     (220, False, "right", 60, 5.5)]:
                 painter._text(remembered, 15, top, text, 8.5, bold=bold, align=align, max_mm=box, min_size=min_size)
-                writer = TextWriter.of(afresh)
-                writer.places.clear()
-                writer.fitted.clear()
+                TextWriter.of(afresh).fitted.clear()
+                painter._heights.clear()
                 painter._text(afresh, 15, top, text, 8.5, bold=bold, align=align, max_mm=box, min_size=min_size)
         assert remembered.getpdfdata() == afresh.getpdfdata()
+
+
+def test_a_place_is_its_two_numbers_formatted_apart():
+    """The painter formats a string's x once and each height once (`LayoutPainter._texts`): ReportLab's
+    `fp_str(x, y)` must be `fp_str(x)`, a space and `fp_str(y)` for every kind of number it meets."""
+    import random
+
+    from reportlab.lib.rl_accel import fp_str
+    from reportlab.lib.units import mm
+
+    rng = random.Random(18)
+    values = [0.0, -0.0, 1e-8, -1e-8, 0.5, 1.0, 999.9999999, 1000.0, 1e6, -3.25, 105 * mm, 297 * mm]
+    values += [rng.uniform(-1000, 1000) for _ in range(20000)] + [rng.uniform(0, 2) for _ in range(5000)]
+    values += [rng.randint(0, 300) * mm - rng.uniform(0, 200) for _ in range(20000)]
+    for x, y in zip(values, reversed(values)):
+        assert fp_str(x, y) == f"{fp_str(x)} {fp_str(y)}"
+
+
+def test_text_fixed_on_every_sheet_is_written_as_drawn_afresh(sample_run, monkeypatch):
+    """Headers, footers and column heads repeated from the first sheet of their kind in a print file
+    (`LayoutPainter._fixed_texts`) are the bytes drawing them afresh on every sheet writes: every
+    print file of the bundled samples (seven markets, bilingual and English-only pieces, one- and
+    many-sheet statements), rendered both ways."""
+    from stmtprod import verify
+    from stmtprod.engine.runstate import load_run
+    from stmtprod.render import batch
+    from stmtprod.render.canvas_text import LayoutPainter
+
+    run_dir = Path(sample_run["run_dir"])
+    run = load_run(run_dir)
+    _folder, files = verify.run_print_files(run_dir)
+    jobs = [batch.BatchJob(f.batch, f.region, run["run_id"], str(run_dir / "work" / "batches" / f"{f.batch}.jsonl"),
+                           run["layouts_dir"], run["catalog_file"], "", "") for f in files]
+    repeated = [batch.render_pdf(job)[0] for job in jobs]
+    assert [Path(f.pdf).read_bytes() for f in files] == repeated
+    drawn = []
+    monkeypatch.setattr(LayoutPainter, "_fixed_texts", lambda self, c, key, items: self._texts(c, items()))
+    for job in jobs:
+        batch._painter.cache_clear()  # painters made afresh: nothing remembered from the first pass
+        drawn.append(batch.render_pdf(job)[0])
+    assert drawn == repeated
+    assert len(files) >= 7
 
 
 def _pages_both_ways(make, formatted: list) -> tuple[bytes, bytes]:

@@ -192,10 +192,11 @@ class TextWriter:
     def __init__(self, doc):
         self.doc = doc  # not the canvas: the canvas holds its writer, and no cycle keeps a document alive
         self.faces: dict[str, _FaceWriter | _StackWriter] = {}
-        # A string in its box, wherever it stands -> (text object body, face, size, width when right-aligned).
-        self.fitted: dict[tuple, tuple[str, str, float, float | None]] = {}
-        # A left-aligned string's place (mm, page height) -> `BT 1 0 0 1 x y Tm `.
-        self.places: dict[tuple[float, float, float], str] = {}
+        # A string in its box at its x, whatever its height -> (`BT 1 0 0 1 x`, text object body, face, size).
+        self.fitted: dict[tuple, tuple[str, str, str, float]] = {}
+        # A run of strings that is the same on every sheet of its kind (`LayoutPainter._fixed_texts`) ->
+        # its operators and the font state they leave.
+        self.fixed: dict[tuple, tuple[list[str], tuple | None]] = {}
 
     @classmethod
     def of(cls, canvas: Canvas) -> TextWriter:
@@ -261,6 +262,7 @@ class LayoutPainter:
                                            (True, font_registry.stack(self.bold)))}
         self.initial_font = font_registry.stack(self.regular).primary  # a canvas's initial font is one face
         self.width_mm, self.height_mm = self.layout.page.size_mm
+        self._heights: dict[float, str] = {}  # top in mm -> ` y Tm ` (`_texts`)
         self.left = self.layout.page.margin_mm
         self.right = self.width_mm - self.layout.page.margin_mm
         bc = self.layout.barcode
@@ -277,9 +279,8 @@ class LayoutPainter:
         configuration text could still be too long, and is cut with an ellipsis.
 
         Written as `setFont` then `drawString` / `drawRightString` would write it (see `TextWriter`):
-        the string is fitted once per document wherever it stands (`TextWriter.fitted`: table rows repeat
-        dates, amounts and labels at other heights), and a left-aligned string's place is formatted once
-        per place (`TextWriter.places`)."""
+        the string is fitted once per document at its x, whatever its height (`TextWriter.fitted`: table
+        rows repeat dates, amounts and labels at other heights)."""
         if grey:
             c.setFillColorRGB(*GREY)
         self._texts(c, ((x_mm, top_mm, text, size, bold, align == "right", max_mm),), min_size)
@@ -289,32 +290,49 @@ class LayoutPainter:
     def _texts(self, c: Canvas, items, min_size: float = MIN_FONT) -> None:
         """`_text` of each (x_mm, top_mm, text, size, bold, right, max_mm) in turn, in black: the same
         operators, with the canvas's writer and caches looked up once for all of them (a table's rows,
-        a page's header: most of a sheet's strings)."""
+        a page's header: most of a sheet's strings).
+
+        A string fitted in its box at its x is remembered with the start of its `Tm` (`TextWriter.fitted`);
+        the height's number is formatted once per height (`LayoutPainter._heights`): `fp_str(x, y)` is
+        `fp_str(x)`, a space and `fp_str(y)`."""
         writer = TextWriter.of(c)
-        fitted, places, append, height = writer.fitted, writer.places, c._code.append, self.height_mm
+        fitted, heights, append = writer.fitted, self._heights, c._code.append
         primary = None
         for x_mm, top_mm, text, size, bold, right, max_mm in items:
-            key = (self.bold if bold else self.regular, text, size, right, max_mm, min_size)
+            key = (self.bold if bold else self.regular, text, size, right, max_mm, min_size, x_mm)
             found = fitted.get(key)
             if found is None:
-                found = self._fitted(writer, text, size, bold, right, max_mm, min_size)
+                found = self._fitted(writer, x_mm, text, size, bold, right, max_mm, min_size)
                 if len(fitted) >= _CACHE_LIMIT:
                     fitted.clear()
                 fitted[key] = found
-            body, primary, size, width = found
-            if right:
-                append(writer.place(x_mm * mm - width, (height - top_mm) * mm) + body)
-                continue
-            place = (x_mm, top_mm, height)
-            at = places.get(place)
+            start, body, primary, size = found
+            at = heights.get(top_mm)
             if at is None:
-                if len(places) >= _CACHE_LIMIT:
-                    places.clear()
-                at = places[place] = writer.place(x_mm * mm, (height - top_mm) * mm)
-            append(at + body)
+                if len(heights) >= _CACHE_LIMIT:
+                    heights.clear()
+                at = heights[top_mm] = f" {fp_str((self.height_mm - top_mm) * mm)} Tm "
+            append(start + at + body)
         if primary is not None:  # what setFont(face, size) records (for a stack of several faces: its
             # first face, the one a later setFont-less call would use)
             c._fontname, c._fontsize, c._leading = primary, size, size * 1.2
+
+    def _fixed_texts(self, c: Canvas, key: tuple, items) -> None:
+        """`_texts(c, items())` for strings that are the same, in the same places, on every sheet of a
+        kind (a header's issuer and title, a footer, a table's column heads): written in full the first
+        time in a document, which assigns their characters' subset codes in the same order, and then
+        repeated from what that wrote. `key` names the kind (with the language, where labels are in it)."""
+        writer = TextWriter.of(c)
+        found = writer.fixed.get(key)
+        if found is None:
+            start = len(c._code)
+            self._texts(c, items())
+            state = (c._fontname, c._fontsize, c._leading) if len(c._code) > start else None
+            writer.fixed[key] = found = (c._code[start:], state)
+        else:
+            c._code.extend(found[0])
+        if found[1] is not None:
+            c._fontname, c._fontsize, c._leading = found[1]
 
     def _enclosures(self, c: Canvas, x_mm: float, top_mm: float, head: str, items: list[str], width_mm: float,
                     max_lines: int, size: float = 7) -> None:
@@ -344,9 +362,9 @@ class LayoutPainter:
         self._texts(c, [(win.x_mm + fitting.WINDOW_PADDING_MM, win.y_mm + 5 + i * leading, line, fit.size, False,
                          False, fit.width_mm) for i, line in enumerate(lines)], fit.min_size)
 
-    def _fitted(self, writer: TextWriter, text: str, size: float, bold: bool, right: bool, max_mm: float | None,
-                min_size: float) -> tuple[str, str, float, float | None]:
-        """(text object body, face, size, width when right-aligned) of a string in its box, as
+    def _fitted(self, writer: TextWriter, x_mm: float, text: str, size: float, bold: bool, right: bool,
+                max_mm: float | None, min_size: float) -> tuple[str, str, str, float]:
+        """(`BT 1 0 0 1 x`, text object body, face, size) of a string in its box at `x_mm`, as
         `TextWriter.code` writes it."""
         face = self.bold if bold else self.regular
         font = self._fonts[bold]
@@ -361,6 +379,8 @@ class LayoutPainter:
                     text = text[:-2] + "…"
                 width = None
         fw = writer.face(face)
-        if right and width is None:
-            width = fw.font.stringWidth(text, size)
-        return fw.format(text, size, size * 1.2), font_registry.stack(face).primary, size, width
+        x = x_mm * mm
+        if right:
+            x -= fw.font.stringWidth(text, size) if width is None else width
+        return (f"BT 1 0 0 1 {fp_str(x)}", fw.format(text, size, size * 1.2), font_registry.stack(face).primary,
+                size)

@@ -60,6 +60,7 @@ class LabelSet:
     """Labels in English, plus the record's language where the layout has it: `新残高 / New balance`."""
 
     def __init__(self, layout: Layout, language: str):
+        self.language = language
         self.en: Labels = layout.labels["en"]
         self.local: Labels | None = layout.labels.get(language) if language != "en" else None
         self._texts: dict[str, str] = {}

@@ -154,12 +154,12 @@ class StatementPainter(LayoutPainter):
         # long bilingual title ("Penyata Kad Kredit / Credit Card Statement") fits beside the issuer.
         titles = label.lines("statement_title")
         below = 24 + 2.5 * (len(titles) - 1)
-        self._texts(c, [(self.left, 18, lay.issuer_name, 14, True, False, 100),
-                        *((self.right, 18 + i * 4.2, line, size, True, True, TITLE_MM)
-                          for i, (line, size) in enumerate(zip(titles, (11, 9)))),
-                        *((self.left, 24 + i * 3.4, line, 7, False, False, 95)
-                          for i, line in enumerate(lay.return_address)),
-                        (self.right, below, f"{label('account')}: {rec.account_id}", HEADER_BOX.size, False, True,
+        self._fixed_texts(c, ("header", label.language), lambda: [
+            (self.left, 18, lay.issuer_name, 14, True, False, 100),
+            *((self.right, 18 + i * 4.2, line, size, True, True, TITLE_MM)
+              for i, (line, size) in enumerate(zip(titles, (11, 9)))),
+            *((self.left, 24 + i * 3.4, line, 7, False, False, 95) for i, line in enumerate(lay.return_address))])
+        self._texts(c, [(self.right, below, f"{label('account')}: {rec.account_id}", HEADER_BOX.size, False, True,
                          HEADER_BOX.width_mm),
                         (self.right, below + 4, f"{label('card')}: **** {rec.card_last5}", 8, False, True, 80)])
 
@@ -213,10 +213,11 @@ class StatementPainter(LayoutPainter):
         rec = piece.record
         amount_x, desc_x = self.right, self.left + DATE_COLUMN_MM
         desc_w = description_fit(self.layout).width_mm
-        self._text(c, self.left, top - 6, label("transactions"), 10, bold=True, max_mm=120)
-        self._text(c, self.left, top, label("date"), 7.5, bold=True, max_mm=31)
-        self._text(c, desc_x, top, label("description"), 7.5, bold=True, max_mm=desc_w)
-        self._text(c, amount_x, top, label("amount"), 7.5, bold=True, align="right", max_mm=33)
+        self._fixed_texts(c, ("table", label.language, top), lambda: [
+            (self.left, top - 6, label("transactions"), 10, True, False, 120),
+            (self.left, top, label("date"), 7.5, True, False, 31),
+            (desc_x, top, label("description"), 7.5, True, False, desc_w),
+            (amount_x, top, label("amount"), 7.5, True, True, 33)])
         c.setLineWidth(0.3)
         c.line(self.left * mm, self._y(top + 1.5), self.right * mm, self._y(top + 1.5))
         y = top + ROW_MM
@@ -243,7 +244,8 @@ class StatementPainter(LayoutPainter):
 
     def _footer(self, c: Canvas, label: LabelSet, n: int, m: int) -> None:
         lay = self.layout
-        self._texts(c, [*((self.left, 262 + i * 3.3, line, 6.5, False, False, self.right - self.left)
-                          for i, line in enumerate(lay.footer)),
-                        (self.left, 270.5, lay.hotline, 7, False, False, 90),
-                        (self.right, 283, label.page(n, m), 8, False, True, 80)])
+        self._fixed_texts(c, ("footer", label.language, n, m), lambda: [
+            *((self.left, 262 + i * 3.3, line, 6.5, False, False, self.right - self.left)
+              for i, line in enumerate(lay.footer)),
+            (self.left, 270.5, lay.hotline, 7, False, False, 90),
+            (self.right, 283, label.page(n, m), 8, False, True, 80)])
