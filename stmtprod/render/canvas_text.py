@@ -260,7 +260,9 @@ class LayoutPainter:
         self._fonts = {bold: stack if not stack.single else pdfmetrics.getFont(stack.primary)
                        for bold, stack in ((False, font_registry.stack(self.regular)),
                                            (True, font_registry.stack(self.bold)))}
-        self.initial_font = font_registry.stack(self.regular).primary  # a canvas's initial font is one face
+        self._primary = {False: font_registry.stack(self.regular).primary, True: font_registry.stack(self.bold).primary}
+        self._fits: dict[tuple, tuple[str, float, str]] = {}  # `_fitted`: the same in every document
+        self.initial_font = self._primary[False]  # a canvas's initial font is one face
         self.width_mm, self.height_mm = self.layout.page.size_mm
         self._heights: dict[float, str] = {}  # top in mm -> ` y Tm ` (`_texts`)
         self.left = self.layout.page.margin_mm
@@ -302,7 +304,7 @@ class LayoutPainter:
             key = (self.bold if bold else self.regular, text, size, right, max_mm, min_size, x_mm)
             found = fitted.get(key)
             if found is None:
-                found = self._fitted(writer, x_mm, text, size, bold, right, max_mm, min_size)
+                found = self._fitted(writer, key, x_mm, text, size, bold, right, max_mm, min_size)
                 if len(fitted) >= _CACHE_LIMIT:
                     fitted.clear()
                 fitted[key] = found
@@ -362,11 +364,25 @@ class LayoutPainter:
         self._texts(c, [(win.x_mm + fitting.WINDOW_PADDING_MM, win.y_mm + 5 + i * leading, line, fit.size, False,
                          False, fit.width_mm) for i, line in enumerate(lines)], fit.min_size)
 
-    def _fitted(self, writer: TextWriter, x_mm: float, text: str, size: float, bold: bool, right: bool,
+    def _fitted(self, writer: TextWriter, key: tuple, x_mm: float, text: str, size: float, bold: bool, right: bool,
                 max_mm: float | None, min_size: float) -> tuple[str, str, str, float]:
         """(`BT 1 0 0 1 x`, text object body, face, size) of a string in its box at `x_mm`, as
-        `TextWriter.code` writes it."""
-        face = self.bold if bold else self.regular
+        `TextWriter.code` writes it. Its fitting is the same in every document (`_fits`, by the same
+        key); only its body depends on the document's subset codes."""
+        fit = self._fits.get(key)
+        if fit is None:
+            fit = self._fit(x_mm, text, size, bold, right, max_mm, min_size)
+            if len(self._fits) >= _CACHE_LIMIT:
+                self._fits.clear()
+            self._fits[key] = fit
+        text, size, start = fit
+        return start, writer.face(self.bold if bold else self.regular).format(text, size, size * 1.2), \
+            self._primary[bold], size
+
+    def _fit(self, x_mm: float, text: str, size: float, bold: bool, right: bool, max_mm: float | None,
+             min_size: float) -> tuple[str, float, str]:
+        """(text as printed, size, `BT 1 0 0 1 x`) of a string in its box at `x_mm`: shrunk, or cut with
+        an ellipsis, when it does not fit."""
         font = self._fonts[bold]
         width = None
         if max_mm is not None:
@@ -378,9 +394,7 @@ class LayoutPainter:
                 while font.stringWidth(text, size) > max_mm * mm and len(text) > 1:
                     text = text[:-2] + "…"
                 width = None
-        fw = writer.face(face)
         x = x_mm * mm
         if right:
-            x -= fw.font.stringWidth(text, size) if width is None else width
-        return (f"BT 1 0 0 1 {fp_str(x)}", fw.format(text, size, size * 1.2), font_registry.stack(face).primary,
-                size)
+            x -= font.stringWidth(text, size) if width is None else width
+        return text, size, f"BT 1 0 0 1 {fp_str(x)}"

@@ -22,7 +22,7 @@ from stmtprod.postal.draw import draw as postal_draw
 from stmtprod.postal.geometry import geometry_for
 from stmtprod.render import fitting
 from stmtprod.render.canvas_text import GREY, LayoutPainter, enclosure_names
-from stmtprod.render.formatting import LabelSet, address_lines, date, money, number
+from stmtprod.render.formatting import LabelSet, address_lines, date, money_in, money_style, number
 
 ROW_MM = 5.0
 FIRST_TABLE_TOP_MM = 158.0
@@ -32,7 +32,7 @@ TABLE_FONT = fitting.DESCRIPTION_SIZE
 DATE_COLUMN_MM, AMOUNT_COLUMN_MM = 32.0, 34.0
 TITLE_MM = 80.0  # the title's box, right of the issuer's name
 ENCLOSURE_LINES = 2  # between the new balance and the transactions
-_FORMATTED_LIMIT = 2048  # amounts (or dates) remembered per painter; a full memo starts again
+_FORMATTED_LIMIT = 8192  # amounts (or dates) remembered per painter (about 2 MB); a full memo starts again
 
 
 HEADER_BOX = fitting.Fit(8, fitting.MIN_FONT, 80)  # "Account: ..." at the top right
@@ -88,6 +88,7 @@ class StatementPainter(LayoutPainter):
         super().__post_init__()
         self._labels: dict[str, LabelSet] = {}
         self._amounts: dict[Decimal, str] = {}  # amounts and dates as printed: many repeat
+        self._money_style = money_style(self.layout.currency)
         self._dates: dict[dt.date, str] = {}
 
     def _label_set(self, language: str) -> LabelSet:
@@ -100,7 +101,7 @@ class StatementPainter(LayoutPainter):
         """`money(layout, amount)`, remembered: equal amounts print the same."""
         text = self._amounts.get(amount)
         if text is None:
-            text = money(self.layout, amount)
+            text = money_in(self._money_style, amount)
             if len(self._amounts) >= _FORMATTED_LIMIT:
                 self._amounts.clear()
             if amount.is_finite():
