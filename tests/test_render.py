@@ -181,6 +181,13 @@ def test_barcode_path_is_the_one_rectangles_make():
         reference.drawPath(path, fill=1, stroke=0)
         reference.restoreState()
         symbol.draw(fast, payload, 20, 10, spec)
+        # and the canvas is left as ReportLab's calls leave it: the next drawing is the same too
+        assert fast.state_stack == reference.state_stack
+        assert fast._fillColorObj == reference._fillColorObj
+        assert vars(fast._extgstate) == vars(reference._extgstate)
+        for c in (reference, fast):
+            c.setFillColorRGB(0.2, 0.4, 0.6)
+            c.rect(5 * mm, 5 * mm, 10 * mm, 3 * mm, stroke=0, fill=1)
     assert fast.getpdfdata() == reference.getpdfdata()
     # Any module string, also with bars across the cached slices' boundaries.
     for modules in ["", "0000", "1" * 30, "0110111001" * 7, "11000111010" * 3 + "11"]:
@@ -263,6 +270,7 @@ def test_painter_text_is_drawstring_wherever_a_string_repeats():
                 painter._text(remembered, 15, top, text, 8.5, bold=bold, align=align, max_mm=box, min_size=min_size)
                 TextWriter.of(afresh).fitted.clear()
                 painter._heights.clear()
+                painter._fits.clear()
                 painter._text(afresh, 15, top, text, 8.5, bold=bold, align=align, max_mm=box, min_size=min_size)
         assert remembered.getpdfdata() == afresh.getpdfdata()
 

@@ -23,6 +23,7 @@ from barcode.charsets import code128
 from barcode.codex import Code128
 from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import PATH_OPS
 
 _BAR = re.compile("1+")
 
@@ -135,18 +136,28 @@ def path_code(modules: str, x0: float, x: float, y: float, h: float) -> str:
     return " ".join(parts)
 
 
+_BLACK = f"{fp_str(0, 0, 0, 1)} k"  # what `setFillColorCMYK(0, 0, 0, 1)` writes
+
+
 def draw(canvas, payload: str, x_mm: float, y_mm: float, spec: SymbolSpec = SymbolSpec()) -> None:
     """Draw the bars as one filled path in 100% K.
 
     (x_mm, y_mm) is the bottom-left corner of the symbol *including* its left
     quiet zone, in mm from the page's bottom-left (default canvas coordinates).
     Nothing is painted in the quiet zones; the caller keeps them clear.
+
+    Written as `saveState`, `setFillColorCMYK(0, 0, 0, 1)`, `drawPath(path, fill=1, stroke=0)` and
+    `restoreState` write it; with no colour-space rule on the canvas and bars to draw, their operators
+    are appended at once (the state they change is restored by the same `Q`).
     """
     x = spec.narrow_bar_mm * mm
     x0 = x_mm * mm + spec.quiet_zone_modules * x
     y, h = y_mm * mm, spec.height_mm * mm
-    path = canvas.beginPath()
     bars = path_code(modules(payload), x0, x, y, h)
+    if bars and canvas._enforceColorSpace is None:
+        canvas._code.extend(("q", _BLACK, "n " + bars, PATH_OPS[0, 1, canvas._fillMode], "Q"))
+        return
+    path = canvas.beginPath()
     if bars:
         path._code_append(bars)  # what the first `path.rect` does: a new path ("n"), then the rectangles
     canvas.saveState()
