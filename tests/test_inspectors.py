@@ -132,14 +132,15 @@ def test_composition_finds_a_misrounded_amount(clean_ctx, tmp_path, monkeypatch)
     jp = clean_ctx.lots()["JP"]
     target_seq = next(s for s in jp if clean_ctx.record(s).new_balance > 1000)
     target = clean_ctx.record(target_seq)
-    real_money = statement.money
+    real_money = statement.money_in
+    yen = statement.money_style(clean_ctx.layouts["JP"].currency)
 
-    def misrounding(layout, amount: Decimal) -> str:
-        if amount == target.new_balance and layout.region == "JP":
-            return real_money(layout, amount + 1)  # one yen too many
-        return real_money(layout, amount)
+    def misrounding(style, amount: Decimal) -> str:
+        if amount == target.new_balance and style == yen:
+            return real_money(style, amount + 1)  # one yen too many
+        return real_money(style, amount)
 
-    monkeypatch.setattr(statement, "money", misrounding)
+    monkeypatch.setattr(statement, "money_in", misrounding)
     run_dir = _build(tmp_path, ("JP",))
     ctx = _context(run_dir)
     account = {ctx.piece(s)["account_id"]: s for s in ctx.lots()["JP"]}
