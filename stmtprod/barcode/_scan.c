@@ -1112,9 +1112,108 @@ fail:
     return NULL;
 }
 
+/* ---- the postal bars (the plain case of postal/read.py's `content_letters`) ------------------------ */
+
+static int token_is(const uc *d, Span t, const char *text) {
+    size_t len = strlen(text);
+    return (size_t)(t.b - t.a) == len && memcmp(d + t.a, text, len) == 0;
+}
+
+/* postal_letters(content, mark) -> str | None | False. The letters F A D T of the postal path that
+   starts at `mark` (content_letters' `_rectangles`, `_edges` and `_letters`, in one pass), None when
+   the content holds no such path, or False when it is not the plain case: one path, of rectangles
+   each of finite positive size, drawn left to right (as sorting by left edge leaves them), then
+   filled, its bars sharing a tracker band with ascenders or descenders. Then the Python reader reads
+   it and gives its answer or its error. */
+static PyObject *postal_letters(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer data, mark;
+    if (!PyArg_ParseTuple(args, "y*y*", &data, &mark)) return NULL;
+    const uc *d = data.buf;
+    Py_ssize_t n = data.len, m = mark.len;
+    PyObject *result = NULL;
+    Spans tokens = {0};
+    double *v = NULL;
+    char *letters = NULL;
+    if (m == 0) { result = Py_False; goto answer; }
+    const uc *hit = memmem(d, (size_t)n, mark.buf, (size_t)m);
+    if (!hit) { result = Py_None; goto answer; }
+    Py_ssize_t start = hit - d, from = start + m;
+    if (memmem(d + start + 1, (size_t)(n - start - 1), mark.buf, (size_t)m)) { result = Py_False; goto answer; }
+    const uc *f = memchr(d + from, 'f', (size_t)(n - from));
+    Py_ssize_t stop = f ? (f - d) + 2 : n;
+    if (stop > n) stop = n;
+    for (Py_ssize_t p = from; p < stop;) {
+        while (p < stop && WS[d[p]]) p++;
+        if (p >= stop) break;
+        Py_ssize_t q = p;
+        while (q < stop && !WS[d[q]]) q++;
+        Span t = {p, q};
+        if (Spans_push(&tokens, t) < 0) goto done;
+        p = q;
+    }
+    const Span *tok = tokens.v;
+    Py_ssize_t count = tokens.n, first = 0, rects = 0;
+    while (first < count && token_is(d, tok[first], "n")) first++;
+    while (first + 5 * rects + 4 < count && token_is(d, tok[first + 5 * rects + 4], "re")) rects++;
+    Py_ssize_t end = first + 5 * rects;
+    if (!rects || end >= count || !(token_is(d, tok[end], "f") || token_is(d, tok[end], "f*"))) {
+        result = Py_False;
+        goto answer;
+    }
+    v = PyMem_Malloc((size_t)rects * 2 * sizeof(double));
+    letters = PyMem_Malloc((size_t)rects);
+    if (!v || !letters) { PyErr_NoMemory(); goto done; }
+    double *bottoms = v, *tops = v + rects, left = 0.0;
+    for (Py_ssize_t r = 0; r < rects; r++) {
+        double x, y, w, h;
+        const Span *t = tok + first + 5 * r;
+        int rc = to_double(d, t[0], &x);
+        if (!rc) rc = to_double(d, t[1], &y);
+        if (!rc) rc = to_double(d, t[2], &w);
+        if (!rc) rc = to_double(d, t[3], &h);
+        if (rc < 0) goto done;
+        if (rc > 0 || !isfinite(x) || !isfinite(y) || !(w > 0 && isfinite(w)) || !(h > 0 && isfinite(h))
+                || !isfinite(y + h) || (r > 0 && x < left)) {
+            result = Py_False;
+            goto answer;
+        }
+        left = x;
+        bottoms[r] = y;
+        tops[r] = y + h;
+    }
+    /* max() and min() as Python's builtins take them: the first value, replaced only by a greater (lesser) one. */
+    double band_bottom = bottoms[0], band_top = tops[0], full_bottom = bottoms[0], full_top = tops[0];
+    for (Py_ssize_t r = 1; r < rects; r++) {
+        if (bottoms[r] > band_bottom) band_bottom = bottoms[r];
+        if (bottoms[r] < full_bottom) full_bottom = bottoms[r];
+        if (tops[r] < band_top) band_top = tops[r];
+        if (tops[r] > full_top) full_top = tops[r];
+    }
+    double below_band = band_bottom - full_bottom, above_band = full_top - band_top;
+    double reach = above_band < below_band ? above_band : below_band;
+    if (band_top <= band_bottom || reach <= (band_top - band_bottom) * 0.2) { result = Py_False; goto answer; }
+    double eps = reach / 2, above = band_top + eps, below = band_bottom - eps;
+    for (Py_ssize_t r = 0; r < rects; r++) letters[r] = "TDAF"[(tops[r] > above) * 2 + (bottoms[r] < below)];
+    result = PyUnicode_DecodeASCII(letters, rects, NULL);
+    goto done;
+answer:
+    Py_INCREF(result);
+done:
+    PyMem_Free(tokens.v);
+    PyMem_Free(v);
+    PyMem_Free(letters);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&mark);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"floats", floats, METH_O,
      "floats(tokens) -> list[float]: each bytes token as float() reads it (ValueError as float() raises)."},
+    {"postal_letters", postal_letters, METH_VARARGS,
+     "postal_letters(content, mark) -> str | None | False: the letters of the postal path starting at mark,\n"
+     "None without one, False when it is not one plain path of rectangles drawn left to right and filled."},
     {"page", page, METH_VARARGS,
      "page(content, terms, fonts, timed=False, page_box=None) -> (kind, lines, row, holds, text_seconds):\n"
      "one page's content read in one pass (text_seconds: CPU time decoding the text and proving it prints,\n"
