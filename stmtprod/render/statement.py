@@ -89,6 +89,7 @@ class StatementPainter(LayoutPainter):
         self._labels: dict[str, LabelSet] = {}
         self._amounts: dict[Decimal, str] = {}  # amounts and dates as printed: many repeat
         self._money_style = money_style(self.layout.currency)
+        self._postal: dict[str, tuple] = {}  # symbology -> (placement, bar geometry)
         self._dates: dict[dt.date, str] = {}
 
     def _label_set(self, language: str) -> LabelSet:
@@ -168,11 +169,19 @@ class StatementPainter(LayoutPainter):
         win = self.layout.window
         text_height = win.height_mm
         if postal is not None:
-            placement = self.layout.postal_placement(postal["symbology"])
-            geo = geometry_for(postal["symbology"], self.layout.postal.point_size)
+            placement, geo = self._postal_geometry(postal["symbology"])
             postal_draw(c, postal["bars"], placement, geo, self.height_mm)
             text_height = placement.band_top - win.y_mm  # the text stays out of the clear zone
         self._window(c, address_lines(self.layout, piece.record.name, piece.record.address), text_height)
+
+    def _postal_geometry(self, symbology: str):
+        """Where the layout places the postal bars of `symbology`, and their geometry at its point size:
+        worked out once per painter."""
+        found = self._postal.get(symbology)
+        if found is None:
+            found = self._postal[symbology] = (self.layout.postal_placement(symbology),
+                                               geometry_for(symbology, self.layout.postal.point_size))
+        return found
 
     def _summary(self, c: Canvas, piece: Piece, label: LabelSet,
                  insert_titles: dict[str, dict[str, str]]) -> None:
