@@ -37,6 +37,10 @@ GREY = (0.45, 0.45, 0.45)
 # of the strings formatted were ones emptied out earlier in the same batch (amounts and labels
 # recur), now 4%, for about 13 MiB more at a worker's peak.
 _CACHE_LIMIT = 32768
+# Fittings a painter remembers across print files (`LayoutPainter._fits`): a worker keeps a painter per
+# layout for its whole life, so this bounds seven of them; what repeats (labels, dates, common amounts)
+# is back soon after a full memo is emptied.
+_FITS_LIMIT = 4096
 _SAME_BYTES = re.compile(rb"(.)\1*", re.DOTALL)  # a run of one byte value
 
 
@@ -372,7 +376,7 @@ class LayoutPainter:
         fit = self._fits.get(key)
         if fit is None:
             fit = self._fit(x_mm, text, size, bold, right, max_mm, min_size)
-            if len(self._fits) >= _CACHE_LIMIT:
+            if len(self._fits) >= _FITS_LIMIT:
                 self._fits.clear()
             self._fits[key] = fit
         text, size, start = fit
