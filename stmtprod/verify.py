@@ -31,6 +31,7 @@ from stmtprod.plan import SPILL_ROWS, spill_line, spill_offsets
 from stmtprod.postal import verify as postal_verify
 from stmtprod.postal.read import PageLetters as postal_letters
 from stmtprod.render.statement import sheet_count
+from stmtprod.engine.workers import GcPaused
 from stmtprod.engine.workers import pool as worker_pool
 from stmtprod.engine.workers import stop as stop_workers
 
@@ -319,7 +320,16 @@ def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catal
     from the file's first piece; the caller checks that they follow on from the previous file.
 
     With `layout`, every sheet's text read from the file is checked against its source record (`_check_text`).
-    `blind` names checks a drill switches off ("contract", "text") to prove the sampling inspector behind them."""
+    `blind` names checks a drill switches off ("contract", "text") to prove the sampling inspector behind them.
+
+    Runs with the cyclic garbage collector paused, its cycles collected once at the end (`GcPaused`):
+    its automatic passes over a file's pages, records and texts took about 4% of verification (500
+    passes over a 10,000-account run, to collect about 470 objects in all)."""
+    return GcPaused(_verify_file)(f, terms, run_id, catalog, accepted_dir, blind, layout)
+
+
+def _verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catalog: Catalog, accepted_dir: Path,
+                 blind: frozenset[str], layout: Layout | None) -> FileVerdict:
     rows = [json.loads(line) for line in f.manifest.read_text(encoding="utf-8").splitlines()]
     readback, texts, postal_read = None, None, None
     if terms is None:

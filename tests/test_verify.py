@@ -139,3 +139,40 @@ def test_no_false_stop_over_a_large_generated_extract(tmp_path):
     summary = build(BuildOptions(input=extract, out=tmp_path / "out", workers=2))
     assert summary["state"] == "RELEASED", summary.get("halt")
     assert summary["counts"]["produced"] + summary["counts"]["suppressed"] == accounts
+
+
+def test_a_print_file_is_verified_with_the_collector_paused_and_left_on(sample_run, monkeypatch):
+    """verify_file reads and checks a file with the cyclic collector off (its passes only walked the
+    file's live pages and records), gives the verdict it gives with the collector on, and turns the
+    collector back on after a verdict, a halt or an error."""
+    import gc
+    from dataclasses import replace
+
+    from stmtprod import verify
+    from stmtprod.catalog import load_catalog
+    from stmtprod.engine.runstate import load_run
+    from stmtprod.layout import load_layouts
+
+    run_dir = Path(sample_run["run_dir"])
+    run = load_run(run_dir)
+    layouts = load_layouts(Path(run["layouts_dir"]))
+    catalog, _version = load_catalog(Path(run["catalog_file"]))
+    f = verify.run_print_files(run_dir)[1][0]
+    args = (f, verify.contract(layouts[f.region]), run["run_id"], catalog, run_dir / "work" / "accepted")
+    collecting: list[bool] = []
+    real = verify.source_records
+    monkeypatch.setattr(verify, "source_records", lambda *a: collecting.append(gc.isenabled()) or real(*a))
+    paused = verify.verify_file(*args, layout=layouts[f.region])
+    assert collecting == [False] and gc.isenabled() and paused.halt is None and paused.sheets
+    on = verify._verify_file(*args, frozenset(), layouts[f.region])
+    assert replace(paused, text_seconds=0) == replace(on, text_seconds=0)  # a CPU time, measured afresh
+    assert collecting == [False, True]
+    assert verify.verify_file(*args[:2], "20261120-OTHER1", *args[3:]).halt["field"] == "run_tag" and gc.isenabled()
+
+    def fail(*_args):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(verify, "source_records", fail)
+    with pytest.raises(OSError):
+        verify.verify_file(*args, layout=layouts[f.region])
+    assert gc.isenabled()
