@@ -15,12 +15,17 @@ from typing import Iterator
 from pydantic import BaseModel, ConfigDict
 
 from stmtprod.catalog import Catalog
+from stmtprod.engine.workers import pool as worker_pool
+from stmtprod.engine.workers import stop as stop_workers
 from stmtprod.fsutil import LineReader, atomic_open
 from stmtprod.ingest.models import CACHE_STRINGS, StatementRecord
 from stmtprod.ingest.trusted import PickedRows, TrustedRows
 
 
 SPILL_LINE_CHUNK = 4096  # bytes read first for a spill row (about 2 KB); a longer one is read on
+PARALLEL_PIECES = 20000
+"""A run this big or bigger plans its regions in worker processes (`plan_regions`); a smaller one
+here, where starting them would cost more than they save."""
 
 
 class Piece(BaseModel):
@@ -131,6 +136,31 @@ def plan_region(region: str, accepted: list[bytes], spill: Path, catalog: Catalo
     finally:
         source.close()
     return batches
+
+
+def plan_regions(regions: list[tuple[str, list[bytes], Path]], catalog: Catalog, insert_sets: list[tuple[str, ...]],
+                 batch_size: int, folder: Path, workers: int = 1) -> list[BatchRef]:
+    """`plan_region` of each (region, its accepted keys, its spill) in turn, sequenced one after the
+    other from 1; the batches of every region in that order.
+
+    A region's pieces and batch files depend only on its own records and its first sequence number
+    (one after the regions before it), so a large run plans its regions in `workers` processes while
+    the cores are otherwise idle: the same files and batches, and the first error in region order."""
+    firsts, sequence = [], 1
+    for _region, accepted, _spill in regions:
+        firsts.append(sequence)
+        sequence += len(accepted)
+    tasks = [(region, accepted, spill, catalog, insert_sets, first, batch_size, folder)
+             for (region, accepted, spill), first in zip(regions, firsts)]
+    if workers <= 1 or len(tasks) < 2 or sequence - 1 < PARALLEL_PIECES:
+        return [ref for task in tasks for ref in plan_region(*task)]
+    with worker_pool(min(workers, len(tasks))) as pool:
+        try:
+            futures = [pool.submit(plan_region, *task) for task in tasks]
+            return [ref for future in futures for ref in future.result()]
+        except BaseException:  # a fault or a signal: stop the regions still planning instead of waiting
+            stop_workers(pool)
+            raise
 
 
 def _tail(inserts: tuple[str, ...], hoppers: list[int]) -> bytes:

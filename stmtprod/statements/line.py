@@ -31,7 +31,7 @@ from stmtprod.inspect.stages import run_stages, start_stages
 from stmtprod.jsonrows import Fields
 from stmtprod.layout import load_layouts
 from stmtprod.mailing import mailing_rows, postal_counts, write_mailing
-from stmtprod.plan import BatchRef, plan_region
+from stmtprod.plan import BatchRef, plan_regions
 from stmtprod.render.batch import BatchJob
 from stmtprod.render.fonts import check_fonts
 from stmtprod.verify import PrintFile, check_sequence, verify_batches, verify_file, verify_task
@@ -123,15 +123,9 @@ class Statements:
         return {}
 
     def plan(self, run: Run) -> list[BatchRef]:
-        batches: list[BatchRef] = []
-        sequence = 1
-        for region in self.options.regions:
-            refs = plan_region(region, run.ingested.take_accepted(region), run.accepted_dir / f"{region}.jsonl",
-                               self.catalog, run.ingested.insert_sets, sequence, self.options.batch_size,
-                               run.run_dir / "work" / "batches")
-            sequence += sum(r.pieces for r in refs)
-            batches.extend(refs)
-        return batches
+        return plan_regions([(region, run.ingested.take_accepted(region), run.accepted_dir / f"{region}.jsonl")
+                             for region in self.options.regions], self.catalog, run.ingested.insert_sets,
+                            self.options.batch_size, run.run_dir / "work" / "batches", self.options.workers)
 
     def jobs(self, run: Run) -> list[BatchJob]:
         staging = run.staging
