@@ -137,7 +137,15 @@ def read_file(pdf: str, terms: content.Contract, expected_pages: int | None = No
               visit: Callable[[int, bytes], None] | None = None) -> Readback:
     """Every page's barcode texts from the content; pages it cannot vouch for, and the first and last
     page, read optically too, with the contract measured on their pixels (runs in a worker process).
-    A damaged file is reported, never raised. `visit(index, content)` sees each page's content."""
+    A damaged file is reported, never raised. `visit(index, content)` sees each page's content.
+
+    Runs with the cyclic garbage collector paused and collects once at the end (`GcPaused`), as
+    `verify_file`, which calls it, does: the card line and `read_all` read files through it alone."""
+    return GcPaused(_read_file)(pdf, terms, expected_pages, visit)
+
+
+def _read_file(pdf: str, terms: content.Contract, expected_pages: int | None,
+               visit: Callable[[int, bytes], None] | None) -> Readback:
     timing: dict = {}
     try:
         reads = content.read_file(pdf, terms, expected_pages, timing, visit)

@@ -176,3 +176,42 @@ def test_a_print_file_is_verified_with_the_collector_paused_and_left_on(sample_r
     with pytest.raises(OSError):
         verify.verify_file(*args, layout=layouts[f.region])
     assert gc.isenabled()
+
+
+def test_a_print_file_is_read_with_the_collector_paused_and_left_on(sample_run, monkeypatch):
+    """read_file (the card line's and read_all's read of a file) runs with the cyclic collector off,
+    reads what it reads with the collector on, and turns it back on after a reading or an error."""
+    import gc
+
+    from stmtprod import verify
+    from stmtprod.barcode import content
+    from stmtprod.engine.runstate import load_run
+    from stmtprod.layout import load_layouts
+
+    run_dir = Path(sample_run["run_dir"])
+    layouts = load_layouts(Path(load_run(run_dir)["layouts_dir"]))
+    f = verify.run_print_files(run_dir)[1][0]
+    args = verify.read_task(f, layouts)
+    collecting: list[bool] = []
+    real = content.read_file
+    monkeypatch.setattr(content, "read_file", lambda *a: collecting.append(gc.isenabled()) or real(*a))
+    paused = verify.read_file(*args)
+    assert collecting == [False] and gc.isenabled() and paused.pages and paused.halt(f.batch, str(f.pdf)) is None
+    on = verify._read_file(*args, None, None)
+    assert collecting == [False, True]
+    assert (paused.pages, paused.lines) == (on.pages, on.lines)
+
+    def trips(*_args):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(content, "read_file", trips)  # a reader that trips is reported as damage
+    assert verify.read_file(*args).damage == (1, "the file could not be read: OSError: disk gone")
+    assert gc.isenabled()
+
+    def stopped(*_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(content, "read_file", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        verify.read_file(*args)
+    assert gc.isenabled()
