@@ -71,7 +71,10 @@ def open_canvas(buffer: io.BytesIO, painter: LayoutPainter, title: str) -> Canva
 def save_canvas(canvas: Canvas) -> None:
     """Finish a print file: its pages serialized by `pdfpages` (ReportLab's bytes, less Python), then saved."""
     pdfpages.prepare(canvas)
-    canvas.save()
+    try:
+        canvas.save()
+    finally:
+        pdfpages.release(canvas)
 
 
 def write_batch(job, pdf: bytes, rows: list[dict]) -> dict:
