@@ -258,6 +258,41 @@ def test_postal_bars_read_as_the_reference_reads_them(first_sheets):
     assert tried / 10 < in_c < tried, (in_c, tried)
 
 
+def _postal_page(bars: list[tuple[float, float, float, float]]) -> bytes:
+    """A page's content holding one postal path of the given rectangles (x, y, width, height), as drawn."""
+    path = b" ".join(b"%r %r %r %r re" % bar for bar in bars)
+    return b"q\n0 g\nn " + path + b" f\nQ\n"
+
+
+@pytest.mark.parametrize("rise, drop, wanted", [
+    (1.0, 1.0, "DTT"),              # ends exactly on the thresholds: trackers
+    (1.0 + 2 ** -40, 1.0, "DAT"),   # a hair beyond: an ascender, a descender
+    (1.0, 1.0 + 2 ** -40, "DTD"),
+    (1.0 - 2 ** -40, 1.0 - 2 ** -40, "DTT"),
+])
+def test_postal_letters_at_the_thresholds_read_as_the_reference_reads_them(rise, drop, wanted):
+    """Bars whose ends lie exactly on, or a hair off, the thresholds that tell a tracker from an
+    ascender or descender (half the shorter reach beyond the band) and a 4-state symbol from one
+    without ascenders and descenders (a reach of at most a fifth of the band): the C reader and the
+    Python one read them as the reference does, and the C one answers the plain case itself."""
+    band = (10.0, 12.0)  # trackers from 10 to 12; the reach (2 each way) puts the thresholds at 13 and 9
+    bars = [(1.0, 10.0, 0.5, 2.0), (2.0, 10.0, 0.5, 4.0), (3.0, 8.0, 0.5, 4.0),
+            (4.0, 10.0, 0.5, band[1] - band[0] + rise), (5.0, band[0] - drop, 0.5, 2.0 + drop)]
+    page = _postal_page(bars)
+    reference = postal_reference.letters(postal_reference.bars_in_content(page))
+    assert reference == "TA" + wanted
+    assert postal_letters(page, b"\n0 g\n") == postal_read.content_letters(page) == reference
+    # A reach of exactly a fifth of the band (0.5 of 2.5) is no 4-state symbol; a hair more is one.
+    for reach, read in ((0.5, None), (0.5 + 2 ** -40, "TAD")):
+        page = _postal_page([(1.0, 10.0, 0.5, 2.5), (2.0, 10.0, 0.5, 2.5 + reach), (3.0, 10.0 - reach, 0.5, 2.5 + reach)])
+        reference = _outcome(postal_reference.letters, postal_reference.bars_in_content(page))
+        assert _outcome(postal_read.content_letters, page) == reference
+        if read is None:
+            assert postal_letters(page, b"\n0 g\n") is False and "no ascenders or descenders" in str(reference)
+        else:
+            assert postal_letters(page, b"\n0 g\n") == read and reference == repr(read)
+
+
 def test_the_postal_check_halts_as_the_reference_halts(first_sheets, monkeypatch):
     rng = random.Random(9)
     quick = postal_verify.address_number_as_printed
