@@ -5,6 +5,7 @@ payload, a separate MOD 37,36 implementation, and a real decoder on pixels.
 """
 
 import random
+import re
 import string
 
 import pytest
@@ -137,6 +138,30 @@ def test_build_rejects(kwargs, reason):
     base = dict(region="AU", run_id="20240131-AB12CD", sequence=42, sheet=1, sheets=2, hoppers={1})
     with pytest.raises(P.PayloadError, match=reason):
         P.build(**{**base, **kwargs})
+
+
+def test_a_piece_s_payloads_are_each_sheet_built_alone():
+    """`build_piece` (the renderer's: fields validated once, the check's running value shared) gives
+    each sheet's `build`, checked against the independent MOD 37,36, for every region, reprint run ids,
+    1 to 99 sheets and any hopper set; and refuses what `build` refuses for sheet 1, with its reason."""
+    rng = random.Random(11)
+    for k in range(400):
+        f = random_fields(rng)
+        run_id = f["run_id"] + (f"-R{rng.randint(1, 999)}" if k % 5 == 0 else "")
+        sheets = rng.choice([1, 2, 3, rng.randint(1, 99), 99])
+        texts = P.build_piece(f["region"], run_id, f["sequence"], sheets, tuple(f["hoppers"]))
+        assert texts == [P.build(f["region"], run_id, f["sequence"], n, sheets, f["hoppers"])
+                         for n in range(1, sheets + 1)]
+        assert all(t[-1] == iso7064_mod37_36_check(t[:-1]) and t[16:20] == f"{n:02d}{sheets:02d}"
+                   for n, t in enumerate(texts, 1))
+    base = dict(region="AU", run_id="20240131-AB12CD", sequence=42, sheets=2, hoppers={1})
+    for change in (dict(region="UK"), dict(run_id="20240131-ab12cd"), dict(sequence=0), dict(sequence=10_000_000),
+                   dict(sheets=0), dict(sheets=100), dict(hoppers={9}), dict(hoppers={0}), dict(hoppers={1.0})):
+        args = {**base, **change}
+        with pytest.raises(P.PayloadError) as alone:
+            P.build(args["region"], args["run_id"], args["sequence"], 1, args["sheets"], args["hoppers"])
+        with pytest.raises(P.PayloadError, match=re.escape(str(alone.value))):
+            P.build_piece(**args)
 
 
 def test_payload_error_is_value_error():

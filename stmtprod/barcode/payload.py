@@ -69,9 +69,18 @@ _STEP = tuple({ch: (((check or 36) * 2) % 37 + value) % 36 for value, ch in enum
 
 def check_character(body: str) -> str:
     """The MOD 37,36 check character of `body` (characters of `ALPHABET`)."""
-    check = 18
-    for ch in body:
+    return _closing(_running(18, body))
+
+
+def _running(check: int, text: str) -> int:
+    """The check's running value after `text`, from `check` (18 before the first character)."""
+    for ch in text:
         check = _STEP[check][ch]
+    return check
+
+
+def _closing(check: int) -> str:
+    """The check character that ends a body whose running value is `check`."""
     return ALPHABET[(1 - ((check or 36) * 2) % 37) % 36]
 
 
@@ -173,6 +182,19 @@ class Payload:
 def build(region: str, run_id: str, sequence: int, sheet: int, sheets: int, hoppers) -> str:
     """Payload text for one sheet of one piece of run ``run_id``."""
     return Payload(PAYLOAD_VERSION, region, run_tag(run_id), sequence, sheet, sheets, frozenset(hoppers)).encode()
+
+
+def build_piece(region: str, run_id: str, sequence: int, sheets: int, hoppers) -> list[str]:
+    """`build` of each sheet 1..sheets of one piece, its fields validated once (sheet 1's `Payload`:
+    every later sheet differs only in a number the range already bounds). The sheets share all but
+    six characters, so the check's running value over the rest is taken once (about 4% of a
+    statement's render time went to building each sheet's payload afresh)."""
+    first = Payload(PAYLOAD_VERSION, region, run_tag(run_id), sequence, 1, sheets, frozenset(hoppers))
+    head = f"{PAYLOAD_VERSION}{region}{first.run_tag}{sequence:07d}"
+    tail = f"{sheets:02d}{first.bitmap:02X}"
+    running = _running(18, head)
+    bodies = [f"{head}{sheet:02d}{tail}" for sheet in range(1, sheets + 1)]
+    return [body + _closing(_running(running, body[len(head):])) for body in bodies]
 
 
 # A payload as the builder writes it: the version, a known region, the tag, 7 + 2 + 2 digits, 2 hex digits and

@@ -15,7 +15,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
 from stmtprod.barcode import symbol
-from stmtprod.barcode.payload import build
+from stmtprod.barcode.payload import build_piece
 from stmtprod.layout import Layout
 from stmtprod.plan import Piece
 from stmtprod.postal.draw import draw as postal_draw
@@ -120,8 +120,7 @@ class StatementPainter(LayoutPainter):
 
     def payloads(self, piece: Piece) -> list[str]:
         sheets = sheet_count(len(piece.record.transactions))
-        return [build(piece.record.region, self.run_id, piece.sequence, n, sheets, set(piece.hoppers))
-                for n in range(1, sheets + 1)]
+        return build_piece(piece.record.region, self.run_id, piece.sequence, sheets, piece.hoppers)
 
     def draw(self, c: Canvas, piece: Piece, insert_titles: dict[str, dict[str, str]],
              postal: dict | None = None) -> list[str]:
