@@ -361,6 +361,10 @@ def _pages_both_ways(make, formatted: list) -> tuple[bytes, bytes]:
             formatted.clear()
             pdfpages.prepare(canvas)
         canvas.save()
+        if fast:
+            pdfpages.release(canvas)
+            assert not any("format" in vars(o) for p in canvas._doc.Pages.pages
+                           for o in (p, getattr(p, "Contents", None)) if hasattr(o, "__dict__"))
         out.append(buffer.getvalue())
     return out[0], out[1]
 

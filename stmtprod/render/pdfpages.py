@@ -116,7 +116,8 @@ def release(canvas) -> None:
     page or stream, a reference cycle that left the document's objects for the cyclic collector to find
     (a fifth of a batch's render time in the collection at its end) rather than freed as it is dropped."""
     for page in canvas._doc.Pages.pages:
-        vars(page).pop("format", None)
-        stream = vars(page).get("Contents")
-        if stream is not None:
-            vars(stream).pop("format", None)
+        if type(page) is pdfdoc.PDFPage:
+            vars(page).pop("format", None)
+            stream = vars(page).get("Contents")
+            if type(stream) is pdfdoc.PDFStream:
+                vars(stream).pop("format", None)
