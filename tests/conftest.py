@@ -111,3 +111,18 @@ def manifest_rows(summary: dict) -> list[dict]:
     for path in summary["manifest_files"]:
         rows += [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
     return rows
+
+
+def rendering_garbage() -> list[str]:
+    """The classes of ReportLab's and stmtprod's objects one collection finds unreachable (other
+    threads' garbage, such as an event loop a Dask test left running, is not rendering's)."""
+    import gc
+
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        return sorted({f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage
+                       if type(o).__module__.startswith(("reportlab", "stmtprod"))})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()

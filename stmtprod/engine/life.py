@@ -23,6 +23,7 @@ from stmtprod.engine.lock import OutputLock
 from stmtprod.engine.product import Product, Step
 from stmtprod.engine.report import write_report
 from stmtprod.engine.run import Events, Run, quiet
+from stmtprod.engine.workers import held_frozen
 from stmtprod.engine.runfolder import (check_not_empty, check_reject_share, check_run_id, choose_run_id,
                                        clear_stale_ingests, ingest_into, mirror, note_halt, note_waiting, open_ledger,
                                        place_new_run, prepare_out, refuse_empty, release_staging, reopen_staging,
@@ -41,7 +42,7 @@ def start(product: Product, events: Events = quiet, force: bool = False) -> dict
     """
     started = time.perf_counter()
     out = prepare_out(product.out)
-    with OutputLock(out):
+    with OutputLock(out), held_frozen():
         clear_stale_ingests(out, product.ingest_prefix)
         ledger = open_ledger(out)
         try:
@@ -76,7 +77,7 @@ def resume(run_id: str, out: Path, reopen: Callable[[dict, Ledger], Product], ev
     out = Path(out).resolve()
     if not (out / "ledger.sqlite").exists():
         raise UsageError(f"{out} has no ledger: nothing to resume")
-    with OutputLock(out):
+    with OutputLock(out), held_frozen():
         ledger = open_ledger(out)
         try:
             record = ledger.run(run_id)

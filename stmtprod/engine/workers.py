@@ -11,7 +11,8 @@ import ctypes
 import gc
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 
 _PR_SET_PDEATHSIG = 1
@@ -59,6 +60,22 @@ class GcPaused:
         finally:
             gc.enable()
             gc.collect(0)  # everything the task made is still in the youngest generation
+
+
+@contextmanager
+def held_frozen() -> Iterator[None]:
+    """A run's life in the line's own process, with what the process held before it (modules, fonts,
+    layouts, the catalog: nearly all its objects) frozen out of the garbage collector, as pool workers
+    freeze theirs (`start_worker`), and thawed after. The collector's full passes during a run walked
+    all of it again (about 0.35 s of the parent's serial time at 10,000 accounts, five passes, most
+    while ingest, the challenge pieces and the drills' first import grew the heap), to find nothing;
+    thawed, whatever it held becomes collectable again (a process that runs many lines, as the tests
+    do, keeps no garbage)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def pool(workers: int) -> ProcessPoolExecutor:

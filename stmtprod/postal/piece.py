@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stmtprod.layout import POSTAL_SYMBOLOGY
+from stmtprod.postal import zintcode
 from stmtprod.postal.address import AddressNumberError, address_number, barcode_postcode
 
 BARCODED = "BARCODED"
@@ -58,8 +59,6 @@ def decide_address(region: str, lines: list[str], postcode: str, dpid: str | Non
 
 def bars_of(wanted: PostalFields) -> str:
     """The bar string production prints for the fields (zint)."""
-    from stmtprod.postal import zintcode
-
     if wanted.symbology == "auspost":
         return zintcode.auspost_bars(wanted.fields["fcc"], wanted.fields["dpid"])
     return zintcode.japanpost_bars(wanted.fields["postcode"], wanted.fields["address_number"])

@@ -21,6 +21,7 @@ import reportlab
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
+from stmtprod.engine.workers import GcPaused
 from stmtprod.errors import ConfigError
 from stmtprod.layout import Fonts, LayoutSet
 
@@ -99,7 +100,8 @@ def _face(filename: str, index: int) -> str:
     """Register one TrueType face once per process; returns its ReportLab name."""
     name = f"{Path(filename).stem}-{index}"
     if name not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(name, str(find_font(filename)), subfontIndex=index))
+        # Loading makes the face's tables, which live as long as the process: the collector paused.
+        pdfmetrics.registerFont(GcPaused(TTFont)(name, str(find_font(filename)), subfontIndex=index))
     return name
 
 
