@@ -23,11 +23,11 @@ from stmtprod.engine.lock import OutputLock
 from stmtprod.engine.product import Product, Step
 from stmtprod.engine.report import write_report
 from stmtprod.engine.run import Events, Run, quiet
-from stmtprod.engine.workers import held_frozen
 from stmtprod.engine.runfolder import (check_not_empty, check_reject_share, check_run_id, choose_run_id,
                                        clear_stale_ingests, ingest_into, mirror, note_halt, note_waiting, open_ledger,
                                        place_new_run, prepare_out, refuse_empty, release_staging, reopen_staging,
                                        replace_ingest, run_summary, write_summary)
+from stmtprod.engine.workers import held_frozen
 from stmtprod.errors import AwaitingInspection, Halt, UsageError
 from stmtprod.inserting.complete import settled
 from stmtprod.inserting.control import write_control_files

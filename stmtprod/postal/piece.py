@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stmtprod.layout import POSTAL_SYMBOLOGY
-from stmtprod.postal import zintcode
+from stmtprod.postal import zintcode  # here, not on first use: see bars_of
 from stmtprod.postal.address import AddressNumberError, address_number, barcode_postcode
 
 BARCODED = "BARCODED"
@@ -58,7 +58,9 @@ def decide_address(region: str, lines: list[str], postcode: str, dpid: str | Non
 
 
 def bars_of(wanted: PostalFields) -> str:
-    """The bar string production prints for the fields (zint)."""
+    """The bar string production prints for the fields (zint). zint is imported with this module, so
+    the line's process has it before it starts its render workers: imported inside a worker's first
+    render, its caught exceptions held that render's frames, and its print file, in a reference cycle."""
     if wanted.symbology == "auspost":
         return zintcode.auspost_bars(wanted.fields["fcc"], wanted.fields["dpid"])
     return zintcode.japanpost_bars(wanted.fields["postcode"], wanted.fields["address_number"])
