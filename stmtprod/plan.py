@@ -15,8 +15,7 @@ from typing import Iterator
 from pydantic import BaseModel, ConfigDict
 
 from stmtprod.catalog import Catalog
-from stmtprod.engine.workers import pool as worker_pool
-from stmtprod.engine.workers import stop as stop_workers
+from stmtprod.engine.workers import stopping_pool
 from stmtprod.fsutil import LineReader, atomic_open
 from stmtprod.ingest.models import CACHE_STRINGS, StatementRecord
 from stmtprod.ingest.trusted import PickedRows, TrustedRows
@@ -154,13 +153,9 @@ def plan_regions(regions: list[tuple[str, list[bytes], Path]], catalog: Catalog,
              for (region, accepted, spill), first in zip(regions, firsts)]
     if workers <= 1 or len(tasks) < 2 or sequence - 1 < PARALLEL_PIECES:
         return [ref for task in tasks for ref in plan_region(*task)]
-    with worker_pool(min(workers, len(tasks))) as pool:
-        try:
-            futures = [pool.submit(plan_region, *task) for task in tasks]
-            return [ref for future in futures for ref in future.result()]
-        except BaseException:  # a fault or a signal: stop the regions still planning instead of waiting
-            stop_workers(pool)
-            raise
+    with stopping_pool(min(workers, len(tasks))) as pool:
+        futures = [pool.submit(plan_region, *task) for task in tasks]
+        return [ref for future in futures for ref in future.result()]
 
 
 def _tail(inserts: tuple[str, ...], hoppers: list[int]) -> bytes:

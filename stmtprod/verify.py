@@ -31,9 +31,7 @@ from stmtprod.plan import SPILL_ROWS, spill_line, spill_offsets
 from stmtprod.postal import verify as postal_verify
 from stmtprod.postal.read import PageLetters as postal_letters
 from stmtprod.render.statement import sheet_count
-from stmtprod.engine.workers import GcPaused
-from stmtprod.engine.workers import pool as worker_pool
-from stmtprod.engine.workers import stop as stop_workers
+from stmtprod.engine.workers import GcPaused, stopping_pool
 
 DPI = 200
 _STRIP_MARGIN_MM = 2.0
@@ -111,12 +109,8 @@ def _in_workers(function, args: list[tuple], workers: int):
     if workers <= 1 or len(args) <= 1:
         yield from (function(*a) for a in args)
         return
-    with worker_pool(min(workers, len(args))) as pool:
-        try:
-            yield from pool.map(function, *zip(*args))
-        except BaseException:  # a signal or a fault: stop the reads still queued instead of waiting for them
-            stop_workers(pool)
-            raise
+    with stopping_pool(min(workers, len(args))) as pool:
+        yield from pool.map(function, *zip(*args))
 
 
 def _each_file(function, files: list[PrintFile], task: Callable[[PrintFile], tuple], workers: int,

@@ -286,6 +286,27 @@ def test_pool_workers_start_with_what_they_inherited_frozen_out_of_the_collector
     assert gc.get_freeze_count() == 0  # the parent itself is left as it was
 
 
+def test_a_fault_in_a_stopping_pool_stops_its_workers_at_once():
+    """`workers.stopping_pool` (plan, verify's reads, the inserter's control files): a fault or a signal
+    leaving the block kills the work still running and queued instead of waiting for it, and raises;
+    a block that ends normally waits for its work."""
+    import time
+
+    from stmtprod.engine.workers import stopping_pool
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        with stopping_pool(2) as pool:
+            running = [pool.submit(time.sleep, 60) for _ in range(4)]
+            time.sleep(0.5)
+            raise KeyboardInterrupt
+    assert time.monotonic() - started < 20
+    assert all(future.done() for future in running)
+    with stopping_pool(2) as pool:
+        finished = [pool.submit(time.sleep, 0.2) for _ in range(3)]
+    assert all(future.done() and future.exception() is None for future in finished)
+
+
 class _Cycle:
     """An object in a reference cycle: only the cyclic collector frees it."""
 

@@ -21,9 +21,9 @@ def test_regions_planned_in_workers_are_the_regions_planned_here(tmp_path, monke
     monkeypatch.setattr(plan, "PARALLEL_PIECES", 10**9)
     here = build(BuildOptions(input=SAMPLES, out=tmp_path / "here", workers=2, batch_size=7, run_id="20261120-PLAN01"))
     pools = []
-    real = plan.worker_pool
+    real = plan.stopping_pool
     monkeypatch.setattr(plan, "PARALLEL_PIECES", 0)
-    monkeypatch.setattr(plan, "worker_pool", lambda n: pools.append(n) or real(n))
+    monkeypatch.setattr(plan, "stopping_pool", lambda n: pools.append(n) or real(n))
     apart = build(BuildOptions(input=SAMPLES, out=tmp_path / "apart", workers=2, batch_size=7, run_id="20261120-PLAN01"))
     assert here["state"] == apart["state"] == "RELEASED"
     assert _batches(here) == _batches(apart) and len(_batches(here)) > 7

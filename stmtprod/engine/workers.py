@@ -82,6 +82,18 @@ def pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, initializer=start_worker)
 
 
+@contextmanager
+def stopping_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """`pool(workers)` for a block, shut down when it ends; stopped at once (`stop`) when a fault or a
+    signal leaves the block, rather than waiting for the work still queued."""
+    with pool(workers) as executor:
+        try:
+            yield executor
+        except BaseException:
+            stop(executor)
+            raise
+
+
 def stop(pool: ProcessPoolExecutor) -> None:
     """Stop a pool at once: pending work cancelled, running workers killed. Used when the line itself
     is stopping (a signal, a fault): every output is written atomically, so a killed worker leaves

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator
 
 from stmtprod.catalog import Catalog
-from stmtprod.engine.workers import pool as worker_pool
-from stmtprod.engine.workers import stop as stop_workers
+from stmtprod.engine.workers import stopping_pool
 from stmtprod.errors import ConfigError
 from stmtprod.fsutil import atomic_open
 from stmtprod.inserting.lotmodels import FOLDER, LotModels, load_lot_models
@@ -84,19 +83,15 @@ def _made(files: list[Path], facts: RunFacts, accepted: Path, catalog: Catalog, 
         return
     cut = _shares(files, workers * SHARES_PER_WORKER)
     workers, shares = min(workers, len(cut)), iter(cut)
-    with worker_pool(workers) as pool:
-        try:
-            # A share's records are held here from when it is made until it is written: at most one
-            # share more than there are workers is in flight, and each is let go once written.
-            pending = deque(pool.submit(_share, share, *args) for share in islice(shares, workers + 1))
-            while pending:
-                made = pending.popleft().result()
-                pending.extend(pool.submit(_share, share, *args) for share in islice(shares, 1))
-                yield from made
-                del made
-        except BaseException:  # a fault or a signal: stop the shares still queued instead of waiting for them
-            stop_workers(pool)
-            raise
+    with stopping_pool(workers) as pool:
+        # A share's records are held here from when it is made until it is written: at most one
+        # share more than there are workers is in flight, and each is let go once written.
+        pending = deque(pool.submit(_share, share, *args) for share in islice(shares, workers + 1))
+        while pending:
+            made = pending.popleft().result()
+            pending.extend(pool.submit(_share, share, *args) for share in islice(shares, 1))
+            yield from made
+            del made
 
 
 def _share(files: list[Path], *args) -> list[Segment]:
