@@ -18,7 +18,9 @@
    verifies their print files as the line does, alternately, timing each with the process's CPU
    clock: render, the whole verification, the barcode read-back alone and the 100% text check, per
    sheet. Ratios of CPU times measured side by side in one process hardly move when other work
-   shares the machine, unlike the line's wall times.
+   shares the machine, unlike the line's wall times. Then the read-back's floor on the same files:
+   the libraries' and the compiled scan's own parts, each timed alone (`readback_floor`).
+7. The CPU budget that 0.8 of the ceiling leaves the line on its cores, beside what it spent.
 
 `--json-out FILE` saves the results; `--rss-baseline FILE` (the saved results of another size)
 checks that the peak memory is flat (within 20%). See benchmarks/README.md.
@@ -359,7 +361,59 @@ def cpu_probe(summary: dict, batches: int) -> dict | None:
         cpu["readback"] += time.process_time() - started - readback.text_seconds  # the text decoding is the text check's
         sheets += verdict.sheets
     per_sheet = {k: v / sheets * 1000 for k, v in cpu.items()}
-    return {"batches": [f.batch for f in chosen], "sheets": sheets, "cpu_seconds": cpu, "ms_per_sheet": per_sheet}
+    floor = readback_floor(chosen, layouts)
+    return {"batches": [f.batch for f in chosen], "sheets": sheets, "cpu_seconds": cpu, "ms_per_sheet": per_sheet,
+            "floor_ms_per_sheet": floor}
+
+
+def _best(function, times: int = 3) -> float:
+    """The least CPU seconds of `times` calls: the part's own cost, as little disturbed as can be."""
+    spent = []
+    for _ in range(times):
+        started = time.process_time()
+        function()
+        spent.append(time.process_time() - started)
+    return min(spent)
+
+
+def readback_floor(files: list, layouts) -> dict[str, float]:
+    """The read-back's floor on these print files, CPU ms a sheet: each part that every read of every
+    sheet needs, timed alone over the same pages, with no Python around it but one loop: qpdf opening
+    the file and handing over each page's content stream, ISA-L inflating them, the compiled scan (its
+    text decoding and proof left out, as the probe's read-back leaves it out), zxing-cpp decoding each
+    row of bars, and pdfium's optical read of the first and last page. What the read-back spends
+    beyond their sum is the Python that joins them; its share of render cannot go below this sum's."""
+    import pikepdf
+    from isal import isal_zlib
+    from stmtprod import verify
+    from stmtprod.barcode import _scan, content
+    from stmtprod.barcode.reader import read_sheets
+
+    spent = dict.fromkeys(("qpdf", "inflate", "scan", "zxing", "pdfium"), 0.0)
+    sheets = 0
+    for f in files:
+        terms = verify.contract(layouts[f.region])
+        scan_terms = content.scan_terms(terms)
+        with pikepdf.open(f.pdf) as pdf:
+            pages = list(pdf.pages)
+            raws = [page.obj.Contents.read_raw_bytes() for page in pages]
+            fonts, frames = content._Fonts(), content._Frames(terms)
+            inputs = [(isal_zlib.decompress(raw), fonts.of_page(page.obj.get("/Resources")), frames.judge(page.obj)[2])
+                      for raw, page in zip(raws, pages)]
+        spent["qpdf"] += _best(lambda: [p.obj.Contents.read_raw_bytes() for p in pikepdf.open(f.pdf).pages])
+        spent["inflate"] += _best(lambda: [isal_zlib.decompress(raw) for raw in raws])
+        scan = _best(lambda: [_scan.page(data, scan_terms, fonts_, False, media) for data, fonts_, media in inputs])
+        timed = [_scan.page(data, scan_terms, fonts_, True, media) for data, fonts_, media in inputs]
+        timed_s = _best(lambda: [_scan.page(data, scan_terms, fonts_, True, media) for data, fonts_, media in inputs])
+        text_share = sum(r[4] for r in timed) / timed_s if timed_s else 0.0
+        spent["scan"] += scan * max(0.0, 1.0 - text_share)
+        rows = [r[2] for r in timed if r[2] is not None]
+        spent["zxing"] += _best(lambda: [content._decode(row) for row in rows])
+        spent["pdfium"] += _best(lambda: read_sheets(str(f.pdf), [0, len(pages) - 1], terms))
+        sheets += len(pages)
+    per_sheet = {k: v / sheets * 1000 for k, v in spent.items()}
+    per_sheet["sum"] = sum(per_sheet.values())
+    return per_sheet
 
 
 def _count_staged(summary: dict) -> None:
@@ -459,6 +513,16 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
         print(f"sheets per CPU-second (less sensitive to other load): line {line_eff:,.0f} "
               f"({line['cpu']:,.0f} CPU-s), ceiling {ceiling_eff:,.0f} ({ceiling['cpu']:,.0f} CPU-s): "
               f"ratio {line_eff / ceiling_eff:.2f}")
+    if line.get("cpu") and ceiling["sheets_per_s"] and sheets and steps_rss:
+        # What 0.8 leaves the line: its wall at 0.8 of the ceiling's rate, on every core it may use.
+        cores = min(args.workers, os.cpu_count() or 1)
+        wall_budget = sheets / (ceiling["sheets_per_s"] * TARGET_CEILING_RATIO)
+        used = {step: v.get("parent_cpu", 0.0) + v.get("worker_cpu", 0.0) for step, v in steps_rss.items()}
+        drawn = used.get("render", 0.0) + used.get("verify", 0.0)
+        print(f"CPU budget at {TARGET_CEILING_RATIO} of the ceiling: the line within {wall_budget:.1f} s, at most "
+              f"{wall_budget * cores:,.1f} CPU-s on {cores} cores kept busy throughout; it used {line['cpu']:,.1f}: "
+              f"render and verify {drawn:,.1f}, ingest {used.get('ingest', 0.0):,.1f}, start-up and the other steps "
+              f"{line['cpu'] - drawn - used.get('ingest', 0.0):,.1f}")
     accounts = s["counts"]["input"]
     if "verify" in t and render:
         # Since read-ahead a batch's verification is queued in the render workers as soon as the batch
@@ -482,6 +546,12 @@ def report(args, line: dict, ceiling: dict, generated_s: float, baseline: dict |
               f"({ms['verify'] / ms['render']:.0%}), of which barcode read-back {ms['readback']:.3f} "
               f"({ms['readback'] / ms['render']:.0%}) and 100% text check {ms['text']:.3f} "
               f"({ms['text'] / ms['render']:.0%})")
+        floor = probe.get("floor_ms_per_sheet")
+        if floor:
+            print(f"read-back floor (each part alone, no Python around it): qpdf {floor['qpdf']:.3f} + ISA-L inflate "
+                  f"{floor['inflate']:.3f} + scan {floor['scan']:.3f} + zxing-cpp {floor['zxing']:.3f} + pdfium's first "
+                  f"and last page {floor['pdfium']:.3f} = {floor['sum']:.3f} ms a sheet ({floor['sum'] / ms['render']:.0%} "
+                  f"of render); the read-back's Python around them {ms['readback'] - floor['sum']:.3f}")
         checks.append((f"barcode verification, whole (read-back and every check) / render (CPU probe) = "
                        f"{ms['verify'] / ms['render']:.1%} (target < {TARGET_STEP_SHARE:.0%})",
                        ms["verify"] / ms["render"] < TARGET_STEP_SHARE))
