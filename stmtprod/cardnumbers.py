@@ -4,10 +4,15 @@ A card number can reach paper or a log through any text a record carries: a name
 a transaction description (`REF 4111 1111 1111 1111`), a JSON key, a value echoed in an error.
 Upstream systems and attackers write it in many ways, so text is read the way a person reads it:
 each character is NFKC-normalised, every Unicode decimal digit (fullwidth, Arabic-Indic, Devanagari,
-...) and every one-digit numeral (〇 一 二 ... 九, 壹 ... 玖) counts as its ASCII digit, letters end a run of digits, and everything else (spaces of any kind,
-NBSP, dots, slashes, dashes of any kind, zero-width and other format characters, soft hyphens,
-punctuation, symbols, combining marks) is a separator inside a run. Texts printed next to each other
-(the lines of an address) are also read joined.
+...) and every one-digit numeral (〇 一 二 ... 九, 壹 ... 玖) counts as its ASCII digit, an enclosed
+number as its digits (⓫ as 11), letters of words end a run of digits, and everything else is a
+separator inside a run: spaces of any kind, NBSP, dots, slashes, dashes of any kind, zero-width and
+other format characters, soft hyphens, punctuation, symbols, combining marks, and the letters that
+are written as marks or strokes rather than as letters of a word: modifier letters (the apostrophe
+ʼ, ˌ, the length mark ː, the katakana long-vowel mark ー that Japanese text uses as a dash), and the
+letters drawn as a bare stroke or dot (`_STROKES`: the click letters ǀ ǁ ǂ ǃ, Hangul ㅡ ㅣ ㆍ,
+Bopomofo ㄧ, the CJK stroke radicals 丨 丶 丿 亅, ...). Texts printed next to each other (the lines
+of an address) are also read joined.
 
 - `card_number_field`: the first field whose text holds a card number: a run of digits containing a
   Luhn-valid stretch of 13 to 19 digits. Ingest quarantines such records on both lines.
@@ -39,7 +44,8 @@ _ESCAPES = re.compile(r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|U([0-9a-fA-F]{8
 
 
 class _Reading(dict):
-    """Code point -> how it reads: its ASCII digits, '' for a separator, `_BREAK` for a letter and the like.
+    """Code point -> how it reads: its ASCII digits, '' for a separator, `_BREAK` for a letter of a word
+    and the like.
 
     A `str.translate` table, filled as characters are first met."""
 
@@ -52,17 +58,41 @@ class _Reading(dict):
                 value = unicodedata.digit(c, None)
             if value is None and unicodedata.numeric(c, -1) in _ONE_DIGIT:   # 〇 一 ... 九, 壹 ... 玖
                 value = int(unicodedata.numeric(c))
+            if value is None and _enclosed_number(c):   # ⓫ ... ⓴, ❿, ㉈ ...: no NFKC form spells them out
+                value = int(unicodedata.numeric(c))
+            category = unicodedata.category(c)
             if value is not None:
                 digits.append(str(value))
-            elif unicodedata.category(c)[0] in "LN":   # letters, and numerals that are not digits (kanji), end a run
-                other = True
+            elif (category in _WORD_LETTERS and ord(c) not in _STROKES) or category[0] == "N":
+                other = True   # a letter of a word, or a numeral that is not a digit (kanji 十), ends a run
         reading = _BREAK if other else "".join(digits)
         if len(self) < _CACHE_MAX:      # bounded: an extract of every code point must not grow it to 1.1M
             self[code] = reading
         return reading
 
 
+def _enclosed_number(c: str) -> bool:
+    """A circled or parenthesised number of two digits (⓫, ❿, ㉈), read as the number it encloses. An
+    enclosed ideograph (㊉, ten) is a word's numeral, as 十 is."""
+    if unicodedata.category(c) != "No" or unicodedata.numeric(c, -1) not in _TWO_DIGITS:
+        return False
+    name = unicodedata.name(c, "")
+    return "NUMBER" in name and ("CIRCLED" in name or "PARENTHESIZED" in name)
+
+
 _ONE_DIGIT = frozenset(range(10))
+_TWO_DIGITS = frozenset(range(10, 100))
+# Letters that make words: cased letters and the other letters of scripts (kana, hanzi, Hangul, Thai,
+# ...). Modifier letters (Lm) are not among them: they are written as marks (ʼ ˌ ː, and ー, the long-vowel
+# mark Japanese text also uses as a dash); after NFKC, those that stand for a letter (ʰ, ᵃ) are that letter.
+_WORD_LETTERS = frozenset({"Lu", "Ll", "Lt", "Lo"})
+# Letters of a script drawn as a bare stroke, bar or dot, which read as a separator between digits:
+# the click letters ǀ ǁ ǂ ǃ, Hangul ㅡ ㅣ ㆍ (and their jamo ᅳ ᅵ ᆞ), Bopomofo ㄧ, the CJK stroke radicals
+# 丨 丶 丿 乀 乁 亅 (the Kangxi radicals ⼁ ⼂ ⼃ ⼅ fold to them), Arabic alef ا, Hebrew vav ו and yod י,
+# Runic isaz ᛁ, Tifinagh yan ⵏ, the Canadian syllabics finals ᐟ ᐠ ᐥ ᐦ ᐧ ᐨ ᐩ ᣟ and the sinological dot ꞏ.
+_STROKES = frozenset({0x01C0, 0x01C1, 0x01C2, 0x01C3, 0x3161, 0x3163, 0x318D, 0x1173, 0x1175, 0x119E, 0x3127,
+                      0x4E28, 0x4E36, 0x4E3F, 0x4E40, 0x4E41, 0x4E85, 0x0627, 0x05D5, 0x05D9, 0x16C1, 0x2D4F,
+                      0x141F, 0x1420, 0x1425, 0x1426, 0x1427, 0x1428, 0x1429, 0x18DF, 0xA78F})
 _CACHE_MAX = 1 << 16
 _READING = _Reading()
 

@@ -49,6 +49,7 @@ from pypdf.generic import (
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from stmtprod.cardnumbers import redact
 from stmtprod.barcode.payload import PayloadError, parse
 from stmtprod.barcode.reader import read_page_barcodes
 from stmtprod.errors import UsageError
@@ -142,7 +143,7 @@ def select_pieces(rows: list[dict], *, pieces=None, accounts=None, region=None, 
             missing = [w for w in wanted if w not in known]
             if missing:
                 more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
-                raise UsageError(f"{label}(s) not in this run: {', '.join(map(str, missing[:5]))}{more}")
+                raise UsageError(redact(f"{label}(s) not in this run: {', '.join(map(str, missing[:5]))}{more}"))
     if region is not None and region not in REGIONS:
         raise UsageError(f"unknown region {region}; known: {' '.join(REGIONS)}")
     if first is not None and first < 1:

@@ -68,6 +68,11 @@ ENCODINGS = {
     "devanagari": lambda p: _groups(_digits(p, 0x0966), "-"),
     "kanji": lambda p: _groups("".join("〇一二三四五六七八九"[int(d)] for d in p), " "),
     "mixed": lambda p: _groups(_digits(p, 0xFF10)[:8] + p[8:], "\u2212\u00ad\u2060\ufeff"),
+    # letters written as marks or strokes, which a reader takes for separators
+    "modifier-apostrophe": lambda p: _groups(p, "\u02bc"),
+    "long-vowel-mark": lambda p: _groups(_digits(p, 0xFF10), "\u30fc"),
+    "click-bar": lambda p: _groups(p, "\u01c0"),
+    "hangul-eu": lambda p: _groups(p, "\u3161"),
 }
 PLAIN = ("ascii", "spaces", "dots")           # forms an embossing machine can emboss
 EMBOSSABLE = {"ascii": PLAIN[0], "spaces": PLAIN[1], "dots": PLAIN[2]}
@@ -79,15 +84,23 @@ def pan_for(n: int) -> str:
 
 # --- the independent search -------------------------------------------------------------------
 
+# Letters a reader takes for separators between digits, listed here on their own: modifier letters (the
+# whole category), and letters drawn as a stroke or a dot.
+_MARK_LETTERS = set("ǀǁǂǃㅡㅣㆍᅳᅵᆞㄧ丨丶丿乀乁亅اויᛁⵏᐟᐠᐥᐦᐧᐨᐩᣟꞏ")
+
+
 class _Digits(dict):
     def __missing__(self, code: int) -> str:
         ch = chr(code)
         value = unicodedata.decimal(ch, None)
         if value is None and unicodedata.numeric(ch, -1) in range(10):
             value = int(unicodedata.numeric(ch))
-        if value is not None:
+        name = unicodedata.name(ch, "")
+        if value is None and "NUMBER" in name and ("CIRCLED" in name or "PARENTHESIZED" in name):
+            value = int(unicodedata.numeric(ch, -1))   # ⓫ reads 11
+        if value is not None and value >= 0:
             out = str(value)
-        elif ch.isalpha():
+        elif ch.isalpha() and unicodedata.category(ch) != "Lm" and ch not in _MARK_LETTERS:
             out = "|"
         else:
             out = ""
@@ -506,3 +519,47 @@ def test_a_card_number_typed_as_a_command_argument_is_never_echoed(tmp_path, enc
         streams += [result.stdout.encode(), result.stderr.encode()]
     assert any(b"[digits removed]" in s for s in streams)
     search_everything(tmp_path / "nothing-written", streams, [(pan, typed)])
+
+
+# --- how text is read ---------------------------------------------------------------------------
+
+def test_letters_written_as_marks_or_strokes_read_as_separators_and_letters_of_words_end_a_run():
+    """Every modifier letter that stays a mark under NFKC (ʼ ˌ ː, the long-vowel mark ー and its
+    halfwidth form), every letter drawn as a stroke (this file's own list), and two-digit enclosed
+    numbers (⓫) are read as a person reads them between the groups of a card number: the number is
+    found and masked. Letters of words (Latin, kana, hanzi, Thai, Hangul syllables) still end a run."""
+    from stmtprod.cardnumbers import MASK, card_number_field, redact
+
+    pan = PANS[0]
+    marks = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Lm"
+             and not any(unicodedata.category(x) in ("Lu", "Ll", "Lt", "Lo") for x in unicodedata.normalize("NFKC", chr(c)))]
+    assert "\u02bc" in marks and "\u30fc" in marks and "\uff70" in marks and len(marks) > 100
+    for ch in marks + sorted(_MARK_LETTERS):
+        written = _groups(pan, ch)
+        assert card_number_field([("f", f"REF {written}")]) == "f", f"U+{ord(ch):04X}"
+        assert MASK in redact(f"ref {written}") and pan not in digits_only(redact(f"ref {written}")), f"U+{ord(ch):04X}"
+    assert card_number_field([("f", "4111 1111 \u24eb11 1111")]) == "f"     # ⓫ reads 11
+    for word in ("a", "Zx", "ア", "中", "ก", "가", "ß"):
+        assert card_number_field([("f", _groups(pan, word))]) is None, word
+
+
+@pytest.mark.parametrize("option", ["--input", "--out", "--batch-size"])
+@pytest.mark.parametrize("encoding", ["ascii", "long-vowel-mark", "modifier-apostrophe"])
+def test_an_option_that_reads_as_a_card_number_is_refused_before_any_work_unechoed(tmp_path, option, encoding):
+    """A path or option value is written to the run's record, summary, report and ledger and printed by
+    `show`: one that reads as a card number (a file named after one, say) is refused, not echoed, and
+    nothing is made."""
+    typed = ENCODINGS[encoding](PANS[5])
+    given = {"--input": str(CYCLE), "--out": str(tmp_path / "out"), "--batch-size": "100"}
+    if option == "--input":
+        given[option] = str(tmp_path / f"cycle-{typed}.jsonl")
+        Path(given[option]).write_bytes(CYCLE.read_bytes())
+    elif option == "--out":
+        given[option] = str(tmp_path / f"out-{typed}")
+    else:
+        given[option] = PANS[5]
+    res = _run(["build", *[x for pair in given.items() for x in pair], "--workers", "1", "--json"])
+    assert res.returncode == 2, res.stderr.decode()[-2000:]
+    assert f"{option}: the value reads as a card number" in res.stderr.decode()
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("out-*"))
+    search_everything(tmp_path / "nothing-written", [res.stdout, res.stderr], [(PANS[5], typed)])

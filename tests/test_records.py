@@ -419,3 +419,51 @@ def test_readback_assumptions_hold_for_every_layout_font():
         astral = [cp for cp in covered if cp > readback.BMP_LAST and not unicodedata.category(chr(cp)).startswith(("C", "Z"))][::step]
         assert readback.measure(fonts, assumed) == set(assumed), fonts
         assert not readback.measure(fonts, astral), fonts
+
+
+def _with_transaction_date(rec: dict, date) -> dict:
+    rec["transactions"] = [dict(t, date=date if i == 0 else t["date"]) for i, t in enumerate(rec["transactions"])]
+    return rec
+
+
+BAD_DATES = [
+    ("transactions.0.date", "field", lambda: _with_transaction_date(_au(), 1792627200000)),      # a Unix timestamp
+    ("transactions.0.date", "field", lambda: _with_transaction_date(_au(), "1792627200000")),    # the same, as digits
+    ("transactions.0.date", "field", lambda: _with_transaction_date(_au(), "2026-11-2")),
+    ("transactions.0.date", "field", lambda: _with_transaction_date(_au(), "2026-11-02T00:00:00")),
+    ("period_end", "field", lambda: _au(period_end=20261120)),
+    ("transactions.0.date", "rule", lambda: _with_transaction_date(_au(), "0001-01-01")),      # printed "01/01/1"
+    ("transactions.0.date", "rule", lambda: _with_transaction_date(_jp(), "0999-01-01")),
+    ("transactions.0.date", "rule", lambda: _with_transaction_date(_au(), "2099-12-31")),      # after the period
+    ("transactions.0.date", "rule", lambda: _with_transaction_date(_au(), "2024-01-01")),      # long before it
+    ("period_start", "rule", lambda: _au(period_start="0001-01-01")),
+    ("due_date", "rule", lambda: _au(due_date="9999-12-31")),
+    ("period_end", "rule", lambda: _au(period_start="2024-10-21")),
+]
+
+
+@pytest.mark.parametrize("field,kind,make", BAD_DATES, ids=[f"{i}-{d[0]}" for i, d in enumerate(BAD_DATES)])
+def test_a_date_no_statement_can_carry_is_quarantined_and_the_rest_released(tmp_path, field, kind, make):
+    """A date is `YYYY-MM-DD` in a string (never a timestamp, which would keep a 13-digit number in the
+    run's files) and belongs to the cycle: one record dated 0001-01-01 halted the whole night at the
+    text check (the year printed as "1"), and was never quarantined."""
+    summary = _build(tmp_path, [make()])
+    (row,) = _released_all_but(summary, 1, kind, field)
+    assert "1792627200000" not in json.dumps(row)
+
+
+def test_a_late_posted_transaction_from_before_the_period_is_printed(tmp_path):
+    """Transactions posted in the cycle may be dated before it (within a year): such a record is printed."""
+    rec = _with_transaction_date(_au(), "2026-09-30")
+    summary = _build(tmp_path, [rec])
+    _released_all_but(summary, 0)
+    assert "30/09/2026" in _printed_text(summary)
+
+
+def test_a_replacement_character_is_quarantined_as_damaged_text(tmp_path):
+    """U+FFFD is what a decoder upstream leaves for bytes it could not read: it prints (the fonts have a
+    glyph for it) but the name printed would not be the customer's."""
+    summary = _build(tmp_path, [_au(name="Chloe \ufffd Patel")])
+    (row,) = _released_all_but(summary, 1, field="name")
+    assert "replacement character" in row["reason"] and "damaged" in row["reason"]
+    assert "\ufffd" not in _printed_text(summary)

@@ -25,8 +25,8 @@ from stmtprod.engine.report import write_report
 from stmtprod.engine.run import Events, Run, quiet
 from stmtprod.engine.runfolder import (check_not_empty, check_reject_share, check_run_id, choose_run_id,
                                        clear_stale_ingests, ingest_into, mirror, note_halt, note_waiting, open_ledger,
-                                       place_new_run, prepare_out, refuse_empty, release_staging, reopen_staging,
-                                       replace_ingest, run_summary, write_summary)
+                                       place_new_run, prepare_out, refuse_card_numbers, refuse_empty, release_staging,
+                                       reopen_staging, replace_ingest, run_summary, write_summary)
 from stmtprod.engine.workers import held_frozen
 from stmtprod.errors import AwaitingInspection, Halt, UsageError
 from stmtprod.inserting.complete import settled
@@ -41,6 +41,7 @@ def start(product: Product, events: Events = quiet, force: bool = False) -> dict
     unless `force`, which starts a new run with a new id.
     """
     started = time.perf_counter()
+    refuse_card_numbers(product.record(), product.out)
     out = prepare_out(product.out)
     with OutputLock(out), held_frozen():
         clear_stale_ingests(out, product.ingest_prefix)

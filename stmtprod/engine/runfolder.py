@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable, Protocol, TypeVar
 
+from stmtprod.cardnumbers import PAN_MIN, PAN_MAX, card_number_field
 from stmtprod.engine import halt_report
 from stmtprod.errors import EnvironmentFault, Halt, UsageError
 from stmtprod.fsutil import fsync_dir, remove_temporaries, write_json
@@ -72,6 +73,19 @@ def check_batching(batch_size: int, run_id: str | None) -> None:
         raise UsageError("--batch-size must be at least 1")
     if run_id is not None:
         check_run_id(run_id, "--run-id")
+
+
+def refuse_card_numbers(options: dict, out: Path) -> None:
+    """A usage error (exit 2, before any work) for an option whose value reads as a card number: a
+    run's options and paths are written to its record, summary, report and ledger, and printed by
+    `stmtprod show`; the value is not quoted, so the operator's paste stays off the screen too."""
+    for name, value in {**options, "out": str(out)}.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        texts = [("value", str(v)) for v in values if isinstance(v, (str, int, Path)) and not isinstance(v, bool)]
+        if card_number_field(texts):
+            raise UsageError(f"--{name.replace('_', '-')}: the value reads as a card number ({PAN_MIN} to {PAN_MAX} "
+                             "digits passing the Luhn check, in any script or spacing) and is not used or echoed; "
+                             "rename the file or folder, or correct the value")
 
 
 def prepare_out(out: Path) -> Path:

@@ -71,6 +71,29 @@ class _MoneySchema:
 _PLAIN, _OTHER = "plain decimal", "other amount"
 Money = Annotated[Decimal, _MoneySchema()]
 
+ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+STATEMENT_YEARS = range(2000, 2100)
+LONGEST_SPAN = dt.timedelta(days=366)
+
+
+class _IsoDateSchema:
+    """A date as formats.md writes it, `YYYY-MM-DD` in a JSON string, and nothing else: pydantic alone
+    also reads a number, or a string of digits, as a Unix timestamp (`1792627200000` would be a date,
+    and a 13-digit number, perhaps a card number, would be kept in the run's files as written). The
+    pattern is checked, then the date parsed, inside pydantic-core."""
+
+    def __get_pydantic_core_schema__(self, source: type, handler: GetCoreSchemaHandler) -> CoreSchema:
+        written = core_schema.custom_error_schema(core_schema.str_schema(pattern=ISO_DATE_PATTERN, strict=True),
+                                                  custom_error_type="date_form",
+                                                  custom_error_message="a date must be a string written YYYY-MM-DD")
+        return core_schema.chain_schema([written, core_schema.date_schema()])
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "format": "date", "pattern": ISO_DATE_PATTERN}
+
+
+IsoDate = Annotated[dt.date, _IsoDateSchema()]
+
 
 def schema_errors(exc: ValidationError) -> list[dict]:
     """The errors of `exc` as one validator per amount would give them: the plain pattern's miss on
@@ -92,7 +115,7 @@ OptionalText = Annotated[str, Field(max_length=_MAX_TEXT)]
 
 _TOTAL_FIELDS = ("previous_balance", "payments", "credits", "fees", "interest", "new_balance", "minimum_due")
 _TOTALS = attrgetter(*_TOTAL_FIELDS)
-_AMOUNT = attrgetter("amount")
+_AMOUNT, _DATE = attrgetter("amount"), attrgetter("date")
 _QUANTUM = {places: Decimal(1).scaleb(-places) for places in set(MINOR_UNITS.values())}
 """An amount with exactly the currency's places has the same quantum (exponent) as these."""
 
@@ -125,7 +148,7 @@ class Address(_Strict):
 
 
 class Transaction(_Strict):
-    date: dt.date
+    date: IsoDate
     description: Text
     amount: Money
 
@@ -139,9 +162,9 @@ class StatementRecord(_Strict):
     name: Text
     address: Address
     card_last5: Annotated[str, Field(pattern=r"^[0-9]{5}$")]
-    period_start: dt.date
-    period_end: dt.date
-    due_date: dt.date
+    period_start: IsoDate
+    period_end: IsoDate
+    due_date: IsoDate
     currency: Literal["AUD", "NZD", "JPY", "MYR", "IDR", "SGD", "HKD"]
     previous_balance: Money
     payments: Money
@@ -164,6 +187,7 @@ class StatementRecord(_Strict):
             raise RuleError("currency", f"currency {self.currency} is not {CURRENCY[self.region]}, the currency of region {self.region}")
         if not self.period_start <= self.period_end <= self.due_date:
             raise RuleError("period_start", "dates out of order: need period_start <= period_end <= due_date")
+        self._check_dates()
         places = MINOR_UNITS[self.currency]
         totals, charges = _TOTALS(self), list(map(_AMOUNT, self.transactions))
         same = _QUANTUM[places].same_quantum
@@ -176,6 +200,27 @@ class StatementRecord(_Strict):
         if minimum_due < 0:
             raise RuleError("minimum_due", "minimum_due is negative")
         return self
+
+    def _check_dates(self) -> None:
+        """Dates a statement of one cycle can carry (in order already): its own in `STATEMENT_YEARS`,
+        the period and the time to pay each at most `LONGEST_SPAN`, and every transaction dated within
+        the period or up to `LONGEST_SPAN` before it (posted late), never after it. A date like
+        0001-01-01 is upstream damage, and would print as a year the market's format was not made for."""
+        if self.period_start.year not in STATEMENT_YEARS or self.due_date.year not in STATEMENT_YEARS:
+            field = "period_start" if self.period_start.year not in STATEMENT_YEARS else "due_date"
+            raise RuleError(field, f"{field} is outside the years {STATEMENT_YEARS.start}-{STATEMENT_YEARS.stop - 1}")
+        if self.period_end - self.period_start > LONGEST_SPAN:
+            raise RuleError("period_end", f"the period is longer than {LONGEST_SPAN.days} days")
+        if self.due_date - self.period_end > LONGEST_SPAN:
+            raise RuleError("due_date", f"due_date is more than {LONGEST_SPAN.days} days after period_end")
+        dates = list(map(_DATE, self.transactions))
+        earliest, latest = self.period_start - LONGEST_SPAN, self.period_end
+        if dates and not earliest <= min(dates) <= max(dates) <= latest:
+            for i, date in enumerate(dates):
+                if not earliest <= date <= latest:
+                    raise RuleError(f"transactions.{i}.date",
+                                    f"transactions.{i}.date is {'after the period' if date > latest else 'more than'}"
+                                    + ("" if date > latest else f" {LONGEST_SPAN.days} days before the period"))
 
     def _check_places(self, places: int) -> None:
         """Every amount in the currency's minor unit (a whole amount may omit the places where there

@@ -95,7 +95,11 @@ def prints(fonts: Fonts, text: str) -> bool:
 
 def _printable(fonts: Fonts) -> frozenset[int]:
     spaces = {cp for cp in font_registry.coverage(fonts) if unicodedata.category(chr(cp)) == "Zs"}
-    return frozenset(cp for cp in readable(fonts) | spaces if not _unshaped(chr(cp)))
+    return frozenset(cp for cp in readable(fonts) | spaces if not _unshaped(chr(cp)) and cp != REPLACEMENT)
+
+
+REPLACEMENT = 0xFFFD
+"""U+FFFD stands where a decoder upstream met bytes it could not read: the text is damaged, not printable."""
 
 
 def _printables(fonts: list[Fonts]) -> list[frozenset[int]]:
@@ -143,6 +147,8 @@ def prepare_all(layouts: list[Layout], workers: int = 1) -> None:
 
 def _why(ch: str, covered: frozenset[int], region: str) -> str:
     name = f"{ch!r} (U+{ord(ch):04X})"
+    if ord(ch) == REPLACEMENT:
+        return f"replacement character {name}: the text was damaged when it was decoded upstream"
     if unicodedata.category(ch).startswith("M"):
         return f"combining mark {name} left after composing the text (NFC): it would print detached"
     if unicodedata.bidirectional(ch) in _RIGHT_TO_LEFT:
