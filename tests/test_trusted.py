@@ -107,18 +107,17 @@ def test_a_real_runs_spill_and_batch_rows_read_as_the_model_reads_them(sample_ru
                                                     for raw in batch.read_bytes().splitlines()]
 
 
-def test_a_form_only_the_model_reads_is_read_by_the_model():
-    """Dates as a timestamp or a datetime at midnight are valid for the model, not for the view's
-    decoder: the reader gets the model's own reading."""
+def test_a_date_in_a_form_the_model_once_read_as_a_timestamp_halts_naming_the_field():
+    """Dates as a timestamp or a datetime at midnight were valid for pydantic's lax reading, not for the
+    view's decoder; the model now reads only `YYYY-MM-DD` strings too (a timestamp is a number as long
+    as a card number), so such a row is not as the run wrote it: a Halt naming the row and the field."""
     number, raw, _model = next(accepted(SAMPLES.read_text(encoding="utf-8").splitlines()))
     record = json.loads(raw)
     midnight = dt.datetime.combine(dt.date.fromisoformat(record["period_start"]), dt.time(), dt.timezone.utc)
-    record["period_start"] = int(midnight.timestamp())
-    record["due_date"] += "T00:00:00"
-    row = spill_row(number, json.dumps(record, ensure_ascii=False))
-    read = SPILL_ROWS.decode(row, "spill")
-    assert typed(read) == typed(SpillRow.model_validate_json(row))
-    assert read.record.period_start == midnight.date() and isinstance(read.record.due_date, dt.date)
+    for field, value in (("period_start", int(midnight.timestamp())), ("due_date", record["due_date"] + "T00:00:00")):
+        row = spill_row(number, json.dumps(record | {field: value}, ensure_ascii=False))
+        with pytest.raises(Halt, match=f"record.{field}: a date must be a string written YYYY-MM-DD"):
+            SPILL_ROWS.decode(row, "spill")
 
 
 def test_the_view_has_the_models_fields_defaults_and_behaviour():

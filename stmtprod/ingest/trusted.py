@@ -11,10 +11,9 @@ properties), so the schema stays single and the view cannot drift from it unnoti
 Nothing is checked less. The view only stands for a validation that already happened in this run:
 resume ingests the input again before it plans. What a row holds is still checked where it counts,
 independently of the code that drew it: every sheet is read back and every piece compared with its
-source record. A row the view cannot decode in its plain form (a date as a timestamp, which the
-model also accepts) is handed to the model itself, so a reader sees exactly what the model would
-give; a row the model refuses too (a damaged or altered work file) halts the run with the file, the
-row and the field, never a traceback.
+source record. A row the view cannot decode in its plain form is handed to the model itself, so a
+reader sees exactly what the model would give; a row the model refuses too (a damaged or altered
+work file) halts the run with the file, the row and the field, never a traceback.
 """
 from __future__ import annotations
 
