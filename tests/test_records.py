@@ -402,6 +402,43 @@ def test_card_orders_identical_repeat_suppressed_conflicting_repeat_quarantines_
     assert produced.count(rows[0]["card_id"]) == 1 and rows[1]["card_id"] not in produced
 
 
+def test_card_orders_with_a_key_twice_or_already_expired_are_quarantined_and_the_rest_released(tmp_path):
+    """A key given twice (pydantic keeps the last, so a first "pan" or "name" would go unchecked), at the
+    top or in the address, and a card expiring before its production month: each order is quarantined
+    naming why, as the statement line does, and every other carrier is made. A personalisation log
+    that starts with a byte order mark is read as the order file is."""
+    import datetime as dt
+
+    from stmtprod.cards.line import run_cards
+    from tests.test_cards import subset
+
+    orders, log = subset(tmp_path, "AU")
+    rows = [json.loads(line) for line in orders.read_text(encoding="utf-8").splitlines()]
+    body = json.dumps(rows[0] | {"card_id": "C-AU-900011", "pan": _luhn_pan(11)}, ensure_ascii=False)
+    twice = ['{"pan": "' + _luhn_pan(12) + '", ' + body[1:],
+             '{"name": "MR FIRST NAME", ' + json.dumps(rows[0] | {"card_id": "C-AU-900013", "pan": _luhn_pan(13)},
+                                                       ensure_ascii=False)[1:],
+             body.replace('"address": {', '"address": {"city": "ELSEWHERE", ', 1).replace("C-AU-900011", "C-AU-900014")
+             .replace(_luhn_pan(11), _luhn_pan(14))]
+    assert all(line.count('"pan"') + line.count('"name"') + line.count('"city"') >= 4 for line in twice)
+    expired = json.dumps(rows[0] | {"card_id": "C-AU-900015", "pan": _luhn_pan(15), "expiry": "2026-10"})
+    current = json.dumps(rows[0] | {"card_id": "C-AU-900016", "pan": _luhn_pan(16), "expiry": "2026-11"})
+    with open(orders, "a", encoding="utf-8") as fh:
+        fh.write("\n".join([*twice, expired, current]) + "\n")
+    entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    added = {**entries[0], "card_id": "C-AU-900016", "pan_last5": _luhn_pan(16)[-5:], "slot": len(entries) + 1}
+    log.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(e) + "\n" for e in [*entries, added]).encode())
+    summary = run_cards(orders, log, tmp_path / "out", key=None, demo=True, workers=1,
+                        production_date=dt.date(2026, 11, 23), reject_threshold=0.5)
+    assert summary["state"] == "RELEASED", summary.get("halt")
+    quarantined = [json.loads(x) for x in Path(summary["quarantine_file"]).read_text(encoding="utf-8").splitlines()]
+    assert [(r["line"], r["field"], r["kind"]) for r in quarantined] == [
+        (len(rows) + 1, "(record)", "json"), (len(rows) + 2, "(record)", "json"), (len(rows) + 3, "(record)", "json"),
+        (len(rows) + 4, "expiry", "expiry")]
+    assert "2026-11" in quarantined[-1]["reason"]
+    assert summary["counts"]["produced"] == len(rows) + 1
+
+
 @pytest.mark.volume
 def test_readback_assumptions_hold_for_every_layout_font():
     """`readable` does not draw the unified ideographs and Hangul (assumed to read back) nor anything

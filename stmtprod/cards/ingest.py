@@ -11,6 +11,7 @@ number is ever written, so no work file, spill or quarantine row holds a card nu
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -77,14 +78,46 @@ def _printable(order: CardOrder, layouts: LayoutSet, carriers: CarrierSet | None
         raise Reject(exc.field, exc.reason, exc.kind) from None
 
 
-def _check(raw: bytes, layouts: LayoutSet, carriers: CarrierSet | None) -> CardOrder:
+def _check(raw: bytes, layouts: LayoutSet, carriers: CarrierSet | None, produced: dt.date | None = None) -> CardOrder:
     try:
         order = CardOrder.model_validate_json(raw)
     except ValidationError as exc:
         raise _reject_from(exc) from None
+    _check_keys_once(raw, order)
+    if produced is not None and _expired(order.expiry, produced):
+        raise Reject("expiry", f"the card expires before the production month {produced:%Y-%m}", "expiry")
     check_postcode(layouts[order.region], order.region, order.address.postcode)
     _printable(order, layouts, carriers)
     return order
+
+
+def _expired(expiry: str, produced: dt.date) -> bool:
+    """A card whose expiry month (YYYY-MM, validated) is before the month it is made in."""
+    return (int(expiry[:4]), int(expiry[5:7])) < (produced.year, produced.month)
+
+
+def _check_keys_once(raw: bytes, order: CardOrder) -> None:
+    """Refuse an order that gives a key twice, as the statement line does: pydantic keeps the last value,
+    so a first "pan" or "name" would go unchecked (which value counts would be a guess). A line with as
+    many colons as the order's keys has none twice; any other is read again keeping every key."""
+    if raw.count(b":") == len(order.model_fields_set) + len(order.address.model_fields_set):
+        return
+    try:
+        json.loads(raw, object_pairs_hook=_once)
+    except _Twice:
+        raise Reject("(record)", "a key is given twice in the order; which value counts would be a guess",
+                     "json") from None
+
+
+class _Twice(Exception):
+    """A JSON object with a key given twice."""
+
+
+def _once(pairs: list[tuple[str, object]]) -> dict:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _Twice
+    return found
 
 
 _CARD_ID = re.compile(ACCOUNT_ID_PATTERN)   # card ids have the shape of account ids
@@ -104,12 +137,14 @@ def safe_card_id(raw: bytes) -> str | None:
 
 def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path, quarantine_path: Path,
                   carriers: CarrierSet | None = None,
-                  progress: Callable[[int, int, int], None] | None = None) -> CardIngest:
+                  progress: Callable[[int, int, int], None] | None = None,
+                  produced: dt.date | None = None) -> CardIngest:
     """Validate every order; spill sanitized records per region; quarantine rejects with line and reason.
 
     `carriers` (the carrier texts) lets the fitting check measure the lines the carrier prints the
     embossed name on. `progress(bytes_read, bytes_total, orders)` is called every few thousand lines,
-    as the statement line's ingest does."""
+    as the statement line's ingest does. `produced`: the production date; a card expiring before its
+    month is quarantined."""
     digest = hashlib.sha256()
     result = CardIngest()
     result.accepted = {r: [] for r in REGIONS}
@@ -140,7 +175,7 @@ def ingest_orders(path: Path, layouts: LayoutSet, key: CardKey, spill_dir: Path,
                 if raw is OVERSIZE:
                     raise Reject("(record)", oversize_reason(), "size")
                 raw = nfc_line(raw)
-                order = _check(raw, layouts, carriers)
+                order = _check(raw, layouts, carriers, produced)
                 record: CardRecord = order.record(key.token(order.pan))
                 del order
                 fingerprint = hashlib.blake2b(record.model_dump_json().encode(), digest_size=16).digest()

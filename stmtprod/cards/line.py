@@ -162,7 +162,7 @@ class Cards:
             events("ingest", done=done, total=total, records=orders)
 
         return ingest_orders(self.options.orders, self.layouts, self.key, accepted, quarantine, self.config.carriers,
-                             progress)
+                             progress, self.options.production_date)
 
     def make_run_id(self, ingested: CardIngest, salt: int = 0) -> str:
         """`YYYYMMDD-XXXXXX`: production date and a hash of the orders, the key id and the configuration."""

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from stmtprod.cardnumbers import redact
 from stmtprod.cards.models import PersonalisationEntry
 from stmtprod.errors import Halt, UsageError
+from stmtprod.ingest.lines import BOM
 
 ACTION = ("pull the cards of this run from the sealing line; re-make or re-sequence the cards so the "
           "personalisation log matches the carriers, then resume the card run with the new log")
@@ -52,6 +53,8 @@ def read_log(path: Path) -> tuple[list[PersonalisationEntry], str]:
         raise UsageError(f"personalisation log {path} does not exist") from None
     entries = []
     for number, line in enumerate(raw.splitlines(), start=1):
+        if number == 1 and line.startswith(BOM):   # as the order file and the extract: the digest still covers it
+            line = line[len(BOM):]
         if not line.strip():
             continue
         try:
