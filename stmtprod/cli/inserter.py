@@ -50,7 +50,9 @@ def control(run_dir, model):
                    "these lots with no record is MISSING.")
 @click.option("--piece", "pieces", type=click.IntRange(min=1), multiple=True,
               help="Operator decision: the piece's sequence (repeatable).")
-@click.option("--action", type=click.Choice(["ok", "pull", "reprint"]), help="Operator decision for --piece.")
+@click.option("--action", type=click.Choice(["ok", "pull", "reprint", "ack"]),
+              help="Operator decision for --piece (ack: a second envelope reported for a settled piece was a "
+                   "duplicate report; pull: taken out).")
 @click.option("--reason", help="Why (required with --action).")
 @click.option("--operator", help="Who decides (required with --action).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -58,7 +60,7 @@ def reconcile(run_dir, results_file, model, lots, pieces, action, reason, operat
     """Apply an inserter results file to a released run, or record an operator's decision on pieces.
 
     With neither, print the count check (and complete the run if every piece is final)."""
-    from stmtprod.inserting.fates import check_lines
+    from stmtprod.inserting.fates import check_lines, waits
     from stmtprod.inserting.reconcile import operator_decision, reconcile as apply_results, status
     from stmtprod.inserting.results import ResultsRefused
 
@@ -70,7 +72,7 @@ def reconcile(run_dir, results_file, model, lots, pieces, action, reason, operat
         elif pieces and action:
             result = operator_decision(run_dir, list(pieces), action, reason or "", operator or "")
         elif pieces or action or lots or model:
-            raise errors.UsageError("give --results FILE [--lot L], or --piece SEQ --action ok|pull|reprint "
+            raise errors.UsageError("give --results FILE [--lot L], or --piece SEQ --action ok|pull|reprint|ack "
                                     "--reason --operator")
         else:
             result = status(run_dir)
@@ -84,13 +86,15 @@ def reconcile(run_dir, results_file, model, lots, pieces, action, reason, operat
         click.echo(f"{result['file']}: {result['records']} records for lots {', '.join(result['lots'])}; "
                    f"fates {result['fates']}" + (f"; REPRINTS HELD for the operator in lots {', '.join(result['held_lots'])}"
                                                  " (reprint share above the maximum)"
-                                                 if result["reprints_held"] else ""), err=True)
+                                                 if result["reprints_held"] else "")
+                   + (f"; SECOND ENVELOPES of settled pieces: {result['second_copies']['waiting']} wait for the "
+                      "operator" if (result.get("second_copies") or {}).get("waiting") else ""), err=True)
     elif pieces:
         click.echo(f"pieces {', '.join(map(str, result['pieces']))}: {result['fate']}", err=True)
     click.echo("\n".join(check_lines(result["check"])), err=True)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
-    sys.exit(errors.EXIT_WAITING if result["check"]["waiting"] else 0)
+    sys.exit(errors.EXIT_WAITING if waits(result["check"]) else 0)
 
 
 @click.command("insert-sim")
@@ -144,7 +148,13 @@ def reprint(run_dir, workers, as_json):
         click.echo(f"{result['child']}: {result['pieces']} pieces reprinted, {state}"
                    + ("" if state == "RELEASED" else f"; 'stmtprod show {result['child']} --out ...' says why, "
                       "'stmtprod reprint' again finishes it"), err=True)
+    for r in result.get("refused", []):
+        click.echo(f"piece {r['sequence']} of {r['run_id']} is {r['why']}: never reprinted; it waits for the operator: "
+                   f"stmtprod reconcile {Path(run_dir).resolve().parent / r['run_id']} --piece {r['sequence']} --action pull --reason ... "
+                   "--operator ...", err=True)
     click.echo("\n".join(check_lines(result["check"])), err=True)
     if as_json:
         click.echo(json.dumps({k: v for k, v in result.items() if k != "summary"}, ensure_ascii=False, sort_keys=True))
-    sys.exit({None: 0, "RELEASED": 0, "HALTED": errors.EXIT_HALTED}.get(state, errors.EXIT_WAITING))
+    if state == "HALTED":
+        sys.exit(errors.EXIT_HALTED)
+    sys.exit(errors.EXIT_WAITING if result.get("refused") or state not in (None, "RELEASED") else 0)

@@ -101,6 +101,17 @@ MIGRATIONS = [
         PRIMARY KEY (child_run, line));
     CREATE UNIQUE INDEX reprints_parent ON reprints (parent_run, parent_seq, child_run);
     """,
+    # 5: envelopes reported for pieces whose fate was already settled (mailed, pulled, or in a reprint
+    # child): the fate stays, and an envelope that may be in the mail stream waits for the operator's
+    # `pull` (taken out) or `ack` (a duplicate report), recorded with who and why (`action` NULL: open).
+    """
+    CREATE TABLE second_copies (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(run_id), sequence INTEGER NOT NULL,
+        results_id INTEGER REFERENCES inserter_results(id), status TEXT NOT NULL, fate TEXT NOT NULL,
+        reason TEXT NOT NULL, details TEXT, at TEXT NOT NULL, action TEXT, who TEXT, decided_reason TEXT,
+        decided_at TEXT);
+    CREATE INDEX second_copies_piece ON second_copies (run_id, sequence);
+    """,
 ]
 
 

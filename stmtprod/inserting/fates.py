@@ -4,7 +4,12 @@ Fates: MAILED and PULLED are final; REPRINT (to print again), REPRINTED (in a re
 when the child's piece is) and WAITING (an operator decides) are not. A piece with no fate has not
 been reported by the inserter yet. The run's inserter loop is complete only when every scheduled
 piece is final: scheduled = mailed + pulled (a piece mailed through its reprint counts as mailed,
-with status REPRINTED).
+with status REPRINTED), and no second envelope waits.
+
+A report on a piece already MAILED, PULLED or REPRINTED never changes its fate: it is a second copy
+(`second_copies`). One whose envelope may be in the mail stream (OK, ATTENTION) waits for the
+operator to take it out (`pull`) or to find it was a duplicate report (`ack`); others are out of the
+mail stream already and are only kept.
 """
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ from stmtprod.engine.ledger import Ledger, now
 
 MAILED, PULLED, REPRINT, WAITING, REPRINTED = "MAILED", "PULLED", "REPRINT", "WAITING", "REPRINTED"
 FINAL = (MAILED, PULLED)
+SETTLED_FATES = (MAILED, PULLED, REPRINTED)  # a later report is a second copy, never a new fate
+IN_MAIL = ("OK", "ATTENTION")  # statuses whose envelope may have reached the mail stream
 WAITING_SHOWN = 200  # waiting pieces listed by the count check (all are counted)
 
 
@@ -51,8 +58,18 @@ def record(ledger: Ledger, run_id: str, decisions: Iterable[dict], results: dict
     """Write `decisions` (sequence, status, fate, who, reason, details; any iterable, consumed once)
     and, for a results file, its row (file, sha256, model, lots, records), all in one transaction.
     `adjust(db, results_id)` may change this file's fates before they become current (held reprints).
+    A decision with `second` set is a second copy (`second_copy`), kept apart from the fates.
     Returns the fates and statuses written, counted."""
     stamp = now()
+    seconds: list[dict] = []
+
+    def fates_only():
+        for d in decisions:
+            if d.get("second"):
+                seconds.append(d)
+            else:
+                yield d
+
     with ledger.transaction() as db:
         results_id = None
         if results is not None:
@@ -65,7 +82,8 @@ def record(ledger: Ledger, run_id: str, decisions: Iterable[dict], results: dict
                        "VALUES (?,?,?,?,?,?,?,?,?)",
                        ((run_id, d["sequence"], results_id, d["status"], d["fate"], d.get("who"), d.get("reason"),
                          json.dumps(d.get("details") or {}, ensure_ascii=False, sort_keys=True), stamp)
-                        for d in decisions))
+                        for d in fates_only()))
+        _write_seconds(db, run_id, results_id, seconds, stamp)
         if adjust is not None and results_id is not None:
             adjust(db, results_id)
         written = {"fates": {}, "statuses": {}}
@@ -73,6 +91,9 @@ def record(ledger: Ledger, run_id: str, decisions: Iterable[dict], results: dict
             for value, n in db.execute(f"SELECT {column}, COUNT(*) FROM piece_fates WHERE id > ? GROUP BY {column} "
                                        f"ORDER BY {column}", (first,)):
                 written[key][value] = n
+        if seconds:
+            written["second_copies"] = {"waiting": sum(d["open"] for d in seconds),
+                                        "kept": sum(not d["open"] for d in seconds)}
         if results_id is not None:
             db.execute("UPDATE inserter_results SET counts = ? WHERE id = ?",
                        (json.dumps({**written, "records": results["records"]}, sort_keys=True), results_id))
@@ -81,6 +102,52 @@ def record(ledger: Ledger, run_id: str, decisions: Iterable[dict], results: dict
                    (first,))
         before_commit()
     return written
+
+
+def second_copy(base: dict, status: str, before: dict, details: dict, reason: str) -> dict:
+    """A report on a piece whose fate is settled (`before`): its fate stays; it waits for the operator
+    when the envelope may be in the mail stream (any record OK or ATTENTION)."""
+    waits = any(s in IN_MAIL for s in status.split("+"))
+    if waits:
+        reason += ("; a second envelope may be in the mail stream: find it, then --action pull (taken out) "
+                   "or --action ack (a duplicate report, no second envelope)")
+    else:
+        reason += "; out of the mail stream already: destroy that copy"
+    return {**base, "second": True, "open": waits, "status": status, "fate": before["fate"], "details": details,
+            "reason": reason}
+
+
+def _write_seconds(db: sqlite3.Connection, run_id: str, results_id: int | None, seconds: list[dict],
+                   stamp: str) -> None:
+    db.executemany("INSERT INTO second_copies (run_id, sequence, results_id, status, fate, reason, details, at, "
+                   "action, who, decided_reason, decided_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                   [(run_id, d["sequence"], results_id, d["status"], d["fate"], d["reason"],
+                     json.dumps(d.get("details") or {}, ensure_ascii=False, sort_keys=True), stamp,
+                     None if d["open"] else "none", None if d["open"] else d.get("who"),
+                     None if d["open"] else "out of the mail stream", None if d["open"] else stamp)
+                    for d in seconds])
+
+
+def open_seconds(ledger: Ledger, run_id: str, sequence: int) -> list[dict]:
+    """The piece's second copies still waiting for the operator, oldest first."""
+    return [dict(r) for r in ledger.db.execute(
+        "SELECT id, status, fate, reason FROM second_copies WHERE run_id = ? AND sequence = ? AND action IS NULL "
+        "ORDER BY id", (run_id, sequence))]
+
+
+def close_seconds(db: sqlite3.Connection, ids: list[int], action: str, who: str, reason: str, stamp: str) -> None:
+    """Inside a transaction: the operator's decision on second copies (`pull`: taken out; `ack`: a
+    duplicate report); the piece's fate is not touched."""
+    db.executemany("UPDATE second_copies SET action = ?, who = ?, decided_reason = ?, decided_at = ? WHERE id = ? "
+                   "AND action IS NULL", [(action, who, reason, stamp, i) for i in ids])
+
+
+def last_final(ledger: Ledger, run_id: str, sequence: int) -> str | None:
+    """The last final fate the piece's history holds (a ledger from before second copies may show a
+    final piece turned WAITING by a repeated report: it is still final)."""
+    row = ledger.db.execute("SELECT fate FROM piece_fates WHERE run_id = ? AND sequence = ? AND fate IN (?, ?) "
+                            "ORDER BY id DESC LIMIT 1", (run_id, sequence, *FINAL)).fetchone()
+    return None if row is None else row[0]
 
 
 def write_fates(db: sqlite3.Connection, decisions: list[tuple[str, dict]], stamp: str) -> None:
@@ -142,9 +209,13 @@ def count_check(ledger: Ledger, run_id: str) -> dict:
              "reprinted": counts[REPRINTED], "to_reprint": counts[REPRINT], "waiting": counts[WAITING],
              "not_reported": scheduled - reported, "results_files": files, "waiting_pieces": waiting,
              "challenge_pieces": challenges}
-    check["balanced"] = scheduled == reported + check["not_reported"]
-    check["complete"] = scheduled > 0 and counts[MAILED] + counts[PULLED] == scheduled
-    check["loop"] = ("COMPLETE" if check["complete"] else "WAITING FOR OPERATOR" if counts[WAITING]
+    seconds = [dict(r) for r in ledger.db.execute(
+        "SELECT sequence, status, fate, reason FROM second_copies WHERE run_id = ? AND action IS NULL "
+        "ORDER BY sequence, id", (run_id,))]
+    check["second_copies"], check["second_copy_pieces"] = len(seconds), seconds[:WAITING_SHOWN]
+    check["balanced"] = scheduled == reported + check["not_reported"] and not seconds
+    check["complete"] = scheduled > 0 and counts[MAILED] + counts[PULLED] == scheduled and not seconds
+    check["loop"] = ("COMPLETE" if check["complete"] else "WAITING FOR OPERATOR" if counts[WAITING] or seconds
                      else "REPRINTS PENDING" if counts[REPRINT] else "IN REPRINT" if counts[REPRINTED]
                      else "OPEN" if files else "NOT STARTED")
     return check
@@ -165,4 +236,15 @@ def check_lines(check: dict) -> list[str]:
         lines.append(f"  WAITING piece {w['sequence']} ({w['status']}): {w['reason']}")
     if check["waiting"] > 20:
         lines.append(f"  ... and {check['waiting'] - 20} more waiting pieces")
+    if check.get("second_copies"):
+        lines.append(f"  {check['second_copies']} second envelopes of pieces already settled wait: more envelopes "
+                     "than pieces until each is pulled or acknowledged")
+    for w in check.get("second_copy_pieces", [])[:20]:
+        lines.append(f"  WAITING second envelope of piece {w['sequence']} ({w['status']}, piece {w['fate']}): "
+                     f"{w['reason']}")
     return lines
+
+
+def waits(check: dict) -> bool:
+    """Someone must decide: a waiting piece or a second envelope (exit 6)."""
+    return bool(check["waiting"] or check.get("second_copies"))

@@ -79,6 +79,7 @@ class InserterModel(_Config):
     attention_reprints: bool = False
     missing_status: Literal["OK", "DIVERTED", "DAMAGED", "ATTENTION", "PULLED"] | None = None
     divert_bin: Annotated[int, Field(ge=1, le=99)] = 2
+    outsort_bins: Annotated[int, Field(ge=1, le=99)] | None = None  # bins 1..N; default: up to the divert bin
     control: RecordFormat
     results: RecordFormat
     statuses: dict[str, Literal["OK", "DIVERTED", "DAMAGED", "ATTENTION", "PULLED"]]
@@ -97,7 +98,14 @@ class InserterModel(_Config):
             raise ValueError("results.fields: a value is carried by two fields")
         if not self.statuses:
             raise ValueError("statuses: map at least one status code")
+        if self.divert_bin > self.bins:
+            raise ValueError(f"divert_bin {self.divert_bin} is not one of the outsort_bins (1 to {self.bins})")
         return self
+
+    @property
+    def bins(self) -> int:
+        """The highest outsort bin; a results file naming any other bin is refused."""
+        return self.outsort_bins or self.divert_bin
 
     def status_of(self, code: str) -> str | None:
         return self.statuses.get(code)

@@ -8,7 +8,12 @@ Rules (after RICOH ProcessDirector's inserter reconciliation, stricter where it 
 - PULLED: not mailed; waits for the operator to give the reason (`--action pull --reason`).
 - MISSING (no record for a piece of a reported lot): the model's `missing_status` if it sets one,
   else the operator decides.
-- Two records for one piece (a duplicate read), or a record for a piece already final: operator.
+- Two records for one piece (a duplicate read): operator.
+- A record for a piece already MAILED, PULLED or REPRINTED (in a reprint child) never changes its
+  fate: it is a second copy, which waits for the operator (`pull` the envelope, or `ack` a duplicate
+  report) when it may be in the mail stream (OK, ATTENTION).
+- A planned divert (pulled at inspection, or a challenge piece) is never mailed and never reprinted:
+  the operator can only pull it.
 - Reprints above a lot's maximum share (`maximum_reprint_percent` of its model, or of the lot in
   `inserters/lots.toml`): all of that lot's reprints from the file wait for the operator.
 A piece whose planned divert fails any other way is pulled (it was never to be mailed) unless it
@@ -23,15 +28,16 @@ from stmtprod.cardnumbers import redact
 from stmtprod.errors import UsageError
 from stmtprod.inserting import fates
 from stmtprod.inserting.complete import settle
-from stmtprod.inserting.fates import FINAL, MAILED, PULLED, REPRINT, REPRINTED, WAITING
+from stmtprod.inserting.fates import FINAL, MAILED, PULLED, REPRINT, REPRINTED, SETTLED_FATES, WAITING
 from stmtprod.inserting.lotmodels import covered_lots, load_lot_models, results_model
 from stmtprod.inserting.models import MISSING, InserterModel
 from stmtprod.inserting.pieces import Slot
 from stmtprod.inserting.results import ResultRecord, records, scan
 from stmtprod.inserting.runctx import RunFolder
-from stmtprod.engine.ledger import Ledger
+from stmtprod.engine.ledger import Ledger, now
 
-ACTIONS = {"ok": MAILED, "pull": PULLED, "reprint": REPRINT}
+ACTIONS = {"ok": MAILED, "pull": PULLED, "reprint": REPRINT, "ack": None}
+_CLOSED = {"pull": "taken out", "ack": "acknowledged as a duplicate report"}
 
 
 def _fate(piece: Slot, status: str, rec: ResultRecord | None, model: InserterModel) -> tuple[str, str]:
@@ -66,10 +72,13 @@ def decide(piece: Slot, recs: list[ResultRecord], before: dict | None, model: In
     base = {"sequence": piece.sequence, "who": f"inserter:{model.name}"}
     details = {"records": [{"line": r.line, "code": r.code, "bin": r.bin, "timestamp": r.timestamp,
                             "note": redact(r.note)} for r in recs]}
+    if recs and before is not None and before["fate"] in SETTLED_FATES:
+        return fates.second_copy(base, "+".join(r.status for r in recs), before, details, _again(recs, before))
     if len(recs) > 1:
+        then = "--action pull (a planned divert)" if piece.divert else "--action ok, pull or reprint"
         return {**base, "status": "+".join(r.status for r in recs), "fate": WAITING, "details": details,
                 "reason": f"duplicate: {len(recs)} records for one piece (lines "
-                          f"{', '.join(str(r.line) for r in recs)}): find every copy, then decide"}
+                          f"{', '.join(str(r.line) for r in recs)}): find every copy, then {then}"}
     if not recs:
         if before is not None:
             return None
@@ -81,17 +90,18 @@ def decide(piece: Slot, recs: list[ResultRecord], before: dict | None, model: In
         fate, reason = _fate(piece, status, None, model)
         return {**base, "status": status, "fate": fate, "reason": reason, "details": details}
     rec = recs[0]
-    if before is not None and before["fate"] == REPRINTED:
-        return {**base, "status": rec.status, "fate": REPRINTED, "details": details,
-                "reason": f"the original was reported {rec.status} after it went to reprint: it must not be mailed; "
-                          "take it out (its reprint is the piece that counts)"}
-    if before is not None and before["fate"] in FINAL:
-        return {**base, "status": rec.status, "fate": WAITING, "details": details,
-                "reason": f"reported {rec.status} again after it was already {before['fate']}: check for a second copy"}
     fate, reason = _fate(piece, rec.status, rec, model)
     if rec.note:
         reason += f" (inserter note: {redact(rec.note[:200])})"
     return {**base, "status": rec.status, "fate": fate, "reason": reason, "details": details}
+
+
+def _again(recs: list[ResultRecord], before: dict) -> str:
+    status = "+".join(r.status for r in recs)
+    if before["fate"] == REPRINTED:
+        return (f"the original was reported {status} after it went to reprint: it must not be mailed "
+                "(its reprint is the piece that counts)")
+    return f"reported {status} after it was already {before['fate']}: its fate stays {before['fate']}"
 
 
 def reconcile(run_dir: Path, results_file: Path, model: str | None = None, lots: list[str] | None = None) -> dict:
@@ -152,6 +162,7 @@ def reconcile(run_dir: Path, results_file: Path, model: str | None = None, lots:
                                before_commit=lambda: crashpoints.reached("reconcile:commit"), adjust=hold)
         return {"run_id": run.run_id, "file": str(results_file), "model": inserter.name, "lots": covered,
                 "records": first.records, "fates": written["fates"], "statuses": written["statuses"],
+                "second_copies": written.get("second_copies", {"waiting": 0, "kept": 0}),
                 "reprint_share_percent": round(max(shares.values(), default=0.0), 3), "reprints_held": bool(held),
                 "held_lots": held, "check": settle(ledger, run)}
     finally:
@@ -164,34 +175,79 @@ def _before(codes: bytearray, sequence: int) -> dict | None:
 
 
 def operator_decision(run_dir: Path, sequences: list[int], action: str, reason: str, operator: str) -> dict:
-    """An operator's decision on pieces that are not final; all of them, or none (UsageError)."""
+    """An operator's decision on pieces: all of them, or none (UsageError). A final fate is never
+    changed, a planned divert can only be pulled, and a second envelope can only be pulled or
+    acknowledged, so no decision can mail a piece twice."""
     if action not in ACTIONS:
         raise UsageError(f"--action must be one of {', '.join(ACTIONS)}")
     if not reason.strip() or not operator.strip():
         raise UsageError("an operator decision needs --reason and --operator")
+    who, why = redact(operator.strip()), redact(reason.strip())
     run = RunFolder.open(run_dir)
     ledger = Ledger(run.out)
     try:
         state = fates.current(ledger, run.run_id)
-        decisions = []
+        decisions, closed = [], []
         for seq in sequences:
             if run.map.lot_of(seq) is None:
                 raise UsageError(f"run {run.run_id} has no piece {seq}")
-            now_ = state.get(seq)
-            if now_ is not None and now_["fate"] == REPRINTED:
-                raise UsageError(f"piece {seq} is in a reprint child ({now_['reason']}): decide on the child's piece")
-            if now_ is not None and now_["fate"] in FINAL:
-                raise UsageError(f"piece {seq} is already {now_['fate']} ({now_['reason']}): a final fate is not changed")
-            if action == "ok" and seq in run.map.diverts:
-                why = run.map.slot(seq).divert_why
-                raise UsageError(f"piece {seq} is a planned divert ({why}): it cannot be mailed")
-            decisions.append({"sequence": seq, "status": (now_ or {}).get("status"), "fate": ACTIONS[action],
-                              "who": redact(operator.strip()), "reason": redact(reason.strip()), "details": {"action": action}})
-        fates.record(ledger, run.run_id, decisions)
-        return {"run_id": run.run_id, "pieces": sequences, "action": action, "fate": ACTIONS[action],
+            seconds = fates.open_seconds(ledger, run.run_id, seq)
+            if seconds:
+                closed += _second_decision(seq, seconds, action)
+                continue
+            fate = _decided_fate(ledger, run, seq, state.get(seq), action)
+            decisions.append({"sequence": seq, "status": (state.get(seq) or {}).get("status"), "fate": fate,
+                              "who": who, "reason": why, "details": {"action": action}})
+        with ledger.transaction() as db:
+            stamp = now()
+            fates.write_fates(db, [(run.run_id, d) for d in decisions], stamp)
+            fates.close_seconds(db, closed, action, who, why, stamp)
+        return {"run_id": run.run_id, "pieces": sequences, "action": action, "second_copies_closed": len(closed),
+                "fate": ACTIONS[action] if decisions else f"second envelope {_CLOSED[action]}, the piece's fate kept",
                 "check": settle(ledger, run)}
     finally:
         ledger.close()
+
+
+def _second_decision(seq: int, seconds: list[dict], action: str) -> list[int]:
+    """The second copies of a settled piece that `action` closes; only pull or ack can."""
+    if action not in ("pull", "ack"):
+        raise UsageError(f"piece {seq} is {seconds[0]['fate']} and a second envelope of it was reported "
+                         f"({seconds[0]['status']}): its fate is not changed; --action pull (the envelope taken out) "
+                         "or --action ack (a duplicate report, no second envelope)")
+    return [s["id"] for s in seconds]
+
+
+def _decided_fate(ledger: Ledger, run: RunFolder, seq: int, now_: dict | None, action: str) -> str:
+    """The fate `action` gives a piece with no second copy waiting, or UsageError saying what is allowed."""
+    if action == "ack":
+        raise UsageError(f"piece {seq} has no second envelope waiting: --action ack acknowledges one")
+    fate = (now_ or {}).get("fate")
+    if fate == REPRINTED:
+        child = _child_of(ledger, run.run_id, seq)
+        if child is not None and ledger.run(child) is None:
+            raise UsageError(f"piece {seq} is recorded in reprint child {child}, which was never made: run "
+                             f"`stmtprod reprint {run.run_dir}`, which plans it again")
+        raise UsageError(f"piece {seq} is in a reprint child ({now_['reason']}): decide on the child's piece")
+    if fate in FINAL:
+        raise UsageError(f"piece {seq} is already {fate} ({now_['reason']}): a final fate is not changed")
+    was = fates.last_final(ledger, run.run_id, seq)
+    if was is not None:
+        if action != "pull":
+            raise UsageError(f"piece {seq} was already {was} before it was reported again: a final fate is not "
+                             "changed; --action pull once any second envelope is taken out")
+        return was
+    if seq in run.map.diverts and action != "pull":
+        why = run.map.slot(seq).divert_why
+        raise UsageError(f"piece {seq} is a planned divert ({why}): it cannot be mailed and is never reprinted; "
+                         "--action pull only")
+    return ACTIONS[action]
+
+
+def _child_of(ledger: Ledger, run_id: str, seq: int) -> str | None:
+    row = ledger.db.execute("SELECT child_run FROM reprints WHERE parent_run = ? AND parent_seq = ? "
+                            "ORDER BY round DESC LIMIT 1", (run_id, seq)).fetchone()
+    return None if row is None else row[0]
 
 
 def status(run_dir: Path) -> dict:

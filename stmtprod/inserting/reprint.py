@@ -10,9 +10,14 @@ files, and is reconciled in turn. A parent piece is REPRINTED until its child's 
 takes that fate (`complete.settle`). Reprints of reprints go to the next round the same way.
 
 Order, so that a crash anywhere resumes to the same state: the round is recorded in the ledger in one
-transaction (the `reprints` rows and the parent pieces REPRINTED); the child's input is then written
-from the ledger (deterministic bytes); the child run is started, or resumed when it exists; once it
-is released its sequences are linked to the parents' pieces.
+transaction (the `reprints` rows and the parent pieces REPRINTED) that commits only once the child's
+input is written from it (deterministic bytes), so a piece that cannot be printed again records
+nothing; the child run is started, or resumed when it exists; once it is released its sequences are
+linked to the parents' pieces. A round recorded whose child run never started (a crash in between,
+or a ledger from before this order) is undone and planned again from the pieces' fates.
+
+A planned divert (a challenge piece, or one pulled at inspection) and a piece that was once final are
+never reprinted: if one is marked to reprint, it waits for the operator instead (`--action pull`).
 """
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ from stmtprod.errors import ConfigError, UsageError
 from stmtprod.fsutil import atomic_open
 from stmtprod.inserting import fates
 from stmtprod.inserting.complete import SETTLED, family
+from stmtprod.inserting.pieces import RunMap
+from stmtprod.inserting.runctx import RunFolder
 from stmtprod.plan import spill_line
 
 _FAMILY = re.compile(r"([0-9]{8}-[0-9A-Z]{6})(?:-R([0-9]{1,3}))?")
@@ -47,12 +54,30 @@ def child_input(out: Path, child: str) -> Path:
 
 
 def _unfinished(ledger: Ledger, root: str) -> str | None:
-    """A planned child that is not released yet (absent from the runs, or stopped): it is finished first."""
+    """A started child that is not released yet: it is finished first. A recorded child that never
+    started is undone (`_undo_round`), so its round is planned again."""
     for child in family(ledger, root)[1:]:
         run = ledger.run(child)
-        if run is None or run["state"] not in SETTLED:
+        if run is None:
+            _undo_round(ledger, child)
+            return None
+        if run["state"] not in SETTLED:
             return child
     return None
+
+
+def _undo_round(ledger: Ledger, child: str) -> None:
+    """A round whose child run was never started (nothing of it printed): its pieces go back to
+    REPRINT and its links are removed, in one transaction, with the reason in each piece's history."""
+    with ledger.transaction() as db:
+        rows = db.execute("SELECT r.parent_run, r.parent_seq FROM reprints r JOIN piece_state p ON "
+                          "p.run_id = r.parent_run AND p.sequence = r.parent_seq WHERE r.child_run = ? AND p.fate = ? "
+                          "ORDER BY r.line", (child, fates.REPRINTED)).fetchall()
+        fates.write_fates(db, [(r["parent_run"], {"sequence": r["parent_seq"], "status": fates.REPRINT,
+                                                  "fate": fates.REPRINT, "who": "stmtprod reprint",
+                                                  "reason": f"{child} was recorded but never made: planned again",
+                                                  "details": {"undone": child}}) for r in rows], now())
+        db.execute("DELETE FROM reprints WHERE child_run = ?", (child,))
 
 
 def _root_sequence(db, run_id: str, sequence: int) -> int:
@@ -62,16 +87,33 @@ def _root_sequence(db, run_id: str, sequence: int) -> int:
     return sequence if row is None else _root_sequence(db, row["parent_run"], row["parent_seq"])
 
 
-def _plan_round(ledger: Ledger, root: str) -> str | None:
+def _never_reprinted(ledger: Ledger, run: RunMap, run_id: str, sequence: int) -> str | None:
+    """Why a piece marked to reprint must not be (a planned divert, or once final), or None."""
+    if sequence in run.diverts:
+        return f"a planned divert ({run.slot(sequence).divert_why})"
+    was = fates.last_final(ledger, run_id, sequence)
+    return None if was is None else f"already {was} before"
+
+
+def _plan_round(ledger: Ledger, out: Path, root: str) -> tuple[str | None, list[dict]]:
     """Record the next round: every REPRINT piece of the family goes to child `<root>-R<k>`, in the
-    order of the root pieces they print (so the child plans them in the root's order)."""
+    order of the root pieces they print (so the child plans them in the root's order); one that must
+    never be reprinted waits for the operator instead. Commits only once the child's input is written.
+    Returns the child (None: nothing to reprint) and the pieces sent to the operator."""
     runs = family(ledger, root)
+    maps = {run_id: RunFolder.open(out / run_id).map for run_id in runs}
     with ledger.transaction() as db:
-        pieces = sorted(((_root_sequence(db, run_id, r["sequence"]), run_id, r["sequence"]) for run_id in runs
-                         for r in db.execute("SELECT sequence FROM piece_state WHERE run_id = ? AND fate = ?",
-                                             (run_id, fates.REPRINT))))
+        marked = [(run_id, r["sequence"]) for run_id in runs
+                  for r in db.execute("SELECT sequence FROM piece_state WHERE run_id = ? AND fate = ?",
+                                      (run_id, fates.REPRINT))]
+        refused = [{"run_id": run_id, "sequence": seq, "why": why} for run_id, seq in marked
+                   if (why := _never_reprinted(ledger, maps[run_id], run_id, seq)) is not None]
+        _refuse(db, refused)
+        kept = {(r["run_id"], r["sequence"]) for r in refused}
+        pieces = sorted((_root_sequence(db, run_id, seq), run_id, seq) for run_id, seq in marked
+                        if (run_id, seq) not in kept)
         if not pieces:
-            return None
+            return None, refused
         k = 1 + db.execute("SELECT COALESCE(MAX(round), 0) FROM reprints WHERE child_run LIKE ?",
                            (f"{root}-R%",)).fetchone()[0]
         child, stamp = f"{root}-R{k}", now()
@@ -82,7 +124,16 @@ def _plan_round(ledger: Ledger, root: str) -> str | None:
                                          "who": "stmtprod reprint", "reason": f"reprinted in {child}, line {line}",
                                          "details": {"child": child, "line": line, "round": k}})
                                for line, (_, run_id, seq) in enumerate(pieces, 1)], stamp)
-    return child
+        write_child_input(ledger, out, child)
+    return child, refused
+
+
+def _refuse(db, refused: list[dict]) -> None:
+    """Inside the round's transaction: pieces marked to reprint that never may be wait for the operator."""
+    fates.write_fates(db, [(r["run_id"], {"sequence": r["sequence"], "status": fates.REPRINT, "fate": fates.WAITING,
+                                          "who": "stmtprod reprint",
+                                          "reason": f"{r['why']}: never reprinted; find the piece, then --action pull",
+                                          "details": {"refused": r["why"]}}) for r in refused], now())
 
 
 def _source_record(out: Path, run_id: str, sequence: int, ledger: Ledger) -> bytes:
@@ -153,11 +204,12 @@ def reprint(run_dir: Path, events: Events = quiet, workers: int | None = None) -
             raise UsageError(f"run {root} is not in the ledger of {out}")
         if record["state"] not in SETTLED:
             raise UsageError(f"run {root} is {record['state']}: only a released run has pieces to reprint")
-        child = _unfinished(ledger, root)
+        child, refused = _unfinished(ledger, root), []
         if child is None:
-            child = _plan_round(ledger, root)
+            child, refused = _plan_round(ledger, out, root)
             if child is None:
-                return {"root": root, "child": None, "pieces": 0, "check": fates.count_check(ledger, root)}
+                return {"root": root, "child": None, "pieces": 0, "refused": refused,
+                        "check": fates.count_check(ledger, root)}
         pieces = ledger.db.execute("SELECT COUNT(*) FROM reprints WHERE child_run = ?", (child,)).fetchone()[0]
         path = write_child_input(ledger, out, child)
         existing = ledger.run(child)
@@ -169,7 +221,8 @@ def reprint(run_dir: Path, events: Events = quiet, workers: int | None = None) -
     try:
         if (ledger.run(child) or {}).get("state") in SETTLED:
             _link(ledger, child)
-        return {"root": root, "child": child, "pieces": pieces, "state": ledger.run(child)["state"],
+        return {"root": root, "child": child, "pieces": pieces, "refused": refused,
+                "state": ledger.run(child)["state"],
                 "summary": summary, "check": fates.count_check(ledger, root)}
     finally:
         ledger.close()

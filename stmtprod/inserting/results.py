@@ -1,8 +1,9 @@
 """Results files in: read and validate a whole file before anything is applied, line by line.
 
 A line that does not parse, a piece of another run, a sequence the run does not have, a status code
-the model does not map, a bin or timestamp that is not one: the file is refused (`ResultsRefused`,
-exit 2) naming file, line and field, and nothing changes. Two records for one piece are not an error
+the model does not map, a bin that is not one of the model's outsort bins, a timestamp that is not
+one: the file is refused (`ResultsRefused`, exit 2) naming file, line and field, and nothing changes.
+A value refused is not repeated where it could be a card number (bin, sequence). Two records for one piece are not an error
 here: they are a duplicate read, which the reconciliation sends to the operator.
 
 The file is streamed twice (`scan`, then `records`): memory holds a byte per piece, not the records.
@@ -23,6 +24,7 @@ from stmtprod.inserting.records import RecordError, parse_records
 
 _SHOWN = 20
 _KEPT = 1000  # problems kept for the message; all are counted
+_ECHOED = 9  # digits of a sequence a message repeats: no more than a run can have
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,9 @@ def _check(fields: dict[str, str], model: InserterModel, run_id: str, run: RunMa
         return "run_id", f"piece of another run: run id {fields.get('run_id', '')[:40]!r}, this run is {run_id}"
     text = fields["sequence"]
     if not text.isdigit() or not text.isascii():
-        return "sequence", f"{text[:20]!r} is not a piece sequence number"
+        return "sequence", "not a piece sequence number (the value is not repeated)"
+    if len(text.lstrip("0")) > _ECHOED:
+        return "sequence", f"run {run_id} has no piece with a {len(text.lstrip('0'))}-digit sequence"
     sequence = int(text)
     lot = run.lot_of(sequence)
     if lot is None:
@@ -71,8 +75,9 @@ def _check(fields: dict[str, str], model: InserterModel, run_id: str, run: RunMa
     if status is None:
         return "status", f"status code {code[:20]!r} is not mapped by model {model.name} ({', '.join(model.statuses)})"
     bin_text = fields.get("bin", "")
-    if bin_text and not (bin_text.isascii() and bin_text.isdigit()):
-        return "bin", f"{bin_text[:20]!r} is not a bin number"
+    if bin_text and not (bin_text.isascii() and bin_text.isdigit() and len(bin_text.lstrip("0")) <= 2
+                         and 1 <= int(bin_text) <= model.bins):
+        return "bin", f"not an outsort bin of model {model.name} (1 to {model.bins}; the value is not repeated)"
     stamp = fields.get("timestamp", "")
     if stamp:
         try:
