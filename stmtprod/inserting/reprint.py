@@ -143,10 +143,15 @@ def _source_record(out: Path, run_id: str, sequence: int, ledger: Ledger) -> byt
     if row is None:
         raise UsageError(f"run {run_id} has no piece {sequence} in the ledger")
     spill = Path(out) / run_id / "work" / "accepted" / f"{row['region']}.jsonl"
-    with open(spill, "rb") as fh:
-        for raw in fh:
-            if spill_line(raw) == row["line"]:
-                return json.dumps(json.loads(raw)["record"], ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    try:
+        with open(spill, "rb") as fh:
+            for raw in fh:
+                if spill_line(raw) == row["line"]:
+                    return json.dumps(json.loads(raw)["record"], ensure_ascii=False,
+                                      separators=(",", ":")).encode() + b"\n"
+    except OSError as exc:
+        raise UsageError(f"{spill}: cannot read the source record of piece {sequence} of run {run_id}: "
+                         f"{exc.strerror}; restore the run's work/accepted/, then reprint") from None
     raise UsageError(f"{spill}: the source record of piece {sequence} (input line {row['line']}) is missing")
 
 
