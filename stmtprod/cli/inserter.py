@@ -149,9 +149,10 @@ def reprint(run_dir, workers, as_json):
                    + ("" if state == "RELEASED" else f"; 'stmtprod show {result['child']} --out ...' says why, "
                       "'stmtprod reprint' again finishes it"), err=True)
     for r in result.get("refused", []):
+        folder = Path(run_dir).resolve().parent / r["run_id"]
         click.echo(f"piece {r['sequence']} of {r['run_id']} is {r['why']}: never reprinted; it waits for the operator: "
-                   f"stmtprod reconcile {Path(run_dir).resolve().parent / r['run_id']} --piece {r['sequence']} --action pull --reason ... "
-                   "--operator ...", err=True)
+                   f"stmtprod reconcile {folder} --piece {r['sequence']} --action pull --reason ... --operator ...",
+                   err=True)
     click.echo("\n".join(check_lines(result["check"])), err=True)
     if as_json:
         click.echo(json.dumps({k: v for k, v in result.items() if k != "summary"}, ensure_ascii=False, sort_keys=True))

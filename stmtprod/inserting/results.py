@@ -3,8 +3,8 @@
 A line that does not parse, a piece of another run, a sequence the run does not have, a status code
 the model does not map, a bin that is not one of the model's outsort bins, a timestamp that is not
 one: the file is refused (`ResultsRefused`, exit 2) naming file, line and field, and nothing changes.
-A value refused is not repeated where it could be a card number (bin, sequence). Two records for one piece are not an error
-here: they are a duplicate read, which the reconciliation sends to the operator.
+A value refused is not repeated where it could be a card number (bin, sequence). Two records for one
+piece are not an error here: they are a duplicate read, which the reconciliation sends to the operator.
 
 The file is streamed twice (`scan`, then `records`): memory holds a byte per piece, not the records.
 """
