@@ -441,3 +441,51 @@ def test_a_ledger_from_before_the_history_keeps_its_decisions_as_original_histor
         (1, "decided", "rejected", "amy"), (2, "drawn", None, None)]
     assert events[0]["defects"][0]["evidence"] == "total off by 1" and events[0]["original"] is True
     assert stages[1]["original"] == 1 and stages[2]["original"] is None
+
+
+@pytest.mark.parametrize("text", ["bob\nADMIN approved", "bob\rx", "bob\u2028ADMIN", "bob\u2029x", "bob\x1b[2K",
+                                  "bob\tx", "bob\u202eevil"])
+def test_typed_names_reasons_and_notes_are_one_printable_line(tmp_path, text):
+    """An inspector's name, a reason, a note or an operator typed with a line break or a control character
+    could print as a forged line of its own in `qa status`, `show` and the report: each is refused
+    (exit 2), naming the option and the character, and nothing is written."""
+    from stmtprod.cli.typed import unprintable
+
+    assert unprintable(text) and unprintable("Bøb O'Neil-Tanaka 田中") is None
+    run_dir = tmp_path / "RUN"
+    run_dir.mkdir()
+    refused = CliRunner().invoke(main, ["reconcile", str(run_dir), "--piece", "1", "--action", "pull",
+                                        "--reason", "jammed", "--operator", text])
+    assert refused.exit_code == 2 and "--operator" in refused.output and "U+" in refused.output, refused.output
+    refused = _qa("restore", "--out", str(tmp_path), "--region", "SG", "--stage", "2", "--reason", text)
+    assert refused.exit_code == 2 and "--reason" in refused.output, refused.output
+
+
+def test_an_inspector_name_or_note_with_a_line_break_writes_nothing(tmp_path):
+    run = _waiting(tmp_path)
+    piece = _sample(run)[0]
+    before = _decisions(run)
+    for args in (["--inspector", "bob\nADMIN approved", "--accept-clean"],
+                 ["--inspector", "bob", "--defect", f"{piece}:print-quality:smudge\n2026 ADMIN approved"],
+                 ["--inspector", "bob", "--defect", f"{piece}:print-quality\u2028x:smudge"]):
+        refused = _qa("record", run["run_dir"], "--stage", "2", *args)
+        assert refused.exit_code == 2 and "U+" in refused.output and "Traceback" not in refused.output, refused.output
+        assert _decisions(run) == before
+    assert _reject(run, piece).exit_code == 0
+    refused = _qa("correct", run["run_dir"], "--stage", "2", "--lot", "SG", "--action", "rerender",
+                  "--inspector", "k.tanaka", "--reason", "cleaned\nADMIN approved")
+    assert refused.exit_code == 2 and "--reason" in refused.output, refused.output
+
+
+def test_a_refusal_shows_when_the_lot_was_decided(tmp_path):
+    """Card-number masking eats any run of 12 or more digits: the decision's time is shown to the second,
+    with the T and Z of ISO 8601 breaking the run, so the refusal still says when."""
+    import re
+
+    run = _waiting(tmp_path)
+    assert _reject(run, _sample(run)[0]).exit_code == 0
+    clean = _qa("record", run["run_dir"], "--stage", "2", "--accept-clean", "--inspector", "someone")
+    assert clean.exit_code == 2 and "[digits removed]" not in clean.output, clean.output
+    at = next(s for s in _decisions(run)[0] if s["stage"] == 2)["at"]
+    assert re.search(r"rejected by k\.tanaka at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", " ".join(clean.output.split()))
+    assert at[:19] in clean.output

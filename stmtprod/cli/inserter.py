@@ -14,6 +14,7 @@ import click
 
 from stmtprod import errors
 from stmtprod.cli.output import fail
+from stmtprod.cli.typed import typed
 
 _RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -70,6 +71,7 @@ def reconcile(run_dir, results_file, model, lots, pieces, action, reason, operat
         if results_file:
             result = apply_results(run_dir, results_file, model, list(lots) or None)
         elif pieces and action:
+            reason, operator = typed("--reason", reason, False), typed("--operator", operator, False)
             result = operator_decision(run_dir, list(pieces), action, reason or "", operator or "")
         elif pieces or action or lots or model:
             raise errors.UsageError("give --results FILE [--lot L], or --piece SEQ --action ok|pull|reprint|ack "

@@ -15,10 +15,11 @@ import click
 from stmtprod import errors
 from stmtprod.cardnumbers import redact
 from stmtprod.catalog import load_catalog
+from stmtprod.cli.typed import typed, unprintable
 from stmtprod.inspect.config import STAGE_NAMES, load_inspection
 from stmtprod.inspect.context import InspectionContext
 from stmtprod.inspect.defects import defect_kinds
-from stmtprod.inspect.history import history_lines
+from stmtprod.inspect.history import history_lines, moment
 from stmtprod.inspect.stages import (correct_hint, decision, lot_sample, result_of, switching_state,
                                     times_decided)
 from stmtprod.layout import load_layouts
@@ -130,6 +131,9 @@ def _defect(_ctx, _param, values):
     for value in values:
         piece, _, rest = value.partition(":")
         kind, _, note = rest.partition(":")
+        if unprintable(value):
+            raise click.BadParameter(f"a finding must be one line of printable text: it holds {unprintable(value)} "
+                                     "(a control character, line break or direction override)")
         if not piece.strip().isdigit() or not kind.strip() or not note.strip():
             raise click.BadParameter(redact(f"{value!r}: expected PIECE:KIND:NOTE with a note saying what was "
                                             "found, e.g. 42:wrong-amount:total off by 1"))
@@ -149,10 +153,14 @@ def _check_kinds(run: dict, stage: int, defects: list[dict]) -> None:
                                    f"{', '.join(kinds)} (README, 'Defect kinds')")
 
 
-def _text(what: str, value: str | None) -> str:
-    if value is None or not value.strip():
-        raise click.UsageError(f"{what} must not be empty")
-    return redact(value.strip())   # typed by a person: a card number typed here is masked like any echo
+def _text(what: str, value: str | None, required: bool = True) -> str | None:
+    """A name or reason typed by a person: one printable line (`stmtprod.cli.typed`), a card number in it
+    masked like any echo."""
+    try:
+        value = typed(what, value, required)
+    except errors.UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    return None if value is None else redact(value)
 
 
 @click.command("record")
@@ -218,13 +226,13 @@ def _nothing_waiting(run: dict, run_dir: Path, stage: int, lots: dict[str, dict]
     parts = []
     for lot, s in sorted(lots.items()):
         if s["decision"] == "rejected":
-            parts.append(f"lot {lot} was rejected by {s['inspector']} at {s['at']} and has its decision; it goes on "
+            parts.append(f"lot {lot} was rejected by {s['inspector']} at {moment(s['at'])} and has its decision; it goes on "
                          f"only after a correction: {correct_hint(run_dir, stage, lot)}")
         elif s["decision"] == "rerender":
             parts.append(f"lot {lot} is to be rendered again: 'stmtprod resume {run['run_id']} --out "
                          f"{run_dir.parent}' re-renders it and draws a new sample")
         else:
-            parts.append(f"lot {lot} is already {s['decision']} ({s['inspector']}, {s['at']})")
+            parts.append(f"lot {lot} is already {s['decision']} ({s['inspector']}, {moment(s['at'])})")
     return f"stage {stage} of run {run['run_id']} has no lot waiting for an inspector: " + "; ".join(parts)
 
 
@@ -341,9 +349,9 @@ def status_cmd(out, as_json):
 @click.option("--operator", default=None)
 def restore_cmd(out, region, stage, reason, operator):
     """Restart discontinued inspection (on tightened) after corrective action."""
+    reason, operator = _text("--reason", reason), _text("--operator", operator, required=False)
     if not (out / LEDGER_FILE).exists():
         raise click.UsageError(f"{out} has no ledger")
-    reason = _text("--reason", reason)
     with _locked(out):
         ledger = Ledger(out)
         try:

@@ -2,6 +2,8 @@
 and why, oldest first; the same lines in `qa status`, `stmtprod show` and the run report."""
 from __future__ import annotations
 
+import datetime as dt
+
 
 def history_lines(events: list[dict]) -> list[str]:
     """One line per event of `Ledger.lot_events`, each finding on a line of its own below its decision."""
@@ -19,3 +21,15 @@ def history_lines(events: list[dict]) -> list[str]:
             pulled = f", pulled {', '.join(map(str, e['pulled']))}" if e.get("pulled") else ""
             lines.append(head + f"corrected ({e['action']}) by {e['who']}: {e['reason']}{pulled}")
     return lines
+
+
+def moment(at: str) -> str:
+    """A ledger timestamp to the second in UTC, `2026-12-01T10:22:33Z`: its T and Z break the run of digits
+    that card-number masking would otherwise remove from a message (no more than 8 digits in a row)."""
+    try:
+        stamp = dt.datetime.fromisoformat(at)
+    except (TypeError, ValueError):
+        return str(at)
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
