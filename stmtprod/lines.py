@@ -9,8 +9,8 @@ from typing import Callable
 
 from stmtprod.cards.line import resume_any_key, verify_card_run
 from stmtprod.challenges.reprove import reprove_statements
-from stmtprod.engine import life
-from stmtprod.engine.ledger import Ledger
+from stmtprod.engine import journal, life
+from stmtprod.engine.ledger import LEDGER_FILE, Ledger
 from stmtprod.engine.run import Events, quiet
 from stmtprod.engine.runfolder import check_run_id
 from stmtprod.engine.runstate import load_run
@@ -48,9 +48,25 @@ def resume(run_id: str, out: Path, events: Events = quiet, workers: int | None =
 
 
 def verify_run(run_dir: Path, workers: int = 1, events: Callable[..., None] | None = None) -> dict:
-    """Re-verify a finished run of either line (released, else staged) against its manifests and records."""
+    """Re-verify a finished run of either line (released, else staged) against its manifests and records,
+    once its QA decisions in the ledger and its QA journal are found to agree; `state` says whether it
+    was released."""
     run = load_run(run_dir)
+    _journal_agrees(Path(run_dir))
     if run.get("line") == "cards":
-        return verify_card_run(run_dir, workers)
+        return {**verify_card_run(run_dir, workers), "state": run.get("state")}
     result = verify_statement_run(run, run_dir, workers, events)
-    return {**result, "challenges": reprove_statements(run, run_dir, Path(result["folder"]))}
+    return {**result, "state": run.get("state"),
+            "challenges": reprove_statements(run, run_dir, Path(result["folder"]))}
+
+
+def _journal_agrees(run_dir: Path) -> None:
+    """Refuse (exit 7) a run whose QA decisions in its output folder's ledger and its journal differ."""
+    out = run_dir.resolve().parent
+    if not (out / LEDGER_FILE).exists():
+        return
+    ledger = Ledger(out)
+    try:
+        journal.check(ledger, run_dir.resolve().name, run_dir.resolve())
+    finally:
+        ledger.close()

@@ -489,3 +489,113 @@ def test_a_refusal_shows_when_the_lot_was_decided(tmp_path):
     at = next(s for s in _decisions(run)[0] if s["stage"] == 2)["at"]
     assert re.search(r"rejected by k\.tanaka at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", " ".join(clean.output.split()))
     assert at[:19] in clean.output
+
+
+def _tamper(run: dict, sql: str) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(Path(run["run_dir"]).parent / "ledger.sqlite", isolation_level=None)
+    try:
+        db.execute(sql)
+    finally:
+        db.close()
+
+
+def _journal(run: dict) -> list[dict]:
+    lines = (Path(run["run_dir"]) / "qa-journal.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_a_decision_changed_in_the_ledger_stops_every_command_that_would_trust_it(tmp_path):
+    """B1: a rejection turned into an acceptance with sqlite3. The run's QA journal still holds the
+    rejection, so resume, verify, show, qa status and qa record refuse (exit 7) naming the run, stage
+    and lot and what differs, and nothing is released."""
+    from stmtprod.errors import EnvironmentFault
+
+    run = _waiting(tmp_path)
+    out = Path(run["run_dir"]).parent
+    assert _reject(run, _sample(run)[0]).exit_code == 0
+    entries = _journal(run)
+    assert [(e["event"], e.get("stage"), e.get("decision")) for e in entries] == [
+        ("opened", None, None), ("decided", 1, "accepted"), ("decided", 2, "rejected")]
+    assert [e["journal"] for e in _ledger(run)[2] if e["event"] == "decided"] == [e["hash"] for e in entries[1:]]
+    _tamper(run, "update stage_decisions set decision = 'accepted', defects = '[]' where stage = 2 and lot = 'SG'")
+
+    with pytest.raises(EnvironmentFault) as stopped:
+        resume(run["run_id"], out)
+    message = str(stopped.value)
+    assert f"run {run['run_id']} stage 2 lot SG" in message and "rejected" in message and "accepted" in message
+    assert "restore the ledger" in message and "qa-journal.jsonl" in message
+    assert not (Path(run["run_dir"]) / "release").exists()
+    for args in (["show", run["run_id"], "--out", str(out)], ["verify", run["run_dir"]],
+                 ["qa", "status", "--out", str(out)],
+                 ["qa", "record", run["run_dir"], "--stage", "2", "--inspector", "x", "--accept-clean"]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 7 and "stage 2 lot SG" in res.output, (args, res.output)
+
+
+def test_a_ledger_restored_from_before_a_decision_is_refused_until_one_of_them_is_restored(tmp_path):
+    """B2: the ledger copied before stage 2's rejection and put back after it. The journal holds a
+    decision the ledger lacks: `qa record` cannot record the lot again (the switching state would never
+    count the rejection) and resume refuses; with the ledger as it was after the decision, it all agrees."""
+    import shutil
+
+    run = _waiting(tmp_path)
+    out = Path(run["run_dir"]).parent
+    ledger_file = out / "ledger.sqlite"
+    snapshot = tmp_path / "snap.sqlite"
+    _tamper(run, f"vacuum into '{snapshot}'")
+    assert _reject(run, _sample(run)[0]).exit_code == 0
+    _tamper(run, f"vacuum into '{tmp_path / 'after.sqlite'}'")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{ledger_file}{suffix}").unlink(missing_ok=True)
+    shutil.copy(snapshot, ledger_file)
+
+    clean = _qa("record", run["run_dir"], "--stage", "2", "--inspector", "alice", "--accept-clean")
+    assert clean.exit_code == 7 and "journal entry 3" in clean.output and "not in the ledger" in clean.output, \
+        clean.output
+    assert "Traceback" not in clean.output
+    res = CliRunner().invoke(main, ["resume", run["run_id"], "--out", str(out)])
+    assert res.exit_code == 7 and "stage 2 lot SG" in res.output, res.output
+    assert [e["event"] for e in _ledger(run)[2] if e["stage"] == 2] == ["drawn"]  # nothing recorded over it
+
+    shutil.copy(tmp_path / "after.sqlite", ledger_file)
+    halted = resume(run["run_id"], out)
+    assert halted["state"] == "HALTED" and "qa correct" in halted["halt"]["action"]
+
+
+def test_an_edited_journal_or_an_invented_decision_is_found(tmp_path):
+    """The journal's entries are chained by their hashes: an entry edited (even with its own hash made
+    again) breaks the chain; a decision added to the ledger alone has no entry."""
+    run = _waiting(tmp_path)
+    out = Path(run["run_dir"]).parent
+    path = Path(run["run_dir"]) / "qa-journal.jsonl"
+    held = path.read_bytes()
+    path.write_bytes(held.replace(b'"who":"automatic"', b'"who":"alice"'))
+    res = _qa("record", run["run_dir"], "--stage", "2", "--inspector", "x", "--accept-clean")
+    assert res.exit_code == 7 and "entry 2 of the QA journal was altered" in res.output, res.output
+    path.write_bytes(held)
+
+    _tamper(run, f"insert into lot_events (run_id, stage, lot, event, decision, who, reason, details, at) values "
+                 f"('{run['run_id']}', 2, 'SG', 'decided', 'accepted', 'bob', null, '{{\"defects\": []}}', "
+                 f"'2999-01-01T00:00:00.000+00:00')")
+    res = CliRunner().invoke(main, ["show", run["run_id"], "--out", str(out)])
+    assert res.exit_code == 7 and "the ledger has a decision the journal does not" in res.output, res.output
+    assert "decided accepted by bob" in res.output
+
+
+def test_a_decision_is_recorded_in_both_or_in_neither(tmp_path, monkeypatch):
+    """The journal is written inside the ledger's transaction: when it cannot be written, the ledger
+    keeps nothing of the decision."""
+    from stmtprod.engine import journal
+
+    run = _waiting(tmp_path)
+    before = _decisions(run)
+
+    def full(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal, "append", full)
+    res = _qa("record", run["run_dir"], "--stage", "2", "--inspector", "k.tanaka", "--accept-clean")
+    assert res.exit_code == 7, res.output
+    assert _decisions(run) == before and len(_journal(run)) == 2

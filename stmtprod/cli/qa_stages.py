@@ -23,6 +23,7 @@ from stmtprod.inspect.history import history_lines, moment
 from stmtprod.inspect.stages import (correct_hint, decision, lot_sample, result_of, switching_state,
                                     times_decided)
 from stmtprod.layout import load_layouts
+from stmtprod.engine import journal
 from stmtprod.engine.ledger import LEDGER_FILE, Ledger
 from stmtprod.engine.lock import OutputLock
 from stmtprod.engine.runstate import RunRecord
@@ -60,10 +61,12 @@ def _locked(out: Path) -> Iterator[None]:
 
 @contextmanager
 def _writing(run_dir: Path) -> Iterator[tuple[Ledger, dict]]:
-    """The run's ledger and record, with the lock of its output folder held."""
+    """The run's ledger and record, with the lock of its output folder held, once the ledger's decisions
+    are found to agree with the run's QA journal (else exit 7: nothing is written over a difference)."""
     ledger, run = _open(run_dir)
     try:
         with _locked(run_dir.resolve().parent):
+            journal.check(ledger, run["run_id"], run_dir.resolve())
             yield ledger, run
     finally:
         ledger.close()
@@ -311,13 +314,19 @@ def status_cmd(out, as_json):
     ledger = Ledger(out)
     states, lots, events = ledger.all_switching(), ledger.stages(), ledger.lot_events()
     history = history_lines(events)
-    ledger.close()
+    try:
+        differ = _journal_faults(ledger, out, sorted({lot["run_id"] for lot in lots}))
+    finally:
+        ledger.close()
     real = [lot for lot in lots if not lot["drill"]]
     drills = [lot for lot in lots if lot["drill"]]
     if as_json:
         click.echo(json.dumps({"switching": states, "lots": real, "drill_lots": drills,
                                "history": [e for e in events if not e.get("drill")],
-                               "drill_history": [e for e in events if e.get("drill")]}, default=str))
+                               "drill_history": [e for e in events if e.get("drill")],
+                               "journal_differs": [str(f) for f in differ]}, default=str))
+        if differ:
+            raise differ[0]
         return
     click.echo("switching state (region, stage: severity; last events)")
     for s in states:
@@ -339,6 +348,20 @@ def status_cmd(out, as_json):
     click.echo("history (every draw, finding, decision and correction)")
     for line in history:
         click.echo("  " + line)
+    if differ:
+        raise differ[0]
+
+
+def _journal_faults(ledger: Ledger, out: Path, run_ids: list[str]) -> list[errors.EnvironmentFault]:
+    """The runs whose decisions in the ledger and QA journal differ: `qa status` shows every lot, then
+    ends with the first of them (exit 7)."""
+    faults = []
+    for run_id in run_ids:
+        try:
+            journal.check(ledger, run_id, out / run_id)
+        except errors.EnvironmentFault as fault:
+            faults.append(fault)
+    return faults
 
 
 @click.command("restore")

@@ -133,6 +133,7 @@ def show(run_id, out, as_json):
     ledger.close()
     if as_json:
         click.echo(json.dumps(detail, ensure_ascii=False, default=str))
+        _journal_agrees(out, run_id)
         return
     if (run["options"] or {}).get("drill"):
         click.echo(f"DRILL RUN ({run['options']['drill']}): a training run, not production quality history")
@@ -158,6 +159,18 @@ def show(run_id, out, as_json):
     if run["state"] == "HALTED" and detail["halts"]:
         for index, command in enumerate(detail["halts"][-1].get("next") or []):
             click.echo(f"{'Next:' if index == 0 else '     '} {command}")
+    _journal_agrees(out, run_id)
+
+
+def _journal_agrees(out: Path, run_id: str) -> None:
+    """After the run is shown: exit 7 when its decisions in the ledger and its QA journal differ."""
+    from stmtprod.engine import journal
+
+    ledger = _ledger(out)
+    try:
+        journal.check(ledger, run_id, Path(out) / run_id)
+    finally:
+        ledger.close()
 
 
 def _summary(run: dict, out) -> dict:
@@ -200,6 +213,9 @@ def verify(run_dir, workers, as_json):
     progress.close()
     click.echo(f"run {result['run_id']}: all {result['sheets']} sheets of {result['pieces']} pieces in "
                f"{result['files']} print files verified")
+    if result.get("state") not in ("RELEASED", "COMPLETE"):
+        click.echo(f"  the run is {result.get('state') or 'of unknown state'}, not released: its files are staged, "
+                   "not to be printed or mailed")
     proven = result.get("challenges") or {}
     if proven.get("pieces"):
         click.echo(f"  challenge pieces: {proven['caught']} of {proven['pieces']} stopped again by the check meant "

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from stmtprod.engine import journal
 from stmtprod.errors import EnvironmentFault, UsageError
 
 LEDGER_FILE = "ledger.sqlite"
@@ -366,18 +367,20 @@ class Ledger:
         Each item: run_id, stage, lot, lot_size, plan, seed, sample, defects, decision, inspector,
         original, drill, reason, and `switching` (the state to save, or None)."""
         with self.transaction() as db:
+            events = []
             for d in decisions:
                 stamp = now()
                 db.execute("INSERT OR REPLACE INTO stage_decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            (d["run_id"], d["stage"], d["lot"], d["lot_size"], _dumps(d["plan"]), d["seed"],
                             _dumps(d["sample"]), _dumps(d["defects"]), d["decision"], d["inspector"], stamp,
                             int(d["original"]), d["drill"]))
-                _event(db, d["run_id"], d["stage"], d["lot"], "decided", d["decision"], d["inspector"], d["reason"],
-                       {"defects": d["defects"], "sample": d["sample"], "plan": d["plan"], "seed": d["seed"],
-                        "original": bool(d["original"]), "drill": d["drill"]}, stamp)
+                events.append((d["run_id"], d["stage"], d["lot"], "decided", d["decision"], d["inspector"], d["reason"],
+                               {"defects": d["defects"], "sample": d["sample"], "plan": d["plan"], "seed": d["seed"],
+                                "original": bool(d["original"]), "drill": d["drill"]}, stamp))
                 if d["switching"] is not None:
                     db.execute("INSERT OR REPLACE INTO switching VALUES (?,?,?,?)",
                                (d["lot"], d["stage"], _dumps(d["switching"]), stamp))
+            self._journaled(db, events)
 
     def record_correction(self, run_id: str, stage: int, lot: str, action: str, decision: str, inspector: str,
                           reason: str, pulled: list[int], batches: list[str]) -> None:
@@ -392,8 +395,22 @@ class Ledger:
                            [(run_id, seq, stage, lot, reason, inspector, stamp) for seq in pulled])
             db.executemany("UPDATE batches SET rendered_at = NULL, verified_at = NULL WHERE run_id = ? AND batch = ?",
                            [(run_id, b) for b in batches])
-            _event(db, run_id, stage, lot, "corrected", decision, inspector, reason,
-                   {"action": action, "pulled": pulled, "batches": batches}, stamp)
+            self._journaled(db, [(run_id, stage, lot, "corrected", decision, inspector, reason,
+                                  {"action": action, "pulled": pulled, "batches": batches}, stamp)])
+
+    def _journaled(self, db: sqlite3.Connection, events: list[tuple]) -> None:
+        """Decision and correction events (`_event`'s arguments), each stored with the hash of its entry in
+        its run's QA journal (`stmtprod.engine.journal`), which is written last, inside the transaction:
+        a journal that cannot be written leaves the ledger as it was."""
+        writes = []
+        for run_id in dict.fromkeys(e[0] for e in events):
+            group = [e for e in events if e[0] == run_id]
+            entries = journal.chain(self.path.parent / run_id, [journal.body(*e) for e in group])
+            for (*head, details, stamp), entry in zip(group, entries):
+                _event(db, *head, {**details, "journal": entry["hash"]}, stamp)
+            writes.append((self.path.parent / run_id, entries))
+        for run_dir, entries in writes:
+            journal.append(run_dir, entries)
 
     def lot_events(self, run_id: str | None = None) -> list[dict]:
         """Every drawn sample, decision and correction, oldest first: the lots' history."""

@@ -17,6 +17,7 @@ from typing import Callable
 
 from stmtprod.engine.batchpool import BatchPool
 from stmtprod.engine.batchsteps import record_plan, render_unproven
+from stmtprod.engine import journal
 from stmtprod.engine.envfaults import resumable
 from stmtprod.engine.ledger import Ledger
 from stmtprod.engine.lock import OutputLock
@@ -59,6 +60,7 @@ def start(product: Product, events: Events = quiet, force: bool = False) -> dict
                               product.layouts_version, product.catalog_version, product.record())
             with resumable(ledger, run_id, out):
                 place_new_run(out, run_dir, work)
+                journal.open_journal(run_dir, run_id)
                 run = Run(ledger, run_id, run_dir, product, ingested, events,
                           {"ingest": time.perf_counter() - started}, started, product.faults)
                 return _continue(run)
@@ -86,6 +88,7 @@ def resume(run_id: str, out: Path, reopen: Callable[[dict, Ledger], Product], ev
                 raise UsageError(f"run {run_id} is not in the ledger of {out}")
             if line is not None and record["options"].get("line", "statements") != line:
                 raise UsageError(f"run {run_id} is not a {line[:-1] if line.endswith('s') else line} run")
+            journal.check(ledger, run_id, out / run_id)
             if settled(record["state"]):  # RELEASED or COMPLETE: its files are out; nothing to redo
                 return record["summary"] | {"resumed": False}
             product = reopen(record, ledger)
@@ -192,6 +195,7 @@ def _continue(run: Run) -> dict:
 def _release(run: Run, kept: dict) -> dict:
     """Pulled pieces and inserter control files written, `staging/` renamed to `release/`, the run
     recorded RELEASED with its summary (`kept`: the keys that identify the run, as the steps left them)."""
+    journal.check(run.ledger, run.run_id, run.run_dir)
     started = time.perf_counter()
     run.events("step", step="release")
     pulled = write_pulled(run.ledger, run.run_id, run.staging)
