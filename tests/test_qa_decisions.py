@@ -323,6 +323,8 @@ def test_a_card_lot_is_corrected_by_the_same_commands(tmp_path):
     assert done["state"] == "RELEASED", done.get("halt")
     assert done["counts"]["pulled"] == 1 and done["pulled"][0]["sequence"] == sample[0]
     assert (Path(done["run_dir"]) / "release" / "pulled.jsonl").exists()
+    journaled = [(e["event"], e.get("lot"), e.get("decision")) for e in _journal(done)]
+    assert journaled[0][0] == "opened" and ("corrected", "CARDS-MY", "screened") in journaled
 
 
 def test_a_card_lot_is_rendered_again_by_the_same_commands(tmp_path):
@@ -599,3 +601,13 @@ def test_a_decision_is_recorded_in_both_or_in_neither(tmp_path, monkeypatch):
     res = _qa("record", run["run_dir"], "--stage", "2", "--inspector", "k.tanaka", "--accept-clean")
     assert res.exit_code == 7, res.output
     assert _decisions(run) == before and len(_journal(run)) == 2
+
+
+def test_verify_says_when_the_run_it_verified_is_not_released(tmp_path):
+    """B6: a run waiting or halted verifies clean sheet by sheet, but nothing of it may be printed: the
+    output says its state."""
+    run = _waiting(tmp_path)
+    res = CliRunner().invoke(main, ["verify", run["run_dir"], "--workers", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    assert "the run is INSPECTING, not released" in res.output
+    assert json.loads(res.output.splitlines()[-1])["state"] == "INSPECTING"

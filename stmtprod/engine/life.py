@@ -193,8 +193,9 @@ def _continue(run: Run) -> dict:
 
 
 def _release(run: Run, kept: dict) -> dict:
-    """Pulled pieces and inserter control files written, `staging/` renamed to `release/`, the run
-    recorded RELEASED with its summary (`kept`: the keys that identify the run, as the steps left them)."""
+    """Once the ledger's QA decisions are found to agree with the run's QA journal: pulled pieces and
+    inserter control files written, `staging/` renamed to `release/`, the run recorded RELEASED with its
+    summary (`kept`: the keys that identify the run, as the steps left them)."""
     journal.check(run.ledger, run.run_id, run.run_dir)
     started = time.perf_counter()
     run.events("step", step="release")
