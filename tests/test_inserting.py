@@ -313,6 +313,9 @@ def test_planned_diverts_stay_apart_from_fault_outsorts(statement_out, tmp_path)
     (run_dir / "release" / "pulled.jsonl").write_text("".join(
         json.dumps({"sequence": s, "account_id": "x", "region": "AU", "stage": 1, "lot": "AU", "reason": "screening",
                     "inspector": "qa", "at": STAMP}) + "\n" for s in pulled), "utf-8")
+    with sqlite3.connect(run_dir.parent / "ledger.sqlite") as db:   # as a screening at stage 1 records them
+        db.executemany("INSERT INTO pulled_pieces VALUES (?,?,?,?,?,?,?)",
+                       [(run_dir.name, s, 1, "AU", "screening", "qa", STAMP) for s in pulled])
     assert _cli("inserter", "control", run_dir).exit_code == 0
     rows = list(csv.DictReader((run_dir / "release" / "inserter" / "AU.generic-csv.csv").read_text("utf-8").splitlines()))
     assert [r["sequence"] for r in rows if r["divert"]] == [str(s) for s in pulled]

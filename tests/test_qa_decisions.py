@@ -200,6 +200,33 @@ def test_a_screened_lot_goes_on_with_its_defective_pieces_pulled_and_accounted_f
     assert [p["sequence"] for p in report["pulled"]] == removed
 
 
+def test_a_pulled_piece_left_off_or_added_to_the_released_pulled_list_stops_the_inserter_loop(tmp_path):
+    """`release/pulled.jsonl` tells the inserter which pieces to divert. Emptied after release (and the
+    control file regenerated from it), a piece pulled at inspection would be inserted and mailed, the
+    ledger's decision ignored: the inserter loop compares it with the ledger and stops, exit 7, naming
+    the pieces, until the file is restored."""
+    run = _waiting(tmp_path)
+    out, run_dir = Path(run["run_dir"]).parent, Path(run["run_dir"])
+    sample = _sample(run)
+    assert _reject(run, sample[0]).exit_code == 0
+    assert _qa("correct", run["run_dir"], "--stage", "2", "--lot", "SG", "--action", "screen", "--inspector", "a.lim",
+               "--reason", "screened", "--remove", str(sample[0])).exit_code == 0
+    assert resume(run["run_id"], out)["state"] == "RELEASED"
+    pulled = run_dir / "release" / "pulled.jsonl"
+    kept = pulled.read_bytes()
+    other = next(n for n in range(1, 30) if n != sample[0])
+    for tampered in (b"", kept + json.dumps({"sequence": other}).encode() + b"\n"):
+        pulled.write_bytes(tampered)
+        for command in (["inserter", "control", str(run_dir)], ["insert-sim", str(run_dir), "--lot", "SG", "--out", str(tmp_path / "results.csv")],
+                        ["reconcile", str(run_dir)]):
+            res = CliRunner().invoke(main, command)
+            assert res.exit_code == 7, (command, res.output)
+            assert "does not list the pieces the ledger records as pulled" in res.output
+            assert (f"not listed: {sample[0]}" if not tampered else f"listed but not pulled: {other}") in res.output
+    pulled.write_bytes(kept)
+    assert CliRunner().invoke(main, ["inserter", "control", str(run_dir)]).exit_code == 0
+
+
 def test_a_record_is_all_or_nothing_with_kinds_from_the_stage_list_and_a_note_each(tmp_path):
     run = _waiting(tmp_path, regions=("SG", "NZ"))
     sg, nz = _sample(run, "SG"), _sample(run, "NZ")

@@ -94,7 +94,7 @@ class RunMap:
                 else:
                     ranges.append([lot, seq, seq])
         ranges.sort(key=lambda x: x[1])
-        return cls(tuple((lot, a, b) for lot, a, b in ranges), frozenset(_pulled(Path(folder)) | challenges),
+        return cls(tuple((lot, a, b) for lot, a, b in ranges), frozenset(pulled_sequences(Path(folder)) | challenges),
                    frozenset(challenges))
 
     @property
@@ -217,7 +217,8 @@ def window_name(layouts: LayoutSet, region: str, record: dict) -> str:
 _SEQUENCE = Fields("sequence")
 
 
-def _pulled(folder: Path) -> set[int]:
+def pulled_sequences(folder: Path) -> set[int]:
+    """The pieces a release's `pulled.jsonl` lists (none when there is no such file)."""
     path = folder / "pulled.jsonl"
     return {r["sequence"] for r in _rows(path, _SEQUENCE)} if path.exists() else set()
 
@@ -250,7 +251,7 @@ class RunFacts:
         size = RunMap.read(folder).last
         return cls(size, _BySequence(folder / "envelopes", "weight_g", size, numeric=True),
                    _BySequence(folder / "mailing", "postage_class", size, numeric=False),
-                   frozenset(_pulled(folder)))
+                   frozenset(pulled_sequences(folder)))
 
 
 def iter_pieces(folder: Path, accepted: Path, catalog: Catalog, layouts: LayoutSet) -> Iterator[Piece]:
