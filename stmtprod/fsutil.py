@@ -5,9 +5,11 @@ every file is written to a temporary sibling, fsynced, then renamed over its tar
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import weakref
 from contextlib import contextmanager
@@ -106,7 +108,31 @@ def write_jsonl(path: str | os.PathLike, rows) -> int:
     return sink.count
 
 
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+
+
+def not_regular(path: str | os.PathLike) -> str | None:
+    """What stands at `path` when it is there but is not a regular file (a link is followed), else None.
+
+    A print file or manifest must be checked before it is read: a link to /dev/zero reads for ever (qpdf,
+    pdfium and a hash alike), a named pipe blocks, and a folder fails with no file named."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    target = os.path.realpath(path)
+    return kind + (f" ({target})" if target != os.path.abspath(path) else "")
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The file's SHA-256; an OSError (EINVAL) naming it when it is not a regular file (`not_regular`)."""
+    kind = not_regular(path)
+    if kind is not None:
+        raise OSError(errno.EINVAL, f"it is {kind}, not a regular file", str(path))
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import pypdfium2 as pdfium
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import (
     ArrayObject,
@@ -52,8 +53,8 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from stmtprod.cardnumbers import redact
 from stmtprod.barcode.payload import PayloadError, parse
 from stmtprod.barcode.reader import read_page_barcodes
-from stmtprod.errors import UsageError
-from stmtprod.fsutil import atomic_open
+from stmtprod.errors import EnvironmentFault, Halt, UsageError
+from stmtprod.fsutil import atomic_open, not_regular
 from stmtprod.proof_source import source_forms
 from stmtprod.regions import REGIONS
 
@@ -124,12 +125,32 @@ def _source(run_dir: Path) -> tuple[str, Path]:
 
 
 def _manifest_rows(folder: Path) -> list[dict]:
+    """Every manifest row of the run, checked as verification checks them (`verify.manifest_rows`)."""
+    from stmtprod.verify import PrintFile, manifest_rows
+
     rows: list[dict] = []
     for path in sorted((folder / "manifest").glob("*.jsonl")):
-        with path.open(encoding="utf-8") as fh:
-            rows += [json.loads(line) for line in fh if line.strip()]
+        try:
+            rows += manifest_rows(PrintFile(path.stem, path.stem[:2], folder / "print" / f"{path.stem}.pdf", path))
+        except Halt as halt:
+            where = f"line {halt.details['line']}: " if halt.details.get("line") else ""
+            raise _unreadable(path, f"{where}{halt.details['field']}: {halt.details['found']}") from None
     rows.sort(key=lambda r: r["sequence"])
     return rows
+
+
+def _unreadable(path: Path, detail: str) -> EnvironmentFault:
+    """A print file or manifest of the run that cannot be read: `stmtprod verify` of the run says what to do."""
+    return EnvironmentFault(f"{path}: {detail}; run 'stmtprod verify {path.parent.parent.parent}', which names "
+                            "the fault and the way out, then proof again")
+
+
+def _print_reader(path: Path) -> PdfReader:
+    """pypdf's reader of a print file (already read by pdfium), or the fault naming it."""
+    try:
+        return PdfReader(path)
+    except Exception as exc:  # noqa: BLE001 (pypdf raises many kinds for a damaged file)
+        raise _unreadable(path, f"the print file does not read ({type(exc).__name__})") from None
 
 
 def select_pieces(rows: list[dict], *, pieces=None, accounts=None, region=None, first=None,
@@ -218,8 +239,14 @@ def _read_barcodes(print_dir: Path, chosen: list[dict]) -> dict[tuple[int, int],
         path = print_dir / name
         if not path.exists():
             raise UsageError(f"print file {path} is missing")
+        kind = not_regular(path)
+        if kind is not None:
+            raise _unreadable(path, f"it is {kind}, not a regular file")
         indexes = [row["first_page"] - 1 + k for row, k in sheets]
-        found = read_page_barcodes(path, page_indexes=indexes, dpi=DECODE_DPI)
+        try:
+            found = read_page_barcodes(path, page_indexes=indexes, dpi=DECODE_DPI)
+        except (pdfium.PdfiumError, OSError, IndexError) as exc:
+            raise _unreadable(path, f"the print file does not read ({type(exc).__name__}: {exc})"[:300]) from None
         for (row, k), texts in zip(sheets, found):
             payloads = row.get("payloads") or []
             check = SheetCheck(row["sequence"], k + 1, name, row["first_page"] + k,
@@ -796,7 +823,7 @@ def make_proof(run_dir: Path, out: Path, *, pieces=None, accounts=None, region=N
     for row, inserts in plan:
         reader = print_readers.get(row["file"])
         if reader is None:
-            reader = print_readers[row["file"]] = PdfReader(folder / "print" / row["file"])
+            reader = print_readers[row["file"]] = _print_reader(folder / "print" / row["file"])
         first_index = len(writer.pages)
         form = sources.get(row["sequence"])
         for k in range(row["sheets"]):

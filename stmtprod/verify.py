@@ -23,6 +23,7 @@ import numpy as np
 from stmtprod.barcode import content, symbol
 from stmtprod.barcode.payload import PayloadError, build, parse, run_tag
 from stmtprod.barcode.reader import read_sheets
+from stmtprod.cardnumbers import redact
 from stmtprod.catalog import Catalog, hoppers_of, select_inserts
 from stmtprod.errors import Halt
 from stmtprod.inspect.composition import check_piece
@@ -32,6 +33,7 @@ from stmtprod.postal import verify as postal_verify
 from stmtprod.postal.read import PageLetters as postal_letters
 from stmtprod.render.statement import sheet_count
 from stmtprod.engine.workers import GcPaused, stopping_pool
+from stmtprod.fsutil import not_regular
 
 DPI = 200
 _STRIP_MARGIN_MM = 2.0
@@ -45,6 +47,53 @@ class PrintFile:
     region: str
     pdf: Path
     manifest: Path
+
+
+_ROW_FIELDS = {"sequence": int, "line": int, "sheets": int, "first_page": int, "last_page": int, "region": str,
+               "account_id": str, "file": str, "payloads": list, "hoppers": list, "inserts": list}
+"""What every manifest row holds for verification, the inserter and mailing, and of which type."""
+
+
+def manifest_rows(f: PrintFile, fields: dict[str, type] | None = None) -> list[dict]:
+    """The rows of a print file's manifest: each a JSON object holding `_ROW_FIELDS` (and `fields`) of their
+    types, every payload well formed; else a Halt naming the manifest, its line and the field. A manifest
+    changed after rendering (a bad disk, a transfer, an edit) halts like its print file would."""
+    kind = not_regular(f.manifest)
+    if kind is not None:
+        raise _manifest_halt(f, None, "file", "a regular file", f"it is {kind}")
+    rows = []
+    with open(f.manifest, encoding="utf-8", errors="replace") as fh:
+        for number, text in enumerate(fh, 1):
+            rows.append(_manifest_row(f, number, text, {**_ROW_FIELDS, **(fields or {})}))
+    return rows
+
+
+def _manifest_row(f: PrintFile, number: int, text: str, fields: dict[str, type]) -> dict:
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _manifest_halt(f, number, "row", "one JSON object a line", f"not JSON ({exc.msg}, column {exc.colno})")
+    if not isinstance(row, dict):
+        raise _manifest_halt(f, number, "row", "one JSON object a line", f"a JSON {type(row).__name__}")
+    for name, kind in fields.items():
+        value = row.get(name)
+        if type(value) is not kind:
+            raise _manifest_halt(f, number, name, f"a {kind.__name__}",
+                                 "missing" if name not in row else f"a {type(value).__name__}")
+    for payload in row["payloads"]:
+        try:
+            parse(payload)
+        except PayloadError as exc:
+            raise _manifest_halt(f, number, "payloads", "well-formed payloads (check character included)",
+                                 redact(str(exc)))
+    return row
+
+
+def _manifest_halt(f: PrintFile, line: int | None, name: str, expected: str, found: str) -> Halt:
+    return Halt("manifest damaged", step="verify", batch=f.batch, file=str(f.manifest), line=line, field=name,
+                expected=expected, found=found,
+                action="the manifest was changed after rendering (a bad disk, the transfer, an edit): render the "
+                       "batch again (the resume does) and verify again")
 
 
 def barcode_strip(layout: Layout) -> tuple[float, float, float, float]:
@@ -98,7 +147,7 @@ class Readback:
             return None
         page, name, reason, found = self.breach
         return Halt(f"print contract broken: {reason}", step="verify", batch=batch, page=page, **(at or {}),
-                    field=name, expected="100% K bars where the layout puts them, clear strip and page boxes",
+                    field=name, expected="100% K bars where the layout puts them, clear strip and page boxes, no annotation",
                     found=found, action="the inserter camera may misread this sheet: fix the file's "
                                         "imposition or colour, re-render the batch and verify again")
 
@@ -286,6 +335,29 @@ def check_own_payload(parsed, sequence: int, sheet: int, sheets: int, tag: str, 
                    action="remove foreign sheets; re-render the batch")
 
 
+def check_row_place(row: dict, f: PrintFile, page: int, at: dict) -> None:
+    """The manifest row names the print file, region and pages its piece is found at (`page`: its first):
+    proofs, inspection and the inserter find the piece's sheets by them."""
+    for name, expected in (("file", f.pdf.name), ("region", f.region), ("first_page", page),
+                           ("last_page", page + row["sheets"] - 1)):
+        if row[name] != expected:
+            raise Halt("manifest row does not say where its piece is", **at, field=name, expected=expected,
+                       found=row[name], action="the manifest was altered: re-render the batch")
+
+
+def check_row_inserts(row: dict, first, chosen, at: dict) -> None:
+    """The manifest row's hoppers are its payload's bitmap and its inserts the ones the rules choose afresh
+    (`chosen`): the inserter's control file and the envelope weights are made from the row."""
+    if row["hoppers"] != sorted(first.hoppers):
+        raise Halt("manifest row disagrees with its own payload", **at, field="hoppers",
+                   expected=sorted(first.hoppers), found=row["hoppers"],
+                   action="the manifest was altered: re-render the batch")
+    codes = [i.code for i in chosen]
+    if sorted(map(str, row["inserts"])) != sorted(codes) or len(row["inserts"]) != len(codes):
+        raise Halt("manifest inserts differ from the eligibility rules applied afresh", **at, field="inserts",
+                   expected=codes, found=row["inserts"], action="the manifest was altered: re-render the batch")
+
+
 def check_sequence(sequence: int, expected: int, at: dict, noun: str = "piece") -> None:
     """Pieces run 1..N across the whole run: no gap, no duplicate."""
     if sequence != expected:
@@ -332,7 +404,10 @@ def verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catal
 
 def _verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, catalog: Catalog, accepted_dir: Path,
                  blind: frozenset[str], layout: Layout | None) -> FileVerdict:
-    rows = [json.loads(line) for line in f.manifest.read_text(encoding="utf-8").splitlines()]
+    try:
+        rows = manifest_rows(f)
+    except Halt as halt:
+        return FileVerdict(f.batch, [], halt=halt.as_dict())
     readback, texts, postal_read = None, None, None
     if terms is None:
         pages = [[p] for row in rows for p in row["payloads"]]
@@ -389,6 +464,7 @@ def _check_pages(f: PrintFile, rows: list[dict], pages: list[list[str]], tag: st
         check_own_payload(parsed, row["sequence"], n, row["sheets"], tag, at)
         seen.add(payload)
         if n == 1:
+            check_row_place(row, f, page, at)
             firsts[k] = parsed
     check_page_total(pages, len(expected), here)
     return firsts
@@ -466,6 +542,7 @@ def _check_source(row: dict, region: str, record, catalog: Catalog, at: dict, fi
     if row["sheets"] != sheet_count(len(record.transactions)) or first.sheets != row["sheets"]:
         raise Halt("sheet count differs from the statement's pagination", **at, field="sheets",
                    expected=sheet_count(len(record.transactions)), found=row["sheets"], action="re-render the batch")
+    check_row_inserts(row, first, chosen, at)
     return [(i.code, {"en": i.title, **i.titles}) for i in chosen]
 
 
@@ -513,12 +590,42 @@ def run_print_files(run_dir: Path) -> tuple[Path, list[PrintFile]]:
     if not manifests:
         raise UsageError(f"no manifests under {folder}")
     files = [PrintFile(m.stem, m.stem[:2], folder / "print" / f"{m.stem}.pdf", m) for m in manifests]
-    files.sort(key=lambda f: json.loads(f.manifest.open(encoding="utf-8").readline())["sequence"])
     for f in files:
-        if not f.pdf.exists():
-            raise Halt("print file missing", step="verify", batch=f.batch, field="file", expected=str(f.pdf),
-                       found=None, action="restore the print file from the run folder or re-render")
+        check_files(f)
+    files.sort(key=first_sequence)
     return folder, files
+
+
+def check_files(f: PrintFile) -> None:
+    """A Halt when the print file is missing or either file is not a regular file (a link to /dev/zero
+    reads for ever, a folder fails naming nothing): every reader of a run's files checks here first."""
+    if not f.pdf.exists():
+        raise Halt("print file missing", step="verify", batch=f.batch, field="file", expected=str(f.pdf),
+                   found=None, action="restore the print file from the run folder or re-render")
+    for path, what in ((f.pdf, "print file"), (f.manifest, "manifest")):
+        check_regular(path, what, f.batch)
+
+
+def check_regular(path: Path, what: str, batch: str) -> None:
+    """A Halt naming `path` (a batch's print file or manifest) when it is there but not a regular file."""
+    kind = not_regular(path)
+    if kind is not None:
+        raise Halt(f"{what} is not a regular file", step="verify", batch=batch, file=str(path), field="file",
+                   expected="a regular file", found=f"it is {kind}",
+                   action=f"put the {what} back (restore it, or render the batch again: the resume does) "
+                          "and verify again")
+
+
+def first_row(f: PrintFile) -> dict | None:
+    """The manifest's first row, checked as `manifest_rows` checks it (None for an empty manifest)."""
+    with open(f.manifest, encoding="utf-8", errors="replace") as fh:
+        text = fh.readline()
+    return _manifest_row(f, 1, text, _ROW_FIELDS) if text else None
+
+
+def first_sequence(f: PrintFile) -> int:
+    """The sequence of the manifest's first piece (0 for an empty manifest)."""
+    return (first_row(f) or {"sequence": 0})["sequence"]
 
 
 def verify_statement_run(run: dict, run_dir: Path, workers: int = 1,

@@ -43,6 +43,8 @@ import zxingcpp
 from isal import isal_zlib
 from barcode.codex import Code128
 
+from stmtprod.fsutil import not_regular
+
 try:
     from stmtprod.barcode import _scan
 except ImportError as exc:  # no silent fallback: the pure-Python reader is the tests' reference only
@@ -255,7 +257,11 @@ def zone_points(strip_mm: tuple[float, float, float, float]) -> tuple[float, flo
 
 
 def _open(pdf_path: str | PathLike) -> pikepdf.Pdf:
-    """The file opened by qpdf, or Damaged when qpdf cannot open it or had to repair it."""
+    """The file opened by qpdf, or Damaged when qpdf cannot open it or had to repair it, or when it is not
+    a regular file (qpdf reads a link to /dev/zero for ever)."""
+    kind = not_regular(pdf_path)
+    if kind is not None:
+        raise Damaged(None, f"it is {kind}, not a regular file")
     try:
         pdf = pikepdf.open(pdf_path)
     except (pikepdf.PdfError, ValueError, OSError) as exc:
@@ -274,6 +280,7 @@ def check_streams(pdf: pikepdf.Pdf, pages: list, expected_pages: int | None) -> 
     streams in a few milliseconds. Returns the decoded data of its streams by object (page contents are
     most of it), so that they are not inflated twice."""
     decoded: dict[tuple[int, int], bytes] = {}
+    fonts = []
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Stream):
             try:
@@ -281,8 +288,16 @@ def check_streams(pdf: pikepdf.Pdf, pages: list, expected_pages: int | None) -> 
             except (pikepdf.PdfError, zlib.error) as exc:
                 raise Damaged(_page_using(pages, obj.objgen), f"stream {obj.objgen[0]} does not decode: "
                                                               f"{_short(exc)}") from None
+            except _Unread as unread:
+                raise Damaged(_page_using(pages, obj.objgen), f"stream {obj.objgen[0]} {unread}") from None
             if data is not None:
                 decoded[obj.objgen] = data
+        elif isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/Font":
+            fonts.append(obj)
+    for font in fonts:
+        fault = _font_fault(font, decoded)
+        if fault:
+            raise Damaged(_page_using(pages, font.objgen), f"font object {font.objgen[0]} {fault}")
     warnings = pdf.get_warnings()
     if warnings:
         short = expected_pages is not None and len(pages) < expected_pages
@@ -294,17 +309,83 @@ def check_streams(pdf: pikepdf.Pdf, pages: list, expected_pages: int | None) -> 
 _FLATE = pikepdf.Name.FlateDecode  # made once: pikepdf builds a new Name at each attribute lookup
 
 
+class _Unread(Exception):
+    """A stream that a RIP would not read as the renderer wrote it (the message says why)."""
+
+
+_STREAM_KEYS = frozenset({
+    "/Length", "/Filter", "/Type", "/Subtype", "/Length1", "/Length2", "/Length3", "/Metadata",  # any, fonts
+    "/BBox", "/Matrix", "/Resources", "/FormType", "/Group", "/Ref", "/PieceInfo", "/LastModified",  # forms
+    "/StructParent", "/StructParents", "/OPI", "/OC", "/Name", "/Width", "/Height", "/ColorSpace",  # images
+    "/BitsPerComponent", "/Intent", "/ImageMask", "/Mask", "/Decode", "/Interpolate", "/Alternates", "/SMask",
+    "/SMaskInData", "/ID", "/N", "/Alternate", "/Range", "/CMapName", "/CIDSystemInfo", "/WMode", "/UseCMap",
+    "/FunctionType", "/Domain", "/Size", "/BitsPerSample", "/Order", "/Encode", "/ShadingType", "/Background",
+    "/AntiAlias", "/Extend", "/Coords", "/Function", "/BitsPerCoordinate", "/BitsPerFlag", "/VerticesPerRow"})
+"""The keys of a stream dictionary in the PDF standard, less the ones that change how its data is read
+(/DecodeParms, /DL and the external file's /F, /FFilter, /FDecodeParms), which ReportLab never writes. A
+RIP ignores a key it does not know: a changed byte in /Filter (/Gilter) leaves the data read as it is
+stored, compressed, which a key missing from this list shows."""
+
+
+def _filters(stream_dict) -> list[str]:
+    """The stream's filters, as the renderer may write them: none or /FlateDecode alone, with no
+    parameters and no key a stream does not have; otherwise _Unread."""
+    unknown = sorted(set(stream_dict.keys()) - _STREAM_KEYS)
+    if unknown:
+        raise _Unread(f"has keys a print file's streams never have ({', '.join(unknown)[:80]}): its data is "
+                      "not read as written")
+    filters = stream_dict.get("/Filter")
+    names = [] if filters is None else list(filters) if isinstance(filters, pikepdf.Array) else [filters]
+    if names and names != [_FLATE]:
+        raise _Unread(f"is filtered by {' '.join(map(str, names))[:80]}, not the FlateDecode alone a print file has")
+    return names
+
+
 def _decode_stream(obj: pikepdf.Stream) -> bytes | None:
     """Decode one stream and return its data. Flate streams go through zlib itself, since qpdf ignores
     the checksum that flate keeps over the decoded data (a changed byte can inflate to other data
     without an error). None for a flate stream with bytes after its end: zlib's data is then not
-    surely what qpdf (and a RIP) would read."""
-    stream_dict = obj.stream_dict
-    filters = stream_dict.get("/Filter")
-    if filters == _FLATE or (isinstance(filters, pikepdf.Array) and list(filters) == ["/FlateDecode"]):
-        if "/DecodeParms" not in stream_dict:
-            return _inflate(obj.read_raw_bytes())
+    surely what qpdf (and a RIP) would read. _Unread for a stream that is not plain or flate alone
+    (`_filters`)."""
+    if _filters(obj.stream_dict):
+        return _inflate(obj.read_raw_bytes())
     return obj.read_bytes()
+
+
+_STANDARD_14 = frozenset(f"/{name}" for name in (
+    "Courier", "Courier-Bold", "Courier-Oblique", "Courier-BoldOblique", "Helvetica", "Helvetica-Bold",
+    "Helvetica-Oblique", "Helvetica-BoldOblique", "Times-Roman", "Times-Bold", "Times-Italic", "Times-BoldItalic",
+    "Symbol", "ZapfDingbats"))
+_SFNT = (b"\x00\x01\x00\x00", b"true")
+
+
+def _font_fault(font: pikepdf.Dictionary, decoded: dict[tuple[int, int], bytes]) -> str | None:
+    """What keeps a font from printing as the renderer embedded it, or None: a TrueType font's program
+    (FontFile2) missing, not a TrueType font or not of its /Length1; a Type1 font neither one of the
+    standard 14 a RIP holds nor embedded; a subtype no font has. A RIP substitutes a font it cannot
+    load, and the text prints in another face, width and weight."""
+    subtype = font.get("/Subtype")
+    descriptor = font.get("/FontDescriptor")
+    files = {key: descriptor.get(key) for key in ("/FontFile", "/FontFile2", "/FontFile3")
+             if isinstance(descriptor, pikepdf.Dictionary) and key in descriptor}
+    if subtype == "/TrueType":
+        program = files.get("/FontFile2")
+        if not isinstance(program, pikepdf.Stream) or len(files) != 1:
+            return f"({font.get('/BaseFont')}) has no embedded TrueType program (FontFile2) alone"
+        data = decoded.get(program.objgen) if program.is_indirect else None
+        data = program.read_bytes() if data is None else data
+        if data[:4] not in _SFNT:
+            return f"({font.get('/BaseFont')}): its embedded program is not a TrueType font"
+        if program.get("/Length1", len(data)) != len(data):
+            return f"({font.get('/BaseFont')}): its program is {len(data)} bytes, its /Length1 says {program.Length1}"
+        return None
+    if subtype == "/Type1":
+        if "/FontFile2" in files or not (files or font.get("/BaseFont") in _STANDARD_14):
+            return f"({font.get('/BaseFont')}) is a Type1 font neither embedded nor one of the standard 14"
+        return None
+    if subtype not in ("/Type0", "/Type3", "/MMType1"):
+        return f"has a subtype no font has ({subtype})"
+    return None
 
 
 def _inflate(raw: bytes) -> bytes | None:
@@ -384,7 +465,8 @@ class _Frames:
                     known = self._known[key] = (_box_breach(page_dict, self.contract), _unframed(page_dict),
                                                 _media(page_dict))
                 return known
-        return _box_breach(page_dict, self.contract), _unframed(page_dict), _media(page_dict)
+        return (_box_breach(page_dict, self.contract) or _annotated(page_dict), _unframed(page_dict),
+                _media(page_dict))
 
 
 def _media(page_dict: pikepdf.Dictionary) -> tuple[float, float, float, float] | None:
@@ -474,6 +556,18 @@ def _box_breach(page_dict: pikepdf.Dictionary, contract: Contract) -> tuple[str,
             return ("page box", f"the page's {name[1:]} cuts the barcode strip",
                     [round(v / _PT_PER_MM, 1) for v in (left, bottom, right, top)])
     return None
+
+
+def _annotated(page_dict: pikepdf.Dictionary) -> tuple[str, str, object] | None:
+    """The page's annotations, as a breach: the renderer never writes one, and a viewer or RIP draws a
+    printable one over the sheet (a white square over the address, a mark over the bars)."""
+    annots = page_dict.get("/Annots")
+    items = list(annots) if isinstance(annots, pikepdf.Array) else [] if annots is None else [annots]
+    if not items:
+        return None
+    kinds = sorted({str(a.get("/Subtype", "/?"))[1:40] if isinstance(a, pikepdf.Dictionary) else "?" for a in items})
+    return ("annotation", "the page carries an annotation, which prints over the sheet",
+            f"{len(items)} ({', '.join(kinds[:5])})")
 
 
 _WHITE = {("/DeviceCMYK", (0.0, 0.0, 0.0, 0.0)), ("/DeviceRGB", (1.0, 1.0, 1.0)), ("/DeviceGray", (1.0,))}

@@ -12,7 +12,6 @@ The first mismatch raises `Halt` naming batch, page, carrier (piece), field, exp
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 from stmtprod.barcode.payload import parse, run_tag
@@ -22,7 +21,11 @@ from stmtprod.cards.models import CardRecord
 from stmtprod.cards.texts import CarrierSet
 from stmtprod.catalog import Catalog, hoppers_of
 from stmtprod.errors import Halt
-from stmtprod.verify import PrintFile, check_barcode, check_own_payload, check_page_total, check_sequence
+from stmtprod.verify import (PrintFile, check_barcode, check_own_payload, check_page_total, check_row_inserts,
+                             check_row_place, check_sequence, manifest_rows)
+
+CARD_FIELDS = {"card_id": str, "token": str, "last5": str, "page": int, "payload": str}
+"""What a carrier's manifest row holds besides a statement's (`stmtprod.verify.manifest_rows`)."""
 
 
 class _Records:
@@ -44,7 +47,7 @@ def verify_carriers(files: list[PrintFile], decoded: dict[str, list[list[str]]],
     next_sequence, pieces = first_sequence, 0
     seen: set[str] = set()
     for f in files:
-        rows = [json.loads(line) for line in f.manifest.read_text(encoding="utf-8").splitlines()]
+        rows = manifest_rows(f, CARD_FIELDS)
         pages = decoded[f.batch]
         here = {"step": "verify", "batch": f.batch}
         for page, (found, row) in enumerate(zip(pages, rows), 1):
@@ -56,6 +59,7 @@ def verify_carriers(files: list[PrintFile], decoded: dict[str, list[list[str]]],
                            action="the manifest was altered: re-render the batch")
             parsed = check_barcode(found, payload, at, seen, pages[page:], noun="carrier")
             check_own_payload(parsed, row["sequence"], 1, 1, tag, at, noun="carrier", unit="carrier")
+            check_row_place(row, f, page, at)
             seen.add(payload)
         check_page_total(pages, len(rows), here)
         for row in rows:
@@ -83,8 +87,10 @@ def _check_source(row: dict, region: str, records: _Records, catalog: Catalog, c
         raise Halt("region differs between barcode, batch and address country", **at, field="region",
                    expected=f"{record.region}/{record.address.country}", found=f"{first.region} in batch {region}",
                    action="correct the plan or layout and re-render")
-    hoppers = hoppers_of(select_card_inserts(catalog, record, carriers[region].welcome_kit, production_date))
+    chosen = select_card_inserts(catalog, record, carriers[region].welcome_kit, production_date)
+    hoppers = hoppers_of(chosen)
     if first.hoppers != hoppers:
         raise Halt("insert bitmap differs from the welcome-kit eligibility applied afresh", **at, field="hoppers",
                    expected=sorted(hoppers), found=sorted(first.hoppers),
                    action="check the catalog and carrier texts used by the run; re-plan and re-render")
+    check_row_inserts(row, first, chosen, at)

@@ -115,10 +115,12 @@ def insert_sim(run_dir, lot, model, faults, seed, out, workers):
     try:
         result = simulate(run_dir, out, lot=lot, model=model, faults=parse_faults(faults), seed=seed,
                           workers=workers)
-    except errors.Halt as halt:
+    except errors.Halt as halt:  # the run's released files failed the read: the run is as it was
         from stmtprod.engine.halt_report import describe
+        from stmtprod.engine.wayout import after_reverification
 
-        click.echo(describe(Path(run_dir).resolve().name, halt.as_dict()), err=True, nl=False)
+        released, found = after_reverification(run_dir, halt.as_dict())
+        click.echo(describe(Path(run_dir).resolve().name, found, released=released), err=True, nl=False)
         sys.exit(errors.EXIT_HALTED)
     except errors.StmtprodError as exc:
         fail(exc, False)

@@ -118,11 +118,12 @@ MIGRATIONS = [
 
 def files_proven(batch: dict, pdf_file: str, manifest_file: str, stamp: str) -> bool:
     """A batch's `stamp` ("rendered_at" or "verified_at") holds, and its files on disk are exactly
-    those the ledger recorded then: the test for "already proven good" that resume relies on."""
-    from stmtprod.fsutil import sha256_file
+    those the ledger recorded then: the test for "already proven good" that resume relies on. A file
+    that is not a regular file (a link to a device, a folder) is not proven, and never read."""
+    from stmtprod.fsutil import not_regular, sha256_file
 
     return bool(batch.get(stamp)) and all(
-        Path(path).exists() and sha256_file(path) == batch[key]
+        Path(path).exists() and not_regular(path) is None and sha256_file(path) == batch[key]
         for path, key in ((pdf_file, "pdf_sha256"), (manifest_file, "manifest_sha256")))
 
 

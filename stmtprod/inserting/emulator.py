@@ -24,7 +24,7 @@ from stmtprod.inserting.lotmodels import covered_lots, results_model
 from stmtprod.inserting.models import InserterModel
 from stmtprod.inserting.records import RecordError, format_records, parse_records
 from stmtprod.inserting.runctx import RunFolder
-from stmtprod.verify import PrintFile, read_all
+from stmtprod.verify import PrintFile, check_files, first_row, read_all
 
 FAULTS = ("jam", "double-feed", "misread", "missing", "pulled", "duplicate")
 REJECT_BIN = 1
@@ -66,11 +66,11 @@ def _control(run: RunFolder, lot: str, model: InserterModel) -> dict[int, dict[s
 def _files(run: RunFolder, lot: str) -> list[PrintFile]:
     files = []
     for manifest in sorted((run.release / "manifest").glob("*.jsonl")):
-        with open(manifest, encoding="utf-8") as fh:
-            first = json.loads(fh.readline() or "{}")
+        f = PrintFile(manifest.stem, manifest.stem[:2], run.release / "print" / f"{manifest.stem}.pdf", manifest)
+        check_files(f)
+        first = first_row(f)
         if first and (first.get("lot") or first["region"]) == lot:
-            files.append(PrintFile(manifest.stem, first["region"], run.release / "print" / f"{manifest.stem}.pdf",
-                                   manifest))
+            files.append(PrintFile(f.batch, first["region"], f.pdf, manifest))
     return sorted(files, key=lambda f: f.batch)
 
 

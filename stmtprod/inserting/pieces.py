@@ -226,8 +226,11 @@ def pulled_sequences(folder: Path) -> set[int]:
 def manifests(folder: Path) -> list[Path]:
     """The manifests in sequence order (by their first row), so pieces stream in sequence order; the
     challenge pieces' (rows flagged `planned_divert`) come after the run's own."""
+    from stmtprod.verify import check_regular
+
     firsts = []
     for m in [*(folder / "manifest").glob("*.jsonl"), *(folder / "challenge" / "manifest").glob("*.jsonl")]:
+        check_regular(m, "manifest", m.stem)
         with open(m, encoding="utf-8") as fh:
             head = fh.readline()
         if head.strip():
