@@ -131,7 +131,8 @@ def _manifest_rows(folder: Path) -> list[dict]:
     rows: list[dict] = []
     for path in sorted((folder / "manifest").glob("*.jsonl")):
         try:
-            rows += manifest_rows(PrintFile(path.stem, path.stem[:2], folder / "print" / f"{path.stem}.pdf", path))
+            rows += manifest_rows(PrintFile(path.stem, path.stem[:2], folder / "print" / f"{path.stem}.pdf", path),
+                                  payloads=False)
         except Halt as halt:
             where = f"line {halt.details['line']}: " if halt.details.get("line") else ""
             raise _unreadable(path, f"{where}{halt.details['field']}: {halt.details['found']}") from None

@@ -54,21 +54,22 @@ _ROW_FIELDS = {"sequence": int, "line": int, "sheets": int, "first_page": int, "
 """What every manifest row holds for verification, the inserter and mailing, and of which type."""
 
 
-def manifest_rows(f: PrintFile, fields: dict[str, type] | None = None) -> list[dict]:
+def manifest_rows(f: PrintFile, fields: dict[str, type] | None = None, payloads: bool = True) -> list[dict]:
     """The rows of a print file's manifest: each a JSON object holding `_ROW_FIELDS` (and `fields`) of their
-    types, every payload well formed; else a Halt naming the manifest, its line and the field. A manifest
-    changed after rendering (a bad disk, a transfer, an edit) halts like its print file would."""
+    types, every payload well formed (unless `payloads` is False: a proof shows a bad one as a mismatch);
+    else a Halt naming the manifest, its line and the field. A manifest changed after rendering (a bad
+    disk, a transfer, an edit) halts like its print file would."""
     kind = not_regular(f.manifest)
     if kind is not None:
         raise _manifest_halt(f, None, "file", "a regular file", f"it is {kind}")
     rows = []
     with open(f.manifest, encoding="utf-8", errors="replace") as fh:
         for number, text in enumerate(fh, 1):
-            rows.append(_manifest_row(f, number, text, {**_ROW_FIELDS, **(fields or {})}))
+            rows.append(_manifest_row(f, number, text, {**_ROW_FIELDS, **(fields or {})}, payloads))
     return rows
 
 
-def _manifest_row(f: PrintFile, number: int, text: str, fields: dict[str, type]) -> dict:
+def _manifest_row(f: PrintFile, number: int, text: str, fields: dict[str, type], payloads: bool = True) -> dict:
     try:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -80,7 +81,7 @@ def _manifest_row(f: PrintFile, number: int, text: str, fields: dict[str, type])
         if type(value) is not kind:
             raise _manifest_halt(f, number, name, f"a {kind.__name__}",
                                  "missing" if name not in row else f"a {type(value).__name__}")
-    for payload in row["payloads"]:
+    for payload in row["payloads"] if payloads else ():
         try:
             parse(payload)
         except PayloadError as exc:
