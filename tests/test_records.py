@@ -504,3 +504,16 @@ def test_a_replacement_character_is_quarantined_as_damaged_text(tmp_path):
     (row,) = _released_all_but(summary, 1, field="name")
     assert "replacement character" in row["reason"] and "damaged" in row["reason"]
     assert "\ufffd" not in _printed_text(summary)
+
+
+@pytest.mark.parametrize("minimum_due,new_balance", [("962154631552498288388988.00", None), ("10.00", "-5.00")])
+def test_a_minimum_payment_above_the_balance_is_quarantined(tmp_path, minimum_due, new_balance):
+    """A minimum payment larger than what is owed (or any on a credit balance) is upstream damage: a
+    statement asking for it must not be printed."""
+    rec = _au(minimum_due=minimum_due)
+    if new_balance is not None:   # moved by the payments, so the balance still adds up
+        rec["payments"] = str(Decimal(rec["payments"]) - Decimal(rec["new_balance"]) + Decimal(new_balance))
+        rec["new_balance"] = new_balance
+    summary = _build(tmp_path, [rec])
+    (row,) = _released_all_but(summary, 1, "rule", "minimum_due")
+    assert "more than the new balance" in row["reason"]

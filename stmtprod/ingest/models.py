@@ -199,6 +199,8 @@ class StatementRecord(_Strict):
             raise RuleError("new_balance", f"new_balance {new_balance} does not equal the sum of its parts {expected}")
         if minimum_due < 0:
             raise RuleError("minimum_due", "minimum_due is negative")
+        if minimum_due > max(new_balance, 0):
+            raise RuleError("minimum_due", "minimum_due is more than the new balance (none is due on a credit balance)")
         return self
 
     def _check_dates(self) -> None:
