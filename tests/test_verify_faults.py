@@ -81,6 +81,17 @@ def test_a_font_program_a_rip_cannot_load_damages_the_file(run_dir, damage):
     assert result["halt"]["batch"] == "AU-0001" and result["halt"]["page"] == 1 and result["halt"]["field"] == "file"
 
 
+@pytest.mark.parametrize("owner", ["", "owner-only"])
+def test_a_print_file_encrypted_after_rendering_damages_it(run_dir, owner):
+    """Encrypted with an empty user password (qpdf, and most viewers, open it without asking), a print file
+    still reads and prints the same here; but the renderer never encrypts, and a RIP may refuse it."""
+    with pikepdf.open(_au(run_dir), allow_overwriting_input=True) as pdf:
+        pdf.save(_au(run_dir), encryption=pikepdf.Encryption(user="", owner=owner, R=6))
+    code, result = _verify(run_dir)
+    assert code == 4 and result["halt"]["reason"] == "print file damaged", result
+    assert result["halt"]["batch"] == "AU-0001" and "encrypted" in result["halt"]["found"]
+
+
 @pytest.mark.parametrize("edit", ["/Subtype /TrueTypf", "/Subtype /Type1   ", "/FontFilex"])
 def test_a_font_dictionary_changed_so_the_font_prints_otherwise_damages_the_file(run_dir, edit):
     old = b"/FontFile2" if edit.startswith("/FontFile") else b"/Subtype /TrueType"

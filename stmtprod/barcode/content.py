@@ -266,6 +266,10 @@ def _open(pdf_path: str | PathLike) -> pikepdf.Pdf:
         pdf = pikepdf.open(pdf_path)
     except (pikepdf.PdfError, ValueError, OSError) as exc:
         raise Damaged(None, f"qpdf cannot open it: {_short(exc)}") from None
+    if pdf.is_encrypted:   # qpdf reads it with the empty password; the renderer never encrypts a print file
+        pdf.close()
+        raise Damaged(None, "it is encrypted, which the renderer never does: a RIP may refuse it or ask for a "
+                            "password, so it was changed after rendering")
     return pdf
 
 
