@@ -136,15 +136,21 @@ def test_a_reprint_that_cannot_make_its_child_input_records_nothing(challenged_o
 
 # --- fault 2: the original of a reprinted piece reported inserted waits, and holds COMPLETE back --------
 
-def test_the_original_of_a_reprinted_piece_reported_ok_waits_until_taken_out(challenged_out, tmp_path):
+def _reprinted(challenged_out: Path, tmp_path: Path, index: int) -> tuple[Path, list[int], int]:
+    """A copy of the run whose own piece `index` was reported DAMAGED and reprinted into `-R1`: the run
+    folder, the run's own sequences and the reprinted piece."""
     run_dir = _copy(challenged_out, tmp_path)
-    out, root = run_dir.parent, run_dir.name
     own, planted = _sequences(run_dir)
-    damaged = own[5]
     path = tmp_path / "r.csv"
-    path.write_text(_all(root, own, planted, **{str(damaged): "DAMAGED"}), "utf-8")
+    path.write_text(_all(run_dir.name, own, planted, **{str(own[index]): "DAMAGED"}), "utf-8")
     assert _cli("reconcile", run_dir, "--results", path).exit_code == 0
     assert _cli("reprint", run_dir).exit_code == 0
+    return run_dir, own, own[index]
+
+
+def test_the_original_of_a_reprinted_piece_reported_ok_waits_until_taken_out(challenged_out, tmp_path):
+    run_dir, own, damaged = _reprinted(challenged_out, tmp_path, 5)
+    out, root = run_dir.parent, run_dir.name
     child = out / f"{root}-R1"
     for status in ("OK", "ATTENTION"):
         again = tmp_path / f"again-{status}.csv"
@@ -172,14 +178,9 @@ def test_the_original_of_a_reprinted_piece_reported_ok_waits_until_taken_out(cha
 # --- fault 3: a final fate never changes; a repeated report is acknowledged or its envelope pulled --------
 
 def test_a_piece_already_mailed_or_pulled_reported_again_keeps_its_fate(challenged_out, tmp_path):
-    run_dir = _copy(challenged_out, tmp_path)
+    run_dir, own, via = _reprinted(challenged_out, tmp_path, 3)
     out, root = run_dir.parent, run_dir.name
-    own, planted = _sequences(run_dir)
-    via = own[3]
-    path = tmp_path / "r.csv"
-    path.write_text(_all(root, own, planted, **{str(via): "DAMAGED"}), "utf-8")
-    assert _cli("reconcile", run_dir, "--results", path).exit_code == 0
-    assert _cli("reprint", run_dir).exit_code == 0
+    planted = _sequences(run_dir)[1]
     _finish_child(out / f"{root}-R1", tmp_path)
     assert set(_runs(out).values()) == {"COMPLETE"}
     fates = _fates(run_dir)

@@ -132,6 +132,7 @@ def test_the_view_has_the_models_fields_defaults_and_behaviour():
         minimal.pop(name)
     minimal["new_balance"] = str(sum(Decimal(minimal[k]) for k in ("previous_balance", "payments", "credits", "fees",
                                                                     "interest")))
+    minimal["minimum_due"] = str(min(Decimal(minimal["minimum_due"]), max(Decimal(minimal["new_balance"]), Decimal(0))))
     row = spill_row(1, json.dumps(minimal, ensure_ascii=False))
     view = SPILL_ROWS.decode(row, "spill")
     assert isinstance(view, msgspec.Struct) and typed(view) == typed(SpillRow.model_validate_json(row))
