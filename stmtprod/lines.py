@@ -12,7 +12,7 @@ from stmtprod.challenges.reprove import reprove_statements
 from stmtprod.engine import journal, life
 from stmtprod.engine.ledger import LEDGER_FILE, Ledger
 from stmtprod.engine.run import Events, quiet
-from stmtprod.engine.runfolder import check_run_id
+from stmtprod.engine.runfolder import check_run_id, require_ledger
 from stmtprod.engine.runstate import load_run
 from stmtprod.errors import UsageError
 from stmtprod.statements.line import LINE as STATEMENTS, Statements
@@ -36,8 +36,7 @@ def resume(run_id: str, out: Path, events: Events = quiet, workers: int | None =
     `personalisation`: for a card run, the new personalisation log (after the cards were re-made)."""
     check_run_id(run_id)
     out = Path(out).resolve()
-    if not (out / "ledger.sqlite").exists():
-        raise UsageError(f"{out} has no ledger: nothing to resume")
+    require_ledger(out)
     if line_of(out, run_id) == "cards":
         return resume_any_key(run_id, out, workers=workers, events=events, executor=executor, scheduler=scheduler,
                               personalisation=personalisation)

@@ -27,7 +27,7 @@ from stmtprod.engine.run import Events, Run, quiet
 from stmtprod.engine.runfolder import (check_not_empty, check_reject_share, check_run_id, choose_run_id,
                                        clear_stale_ingests, ingest_into, mirror, note_halt, note_waiting, open_ledger,
                                        place_new_run, prepare_out, refuse_card_numbers, refuse_empty, release_staging,
-                                       reopen_staging, replace_ingest, run_summary, write_summary)
+                                       reopen_staging, replace_ingest, require_ledger, run_summary, write_summary)
 from stmtprod.engine.workers import held_frozen
 from stmtprod.errors import AwaitingInspection, Halt, UsageError
 from stmtprod.inserting.complete import settled
@@ -78,8 +78,7 @@ def resume(run_id: str, out: Path, reopen: Callable[[dict, Ledger], Product], ev
     started = time.perf_counter()
     check_run_id(run_id)
     out = Path(out).resolve()
-    if not (out / "ledger.sqlite").exists():
-        raise UsageError(f"{out} has no ledger: nothing to resume")
+    require_ledger(out)
     with OutputLock(out), held_frozen():
         ledger = open_ledger(out)
         try:

@@ -98,6 +98,18 @@ def prepare_out(out: Path) -> Path:
     return out.resolve()
 
 
+def require_ledger(out: Path) -> None:
+    """Before continuing a run in `out`: a usage error when it has no ledger and no run folder (nothing to
+    resume), and, as `open_ledger` refuses, exit 7 naming them when it has run folders but no ledger
+    (deleted or lost: restore it; a run is never continued without its record)."""
+    if (out / LEDGER_FILE).exists():
+        return
+    folders = sorted(p.name for p in out.iterdir() if RUN_ID.fullmatch(p.name) and p.is_dir()) if out.is_dir() else []
+    if folders:
+        raise _unknown_folders(out / LEDGER_FILE, "is missing", folders, out)
+    raise UsageError(f"{out} has no ledger: nothing to resume")
+
+
 def open_ledger(out: Path) -> Ledger:
     """The ledger of `out`, refusing (exit 7) when `out` holds run folders the ledger does not know.
 
