@@ -32,6 +32,7 @@ from stmtprod.plan import SPILL_ROWS, spill_line, spill_offsets
 from stmtprod.postal import verify as postal_verify
 from stmtprod.postal.read import PageLetters as postal_letters
 from stmtprod.render.statement import sheet_count
+from stmtprod.engine.wayout import SOURCES_MISSING
 from stmtprod.engine.workers import GcPaused, stopping_pool
 from stmtprod.fsutil import not_regular
 
@@ -235,6 +236,16 @@ def read_task(f: PrintFile, layouts: LayoutSet) -> tuple:
     return (str(f.pdf), contract(layouts[f.region]))
 
 
+def require_spill(spill: Path, batch: str) -> None:
+    """A region's accepted records (the run's own copy of its source records) are there to check the
+    pieces against; a missing spill halts naming it, rather than blaming every piece of the print file."""
+    if not spill.is_file():
+        raise Halt(SOURCES_MISSING, step="verify", batch=batch, field="file",
+                   expected=str(spill), found=None,
+                   action="restore the run folder's work/accepted/ from its backup (the print files are not at "
+                          "fault), then verify again")
+
+
 def source_records(spill: Path, lines: set[int]) -> dict[int, object]:
     """The source records of the given input lines, read back from a region's spill by their offsets
     (`_spill_index`), so a batch does not scan the whole spill. Memory stays at one batch's records
@@ -423,7 +434,9 @@ def _verify_file(f: PrintFile, terms: content.Contract | None, run_id: str, cata
         firsts = _check_pages(f, rows, pages, run_tag(run_id))
         if readback is not None and readback.breach is not None and "contract" not in blind:
             raise readback.contract_halt(f.batch, _piece_at(rows, readback.breach[0]))
-        sources = source_records(accepted_dir / f"{f.region}.jsonl", {row["line"] for row in rows})
+        spill = accepted_dir / f"{f.region}.jsonl"
+        require_spill(spill, f.batch)
+        sources = source_records(spill, {row["line"] for row in rows})
         sheets = 0
         text_seconds = readback.text_seconds if readback is not None else 0.0
         texts = readback.lines if readback is not None and layout and "text" not in blind else None

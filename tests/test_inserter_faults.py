@@ -260,3 +260,31 @@ def test_a_card_runs_bins_and_long_sequences_are_refused_too(card_out, tmp_path)
     assert _cli("reconcile", run_dir, "--results", good).exit_code in (0, 6)
     details = _ledger_rows(run_dir.parent, "SELECT details FROM piece_fates WHERE sequence = ?", seq)
     assert json.loads(details[0][0])["records"][0]["bin"] == 4
+
+
+def test_a_family_completes_only_when_every_reprint_child_has_no_envelope_waiting(challenged_out, tmp_path):
+    """Piece reprinted twice (R1, then R2); R1's piece reported inserted again: R1 waits with a second
+    envelope. R2 mails the piece, which carries up to R1 and to the parent, yet neither may complete,
+    and the family's lodgement is not written, until R1's second envelope is settled."""
+    run_dir, _own, _piece = _reprinted(challenged_out, tmp_path, 2)
+    out, root = run_dir.parent, run_dir.name
+    r1 = out / f"{root}-R1"
+    (child_piece,), planted = _sequences(r1)
+    damaged = tmp_path / "r1.csv"
+    damaged.write_text(_all(r1.name, [child_piece], planted, **{str(child_piece): "DAMAGED"}), "utf-8")
+    assert _cli("reconcile", r1, "--results", damaged).exit_code == 6
+    decided = _decide(r1, child_piece, "reprint")
+    assert decided.exit_code == 0, decided.output
+    assert _cli("reprint", r1).exit_code == 0
+    again = tmp_path / "r1-again.csv"
+    again.write_text(_results(r1.name, [(child_piece, "OK", "")]), "utf-8")
+    assert _cli("reconcile", r1, "--results", again, "--lot", "AU").exit_code == 6   # a second envelope waits
+    (r2,) = set(_runs(out)) - {root, r1.name}
+    _finish_child(out / r2, tmp_path)
+    states = _runs(out)
+    assert states[root] == "RELEASED" and states[r1.name] == "RELEASED", states
+    assert not (run_dir / "lodgement").exists()
+    assert _decide(r1, child_piece, "pull").exit_code == 0
+    assert set(_runs(out).values()) == {"COMPLETE"}
+    lodged = [(r["run_id"], r["sequence"]) for p in (run_dir / "lodgement").glob("*.jsonl") for r in _jsonl(p)]
+    assert len(lodged) == len(set(lodged)) == len(_own)

@@ -473,7 +473,8 @@ def test_a_ledger_from_before_the_history_keeps_its_decisions_as_original_histor
 
 
 @pytest.mark.parametrize("text", ["bob\nADMIN approved", "bob\rx", "bob\u2028ADMIN", "bob\u2029x", "bob\x1b[2K",
-                                  "bob\tx", "bob\u202eevil"])
+                                  "bob\tx", "bob\u202eevil", "b\u200bob", "ann\u200f (approved)", "ann\u061c",
+                                  "b\u00adob", "\ufeffbob", "b\u2060ob", "bob\u1680x", "bob\u180ex"])
 def test_typed_names_reasons_and_notes_are_one_printable_line(tmp_path, text):
     """An inspector's name, a reason, a note or an operator typed with a line break or a control character
     could print as a forged line of its own in `qa status`, `show` and the report: each is refused
@@ -488,6 +489,19 @@ def test_typed_names_reasons_and_notes_are_one_printable_line(tmp_path, text):
     assert refused.exit_code == 2 and "--operator" in refused.output and "U+" in refused.output, refused.output
     refused = _qa("restore", "--out", str(tmp_path), "--region", "SG", "--stage", "2", "--reason", text)
     assert refused.exit_code == 2 and "--reason" in refused.output, refused.output
+
+
+def test_a_typed_value_is_a_name_or_a_reason_not_a_document(tmp_path):
+    """A 100,000-character inspector name grew the journal to 705 KB and `qa status` to 1.4 MB: a typed
+    value is refused beyond `MAX_TYPED` characters, saying so."""
+    from stmtprod.cli.typed import MAX_TYPED
+
+    run_dir = tmp_path / "RUN"
+    run_dir.mkdir()
+    for size, code in ((MAX_TYPED + 1, 2), (100_000, 2)):
+        refused = CliRunner().invoke(main, ["reconcile", str(run_dir), "--piece", "1", "--action", "pull",
+                                            "--reason", "r" * size, "--operator", "kim"])
+        assert refused.exit_code == code and f"at most {MAX_TYPED}" in refused.output, refused.output
 
 
 def test_an_inspector_name_or_note_with_a_line_break_writes_nothing(tmp_path):

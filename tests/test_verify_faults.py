@@ -232,3 +232,15 @@ def test_insert_sim_of_a_released_run_with_a_damaged_file_says_it_stays_released
     proc = _stmtprod("insert-sim", run_dir, "--lot", "AU" if _is_statements(run_dir) else "CARDS-AU",
                      "--out", tmp_path / "r.csv")
     assert proc.returncode == 4 and "(RELEASED)" in proc.stderr and "Nothing was released" not in proc.stderr
+
+
+def test_a_released_run_whose_source_records_are_gone_names_them_not_the_print_files(run_dir):
+    """With the run folder's work/accepted/ lost, verify cannot check a piece against its record: it halts
+    naming the missing spill and says to restore it, instead of blaming every print file's pieces."""
+    spill = run_dir / "work" / "accepted" / "AU.jsonl"
+    spill.rename(spill.with_suffix(".gone"))
+    code, result = _verify(run_dir)
+    assert code == 4 and result["halt"]["reason"] == "the run's source records are missing", result
+    assert result["halt"]["expected"] == str(spill) and "restore" in result["halt"]["action"]
+    spill.with_suffix(".gone").rename(spill)
+    assert _verify(run_dir)[0] == 0

@@ -22,7 +22,7 @@ from stmtprod.cards.texts import CarrierSet
 from stmtprod.catalog import Catalog, hoppers_of
 from stmtprod.errors import Halt
 from stmtprod.verify import (PrintFile, check_barcode, check_own_payload, check_page_total, check_row_inserts,
-                             check_row_place, check_sequence, manifest_rows)
+                             check_row_place, check_sequence, manifest_rows, require_spill)
 
 CARD_FIELDS = {"card_id": str, "token": str, "last5": str, "page": int, "payload": str}
 """What a carrier's manifest row holds besides a statement's (`stmtprod.verify.manifest_rows`)."""
@@ -32,8 +32,9 @@ class _Records:
     def __init__(self, accepted_dir: Path):
         self.dir, self.cache = accepted_dir, {}
 
-    def get(self, region: str, line: int) -> CardRecord | None:
+    def get(self, region: str, line: int, batch: str) -> CardRecord | None:
         if region not in self.cache:
+            require_spill(self.dir / f"{region}.jsonl", batch)
             self.cache[region] = read_spill(self.dir / f"{region}.jsonl")
         return self.cache[region].get(line)
 
@@ -73,7 +74,7 @@ def verify_carriers(files: list[PrintFile], decoded: dict[str, list[list[str]]],
 
 def _check_source(row: dict, region: str, records: _Records, catalog: Catalog, carriers: CarrierSet,
                   production_date: dt.date, at: dict) -> None:
-    record = records.get(region, row["line"])
+    record = records.get(region, row["line"], at["batch"])
     if record is None or record.card_id != row["card_id"]:
         raise Halt("carrier has no matching card order in its region", **at, field="card_id",
                    expected=row["card_id"], found=record.card_id if record else None,

@@ -9,14 +9,18 @@ import unicodedata
 
 from stmtprod.errors import UsageError
 
-_OVERRIDES = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))  # bidirectional controls
+_HIDDEN = ("Cc", "Cf", "Zl", "Zp")  # controls; format characters (direction marks and overrides, zero-width
+# characters, soft hyphen, BOM); line and paragraph separators
+_DASH_LIKE = frozenset({"\u1680"})  # the Ogham space mark, a space that may show as a dash
+MAX_TYPED = 500
+"""Characters a typed value may hold: a name or a reason, not a document (it is printed back whole)."""
 
 
 def unprintable(text: str) -> str | None:
-    """The first control character, line or paragraph separator (U+2028, U+2029) or bidirectional
-    control in `text`, as U+XXXX with its position; None when there is none."""
+    """The first control, format or separator character in `text` (what hides, reorders or breaks what
+    it says), as U+XXXX with its position; None when there is none."""
     for index, c in enumerate(text):
-        if unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _OVERRIDES:
+        if unicodedata.category(c) in _HIDDEN or c in _DASH_LIKE:
             return f"U+{ord(c):04X} at character {index + 1}"
     return None
 
@@ -30,6 +34,8 @@ def typed(what: str, value: str | None, required: bool = True) -> str | None:
         return None
     found = unprintable(value)
     if found:
-        raise UsageError(f"{what} must be one line of printable text: it holds {found} (a control character, "
-                         "line break or direction override); type it again without")
+        raise UsageError(f"{what} must be one line of printable text: it holds {found} (a control, format or "
+                         "invisible character, line break or direction mark); type it again without")
+    if len(value.strip()) > MAX_TYPED:
+        raise UsageError(f"{what} is {len(value.strip()):,} characters long: at most {MAX_TYPED} are kept and shown")
     return value.strip()

@@ -62,6 +62,11 @@ def prepare(ledger: Ledger, run_id: str, run_dir: Path, halt: dict, line: str = 
     return {**halt, **({"rerender": condemned} if condemned else {}), "next": commands}
 
 
+SOURCES_MISSING = "the run's source records are missing"
+"""The reason of a verification halt for a run folder that lost its copy of the source records
+(`verify.require_spill`): the released files may well be right, so the way out is to restore them."""
+
+
 def after_reverification(run_dir: Path, halt: dict) -> tuple[bool, dict]:
     """What `stmtprod verify` says when a run's files fail re-verification: (released?, halt with `next`).
 
@@ -76,6 +81,8 @@ def after_reverification(run_dir: Path, halt: dict) -> tuple[bool, dict]:
     out = run_dir.parent
     if run.get("state") != "RELEASED":
         return False, {**halt, "next": [resume_command(run["run_id"], out, options.get("line", "statements"))]}
+    if halt.get("reason") == SOURCES_MISSING:   # the run folder lost its records, not the release its files
+        return True, {**halt, "next": [f"stmtprod verify {_q(run_dir)}"]}
     if options.get("line") == "cards":
         again = (f"stmtprod cards --orders {_q(options['orders'])} --personalisation {_q(options['personalisation'])} "
                  f"--out {_q(out)} --force" + (" --demo-key" if options.get("key") == "DEMO" else ""))

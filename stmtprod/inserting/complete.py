@@ -41,18 +41,34 @@ def settle(ledger: Ledger, run: RunFolder) -> dict:
     parents = _carry_up(ledger, run.run_id)
     check = fates.count_check(ledger, run.run_id)
     state = (ledger.run(run.run_id) or {}).get("state")
-    if check["complete"] and state == RELEASED:
+    open_children = _open_children(ledger, run.run_id)
+    if check["complete"] and state == RELEASED and not open_children:
         root = _root(ledger, run.run_id)
         lodged = write_lodgement(ledger, run) if root == run.run_id else {"by_lot": f"lodged with {root}"}
         crashpoints.reached("complete:lodged")
         ledger.transition(run.run_id, COMPLETE, scheduled=check["scheduled"], mailed=check["mailed"],
                           pulled=check["pulled"], lodgement=lodged["by_lot"])
         state = COMPLETE
+        parents = sorted({*parents, *_parent_runs(ledger, run.run_id)})   # they may have waited for this one
     if state == COMPLETE:
         _report(ledger, run)
     for parent in parents:
         settle(ledger, RunFolder.open(run.out / parent))
-    return {**check, "state": state}
+    return {**check, "state": state, **({"waiting_for_children": open_children} if open_children else {})}
+
+
+def _open_children(ledger: Ledger, run_id: str) -> list[str]:
+    """The reprint children of the run not yet COMPLETE. A run completes after its children: one may
+    still wait for an operator (a second envelope of a piece it mailed), and the family's lodgement,
+    written by the root as it completes, must not come before every envelope in the mail is settled."""
+    rows = ledger.db.execute("SELECT DISTINCT child_run FROM reprints WHERE parent_run = ? ORDER BY child_run",
+                             (run_id,))
+    return [r["child_run"] for r in rows if (ledger.run(r["child_run"]) or {}).get("state") != COMPLETE]
+
+
+def _parent_runs(ledger: Ledger, run_id: str) -> list[str]:
+    rows = ledger.db.execute("SELECT DISTINCT parent_run FROM reprints WHERE child_run = ?", (run_id,))
+    return [r["parent_run"] for r in rows]
 
 
 def _report(ledger: Ledger, run: RunFolder) -> None:
