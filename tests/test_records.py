@@ -473,8 +473,10 @@ BAD_DATES = [
     ("transactions.0.date", "rule", lambda: _with_transaction_date(_jp(), "0999-01-01")),
     ("transactions.0.date", "rule", lambda: _with_transaction_date(_au(), "2099-12-31")),      # after the period
     ("transactions.0.date", "rule", lambda: _with_transaction_date(_au(), "2024-01-01")),      # long before it
-    ("period_start", "rule", lambda: _au(period_start="0001-01-01")),
+    ("period_end", "rule", lambda: _au(period_start="0001-01-01", period_end="0001-01-20")),
     ("due_date", "rule", lambda: _au(due_date="9999-12-31")),
+    ("period_end", "rule", lambda: _au(period_start="2100-01-01", period_end="2100-01-20", due_date="2100-02-10",
+                                       transactions=[])),
     ("period_end", "rule", lambda: _au(period_start="2024-10-21")),
 ]
 
@@ -517,3 +519,19 @@ def test_a_minimum_payment_above_the_balance_is_quarantined(tmp_path, minimum_du
     summary = _build(tmp_path, [rec])
     (row,) = _released_all_but(summary, 1, "rule", "minimum_due")
     assert "more than the new balance" in row["reason"]
+
+
+@pytest.mark.parametrize("period", [("2099-11-21", "2099-12-20", "2099-12-31"), ("2000-01-01", "2000-01-20", "2000-02-10")])
+def test_a_cycle_at_the_edge_of_the_years_is_released_with_its_challenge_pieces(tmp_path, period):
+    """A night of valid records whose cycle ends in the first or last weeks of the years allowed: the
+    challenge pieces, dated around the cycle's end, are valid too, and the night is released (the
+    challenge step's own record was refused: an internal error, every night, resume included)."""
+    start, end, due = period
+    rec = _au(period_start=start, period_end=end, due_date=due, transactions=[])
+    rec["new_balance"] = str(sum(Decimal(rec[k]) for k in ("previous_balance", "payments", "credits", "fees", "interest")))
+    rec["minimum_due"] = "0.00"
+    path = tmp_path / "edge.jsonl"
+    path.write_text(json.dumps(rec, ensure_ascii=False) + "\n", encoding="utf-8")
+    summary = build(BuildOptions(input=path, out=tmp_path / "out", regions=("AU",), workers=1))
+    assert summary["state"] == "RELEASED", summary.get("halt") or summary
+    assert summary["counts"]["produced"] == 1 and summary["challenges"]["pieces"] >= 2

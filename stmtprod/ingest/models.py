@@ -204,13 +204,14 @@ class StatementRecord(_Strict):
         return self
 
     def _check_dates(self) -> None:
-        """Dates a statement of one cycle can carry (in order already): its own in `STATEMENT_YEARS`,
-        the period and the time to pay each at most `LONGEST_SPAN`, and every transaction dated within
+        """Dates a statement of one cycle can carry (in order already): the cycle's end in `STATEMENT_YEARS`,
+        the period and the time to pay each at most `LONGEST_SPAN` (so every date of a valid record, and of
+        the challenge pieces made around the cycle's end, has four digits), and every transaction dated within
         the period or up to `LONGEST_SPAN` before it (posted late), never after it. A date like
         0001-01-01 is upstream damage, and would print as a year the market's format was not made for."""
-        if self.period_start.year not in STATEMENT_YEARS or self.due_date.year not in STATEMENT_YEARS:
-            field = "period_start" if self.period_start.year not in STATEMENT_YEARS else "due_date"
-            raise RuleError(field, f"{field} is outside the years {STATEMENT_YEARS.start}-{STATEMENT_YEARS.stop - 1}")
+        if self.period_end.year not in STATEMENT_YEARS:
+            raise RuleError("period_end", f"period_end is outside the years {STATEMENT_YEARS.start}-"
+                                          f"{STATEMENT_YEARS.stop - 1}")
         if self.period_end - self.period_start > LONGEST_SPAN:
             raise RuleError("period_end", f"the period is longer than {LONGEST_SPAN.days} days")
         if self.due_date - self.period_end > LONGEST_SPAN:
