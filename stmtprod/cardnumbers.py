@@ -32,13 +32,18 @@ PAN_MIN, PAN_MAX = 13, 19
 ECHO_MAX_DIGITS = 11      # a message may quote at most this many digits in a row
 MASK = "[digits removed]"
 _BREAK = "|"
-_APART = "Z"     # put between texts read one by one: a letter, so no run of digits spans two
+_LETTER = "~"    # one letter: a separator between digits (4111ꞌ1111, 4111x1111), else the end of a run
+_APART = "ZZ"    # put between texts read one by one: a word, so no run of digits spans two
 _RUN = re.compile(r"[0-9]{%d,}" % PAN_MIN)
+_LONE = re.compile(r"(?<=[0-9])~(?=[0-9])")   # a letter alone between digits, separators aside
 _ASCII_SEPARATORS = re.compile(r"[^0-9A-Za-z]+")
-_ASCII_RUN = re.compile(r"[0-9](?:[^A-Za-z0-9]*[0-9]){%d}" % (PAN_MIN - 1))
-# `_ASCII_RUN` for bytes, as C table look-ups: letters end a run, other non-digits are dropped
+_ASCII_LONE = re.compile(r"(?<=[0-9])[A-Za-z](?=[0-9])")
+# 13 digits, separators and at most one letter between each two (`_LONE`): a word ends the run
+_ASCII_RUN = re.compile(r"[0-9](?:[^A-Za-z0-9]*(?:[A-Za-z][^A-Za-z0-9]*)?[0-9]){%d}" % (PAN_MIN - 1))
+# `_ASCII_RUN` for bytes, as C table look-ups: letters become `_LETTER`, other non-digits are dropped
 _ASCII_SEPARATOR_BYTES = bytes(b for b in range(128) if not chr(b).isalnum())
-_ASCII_VIEW = bytes(b if chr(b).isdigit() or b >= 128 else ord(_BREAK) for b in range(256))
+_ASCII_VIEW = bytes(b if chr(b).isdigit() or b >= 128 else ord(_LETTER) for b in range(256))
+_ASCII_LONE_BYTES = re.compile(rb"(?<=[0-9])~(?=[0-9])")
 _ASCII_DIGITS_RUN = re.compile(rb"[0-9]{%d}" % PAN_MIN)
 _ESCAPES = re.compile(r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|U([0-9a-fA-F]{8})|[tnrfvab\\'\"])")
 
@@ -51,7 +56,7 @@ class _Reading(dict):
 
     def __missing__(self, code: int) -> str:
         folded = unicodedata.normalize("NFKC", chr(code))
-        digits, other = [], False
+        digits, other, letters = [], False, 0
         for c in folded:
             value = unicodedata.decimal(c, None)
             if value is None:
@@ -63,9 +68,13 @@ class _Reading(dict):
             category = unicodedata.category(c)
             if value is not None:
                 digits.append(str(value))
-            elif (category in _WORD_LETTERS and ord(c) not in _STROKES) or category[0] == "N":
-                other = True   # a letter of a word, or a numeral that is not a digit (kanji 十), ends a run
-        reading = _BREAK if other else "".join(digits)
+            elif category in _WORD_LETTERS and ord(c) not in _STROKES:
+                letters += 1   # a letter: alone between digits a separator, in a word the end of a run
+            elif category[0] == "N":
+                other = True   # a numeral that is not a digit (kanji 十) ends a run
+        if letters:
+            other = other or letters > 1 or bool(digits)
+        reading = _BREAK if other else _LETTER if letters else "".join(digits)
         if len(self) < _CACHE_MAX:      # bounded: an extract of every code point must not grow it to 1.1M
             self[code] = reading
         return reading
@@ -98,17 +107,18 @@ _READING = _Reading()
 
 
 def digit_view(text: str) -> str:
-    """The text as a person reads its digits: ASCII digits, separators gone, a letter or `|` where a run ends."""
+    """The text as a person reads its digits: ASCII digits, separators and a letter alone between digits
+    gone, and a letter, `~` or `|` where a run ends."""
     if text.isascii():
-        return _ASCII_SEPARATORS.sub("", text)   # letters stay, and end runs just as `|` does
-    return text.translate(_READING)
+        return _ASCII_LONE.sub("", _ASCII_SEPARATORS.sub("", text))   # other letters stay, and end runs
+    return _LONE.sub("", text.translate(_READING))
 
 
 def _long_run(text: str) -> bool:
     """True when the text has 13 or more digits in a row (separators aside): worth a closer look."""
     if text.isascii():
         return _ASCII_RUN.search(text) is not None
-    return _RUN.search(text.translate(_READING)) is not None
+    return _RUN.search(digit_view(text)) is not None
 
 
 def luhn_ok(digits: str) -> bool:
@@ -179,13 +189,22 @@ def redact(text: str) -> str:
             out.append((start, last + 1))
         start, digits = None, 0
 
+    following, after = [None] * len(pieces), None   # the next piece that is not a separator, for each
+    for i in range(len(pieces) - 1, -1, -1):
+        following[i] = after
+        if pieces[i]:
+            after = pieces[i]
+    in_digits = False
     for i, reading in enumerate(pieces):
-        if reading == _BREAK:
+        if reading == _LETTER and in_digits and following[i] not in (None, _BREAK, _LETTER):
+            continue   # a letter alone between digits: a separator
+        if reading in (_BREAK, _LETTER):
             close()
+            in_digits = False
         elif reading:
             if start is None:
                 start = i
-            last, digits = i, digits + len(reading)
+            last, digits, in_digits = i, digits + len(reading), True
     close()
     if not out:
         return text
@@ -258,9 +277,10 @@ def statement_card_number(record) -> str | None:
                       descriptions, block, [address.postcode, address.state, address.city, *address.lines, record.name]]
         joined = _APART.join(["".join(texts) for texts in first_look])
         if joined.isascii():
-            if _ASCII_DIGITS_RUN.search(joined.encode().translate(_ASCII_VIEW, _ASCII_SEPARATOR_BYTES)) is None:
+            if _ASCII_DIGITS_RUN.search(_ASCII_LONE_BYTES.sub(b"", joined.encode().translate(
+                    _ASCII_VIEW, _ASCII_SEPARATOR_BYTES))) is None:
                 return None
-        elif _RUN.search(_READING[ord(_APART)].join(map(_views, first_look))) is None:
+        elif _RUN.search(_LONE.sub("", _BREAK.join(map(_views, first_look)))) is None:
             return None
     fields = [("account_id", record.account_id), ("product", record.product), ("points", str(record.points))]
     fields += [(f"segments.{i}", s) for i, s in enumerate(record.segments)]

@@ -112,8 +112,11 @@ _DIGITS = _Digits()
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
+_ONE_LETTER = re.compile(r"(?<=[0-9])\|(?=[0-9])")   # a letter alone between digits reads as a separator
+
+
 def digits_only(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).translate(_DIGITS)
+    return _ONE_LETTER.sub("", unicodedata.normalize("NFKC", text).translate(_DIGITS))
 
 
 def pdf_blobs(path: Path) -> list[tuple[str, str]]:
@@ -525,9 +528,10 @@ def test_a_card_number_typed_as_a_command_argument_is_never_echoed(tmp_path, enc
 
 def test_letters_written_as_marks_or_strokes_read_as_separators_and_letters_of_words_end_a_run():
     """Every modifier letter that stays a mark under NFKC (ʼ ˌ ː, the long-vowel mark ー and its
-    halfwidth form), every letter drawn as a stroke (this file's own list), and two-digit enclosed
-    numbers (⓫) are read as a person reads them between the groups of a card number: the number is
-    found and masked. Letters of words (Latin, kana, hanzi, Thai, Hangul syllables) still end a run."""
+    halfwidth form), every letter drawn as a stroke (this file's own list), any one letter alone between
+    digits (the saltillo ꞌ, palochka Ӏ, katakana ノ, x), and two-digit enclosed numbers (⓫) are read as a
+    person reads them between the groups of a card number: the number is found and masked. Words (two
+    letters or more, in any script) still end a run."""
     from stmtprod.cardnumbers import MASK, card_number_field, redact
 
     pan = PANS[0]
@@ -539,7 +543,11 @@ def test_letters_written_as_marks_or_strokes_read_as_separators_and_letters_of_w
         assert card_number_field([("f", f"REF {written}")]) == "f", f"U+{ord(ch):04X}"
         assert MASK in redact(f"ref {written}") and pan not in digits_only(redact(f"ref {written}")), f"U+{ord(ch):04X}"
     assert card_number_field([("f", "4111 1111 \u24eb11 1111")]) == "f"     # ⓫ reads 11
-    for word in ("a", "Zx", "ア", "中", "ก", "가", "ß"):
+    for lone in ("x", "l", "I", "\ua78c", "\ua78b", "\u04c0", "\ua4f2", "\u141e", "ノ", "ヘ", "中", "ж", "é"):
+        written = _groups(pan, lone)   # one letter between the groups: a separator, whatever it looks like
+        assert card_number_field([("f", written)]) == "f", f"U+{ord(lone):04X}"
+        assert pan not in digits_only(redact(f"ref {written}")), f"U+{ord(lone):04X}"
+    for word in ("Zx", "アイ", "中文", "กข", "가나", "ßa", "x y"):
         assert card_number_field([("f", _groups(pan, word))]) is None, word
 
 
