@@ -244,6 +244,23 @@ def test_a_bin_outside_the_models_bins_is_refused_and_not_repeated(challenged_ou
     assert _state(run_dir) == before
 
 
+@pytest.mark.parametrize("stamp", ["2026-11-20T10:00:00.4532015112830366", "2026-11-20T10:00:00.453201+11:00:00",
+                                   "2026-11-20 10:00:00", "20261120T100000", "2026-11-20T10:00:00+1100",
+                                   "\uff12026-11-20T10:00:00"])
+def test_a_timestamp_in_any_other_form_is_refused_and_not_repeated(challenged_out, tmp_path, stamp):
+    """Python reads timestamps formats.md does not write (a fraction of any length let a 16-digit number
+    into the ledger as part of a time): the form is held, and the value not repeated."""
+    run_dir = _copy(challenged_out, tmp_path)
+    own, _ = _sequences(run_dir)
+    path = tmp_path / "r.csv"
+    path.write_text(RESULTS_HEADER + f"\n{run_dir.name},{own[0]},OK,,{stamp},\n", "utf-8")
+    before = _state(run_dir)
+    res = _cli("reconcile", run_dir, "--results", path, "--json")
+    assert res.exit_code == 2 and f"{path}: line 2: timestamp: not an ISO 8601 timestamp" in res.output, res.output
+    assert stamp[-10:] not in res.output.replace(str(path), "")
+    assert _state(run_dir) == before
+
+
 def test_a_card_runs_bins_and_long_sequences_are_refused_too(card_out, tmp_path):
     run_dir = _copy(card_out, tmp_path)
     seq = _manifest(run_dir)[0]["sequence"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -81,11 +82,19 @@ def _check(fields: dict[str, str], model: InserterModel, run_id: str, run: RunMa
     stamp = fields.get("timestamp", "")
     if stamp:
         try:
+            if not _STAMP.fullmatch(stamp):
+                raise ValueError
             dt.datetime.fromisoformat(stamp)
         except ValueError:
-            return "timestamp", f"{stamp[:40]!r} is not an ISO 8601 timestamp"
+            return "timestamp", ("not an ISO 8601 timestamp YYYY-MM-DDTHH:MM:SS, with at most six decimals of a "
+                                 "second and an offset (the value is not repeated)")
     return ResultRecord(0, sequence, status, code, int(bin_text) if bin_text else None, stamp,
                         fields.get("note", ""))
+
+
+# What the models' timestamps are (formats.md: `2026-11-21T02:14:07+11:00`). Python reads more (a fraction of
+# any length, which let a 16-digit number into the ledger as part of a time), so the form is held first.
+_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 
 
 @dataclass(frozen=True)
