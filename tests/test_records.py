@@ -535,3 +535,22 @@ def test_a_cycle_at_the_edge_of_the_years_is_released_with_its_challenge_pieces(
     summary = build(BuildOptions(input=path, out=tmp_path / "out", regions=("AU",), workers=1))
     assert summary["state"] == "RELEASED", summary.get("halt") or summary
     assert summary["counts"]["produced"] == 1 and summary["challenges"]["pieces"] >= 2
+
+
+def test_a_japanese_address_whose_numbers_join_into_a_card_number_is_mailed_without_the_postal_barcode(tmp_path):
+    """Words between them, the address's numbers do not read as a card number, and the address prints;
+    but the Japan Post address number joins them with hyphens (4230-9721-5134-0597), which would put one
+    into the manifest, the postal barcode and the mailing files: the piece is mailed non-barcoded, saying why."""
+    from stdnum import luhn
+
+    pan = "423097215134059" + luhn.calc_check_digit("423097215134059")
+    rec = _with_address(_jp(), lines=[f"Room {pan[:4]} Bldg {pan[4:8]}", f"Fl {pan[8:12]} No {pan[12:]}"])
+    summary = _build(tmp_path, [rec])
+    _released_all_but(summary, 0)
+    run_dir = Path(summary["run_dir"])
+    row = next(r for r in manifest_rows(summary) if r["account_id"] == rec["account_id"])
+    assert row["postal"]["class"] == "NON-BARCODED" and "read as a card number" in row["postal"]["reason"]
+    for path in (run_dir / "release").rglob("*"):
+        if path.is_file() and path.suffix != ".pdf":
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert f"{pan[:4]}-{pan[4:8]}" not in text and pan not in text.replace("-", ""), path

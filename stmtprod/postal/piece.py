@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from stmtprod.layout import POSTAL_SYMBOLOGY
 from stmtprod.postal import zintcode  # here, not on first use: see bars_of
+from stmtprod.cardnumbers import card_number_field
 from stmtprod.postal.address import AddressNumberError, address_number, barcode_postcode
 
 BARCODED = "BARCODED"
@@ -54,6 +55,11 @@ def decide_address(region: str, lines: list[str], postcode: str, dpid: str | Non
         number = address_number(" ".join(lines))
     except AddressNumberError as exc:
         return PostalDecision(NON_BARCODED, reason=str(exc))
+    if card_number_field([("address_number", number)]):
+        # The address's numbers joined with hyphens (4241-5920-6611-2571 from 4241番 ... 2571棟) would put
+        # what reads as a card number into the manifest and the mailing files: mailed without the barcode.
+        return PostalDecision(NON_BARCODED, reason="the address's numbers, joined as the address number, read as "
+                                                   "a card number")
     return PostalDecision(BARCODED, PostalFields("japanpost", {"postcode": code, "address_number": number}))
 
 
