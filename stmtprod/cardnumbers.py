@@ -156,9 +156,16 @@ def card_number_field(fields: Sequence[tuple[str, str]],
         return None
     singles = [*fields, *(item for _, orders in blocks for item in orders[0])]
     for path, text in [*singles, *joined]:
-        if _holds_card_number(digit_view(text)):
+        if _holds_card_number(digit_view(text)) or (not _ONES.isdisjoint(text)
+                                                    and _holds_card_number(digit_view(text.translate(_ONES_AS_DASHES)))):
             return path
     return None
+
+
+# The numerals one that are also drawn as a dash (一 between the groups of a Japanese address or number
+# is a hyphen as often as a 1): a text holding one is read both ways.
+_ONES = frozenset("一〡⼀")
+_ONES_AS_DASHES = str.maketrans(dict.fromkeys(_ONES, "-"))
 
 
 def _unescaped(m: re.Match) -> str:

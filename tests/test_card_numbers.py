@@ -571,3 +571,19 @@ def test_an_option_that_reads_as_a_card_number_is_refused_before_any_work_unecho
     assert f"{option}: the value reads as a card number" in res.stderr.decode()
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob("out-*"))
     search_everything(tmp_path / "nothing-written", [res.stdout, res.stderr], [(PANS[5], typed)])
+
+
+def test_the_numeral_one_drawn_as_a_dash_is_read_both_ways():
+    """一 (and 〡, ⼀) between groups is a hyphen as often as a 1: a number hidden by reading it as 1s (no
+    Luhn-valid stretch in the longer run) is found by reading it as a dash."""
+    from stmtprod.cardnumbers import card_number_field
+
+    def hidden_as_ones(pan: str) -> bool:
+        run = "1".join(pan[i:i + 4] for i in range(0, 16, 4))
+        return not any(luhn_complete(run[i:i + n - 1]) == run[i:i + n] for n in range(13, 20)
+                       for i in range(len(run) - n + 1))
+
+    pan = next(p for p in (luhn_complete(f"4{n:014d}") for n in range(10**9, 10**9 + 5000)) if hidden_as_ones(p))
+    for one in "一〡⼀":
+        assert card_number_field([("f", _groups(pan, one))]) == "f", one
+    assert card_number_field([("f", "四一一一")]) is None     # a kanji number stays a number
