@@ -32,18 +32,17 @@ PAN_MIN, PAN_MAX = 13, 19
 ECHO_MAX_DIGITS = 11      # a message may quote at most this many digits in a row
 MASK = "[digits removed]"
 _BREAK = "|"
-_LETTER = "~"    # one letter: a separator between digits (4111ꞌ1111, 4111x1111), else the end of a run
+_LETTER = "~"    # one letter beyond ASCII: a separator between digits (4111ꞌ1111), else the end of a run
 _APART = "ZZ"    # put between texts read one by one: a word, so no run of digits spans two
 _RUN = re.compile(r"[0-9]{%d,}" % PAN_MIN)
 _LONE = re.compile(r"(?<=[0-9])~(?=[0-9])")   # a letter alone between digits, separators aside
 _ASCII_SEPARATORS = re.compile(r"[^0-9A-Za-z]+")
-_ASCII_LONE = re.compile(r"(?<=[0-9])[A-Za-z](?=[0-9])")
-# 13 digits, separators and at most one letter between each two (`_LONE`): a word ends the run
-_ASCII_RUN = re.compile(r"[0-9](?:[^A-Za-z0-9]*(?:[A-Za-z][^A-Za-z0-9]*)?[0-9]){%d}" % (PAN_MIN - 1))
-# `_ASCII_RUN` for bytes, as C table look-ups: letters become `_LETTER`, other non-digits are dropped
+# ASCII letters end a run, one alone too: a code's letter (4x4, T and Z in 2026-12-01T10:22:33Z) is not
+# a separator a reader of card numbers takes it for
+_ASCII_RUN = re.compile(r"[0-9](?:[^A-Za-z0-9]*[0-9]){%d}" % (PAN_MIN - 1))
+# `_ASCII_RUN` for bytes, as C table look-ups: letters end a run, other non-digits are dropped
 _ASCII_SEPARATOR_BYTES = bytes(b for b in range(128) if not chr(b).isalnum())
-_ASCII_VIEW = bytes(b if chr(b).isdigit() or b >= 128 else ord(_LETTER) for b in range(256))
-_ASCII_LONE_BYTES = re.compile(rb"(?<=[0-9])~(?=[0-9])")
+_ASCII_VIEW = bytes(b if chr(b).isdigit() or b >= 128 else ord(_BREAK) for b in range(256))
 _ASCII_DIGITS_RUN = re.compile(rb"[0-9]{%d}" % PAN_MIN)
 _ESCAPES = re.compile(r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|U([0-9a-fA-F]{8})|[tnrfvab\\'\"])")
 
@@ -72,8 +71,8 @@ class _Reading(dict):
                 letters += 1   # a letter: alone between digits a separator, in a word the end of a run
             elif category[0] == "N":
                 other = True   # a numeral that is not a digit (kanji 十) ends a run
-        if letters:
-            other = other or letters > 1 or bool(digits)
+        if letters:   # an ASCII letter ends a run, as on the ASCII path; so does a word
+            other = other or letters > 1 or bool(digits) or code < 128
         reading = _BREAK if other else _LETTER if letters else "".join(digits)
         if len(self) < _CACHE_MAX:      # bounded: an extract of every code point must not grow it to 1.1M
             self[code] = reading
@@ -110,7 +109,7 @@ def digit_view(text: str) -> str:
     """The text as a person reads its digits: ASCII digits, separators and a letter alone between digits
     gone, and a letter, `~` or `|` where a run ends."""
     if text.isascii():
-        return _ASCII_LONE.sub("", _ASCII_SEPARATORS.sub("", text))   # other letters stay, and end runs
+        return _ASCII_SEPARATORS.sub("", text)   # letters stay, and end runs just as `|` does
     return _LONE.sub("", text.translate(_READING))
 
 
@@ -284,8 +283,7 @@ def statement_card_number(record) -> str | None:
                       descriptions, block, [address.postcode, address.state, address.city, *address.lines, record.name]]
         joined = _APART.join(["".join(texts) for texts in first_look])
         if joined.isascii():
-            if _ASCII_DIGITS_RUN.search(_ASCII_LONE_BYTES.sub(b"", joined.encode().translate(
-                    _ASCII_VIEW, _ASCII_SEPARATOR_BYTES))) is None:
+            if _ASCII_DIGITS_RUN.search(joined.encode().translate(_ASCII_VIEW, _ASCII_SEPARATOR_BYTES)) is None:
                 return None
         elif _RUN.search(_LONE.sub("", _BREAK.join(map(_views, first_look)))) is None:
             return None
