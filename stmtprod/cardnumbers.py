@@ -48,8 +48,8 @@ _ESCAPES = re.compile(r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|U([0-9a-fA-F]{8
 
 
 class _Reading(dict):
-    """Code point -> how it reads: its ASCII digits, '' for a separator, `_BREAK` for a letter of a word
-    and the like.
+    """Code point -> how it reads: its ASCII digits, '' for a separator, `_LETTER` for one letter beyond
+    ASCII (a separator when alone between digits), `_BREAK` for an ASCII letter, a word and the like.
 
     A `str.translate` table, filled as characters are first met."""
 

@@ -51,7 +51,7 @@ def verify_run(run_dir: Path, workers: int = 1, events: Callable[..., None] | No
     once its QA decisions in the ledger and its QA journal are found to agree; `state` says whether it
     was released."""
     run = load_run(run_dir)
-    _journal_agrees(Path(run_dir))
+    journal_agrees(Path(run_dir))
     if run.get("line") == "cards":
         return {**verify_card_run(run_dir, workers), "state": run.get("state")}
     result = verify_statement_run(run, run_dir, workers, events)
@@ -59,8 +59,9 @@ def verify_run(run_dir: Path, workers: int = 1, events: Callable[..., None] | No
             "challenges": reprove_statements(run, run_dir, Path(result["folder"]))}
 
 
-def _journal_agrees(run_dir: Path) -> None:
-    """Refuse (exit 7) a run whose QA decisions in its output folder's ledger and its journal differ."""
+def journal_agrees(run_dir: Path) -> None:
+    """Refuse (exit 7) a run whose QA decisions in its output folder's ledger and its journal differ
+    (`verify_run`, and `stmtprod show` after it has shown the run)."""
     out = run_dir.resolve().parent
     if not (out / LEDGER_FILE).exists():
         return

@@ -164,13 +164,9 @@ def show(run_id, out, as_json):
 
 def _journal_agrees(out: Path, run_id: str) -> None:
     """After the run is shown: exit 7 when its decisions in the ledger and its QA journal differ."""
-    from stmtprod.engine import journal
+    from stmtprod.lines import journal_agrees
 
-    ledger = _ledger(out)
-    try:
-        journal.check(ledger, run_id, Path(out) / run_id)
-    finally:
-        ledger.close()
+    journal_agrees(Path(out) / run_id)
 
 
 def _summary(run: dict, out) -> dict:

@@ -98,13 +98,18 @@ def prepare_out(out: Path) -> Path:
     return out.resolve()
 
 
+def _run_folders(out: Path) -> list[str]:
+    """The names of the run folders in `out`, sorted."""
+    return sorted(p.name for p in out.iterdir() if RUN_ID.fullmatch(p.name) and p.is_dir())
+
+
 def require_ledger(out: Path) -> None:
     """Before continuing a run in `out`: a usage error when it has no ledger and no run folder (nothing to
     resume), and, as `open_ledger` refuses, exit 7 naming them when it has run folders but no ledger
     (deleted or lost: restore it; a run is never continued without its record)."""
     if (out / LEDGER_FILE).exists():
         return
-    folders = sorted(p.name for p in out.iterdir() if RUN_ID.fullmatch(p.name) and p.is_dir()) if out.is_dir() else []
+    folders = _run_folders(out) if out.is_dir() else []
     if folders:
         raise _unknown_folders(out / LEDGER_FILE, "is missing", folders, out)
     raise UsageError(f"{out} has no ledger: nothing to resume")
@@ -117,7 +122,7 @@ def open_ledger(out: Path) -> Ledger:
     would give a released cycle the same id and print it twice. Nothing is touched (a deleted ledger
     is not even re-created); the operator restores the ledger, or moves the folders away deliberately.
     """
-    folders = sorted(p.name for p in out.iterdir() if RUN_ID.fullmatch(p.name) and p.is_dir())
+    folders = _run_folders(out)
     ledger_file = out / LEDGER_FILE
     if folders and not ledger_file.exists():
         raise _unknown_folders(ledger_file, "is missing", folders, out)
